@@ -1,0 +1,1 @@
+"""Pure core: IINs, eligibility rules, precinct resolution. Standard library only."""
