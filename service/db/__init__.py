@@ -1,0 +1,1 @@
+"""Database access: engines, tables and the repository. Only the shell imports this."""

@@ -1,0 +1,87 @@
+"""One error hierarchy with stable machine codes; HTTP mapping lives in service.api.problems.
+
+Messages are fixed texts chosen by code: they never interpolate user input, so no IIN can
+leak through an error.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class ErrorCode(StrEnum):
+    MALFORMED_REQUEST = "MALFORMED_REQUEST"
+    VALIDATION_FAILED = "VALIDATION_FAILED"
+    IIN_FORMAT = "IIN_FORMAT"
+    IIN_CHECKSUM = "IIN_CHECKSUM"
+    IIN_UNUSABLE = "IIN_UNUSABLE"
+    NOT_INDIVIDUAL = "NOT_INDIVIDUAL"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    FORBIDDEN = "FORBIDDEN"
+    ELECTION_NOT_FOUND = "ELECTION_NOT_FOUND"
+    PRECINCT_NOT_FOUND = "PRECINCT_NOT_FOUND"
+    RESOURCE_NOT_FOUND = "RESOURCE_NOT_FOUND"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    RATE_LIMITED = "RATE_LIMITED"
+    UNDETERMINED = "UNDETERMINED"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    INTERNAL_ERROR = "INTERNAL_ERROR"
+
+
+class ServiceError(Exception):
+    """Base of every error the service reports to a caller."""
+
+    code: ErrorCode = ErrorCode.INTERNAL_ERROR
+
+    def __init__(self, code: ErrorCode | None = None, **extensions: Any) -> None:
+        self.code = code or type(self).code
+        super().__init__(self.code.value)
+        self.extensions = extensions
+
+
+class InvalidInput(ServiceError):
+    code = ErrorCode.VALIDATION_FAILED
+
+
+class Unauthenticated(ServiceError):
+    code = ErrorCode.UNAUTHENTICATED
+
+
+class Forbidden(ServiceError):
+    code = ErrorCode.FORBIDDEN
+
+
+class NotFound(ServiceError):
+    code = ErrorCode.RESOURCE_NOT_FOUND
+
+
+class RateLimited(ServiceError):
+    code = ErrorCode.RATE_LIMITED
+
+    def __init__(self, *, retry_after_seconds: int) -> None:
+        super().__init__()
+        self.retry_after_seconds = retry_after_seconds
+
+
+class UpstreamUnavailable(ServiceError):
+    """An upstream timed out, failed, was unreachable or answered nonsense.
+
+    ``upstream`` names the service ("registry" or "addresses"), ``failure`` the kind of fault
+    (timeout, status, connection, malformed). The original exception is the ``__cause__``.
+    """
+
+    code = ErrorCode.UNDETERMINED
+
+    def __init__(self, *, upstream: str, failure: str) -> None:
+        super().__init__()
+        self.upstream = upstream
+        self.failure = failure
+
+
+class StorageUnavailable(ServiceError):
+    """The database refused the write: nothing was acknowledged."""
+
+    code = ErrorCode.SERVICE_UNAVAILABLE
