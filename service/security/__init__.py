@@ -1,0 +1,23 @@
+"""Authentication: bearer-token verification and dev-key minting, wrapping python-jose."""
+
+from service.security.tokens import (
+    REASONS,
+    Caller,
+    Role,
+    TokenRejected,
+    TokenVerifier,
+    generate_dev_keypair,
+    mint_token,
+    public_key_from_private,
+)
+
+__all__ = [
+    "REASONS",
+    "Caller",
+    "Role",
+    "TokenRejected",
+    "TokenVerifier",
+    "generate_dev_keypair",
+    "mint_token",
+    "public_key_from_private",
+]
