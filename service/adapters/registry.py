@@ -1,0 +1,60 @@
+"""Client of the population registry: ``POST /persons/lookup {iin}``."""
+
+from __future__ import annotations
+
+import httpx
+from pydantic import ConfigDict, ValidationError
+
+from service.adapters.upstream import (
+    SubjectMismatch,
+    UpstreamFailure,
+    check_deadline,
+    post_lookup,
+    status_error,
+)
+from service.datafiles import PersonRecord
+from service.domain.model import Person
+from service.errors import UpstreamUnavailable
+
+UPSTREAM = "registry"
+LOOKUP_PATH = "/persons/lookup"
+
+
+class _PersonAnswer(PersonRecord):
+    # Validation errors end up chained in tracebacks: they must not quote the IIN.
+    model_config = ConfigDict(extra="ignore", frozen=True, hide_input_in_errors=True)
+
+
+class RegistryClient:
+    def __init__(self, client: httpx.AsyncClient, *, deadline_seconds: float) -> None:
+        self._client = client
+        self._deadline_seconds = check_deadline(deadline_seconds)
+
+    async def lookup(self, iin: str) -> Person | None:
+        """The person with this (already validated) IIN, or None if the registry has none.
+
+        Raises UpstreamUnavailable on a timeout, connection error, unexpected status or
+        an answer that is not a valid person record for this IIN.
+        """
+        response = await post_lookup(
+            self._client,
+            LOOKUP_PATH,
+            iin,
+            upstream=UPSTREAM,
+            deadline_seconds=self._deadline_seconds,
+        )
+        if response.status_code == httpx.codes.NOT_FOUND:
+            return None
+        if response.status_code != httpx.codes.OK:
+            raise UpstreamUnavailable(
+                upstream=UPSTREAM, failure=UpstreamFailure.STATUS
+            ) from status_error(response)
+        try:
+            record = _PersonAnswer.model_validate_json(response.content)
+        except ValidationError as exc:
+            raise UpstreamUnavailable(upstream=UPSTREAM, failure=UpstreamFailure.MALFORMED) from exc
+        if record.iin != iin:
+            raise UpstreamUnavailable(
+                upstream=UPSTREAM, failure=UpstreamFailure.MALFORMED
+            ) from SubjectMismatch()
+        return record.to_domain()

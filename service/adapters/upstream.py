@@ -1,0 +1,96 @@
+"""Calling an upstream with an overall deadline and translating its faults at the edge.
+
+Every fault becomes ``UpstreamUnavailable`` with the original exception as its cause, so
+callers branch on one type while logs and debuggers still see what really happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from enum import StrEnum
+
+import httpx
+
+from service.errors import UpstreamUnavailable
+
+DEFAULT_MAX_CONNECTIONS = 100
+
+
+class UpstreamFailure(StrEnum):
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    STATUS = "status"
+    MALFORMED = "malformed"
+
+
+class SubjectMismatch(ValueError):
+    """The upstream answered about someone other than the person asked for."""
+
+    def __init__(self) -> None:
+        # Deliberately without either IIN: this ends up in tracebacks.
+        super().__init__("upstream answered about a different IIN")
+
+
+def build_upstream_client(
+    base_url: str,
+    *,
+    timeout: httpx.Timeout,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """One long-lived client per upstream; ``transport`` swaps in e.g. an aiohttp transport.
+
+    ``max_connections`` sizes httpx's own pool and is ignored when a transport is given:
+    an injected transport brings its own pool.
+    """
+    limits = httpx.Limits(
+        max_connections=max_connections, max_keepalive_connections=max_connections
+    )
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        limits=limits,
+        transport=transport,
+        headers={"accept": "application/json"},
+        follow_redirects=False,
+    )
+
+
+def check_deadline(deadline_seconds: float) -> float:
+    if not deadline_seconds > 0:
+        raise ValueError("deadline_seconds must be positive")
+    return deadline_seconds
+
+
+async def post_lookup(
+    client: httpx.AsyncClient,
+    path: str,
+    iin: str,
+    *,
+    upstream: str,
+    deadline_seconds: float,
+) -> httpx.Response:
+    """POST ``{"iin": ...}`` and read the whole answer within ``deadline_seconds``.
+
+    httpx's own timeouts bound each read or write separately, so a server trickling bytes
+    could hold a request for far longer; the deadline bounds the call as a whole.
+    """
+    try:
+        async with asyncio.timeout(deadline_seconds):
+            return await client.post(path, json={"iin": iin})
+    except (TimeoutError, httpx.TimeoutException) as exc:
+        raise UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.TIMEOUT) from exc
+    except httpx.DecodingError as exc:
+        raise UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.MALFORMED) from exc
+    # OSError: injected transports do not all wrap every socket error in httpx's types.
+    except (httpx.RequestError, OSError) as exc:
+        raise UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.CONNECTION) from exc
+
+
+def status_error(response: httpx.Response) -> httpx.HTTPStatusError:
+    """The cause to chain for an answer whose status the protocol does not allow."""
+    return httpx.HTTPStatusError(
+        f"unexpected status {response.status_code}",
+        request=response.request,
+        response=response,
+    )
