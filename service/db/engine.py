@@ -76,7 +76,7 @@ def open_database(url: str) -> Database:
 
 def create_schema(database: Database) -> None:
     # Importing the table modules registers them on SQLModel.metadata.
-    import service.audit.tables  # noqa: F401
+    import service.audit.tables
     import service.db.tables  # noqa: F401
 
     SQLModel.metadata.create_all(database.writer)

@@ -1,0 +1,1 @@
+"""HTTP shell: translates requests to use cases and results to responses."""

@@ -1,0 +1,177 @@
+"""The ASGI application: ``create_app(settings)`` builds it; nothing is built at import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import yaml
+from fastapi import FastAPI
+
+from service.adapters.addresses import AddressClient
+from service.adapters.registry import RegistryClient
+from service.adapters.upstream import build_upstream_client
+from service.api.deps import AppServices
+from service.api.middleware import RequestContextMiddleware
+from service.api.problems import install_problem_handlers
+from service.api.routes import audit, eligibility, health, reference
+from service.audit.log import AuditLog
+from service.audit.signing import CheckpointSigner
+from service.clock import Clock, clock_from
+from service.config import Settings
+from service.db.engine import Database, create_schema, open_database, write_session
+from service.logs import get_logger
+from service.reference import ReferenceCache
+from service.security.tokens import TokenVerifier
+from service.usecases.eligibility import EligibilityService
+from service.usecases.recording import Recorder
+
+CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
+CHECKPOINT_POLL_SECONDS = 5.0
+
+_log = get_logger("service.app")
+
+
+@dataclass(frozen=True)
+class Transports:
+    """Injected upstream transports (tests, benchmarks); None means real HTTP."""
+
+    registry: httpx.AsyncBaseTransport | None = None
+    addresses: httpx.AsyncBaseTransport | None = None
+
+
+def load_contract() -> dict[str, Any]:
+    with CONTRACT_PATH.open(encoding="utf-8") as handle:
+        contract: dict[str, Any] = yaml.safe_load(handle)
+    return contract
+
+
+def checkpoint_signer(settings: Settings) -> CheckpointSigner:
+    if settings.audit_signing_key is None:
+        raise ValueError("VOTER_AUDIT_SIGNING_KEY is not set (an Ed25519 private key in PEM)")
+    return CheckpointSigner(settings.audit_signing_key.get_secret_value())
+
+
+def build_audit_log(settings: Settings, signer: CheckpointSigner) -> AuditLog:
+    return AuditLog(
+        signer,
+        checkpoint_every=settings.audit_checkpoint_every,
+        checkpoint_max_age=timedelta(seconds=settings.audit_checkpoint_max_age_seconds),
+    )
+
+
+def _build_services(
+    settings: Settings, *, database: Database, clock: Clock, transports: Transports
+) -> AppServices:
+    signer = checkpoint_signer(settings)
+    audit_log = build_audit_log(settings, signer)
+    timeout = httpx.Timeout(settings.upstream_deadline_seconds)
+    registry_http = build_upstream_client(
+        settings.registry_url,
+        timeout=timeout,
+        max_connections=settings.upstream_max_connections,
+        transport=transports.registry,
+    )
+    addresses_http = build_upstream_client(
+        settings.addresses_url,
+        timeout=timeout,
+        max_connections=settings.upstream_max_connections,
+        transport=transports.addresses,
+    )
+    reference_cache = ReferenceCache(database)
+    recorder = Recorder(
+        database=database,
+        audit_log=audit_log,
+        hmac_key=settings.audit_hmac_key.get_secret_value().encode(),
+    )
+    eligibility_service = EligibilityService(
+        registry=RegistryClient(registry_http, deadline_seconds=settings.upstream_deadline_seconds),
+        addresses=AddressClient(
+            addresses_http, deadline_seconds=settings.upstream_deadline_seconds
+        ),
+        reference=reference_cache,
+        recorder=recorder,
+        clock=clock,
+    )
+    return AppServices(
+        settings=settings,
+        clock=clock,
+        database=database,
+        verifier=TokenVerifier(
+            public_keys=settings.jwt_public_keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        ),
+        audit_log=audit_log,
+        checkpoint_public_key=signer.public_key_pem,
+        reference=reference_cache,
+        eligibility=eligibility_service,
+        upstream_clients=(registry_http, addresses_http),
+    )
+
+
+async def _sign_checkpoints_while_running(services: AppServices) -> None:
+    """Sign a checkpoint when the last one is older than its maximum age (SPEC §8: 60 s)."""
+
+    def sign_if_due() -> None:
+        with write_session(services.database) as session:
+            services.audit_log.checkpoint_if_due(session, now=services.clock.now())
+
+    while True:
+        await asyncio.sleep(CHECKPOINT_POLL_SECONDS)
+        try:
+            await anyio.to_thread.run_sync(sign_if_due)
+        except Exception as exc:  # noqa: BLE001 - keep signing after a transient fault
+            _log.error("audit.checkpoint.failed", error=type(exc).__name__)
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, transports: Transports | None = None
+) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = open_database(settings.database_url)
+        create_schema(database)
+        services = _build_services(
+            settings,
+            database=database,
+            clock=clock or clock_from(settings.clock_fixed),
+            transports=transports or Transports(),
+        )
+        app.state.services = services
+        signer_task = asyncio.create_task(_sign_checkpoints_while_running(services))
+        _log.info("service.started", env=settings.env.value, database=database.writer.dialect.name)
+        try:
+            yield
+        finally:
+            signer_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await signer_task
+            for client in services.upstream_clients:
+                await client.aclose()
+            database.dispose()
+
+    app = FastAPI(
+        title="Voter eligibility service",
+        version="1.0.0",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    install_problem_handlers(app)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    for module in (health, eligibility, reference, audit):
+        app.include_router(module.router)
+    # The hand-written contract is what the service publishes; tests hold the code to it.
+    contract = load_contract()
+    app.openapi = lambda: contract  # type: ignore[method-assign]
+    return app

@@ -1,0 +1,101 @@
+"""Request dependencies, as Annotated aliases named for what they give."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import httpx
+import structlog
+from fastapi import Depends, Request
+
+from service.audit.log import AuditLog
+from service.clock import Clock
+from service.config import Settings
+from service.db.engine import Database
+from service.errors import Forbidden, Unauthenticated
+from service.logs import get_logger
+from service.messages import Language, negotiate
+from service.reference import ReferenceCache
+from service.security.tokens import Caller, Role, TokenRejected, TokenVerifier
+from service.usecases.eligibility import EligibilityService
+
+_security_log = get_logger("service.security")
+
+
+@dataclass(frozen=True)
+class AppServices:
+    """Everything the lifespan builds once and the handlers share."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    verifier: TokenVerifier
+    audit_log: AuditLog
+    checkpoint_public_key: str
+    reference: ReferenceCache
+    eligibility: EligibilityService
+    upstream_clients: tuple[httpx.AsyncClient, ...]
+
+
+def _services(request: Request) -> AppServices:
+    services: AppServices = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[AppServices, Depends(_services)]
+
+
+def _language(request: Request) -> Language:
+    return negotiate(request.headers.get("accept-language"))
+
+
+LanguageDep = Annotated[Language, Depends(_language)]
+
+
+def _request_id(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+RequestIdDep = Annotated[str, Depends(_request_id)]
+
+_BEARER_PREFIX = "bearer "
+
+
+async def _authenticate(request: Request, services: ServicesDep) -> Caller:
+    # async on purpose: contextvars bound here must reach the canonical request line.
+    header = request.headers.get("authorization", "")
+    if not header.lower().startswith(_BEARER_PREFIX):
+        _security_log.warning("security.token.rejected", reason="missing")
+        raise Unauthenticated
+    token = header[len(_BEARER_PREFIX) :].strip()
+    try:
+        caller = services.verifier.verify(token, now=services.clock.now())
+    except TokenRejected as exc:
+        _security_log.warning("security.token.rejected", reason=exc.reason)
+        raise Unauthenticated from None
+    structlog.contextvars.bind_contextvars(sub=caller.subject)
+    return caller
+
+
+AuthenticatedDep = Annotated[Caller, Depends(_authenticate)]
+
+
+def require_role(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    async def _check(caller: AuthenticatedDep) -> Caller:
+        if caller.roles.isdisjoint(allowed):
+            _security_log.warning(
+                "security.role.refused",
+                sub=caller.subject,
+                required=sorted(r.value for r in allowed),
+            )
+            raise Forbidden
+        return caller
+
+    return _check
+
+
+AnyRoleDep = Annotated[Caller, Depends(require_role(*Role))]
+DeciderDep = Annotated[Caller, Depends(require_role(Role.EGOV, Role.COMMISSION, Role.OPERATOR))]
+AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR))]

@@ -1,0 +1,109 @@
+"""Request id, body size bound and the one canonical log line per request (pure ASGI)."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from typing import Any
+
+import structlog
+from fastapi import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from service.api.problems import problem_response
+from service.errors import ErrorCode
+from service.logs import get_logger
+from service.messages import negotiate
+
+REQUEST_ID_HEADER = "x-request-id"
+_ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+
+_log = get_logger("service.http")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from ``receive``; FastAPI re-raises HTTP exceptions met while reading a body."""
+
+    def __init__(self) -> None:
+        super().__init__(status_code=413)
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+class RequestContextMiddleware:
+    """Binds a request id to every log line and writes one ``http.request`` line at the end.
+
+    Handlers add facts to the canonical line with ``structlog.contextvars.bind_contextvars``
+    (for example the outcome of a decision); they appear on that line and on every other
+    line logged during the request.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = _header(scope, REQUEST_ID_HEADER.encode())
+        request_id = (
+            incoming if incoming and _ACCEPTABLE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        )
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        started = time.perf_counter()
+        status: dict[str, Any] = {"code": 500}
+        language = negotiate(_header(scope, b"accept-language"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                status["code"] = message["status"]
+                headers = list(message.get("headers", []))
+                headers.append((b"x-request-id", request_id.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        async def too_large() -> None:
+            response = problem_response(
+                ErrorCode.PAYLOAD_TOO_LARGE, request_id=request_id, language=language
+            )
+            await response(scope, receive, send_with_id)
+
+        try:
+            declared = _header(scope, b"content-length")
+            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+                await too_large()
+                return
+            received = 0
+
+            async def bounded_receive() -> Message:
+                nonlocal received
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > self.max_body_bytes:
+                        raise BodyTooLarge
+                return message
+
+            try:
+                await self.app(scope, bounded_receive, send_with_id)
+            except BodyTooLarge:
+                await too_large()
+        finally:
+            route = scope.get("route")
+            _log.info(
+                "http.request",
+                method=scope["method"],
+                route=getattr(route, "path", None) or "unmatched",
+                status=status["code"],
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            structlog.contextvars.clear_contextvars()

@@ -1,0 +1,150 @@
+"""Errors to RFC 9457 problem+json, in one place. Domain code never raises HTTP errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from service.errors import ErrorCode, RateLimited, ServiceError, UpstreamUnavailable
+from service.logs import IIN_SHAPED, REDACTED, get_logger
+from service.messages import Language, message, negotiate
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+STATUS_BY_CODE: dict[ErrorCode, int] = {
+    ErrorCode.MALFORMED_REQUEST: 400,
+    ErrorCode.VALIDATION_FAILED: 422,
+    ErrorCode.IIN_FORMAT: 422,
+    ErrorCode.IIN_CHECKSUM: 422,
+    ErrorCode.IIN_UNUSABLE: 422,
+    ErrorCode.NOT_INDIVIDUAL: 422,
+    ErrorCode.UNAUTHENTICATED: 401,
+    ErrorCode.FORBIDDEN: 403,
+    ErrorCode.ELECTION_NOT_FOUND: 404,
+    ErrorCode.PRECINCT_NOT_FOUND: 404,
+    ErrorCode.RESOURCE_NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.PAYLOAD_TOO_LARGE: 413,
+    ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.UNDETERMINED: 503,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+
+_log = get_logger("service.api.problems")
+
+
+def problem_response(
+    code: ErrorCode,
+    *,
+    request_id: str,
+    language: Language,
+    headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
+) -> Response:
+    status = STATUS_BY_CODE[code]
+    body: dict[str, Any] = {
+        "type": f"urn:voter-eligibility:problem:{code.value}",
+        "title": message(code.value, Language.EN),
+        "status": status,
+        "detail": message(code.value, language),
+        "code": code.value,
+        "request_id": request_id,
+    }
+    body.update(extensions or {})
+    all_headers = {"Content-Language": language.value, **(headers or {})}
+    return Response(
+        orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
+    )
+
+
+def request_id_of(request: Request) -> str:
+    return str(getattr(request.state, "request_id", "-"))
+
+
+def _language_of(request: Request) -> Language:
+    return negotiate(request.headers.get("accept-language"))
+
+
+def _safe_location(loc: tuple[Any, ...]) -> str:
+    # Field names come from the caller and could themselves be an IIN: never echo one.
+    return IIN_SHAPED.sub(REDACTED, ".".join(str(part) for part in loc))[:128]
+
+
+async def _on_service_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ServiceError)
+    headers: dict[str, str] = {}
+    if exc.code is ErrorCode.UNAUTHENTICATED:
+        headers["WWW-Authenticate"] = 'Bearer realm="voter-eligibility"'
+    if isinstance(exc, RateLimited):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    if STATUS_BY_CODE[exc.code] == 503:
+        headers["Retry-After"] = str(request.app.state.settings.retry_after_seconds)
+    extensions = dict(exc.extensions)
+    if isinstance(exc, UpstreamUnavailable):
+        extensions.setdefault("outcome", "undetermined")
+        extensions.setdefault("upstream", exc.upstream)
+    return problem_response(
+        exc.code,
+        request_id=request_id_of(request),
+        language=_language_of(request),
+        headers=headers,
+        extensions=extensions,
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    if any(e.get("type") == "json_invalid" for e in errors):
+        code = ErrorCode.MALFORMED_REQUEST
+    else:
+        code = ErrorCode.VALIDATION_FAILED
+    details = [{"field": _safe_location(tuple(e["loc"])), "type": e["type"]} for e in errors[:20]]
+    return problem_response(
+        code,
+        request_id=request_id_of(request),
+        language=_language_of(request),
+        extensions={"errors": details},
+    )
+
+
+_HTTP_CODES = {
+    400: ErrorCode.MALFORMED_REQUEST,
+    401: ErrorCode.UNAUTHENTICATED,
+    403: ErrorCode.FORBIDDEN,
+    404: ErrorCode.RESOURCE_NOT_FOUND,
+    405: ErrorCode.METHOD_NOT_ALLOWED,
+    413: ErrorCode.PAYLOAD_TOO_LARGE,
+    415: ErrorCode.UNSUPPORTED_MEDIA_TYPE,
+    422: ErrorCode.VALIDATION_FAILED,
+}
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _HTTP_CODES.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
+    headers = dict(exc.headers or {})
+    return problem_response(
+        code, request_id=request_id_of(request), language=_language_of(request), headers=headers
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    _log.error("http.unhandled_error", exc_info=exc)
+    return problem_response(
+        ErrorCode.INTERNAL_ERROR, request_id=request_id_of(request), language=_language_of(request)
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ServiceError, _on_service_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

@@ -1,0 +1,72 @@
+"""POST /v1/eligibility/check: the decision (SPEC §11)."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter
+
+from service.api.deps import DeciderDep, LanguageDep, RequestIdDep, ServicesDep
+from service.api.schemas import (
+    AuditReceipt,
+    DecisionOut,
+    EligibilityCheckRequest,
+    NextStepOut,
+    PrecinctRef,
+    Reason,
+)
+from service.domain.precincts import PrecinctDirectory
+from service.messages import Language, message
+from service.usecases.eligibility import RecordedDecision
+
+router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])
+
+
+def decision_out(
+    recorded: RecordedDecision, *, directory: PrecinctDirectory, language: Language
+) -> DecisionOut:
+    decision = recorded.decision
+    precinct = directory.get(decision.precinct_id) if decision.precinct_id else None
+    return DecisionOut(
+        decision_id=recorded.decision_id,
+        election_id=recorded.election.id,
+        outcome=decision.outcome.value,  # type: ignore[arg-type]
+        reasons=[
+            Reason(code=r.value, message=message(r.value, language)) for r in decision.reasons
+        ],
+        precinct=(
+            PrecinctRef(
+                id=precinct.id, number=precinct.number, name=precinct.name, address=precinct.address
+            )
+            if precinct
+            else None
+        ),
+        basis=decision.basis.value if decision.basis else None,  # type: ignore[arg-type]
+        next_steps=[
+            NextStepOut(
+                code=step.code.value,
+                message=message(step.code.value, language),
+                precinct_ids=list(step.precinct_ids),
+            )
+            for step in decision.next_steps
+        ],
+        ruleset=decision.ruleset,
+        registry_data_as_of=decision.registry_data_as_of,
+        decided_at=recorded.decided_at,
+        audit=AuditReceipt(seq=recorded.receipt.seq, entry_hash=recorded.receipt.entry_hash),
+    )
+
+
+@router.post("/check", response_model=DecisionOut)
+async def check_eligibility(
+    body: EligibilityCheckRequest,
+    caller: DeciderDep,
+    services: ServicesDep,
+    language: LanguageDep,
+    request_id: RequestIdDep,
+) -> DecisionOut:
+    recorded = await services.eligibility.check(
+        raw_iin=body.iin, election_id=body.election_id, caller=caller, request_id=request_id
+    )
+    structlog.contextvars.bind_contextvars(outcome=recorded.decision.outcome.value)
+    reference = await services.reference.current()
+    return decision_out(recorded, directory=reference.directory, language=language)

@@ -1,0 +1,109 @@
+"""The precinct directory and the election calendar."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from service.api.deps import AnyRoleDep, ServicesDep
+from service.api.schemas import (
+    ElectionList,
+    ElectionOut,
+    PrecinctList,
+    PrecinctOut,
+    SegmentOut,
+    WindowOut,
+)
+from service.domain.model import Election, Precinct
+from service.domain.rules import ruleset_for
+from service.errors import ErrorCode, NotFound
+
+router = APIRouter(prefix="/v1", tags=["reference"])
+
+PrecinctId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
+ElectionIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
+
+
+def precinct_out(p: Precinct) -> PrecinctOut:
+    return PrecinctOut(
+        id=p.id,
+        number=p.number,
+        name=p.name,
+        address=p.address,
+        kato=p.kato,
+        kind=p.kind.value,  # type: ignore[arg-type]
+        country=p.country,
+        city=p.city,
+        timezone=p.timezone,
+        day_registration=p.day_registration,
+        segments=[
+            SegmentOut(street=s.street, from_=s.first, to=s.last, parity=s.parity.value)  # type: ignore[arg-type]
+            for s in p.segments
+        ],
+        buildings=list(p.buildings),
+    )
+
+
+def election_out(e: Election) -> ElectionOut:
+    return ElectionOut(
+        id=e.id,
+        kind=e.kind,
+        voting_day=e.voting_day,
+        day_registration=WindowOut(
+            opens=e.day_registration.opens.strftime("%H:%M"),
+            closes=e.day_registration.closes.strftime("%H:%M"),
+        ),
+        ruleset=ruleset_for(e.voting_day).version,
+    )
+
+
+@router.get("/precincts", response_model=PrecinctList, response_model_by_alias=True)
+async def list_precincts(
+    _caller: AnyRoleDep,
+    services: ServicesDep,
+    kato: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
+    day_registration: bool | None = None,
+    country: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> PrecinctList:
+    reference = await services.reference.current()
+    matching = [
+        p
+        for p in reference.directory.all()
+        if (kato is None or p.kato == kato)
+        and (day_registration is None or p.day_registration == day_registration)
+        and (country is None or p.country == country)
+    ]
+    page = matching[offset : offset + limit]
+    return PrecinctList(items=[precinct_out(p) for p in page], total=len(matching))
+
+
+@router.get("/precincts/{precinct_id}", response_model=PrecinctOut, response_model_by_alias=True)
+async def get_precinct(
+    precinct_id: PrecinctId, _caller: AnyRoleDep, services: ServicesDep
+) -> PrecinctOut:
+    reference = await services.reference.current()
+    precinct = reference.directory.get(precinct_id)
+    if precinct is None:
+        raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
+    return precinct_out(precinct)
+
+
+@router.get("/elections", response_model=ElectionList)
+async def list_elections(_caller: AnyRoleDep, services: ServicesDep) -> ElectionList:
+    reference = await services.reference.current()
+    ordered = sorted(reference.elections.values(), key=lambda e: (e.voting_day, e.id))
+    return ElectionList(items=[election_out(e) for e in ordered])
+
+
+@router.get("/elections/{election_id}", response_model=ElectionOut)
+async def get_election(
+    election_id: ElectionIdPath, _caller: AnyRoleDep, services: ServicesDep
+) -> ElectionOut:
+    reference = await services.reference.current()
+    election = reference.elections.get(election_id)
+    if election is None:
+        raise NotFound(ErrorCode.ELECTION_NOT_FOUND)
+    return election_out(election)

@@ -1,0 +1,137 @@
+"""Request and response models of the HTTP API (contracts/openapi.yaml is the source of truth)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
+ElectionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EligibilityCheckRequest(_Request):
+    iin: IinInput
+    election_id: ElectionId
+
+
+class Reason(BaseModel):
+    code: str
+    message: str
+
+
+class NextStepOut(BaseModel):
+    code: str
+    message: str
+    precinct_ids: list[str] = Field(default_factory=list)
+
+
+class PrecinctRef(BaseModel):
+    id: str
+    number: int
+    name: str
+    address: str
+
+
+class AuditReceipt(BaseModel):
+    seq: int
+    entry_hash: str
+
+
+class DecisionOut(BaseModel):
+    decision_id: str
+    election_id: str
+    outcome: Literal["eligible", "ineligible"]
+    reasons: list[Reason]
+    precinct: PrecinctRef | None
+    basis: (
+        Literal[
+            "permanent_registration",
+            "temporary_registration",
+            "consular_registration",
+            "day_registration",
+            "override",
+        ]
+        | None
+    )
+    next_steps: list[NextStepOut]
+    ruleset: str
+    registry_data_as_of: dt.datetime | None
+    decided_at: dt.datetime
+    audit: AuditReceipt
+
+
+class SegmentOut(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    street: str
+    from_: int = Field(serialization_alias="from")
+    to: int
+    parity: Literal["odd", "even", "all"]
+
+
+class PrecinctOut(BaseModel):
+    id: str
+    number: int
+    name: str
+    address: str
+    kato: str
+    kind: Literal["ordinary", "special", "foreign"]
+    country: str
+    city: str | None
+    timezone: str
+    day_registration: bool
+    segments: list[SegmentOut]
+    buildings: list[str]
+
+
+class PrecinctList(BaseModel):
+    items: list[PrecinctOut]
+    total: int
+
+
+class WindowOut(BaseModel):
+    opens: str
+    closes: str
+
+
+class ElectionOut(BaseModel):
+    id: str
+    kind: str
+    voting_day: dt.date
+    day_registration: WindowOut
+    ruleset: str
+
+
+class ElectionList(BaseModel):
+    items: list[ElectionOut]
+
+
+class AuditEntryOut(BaseModel):
+    seq: int
+    prev_hash: str
+    entry_hash: str
+    body: str
+
+
+class AuditEntryList(BaseModel):
+    items: list[AuditEntryOut]
+    next_after_seq: int | None
+
+
+class CheckpointOut(BaseModel):
+    size: int
+    head_hash: str
+    signed_at: dt.datetime
+    key_id: str
+    signature: str
+    public_key: str
+
+
+class Health(BaseModel):
+    status: Literal["ok"]

@@ -1,0 +1,77 @@
+"""Configuration from ``VOTER_*`` environment variables (SPEC §13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_HMAC_KEY = "dev-only-audit-hmac-key-change-me"
+
+
+class Environment(StrEnum):
+    DEV = "dev"
+    PROD = "prod"
+
+
+class LogFormat(StrEnum):
+    AUTO = "auto"
+    JSON = "json"
+    CONSOLE = "console"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VOTER_", extra="ignore", frozen=True)
+
+    env: Environment = Environment.DEV
+    database_url: str = "sqlite:///var/voter.db"
+    registry_url: str = "http://127.0.0.1:8101"
+    addresses_url: str = "http://127.0.0.1:8102"
+    upstream_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
+    upstream_max_connections: int = Field(default=64, ge=1, le=1000)
+    retry_after_seconds: int = Field(default=5, ge=1, le=3600)
+
+    jwt_public_keys: dict[str, str] = Field(default_factory=dict)
+    jwt_issuer: str = "voter-eligibility-dev"
+    jwt_audience: str = "voter-eligibility"
+    jwt_max_lifetime_seconds: int = Field(default=3600, ge=60, le=24 * 3600)
+    jwt_private_key: SecretStr | None = None
+    jwt_kid: str = "dev"
+
+    audit_hmac_key: SecretStr = SecretStr(PLACEHOLDER_HMAC_KEY)
+    audit_signing_key: SecretStr | None = None
+    audit_checkpoint_every: int = Field(default=1000, ge=1, le=100_000)
+    audit_checkpoint_max_age_seconds: int = Field(default=60, ge=1, le=3600)
+
+    rate_limit_per_minute: int = Field(default=600, ge=1)
+    clock_fixed: dt.datetime | None = None
+    max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
+    log_format: LogFormat = LogFormat.AUTO
+
+    @model_validator(mode="after")
+    def _refuse_development_shortcuts_in_production(self) -> Self:
+        if self.env is not Environment.PROD:
+            return self
+        problems = []
+        if self.audit_hmac_key.get_secret_value() == PLACEHOLDER_HMAC_KEY:
+            problems.append("VOTER_AUDIT_HMAC_KEY is the development placeholder")
+        if len(self.audit_hmac_key.get_secret_value()) < 32:
+            problems.append("VOTER_AUDIT_HMAC_KEY is shorter than 32 characters")
+        if self.audit_signing_key is None:
+            problems.append("VOTER_AUDIT_SIGNING_KEY is not set")
+        if self.clock_fixed is not None:
+            problems.append("VOTER_CLOCK_FIXED is development only")
+        if self.jwt_private_key is not None:
+            problems.append("VOTER_JWT_PRIVATE_KEY is development only")
+        if not self.jwt_public_keys:
+            problems.append("VOTER_JWT_PUBLIC_KEYS is empty")
+        if problems:
+            raise ValueError("refusing production configuration: " + "; ".join(problems))
+        return self
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PROD

@@ -1,0 +1,94 @@
+"""Structured logging: one configuration, JSON off a terminal, no IIN in any line.
+
+Every value of every event (exception text included) passes through ``redact_iins`` after
+exceptions are formatted and before rendering, so an IIN that slips into a message, a
+library's error or a traceback still never reaches the output.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+from structlog.types import EventDict, Processor, WrappedLogger
+
+IIN_SHAPED = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+REDACTED = "[REDACTED-IIN]"
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return IIN_SHAPED.sub(REDACTED, value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        text = str(value)
+        return REDACTED if IIN_SHAPED.fullmatch(text.lstrip("-")) else value
+    if isinstance(value, MutableMapping):
+        return {_redact(k): _redact(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redact(v) for v in value]
+    if isinstance(value, bytes):
+        return _redact(value.decode("utf-8", "replace"))
+    if value is None or isinstance(value, bool | float):
+        return value
+    return _redact(str(value))
+
+
+def redact_iins(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
+    return {key: _redact(value) for key, value in event_dict.items()}
+
+
+def _shared_processors() -> list[Processor]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.StackInfoRenderer(),
+        structlog.processors.format_exc_info,
+        redact_iins,
+    ]
+
+
+def configure_logging(*, json_output: bool | None = None, level: int = logging.INFO) -> None:
+    """Route structlog and the standard library (uvicorn, httpx) through one pipeline."""
+    use_json = (not sys.stderr.isatty()) if json_output is None else json_output
+    renderer: Processor = (
+        structlog.processors.JSONRenderer()
+        if use_json
+        else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *_shared_processors(),
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=_shared_processors(),
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    # Our own canonical request line replaces uvicorn's access log; httpx logs request URLs
+    # at INFO, which is noise at best.
+    logging.getLogger("uvicorn.access").disabled = True
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def get_logger(name: str) -> structlog.stdlib.BoundLogger:
+    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+    return logger

@@ -1,0 +1,187 @@
+"""Texts for reason, next-step and error codes in Kazakh, Russian and English (SPEC §11).
+
+Texts are fixed per code and never interpolate request data.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Language(StrEnum):
+    KK = "kk"
+    RU = "ru"
+    EN = "en"
+
+
+DEFAULT_LANGUAGE = Language.KK
+
+_TEXTS: dict[str, tuple[str, str, str]] = {
+    # code: (kk, ru, en)
+    "NOT_FOUND": (
+        "ЖСН халық тізілімінде табылмады.",
+        "ИИН не найден в государственной базе данных «Физические лица».",
+        "The IIN is not in the population registry.",
+    ),
+    "DECEASED": (
+        "Тізілім бойынша адам қайтыс болған.",
+        "По данным регистра лицо умерло.",
+        "The registry records this person as deceased.",
+    ),
+    "NOT_CITIZEN": (
+        "Сайлауға тек Қазақстан Республикасының азаматтары қатыса алады.",
+        "Голосовать могут только граждане Республики Казахстан.",
+        "Only citizens of the Republic of Kazakhstan may vote.",
+    ),
+    "UNDER_18": (
+        "Дауыс беру күніне 18 жасқа толмаған.",
+        "На день голосования не исполнилось 18 лет.",
+        "Not 18 years old on voting day.",
+    ),
+    "INCAPACITATED_BY_COURT": (
+        "Сот әрекетке қабілетсіз деп таныған.",
+        "Признан судом недееспособным.",
+        "Declared legally incapable by a court.",
+    ),
+    "IMPRISONED_BY_SENTENCE": (
+        "Сот үкімі бойынша бас бостандығынан айыру орындарында ұсталады.",
+        "Содержится в местах лишения свободы по приговору суда.",
+        "Held in a place of deprivation of liberty by a court sentence.",
+    ),
+    "DAY_REGISTRATION_AVAILABLE": (
+        "Тіркеу жоқ: дауыс беру күні белгіленген учаскеде тіркелуге болады.",
+        "Регистрация отсутствует: в день голосования можно зарегистрироваться "
+        "на определённом участке.",
+        "No registration: you can register at a designated polling station on voting day.",
+    ),
+    "NO_PRECINCT_FOR_ADDRESS": (
+        "Тіркелген мекенжай ешбір учаскеге кірмейді; сайлау комиссиясына хабарласыңыз.",
+        "Адрес регистрации не входит ни в один участок; обратитесь в избирательную комиссию.",
+        "No precinct covers the registered address; contact the election commission.",
+    ),
+    "MALFORMED_REQUEST": (
+        "Сұраныс оқылмады.",
+        "Запрос не удалось прочитать.",
+        "The request could not be read.",
+    ),
+    "VALIDATION_FAILED": (
+        "Сұраныс өрістері дұрыс емес.",
+        "Поля запроса заполнены неверно.",
+        "The request fields are invalid.",
+    ),
+    "IIN_FORMAT": (
+        "ЖСН 12 цифрдан тұруы керек.",
+        "ИИН должен состоять из 12 цифр.",
+        "An IIN is exactly 12 digits.",
+    ),
+    "IIN_CHECKSUM": (
+        "ЖСН бақылау саны сәйкес келмейді.",
+        "Контрольный разряд ИИН не совпадает.",
+        "The IIN check digit does not match.",
+    ),
+    "IIN_UNUSABLE": (
+        "Мұндай ЖСН берілмейді.",
+        "Такой ИИН не выдаётся.",
+        "No IIN is ever issued with these digits.",
+    ),
+    "NOT_INDIVIDUAL": (
+        "Бұл заңды тұлғаның БСН-і, жеке тұлғаның ЖСН-і емес.",
+        "Это БИН юридического лица, а не ИИН физического лица.",
+        "This is a legal entity's BIN, not an individual's IIN.",
+    ),
+    "UNAUTHENTICATED": (
+        "Жарамды кіру токені қажет.",
+        "Требуется действительный токен доступа.",
+        "A valid access token is required.",
+    ),
+    "FORBIDDEN": (
+        "Бұл әрекетке рұқсат жоқ.",
+        "Нет прав на это действие.",
+        "Your role does not allow this action.",
+    ),
+    "ELECTION_NOT_FOUND": (
+        "Мұндай сайлау жоқ.",
+        "Такие выборы не найдены.",
+        "No such election.",
+    ),
+    "PRECINCT_NOT_FOUND": (
+        "Мұндай учаске жоқ.",
+        "Такой участок не найден.",
+        "No such precinct.",
+    ),
+    "RESOURCE_NOT_FOUND": (
+        "Ресурс табылмады.",
+        "Ресурс не найден.",
+        "Not found.",
+    ),
+    "METHOD_NOT_ALLOWED": (
+        "Бұл әдіске рұқсат жоқ.",
+        "Метод не поддерживается.",
+        "Method not allowed.",
+    ),
+    "PAYLOAD_TOO_LARGE": (
+        "Сұраныс тым үлкен.",
+        "Запрос слишком большой.",
+        "The request body is too large.",
+    ),
+    "UNSUPPORTED_MEDIA_TYPE": (
+        "Сұраныс JSON форматында болуы керек.",
+        "Запрос должен быть в формате JSON.",
+        "The request body must be JSON.",
+    ),
+    "RATE_LIMITED": (
+        "Сұраныстар тым көп; кейінірек қайталаңыз.",
+        "Слишком много запросов; повторите позже.",
+        "Too many requests; try again later.",
+    ),
+    "UNDETERMINED": (
+        "Мемлекеттік дерекқор қолжетімсіз; шешім қабылданбады, кейінірек қайталаңыз.",
+        "Государственная база данных недоступна; решение не принято, повторите позже.",
+        "A state database is unavailable; no decision was taken, try again later.",
+    ),
+    "SERVICE_UNAVAILABLE": (
+        "Қызмет уақытша қолжетімсіз.",
+        "Сервис временно недоступен.",
+        "The service is temporarily unavailable.",
+    ),
+    "INTERNAL_ERROR": (
+        "Ішкі қате.",
+        "Внутренняя ошибка.",
+        "Internal error.",
+    ),
+}
+
+_INDEX = {Language.KK: 0, Language.RU: 1, Language.EN: 2}
+
+
+def message(code: str, language: Language) -> str:
+    texts = _TEXTS.get(code)
+    return texts[_INDEX[language]] if texts else code
+
+
+def known_codes() -> frozenset[str]:
+    return frozenset(_TEXTS)
+
+
+def negotiate(accept_language: str | None) -> Language:
+    """Pick kk, ru or en from an Accept-Language header by quality; default Kazakh."""
+    if not accept_language:
+        return DEFAULT_LANGUAGE
+    best: tuple[float, int, Language] | None = None
+    for position, part in enumerate(accept_language.split(",")[:20]):
+        tag, _, params = part.strip().partition(";")
+        primary = tag.strip().split("-")[0].lower()
+        if primary not in _INDEX:
+            continue
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                continue
+        if quality <= 0:
+            continue
+        candidate = (quality, -position, Language(primary))
+        if best is None or candidate[:2] > best[:2]:
+            best = candidate
+    return best[2] if best else DEFAULT_LANGUAGE

@@ -1,0 +1,187 @@
+"""The eligibility check over HTTP, against the mock upstreams, on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.security.tokens import Role
+from tests.support import ELECTION_ID, NOT_IN_REGISTRY, PEOPLE, Keys, token
+
+
+def check(
+    client: TestClient, keys: Keys, iin: str, *, role: Role = Role.EGOV, lang: str = "en"
+) -> Any:
+    return client.post(
+        "/v1/eligibility/check",
+        json={"iin": iin, "election_id": ELECTION_ID},
+        headers={"Authorization": f"Bearer {token(keys, role)}", "Accept-Language": lang},
+    )
+
+
+@pytest.mark.parametrize(
+    ("who", "outcome", "reasons", "precinct", "basis"),
+    [
+        ("eligible_permanent", "eligible", [], "75-0001", "permanent_registration"),
+        ("eligible_temporary", "eligible", [], "75-0002", "temporary_registration"),
+        ("eligible_consular", "eligible", [], "99-0001", "consular_registration"),
+        ("no_registration", "eligible", [], None, None),
+        ("uncovered_address", "eligible", [], None, None),
+        ("birthday_on_voting_day", "eligible", [], "75-0002", "permanent_registration"),
+        ("pretrial", "eligible", [], "75-0001", "permanent_registration"),
+        ("under_18", "ineligible", ["UNDER_18"], None, None),
+        ("not_citizen", "ineligible", ["NOT_CITIZEN"], None, None),
+        ("deceased", "ineligible", ["DECEASED"], None, None),
+        ("incapacitated", "ineligible", ["INCAPACITATED_BY_COURT"], None, None),
+        ("imprisoned", "ineligible", ["IMPRISONED_BY_SENTENCE"], None, None),
+    ],
+)
+def test_each_kind_of_voter_gets_the_decision_the_law_gives(
+    client: TestClient,
+    keys: Keys,
+    who: str,
+    outcome: str,
+    reasons: list[str],
+    precinct: str | None,
+    basis: str | None,
+) -> None:
+    response = check(client, keys, PEOPLE[who]["iin"])
+    assert response.status_code == 200, response.text
+    decision = response.json()
+    assert decision["outcome"] == outcome
+    assert [r["code"] for r in decision["reasons"]] == reasons
+    assert (decision["precinct"] or {}).get("id") == precinct
+    assert decision["basis"] == basis
+    assert decision["ruleset"] == "kz-2026.1"
+    assert decision["audit"]["seq"] >= 1 and len(decision["audit"]["entry_hash"]) == 64
+
+
+def test_unknown_iin_is_ineligible_not_found_without_registry_timestamp(
+    client: TestClient, keys: Keys
+) -> None:
+    decision = check(client, keys, NOT_IN_REGISTRY).json()
+    assert decision["outcome"] == "ineligible"
+    assert [r["code"] for r in decision["reasons"]] == ["NOT_FOUND"]
+    assert decision["registry_data_as_of"] is None
+
+
+def test_voter_without_registration_is_pointed_at_designated_precincts(
+    client: TestClient, keys: Keys
+) -> None:
+    decision = check(client, keys, PEOPLE["no_registration"]["iin"]).json()
+    assert decision["next_steps"][0]["code"] == "DAY_REGISTRATION_AVAILABLE"
+    assert decision["next_steps"][0]["precinct_ids"] == ["75-0002"]
+
+
+def test_uncovered_address_is_flagged_for_operators(client: TestClient, keys: Keys) -> None:
+    decision = check(client, keys, PEOPLE["uncovered_address"]["iin"]).json()
+    assert [s["code"] for s in decision["next_steps"]] == ["NO_PRECINCT_FOR_ADDRESS"]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text"),
+    [
+        ("kk", "Дауыс беру күніне 18 жасқа толмаған."),
+        ("ru", "На день голосования не исполнилось 18 лет."),
+        ("en", "Not 18 years old on voting day."),
+        ("fr, ru;q=0.5, en;q=0.4", "На день голосования не исполнилось 18 лет."),
+        ("", "Дауыс беру күніне 18 жасқа толмаған."),
+    ],
+)
+def test_reason_messages_follow_accept_language(
+    client: TestClient, keys: Keys, lang: str, text: str
+) -> None:
+    decision = check(client, keys, PEOPLE["under_18"]["iin"], lang=lang).json()
+    assert decision["reasons"][0]["message"] == text
+
+
+def test_receipts_form_an_increasing_sequence(client: TestClient, keys: Keys) -> None:
+    seqs = [check(client, keys, PEOPLE["eligible_permanent"]["iin"]).json()["audit"]["seq"]
+            for _ in range(3)]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+
+
+@pytest.mark.parametrize(
+    ("iin", "code"),
+    [
+        ("90010130012", "IIN_FORMAT"),
+        ("90010130012x", "IIN_FORMAT"),
+        ("900101300127", "IIN_CHECKSUM"),
+        ("900101300805", "IIN_UNUSABLE"),
+        ("040540001230", "NOT_INDIVIDUAL"),
+    ],
+)
+def test_bad_iin_is_a_422_problem_and_not_a_decision(
+    client: TestClient, keys: Keys, iin: str, code: str
+) -> None:
+    response = check(client, keys, iin)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code and problem["status"] == 422
+    assert iin not in response.text
+    auditor = {"Authorization": f"Bearer {token(keys, Role.AUDITOR)}"}
+    entries = client.get("/v1/audit/entries", headers=auditor).json()["items"]
+    assert all(json.loads(e["body"])["kind"] != "eligibility.check" for e in entries)
+
+
+def test_unknown_election_is_404(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/v1/eligibility/check",
+        json={"iin": PEOPLE["eligible_permanent"]["iin"], "election_id": "1999-nothing"},
+        headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}"},
+    )
+    assert response.status_code == 404 and response.json()["code"] == "ELECTION_NOT_FOUND"
+
+
+def test_unknown_fields_are_rejected(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/v1/eligibility/check",
+        json={"iin": "900101300126", "election_id": ELECTION_ID, "extra": 1},
+        headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}"},
+    )
+    assert response.status_code == 422 and response.json()["code"] == "VALIDATION_FAILED"
+
+
+def test_broken_json_is_400(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/v1/eligibility/check",
+        content=b'{"iin": ',
+        headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}",
+                 "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400 and response.json()["code"] == "MALFORMED_REQUEST"
+
+
+def test_oversized_body_is_413(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/v1/eligibility/check",
+        content=b'{"iin": "' + b"1" * 20_000 + b'"}',
+        headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}",
+                 "Content-Type": "application/json"},
+    )
+    assert response.status_code == 413 and response.json()["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_no_token_is_401_and_wrong_role_is_403(client: TestClient, keys: Keys) -> None:
+    body = {"iin": "900101300126", "election_id": ELECTION_ID}
+    unauthenticated = client.post("/v1/eligibility/check", json=body)
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.json()["code"] == "UNAUTHENTICATED"
+    assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
+    forbidden = client.post(
+        "/v1/eligibility/check", json=body,
+        headers={"Authorization": f"Bearer {token(keys, Role.AUDITOR)}"},
+    )
+    assert forbidden.status_code == 403 and forbidden.json()["code"] == "FORBIDDEN"
+
+
+def test_request_id_is_echoed_in_header_and_problem(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/v1/eligibility/check", json={}, headers={"X-Request-ID": "req-12345678"}
+    )
+    assert response.headers["x-request-id"] == "req-12345678"
+    assert response.json()["request_id"] == "req-12345678"

@@ -1,0 +1,184 @@
+"""Shared builders for integration and end-to-end tests: a tiny country, keys, an app."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from service.api.app import Transports, create_app
+from service.audit.log import AuditLog
+from service.audit.signing import CheckpointSigner, generate_signing_key
+from service.clock import FixedClock
+from service.config import Settings
+from service.db.engine import create_schema, open_database
+from service.mocks.addresses import create_addresses_app
+from service.mocks.registry import create_registry_app
+from service.security.tokens import Role, generate_dev_keypair, mint_token
+from service.usecases.reference_import import import_elections, import_precincts
+
+NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
+ELECTION_ID = "2027-president"
+KATO = "751110000"
+AS_OF = "2026-11-01T00:00:00Z"
+
+# One person per outcome. IINs are valid and carry no meaning (SPEC §2).
+PEOPLE: dict[str, dict[str, Any]] = {
+    "eligible_permanent": {"iin": "900101300126", "birth_date": "1990-01-01"},
+    "eligible_temporary": {"iin": "791028302728", "birth_date": "1979-10-28"},
+    "eligible_consular": {"iin": "061211600012", "birth_date": "1985-12-11"},
+    "no_registration": {"iin": "900101300811", "birth_date": "1990-01-01"},
+    "uncovered_address": {"iin": "850101300015", "birth_date": "1970-05-05"},
+    "under_18": {"iin": "850101300025", "birth_date": "2009-03-22"},
+    "birthday_on_voting_day": {"iin": "850101300035", "birth_date": "2009-03-21"},
+    "not_citizen": {"iin": "850101300045", "birth_date": "1980-01-01", "citizenship": "RUS"},
+    "deceased": {"iin": "850101300055", "birth_date": "1950-01-01", "death_date": "2027-01-01"},
+    "incapacitated": {"iin": "850101300065", "birth_date": "1960-01-01",
+                      "legal_capacity": "incapacitated"},
+    "imprisoned": {"iin": "850101300075", "birth_date": "1975-01-01", "custody": "sentenced"},
+    "pretrial": {"iin": "850101300085", "birth_date": "1975-01-01", "custody": "pretrial"},
+}
+NOT_IN_REGISTRY = "850101300095"
+
+
+def _person(iin: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "iin": iin, "surname": "Сейтқали", "given_name": "Айгерім", "patronymic": None,
+        "sex": "F", "citizenship": "KAZ", "death_date": None, "legal_capacity": "full",
+        "custody": "none", "data_as_of": AS_OF, **fields,
+    }
+
+
+def _registration(iin: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "iin": iin, "kind": "permanent", "rca": None, "kato": KATO, "street": "Абай даңғылы",
+        "house": "13", "flat": "5", "country": "KAZ", "city": None,
+        "valid_from": "2015-03-01", "valid_until": None, **fields,
+    }
+
+
+PRECINCTS = [
+    {"id": "75-0001", "number": 1, "name": "School No. 1", "address": "Абай даңғылы 1",
+     "kato": KATO, "kind": "ordinary", "country": "KAZ", "city": None,
+     "timezone": "Asia/Almaty", "day_registration": False,
+     "segments": [{"street": "Абай даңғылы", "from": 1, "to": 99, "parity": "odd"}],
+     "buildings": []},
+    {"id": "75-0002", "number": 2, "name": "School No. 2", "address": "Абай даңғылы 2",
+     "kato": KATO, "kind": "ordinary", "country": "KAZ", "city": None,
+     "timezone": "Asia/Almaty", "day_registration": True,
+     "segments": [{"street": "Абай даңғылы", "from": 2, "to": 98, "parity": "even"}],
+     "buildings": []},
+    {"id": "99-0001", "number": 901, "name": "Embassy in London", "address": "125 Pall Mall",
+     "kato": "000000000", "kind": "foreign", "country": "GBR", "city": "London",
+     "timezone": "Europe/London", "day_registration": False, "segments": [], "buildings": []},
+]
+ELECTIONS = [
+    {"id": ELECTION_ID, "kind": "presidential", "voting_day": "2027-03-21",
+     "day_registration": {"opens": "07:00", "closes": "20:00"}},
+]
+
+
+@dataclass(frozen=True)
+class Country:
+    directory: Path
+    population: Path
+    registrations: Path
+    precincts: Path
+    elections: Path
+
+
+def _write_jsonl(path: Path, rows: list[dict[str, Any]]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+    return path
+
+
+def write_country(directory: Path) -> Country:
+    directory.mkdir(parents=True, exist_ok=True)
+    people = [_person(**spec) for spec in PEOPLE.values()]
+    registrations = [
+        _registration(PEOPLE["eligible_permanent"]["iin"]),
+        _registration(PEOPLE["eligible_temporary"]["iin"], kind="temporary", house="14"),
+        _registration(PEOPLE["eligible_consular"]["iin"], kind="consular", country="GBR",
+                      city="London", kato=None, street=None, house=None, flat=None),
+        _registration(PEOPLE["uncovered_address"]["iin"], street="Нет такой улицы"),
+        _registration(PEOPLE["not_citizen"]["iin"]),
+        _registration(PEOPLE["pretrial"]["iin"], house="21"),
+        _registration(PEOPLE["birthday_on_voting_day"]["iin"], house="22"),
+    ]
+    return Country(
+        directory=directory,
+        population=_write_jsonl(directory / "population.jsonl", people),
+        registrations=_write_jsonl(directory / "registrations.jsonl", registrations),
+        precincts=_write_jsonl(directory / "precincts.jsonl", PRECINCTS),
+        elections=_write_jsonl(directory / "elections.jsonl", ELECTIONS),
+    )
+
+
+@dataclass(frozen=True)
+class Keys:
+    jwt_private: str
+    jwt_public: str
+    audit_signing: str
+
+    @property
+    def audit_public(self) -> str:
+        return CheckpointSigner(self.audit_signing).public_key_pem
+
+
+def make_keys() -> Keys:
+    private, public = generate_dev_keypair()
+    return Keys(jwt_private=private, jwt_public=public, audit_signing=generate_signing_key())
+
+
+def make_settings(database_url: str, keys: Keys, **overrides: Any) -> Settings:
+    return Settings(
+        database_url=database_url,
+        jwt_public_keys={"test": keys.jwt_public},
+        jwt_issuer="voter-tests",
+        jwt_audience="voter-eligibility",
+        audit_hmac_key="test-hmac-key-0123456789abcdef0123",  # type: ignore[arg-type]
+        audit_signing_key=keys.audit_signing,  # type: ignore[arg-type]
+        **overrides,
+    )
+
+
+def token(keys: Keys, *roles: Role, subject: str = "tester@egov", now: dt.datetime = NOW) -> str:
+    return mint_token(
+        private_key_pem=keys.jwt_private, kid="test", subject=subject, roles=roles,
+        issuer="voter-tests", audience="voter-eligibility", now=now, lifetime_seconds=900,
+    )
+
+
+def load_reference(settings: Settings, country: Country) -> None:
+    database = open_database(settings.database_url)
+    try:
+        create_schema(database)
+        audit_log = AuditLog(CheckpointSigner(settings.audit_signing_key.get_secret_value()))  # type: ignore[union-attr]
+        import_precincts(database, audit_log, country.precincts, actor="test", now=NOW)
+        import_elections(database, audit_log, country.elections, actor="test", now=NOW)
+    finally:
+        database.dispose()
+
+
+def mock_transports(country: Country) -> Transports:
+    return Transports(
+        registry=httpx.ASGITransport(app=create_registry_app(country.population)),
+        addresses=httpx.ASGITransport(app=create_addresses_app(country.registrations)),
+    )
+
+
+@contextmanager
+def running_app(
+    settings: Settings, transports: Transports, *, now: dt.datetime = NOW
+) -> Iterator[tuple[FastAPI, TestClient]]:
+    app = create_app(settings, clock=FixedClock(now), transports=transports)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield app, client
