@@ -116,12 +116,17 @@ class PrecinctDirectory:
                 self._by_street[key].append((segment, precinct))
             if precinct.kind is PrecinctKind.FOREIGN:
                 self._foreign[(precinct.country, city_key(precinct.city))] = precinct
+        self._ordered = tuple(sorted(self._by_id.values(), key=lambda p: p.id))
         self._designated = tuple(
             sorted(p.id for p in self._by_id.values() if p.is_designated_for_day_registration)
         )
 
     def __len__(self) -> int:
         return len(self._by_id)
+
+    def all(self) -> tuple[Precinct, ...]:
+        """Every precinct, ordered by id."""
+        return self._ordered
 
     def get(self, precinct_id: str) -> Precinct | None:
         return self._by_id.get(precinct_id)

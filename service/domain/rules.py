@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from service.domain.model import Custody, HOME_COUNTRY, LegalCapacity, Person, ReasonCode
+from service.domain.model import HOME_COUNTRY, Custody, LegalCapacity, Person, ReasonCode
 
 VOTING_AGE_YEARS = 18
 

@@ -76,6 +76,7 @@ def precinct(precinct_id: str = "75-0001", **changes: Any) -> Precinct:
     return replace(base, **changes)
 
 
-def segment(street: str = "Абай даңғылы", first: int = 1, last: int = 99,
-            parity: Parity = Parity.ALL) -> Segment:
+def segment(
+    street: str = "Абай даңғылы", first: int = 1, last: int = 99, parity: Parity = Parity.ALL
+) -> Segment:
     return Segment(street=street, first=first, last=last, parity=parity)

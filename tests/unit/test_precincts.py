@@ -28,8 +28,13 @@ ODD = precinct("75-0001", segments=(segment(parity=Parity.ODD),))
 EVEN = precinct("75-0002", segments=(segment(parity=Parity.EVEN),), day_registration=True)
 HOSPITAL = precinct("75-0900", kind=PrecinctKind.SPECIAL, buildings=("0203000999990001",))
 LONDON = precinct(
-    "99-0001", kind=PrecinctKind.FOREIGN, country="GBR", city="London",
-    timezone="Europe/London", kato="000000000", day_registration=True,
+    "99-0001",
+    kind=PrecinctKind.FOREIGN,
+    country="GBR",
+    city="London",
+    timezone="Europe/London",
+    kato="000000000",
+    day_registration=True,
 )
 DIRECTORY = PrecinctDirectory([ODD, EVEN, HOSPITAL, LONDON])
 
@@ -48,7 +53,10 @@ def test_house_numbers_match_on_their_leading_integer() -> None:
 def test_odd_side_of_the_street_goes_to_the_odd_precinct() -> None:
     d = decide_for(registration(house="13"))
     assert (d.outcome, d.precinct_id, d.basis) == (
-        Outcome.ELIGIBLE, "75-0001", Basis.PERMANENT_REGISTRATION)
+        Outcome.ELIGIBLE,
+        "75-0001",
+        Basis.PERMANENT_REGISTRATION,
+    )
 
 
 def test_letter_suffix_uses_the_number_before_it() -> None:
@@ -93,15 +101,31 @@ def test_registration_starting_after_voting_day_does_not_count() -> None:
 
 
 def test_consular_registration_goes_to_the_foreign_precinct_of_that_city() -> None:
-    abroad = registration(kind=RegistrationKind.CONSULAR, country="GBR", city="London",
-                          rca=None, kato=None, street=None, house=None, flat=None)
+    abroad = registration(
+        kind=RegistrationKind.CONSULAR,
+        country="GBR",
+        city="London",
+        rca=None,
+        kato=None,
+        street=None,
+        house=None,
+        flat=None,
+    )
     d = decide_for(abroad)
     assert (d.precinct_id, d.basis) == ("99-0001", Basis.CONSULAR_REGISTRATION)
 
 
 def test_consular_registration_in_a_city_without_a_precinct_is_unassigned() -> None:
-    abroad = registration(kind=RegistrationKind.CONSULAR, country="FRA", city="Paris",
-                          rca=None, kato=None, street=None, house=None, flat=None)
+    abroad = registration(
+        kind=RegistrationKind.CONSULAR,
+        country="FRA",
+        city="Paris",
+        rca=None,
+        kato=None,
+        street=None,
+        house=None,
+        flat=None,
+    )
     d = decide_for(abroad)
     assert d.outcome is Outcome.ELIGIBLE and d.precinct_id is None
     assert d.next_steps[0].code is NextStepCode.NO_PRECINCT_FOR_ADDRESS
@@ -119,7 +143,12 @@ def test_voter_without_registered_address_is_eligible_but_unassigned() -> None:
 def test_ineligible_decision_has_no_precinct_and_no_basis() -> None:
     d = decide_for(registration(house="13"), who=person(citizenship="RUS"))
     assert (d.outcome, d.reasons, d.precinct_id, d.basis, d.next_steps) == (
-        Outcome.INELIGIBLE, (ReasonCode.NOT_CITIZEN,), None, None, ())
+        Outcome.INELIGIBLE,
+        (ReasonCode.NOT_CITIZEN,),
+        None,
+        None,
+        (),
+    )
 
 
 def test_not_found_decision_has_no_registry_timestamp() -> None:
@@ -143,7 +172,10 @@ def test_building_listed_by_two_precincts_is_a_conflict() -> None:
     b = precinct("75-0002", buildings=("R1",))
     [conflict] = find_conflicts([a, b])
     assert (conflict.kind, conflict.precinct_ids, conflict.building) == (
-        ConflictKind.BUILDING, ("75-0001", "75-0002"), "R1")
+        ConflictKind.BUILDING,
+        ("75-0001", "75-0002"),
+        "R1",
+    )
 
 
 def test_same_street_name_in_different_localities_does_not_conflict() -> None:
@@ -158,7 +190,9 @@ def test_odd_and_even_sides_of_one_range_do_not_conflict() -> None:
 
 segments = st.builds(
     lambda a, b, p: Segment("s", min(a, b), max(a, b), p),
-    st.integers(0, 60), st.integers(0, 60), st.sampled_from(list(Parity)),
+    st.integers(0, 60),
+    st.integers(0, 60),
+    st.sampled_from(list(Parity)),
 )
 
 

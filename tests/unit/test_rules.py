@@ -122,8 +122,13 @@ def test_reasons_are_sorted_unique_and_empty_only_for_eligible_people(
     capacity: LegalCapacity,
     custody: Custody,
 ) -> None:
-    p = person(birth_date=birth, death_date=death, citizenship=citizenship,
-               legal_capacity=capacity, custody=custody)
+    p = person(
+        birth_date=birth,
+        death_date=death,
+        citizenship=citizenship,
+        legal_capacity=capacity,
+        custody=custody,
+    )
     reasons = reasons_against(p, voting_day=day)
     assert list(reasons) == sorted(set(reasons))
     eligible = (
