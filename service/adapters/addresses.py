@@ -9,6 +9,7 @@ from service.adapters.upstream import (
     SubjectMismatch,
     UpstreamFailure,
     check_deadline,
+    is_person_not_found,
     post_lookup,
     status_error,
 )
@@ -51,7 +52,7 @@ class AddressClient:
             upstream=UPSTREAM,
             deadline_seconds=self._deadline_seconds,
         )
-        if response.status_code == httpx.codes.NOT_FOUND:
+        if is_person_not_found(response):
             return ()
         if response.status_code != httpx.codes.OK:
             raise UpstreamUnavailable(

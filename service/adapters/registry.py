@@ -9,6 +9,7 @@ from service.adapters.upstream import (
     SubjectMismatch,
     UpstreamFailure,
     check_deadline,
+    is_person_not_found,
     post_lookup,
     status_error,
 )
@@ -43,7 +44,7 @@ class RegistryClient:
             upstream=UPSTREAM,
             deadline_seconds=self._deadline_seconds,
         )
-        if response.status_code == httpx.codes.NOT_FOUND:
+        if is_person_not_found(response):
             return None
         if response.status_code != httpx.codes.OK:
             raise UpstreamUnavailable(

@@ -87,6 +87,24 @@ async def post_lookup(
         raise UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.CONNECTION) from exc
 
 
+NOT_FOUND_CODE = "PERSON_NOT_FOUND"
+
+
+def is_person_not_found(response: httpx.Response) -> bool:
+    """A 404 that the upstream itself gave about the person, not one from a wrong URL.
+
+    A misconfigured base URL or a proxy answers a bare 404 too; taking that as "no such
+    person" would turn an outage into ``ineligible`` for everyone, so it is a fault instead.
+    """
+    if response.status_code != httpx.codes.NOT_FOUND:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("code") == NOT_FOUND_CODE
+
+
 def status_error(response: httpx.Response) -> httpx.HTTPStatusError:
     """The cause to chain for an answer whose status the protocol does not allow."""
     return httpx.HTTPStatusError(

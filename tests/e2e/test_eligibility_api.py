@@ -56,7 +56,8 @@ def test_each_kind_of_voter_gets_the_decision_the_law_gives(
     assert (decision["precinct"] or {}).get("id") == precinct
     assert decision["basis"] == basis
     assert decision["ruleset"] == "kz-2026.1"
-    assert decision["audit"]["seq"] >= 1 and len(decision["audit"]["entry_hash"]) == 64
+    assert decision["audit"]["seq"] >= 1
+    assert len(decision["audit"]["entry_hash"]) == 64
 
 
 def test_unknown_iin_is_ineligible_not_found_without_registry_timestamp(
@@ -99,9 +100,12 @@ def test_reason_messages_follow_accept_language(
 
 
 def test_receipts_form_an_increasing_sequence(client: TestClient, keys: Keys) -> None:
-    seqs = [check(client, keys, PEOPLE["eligible_permanent"]["iin"]).json()["audit"]["seq"]
-            for _ in range(3)]
-    assert seqs == sorted(seqs) and len(set(seqs)) == 3
+    seqs = [
+        check(client, keys, PEOPLE["eligible_permanent"]["iin"]).json()["audit"]["seq"]
+        for _ in range(3)
+    ]
+    assert seqs == sorted(seqs)
+    assert len(set(seqs)) == 3
 
 
 @pytest.mark.parametrize(
@@ -121,7 +125,8 @@ def test_bad_iin_is_a_422_problem_and_not_a_decision(
     assert response.status_code == 422
     assert response.headers["content-type"] == "application/problem+json"
     problem = response.json()
-    assert problem["code"] == code and problem["status"] == 422
+    assert problem["code"] == code
+    assert problem["status"] == 422
     assert iin not in response.text
     auditor = {"Authorization": f"Bearer {token(keys, Role.AUDITOR)}"}
     entries = client.get("/v1/audit/entries", headers=auditor).json()["items"]
@@ -134,7 +139,8 @@ def test_unknown_election_is_404(client: TestClient, keys: Keys) -> None:
         json={"iin": PEOPLE["eligible_permanent"]["iin"], "election_id": "1999-nothing"},
         headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}"},
     )
-    assert response.status_code == 404 and response.json()["code"] == "ELECTION_NOT_FOUND"
+    assert response.status_code == 404
+    assert response.json()["code"] == "ELECTION_NOT_FOUND"
 
 
 def test_unknown_fields_are_rejected(client: TestClient, keys: Keys) -> None:
@@ -143,27 +149,34 @@ def test_unknown_fields_are_rejected(client: TestClient, keys: Keys) -> None:
         json={"iin": "900101300126", "election_id": ELECTION_ID, "extra": 1},
         headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}"},
     )
-    assert response.status_code == 422 and response.json()["code"] == "VALIDATION_FAILED"
+    assert response.status_code == 422
+    assert response.json()["code"] == "VALIDATION_FAILED"
 
 
 def test_broken_json_is_400(client: TestClient, keys: Keys) -> None:
     response = client.post(
         "/v1/eligibility/check",
         content=b'{"iin": ',
-        headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}",
-                 "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {token(keys, Role.EGOV)}",
+            "Content-Type": "application/json",
+        },
     )
-    assert response.status_code == 400 and response.json()["code"] == "MALFORMED_REQUEST"
+    assert response.status_code == 400
+    assert response.json()["code"] == "MALFORMED_REQUEST"
 
 
 def test_oversized_body_is_413(client: TestClient, keys: Keys) -> None:
     response = client.post(
         "/v1/eligibility/check",
         content=b'{"iin": "' + b"1" * 20_000 + b'"}',
-        headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}",
-                 "Content-Type": "application/json"},
+        headers={
+            "Authorization": f"Bearer {token(keys, Role.EGOV)}",
+            "Content-Type": "application/json",
+        },
     )
-    assert response.status_code == 413 and response.json()["code"] == "PAYLOAD_TOO_LARGE"
+    assert response.status_code == 413
+    assert response.json()["code"] == "PAYLOAD_TOO_LARGE"
 
 
 def test_no_token_is_401_and_wrong_role_is_403(client: TestClient, keys: Keys) -> None:
@@ -173,10 +186,12 @@ def test_no_token_is_401_and_wrong_role_is_403(client: TestClient, keys: Keys) -
     assert unauthenticated.json()["code"] == "UNAUTHENTICATED"
     assert unauthenticated.headers["www-authenticate"].startswith("Bearer")
     forbidden = client.post(
-        "/v1/eligibility/check", json=body,
+        "/v1/eligibility/check",
+        json=body,
         headers={"Authorization": f"Bearer {token(keys, Role.AUDITOR)}"},
     )
-    assert forbidden.status_code == 403 and forbidden.json()["code"] == "FORBIDDEN"
+    assert forbidden.status_code == 403
+    assert forbidden.json()["code"] == "FORBIDDEN"
 
 
 def test_request_id_is_echoed_in_header_and_problem(client: TestClient, keys: Keys) -> None:

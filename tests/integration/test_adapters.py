@@ -239,7 +239,7 @@ async def test_lookup_sends_the_iin_in_a_post_body_never_in_the_url(
 
     async def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(404)
+        return httpx.Response(404, json={"code": "PERSON_NOT_FOUND"})
 
     await call(lookup, handler)
 
@@ -256,6 +256,19 @@ async def test_a_404_means_the_upstream_knows_nothing_about_the_person(
     result = await call(lookup, answer(404, json={"code": "PERSON_NOT_FOUND"}))
 
     assert result in (None, ())
+
+
+@pytest.mark.parametrize(("lookup", "upstream"), UPSTREAMS)
+@pytest.mark.parametrize(
+    "body", [b"", b"Not Found", b'{"code": "ROUTE_NOT_FOUND"}', b"[1]", b'{"detail": "x"}']
+)
+async def test_a_404_without_the_not_found_code_is_a_fault_not_an_absence(
+    lookup: Lookup, upstream: str, body: bytes
+) -> None:
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await call(lookup, answer(404, content=body))
+
+    assert caught.value.failure == "status"
 
 
 @pytest.mark.parametrize(("lookup", "upstream"), UPSTREAMS)
@@ -402,7 +415,7 @@ async def test_built_client_carries_base_url_timeout_and_the_injected_transport(
 
     async def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(404)
+        return httpx.Response(404, json={"code": "PERSON_NOT_FOUND"})
 
     timeout = httpx.Timeout(1.5, connect=0.5)
     async with build_upstream_client(

@@ -127,7 +127,8 @@ def test_consular_registration_in_a_city_without_a_precinct_is_unassigned() -> N
         flat=None,
     )
     d = decide_for(abroad)
-    assert d.outcome is Outcome.ELIGIBLE and d.precinct_id is None
+    assert d.outcome is Outcome.ELIGIBLE
+    assert d.precinct_id is None
     assert d.next_steps[0].code is NextStepCode.NO_PRECINCT_FOR_ADDRESS
 
 
@@ -153,7 +154,8 @@ def test_ineligible_decision_has_no_precinct_and_no_basis() -> None:
 
 def test_not_found_decision_has_no_registry_timestamp() -> None:
     d = decide(None, [], election=ELECTION, directory=DIRECTORY)
-    assert d.reasons == (ReasonCode.NOT_FOUND,) and d.registry_data_as_of is None
+    assert d.reasons == (ReasonCode.NOT_FOUND,)
+    assert d.registry_data_as_of is None
 
 
 def test_overlapping_segments_of_two_precincts_are_conflicts() -> None:

@@ -1,0 +1,377 @@
+"""``voterctl``: the service's one command line (SPEC §13)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from service.config import Settings
+
+app = typer.Typer(
+    name="voterctl",
+    help="Voter eligibility service: API server, mock upstreams, data, tokens, audit.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+mock_app = typer.Typer(help="Run a mock upstream as its own HTTP service.", no_args_is_help=True)
+data_app = typer.Typer(help="Synthetic data for development and tests.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Load reference data into the service database.", no_args_is_help=True
+)
+token_app = typer.Typer(help="Development tokens.", no_args_is_help=True)
+audit_app = typer.Typer(help="Read and verify the audit log.", no_args_is_help=True)
+app.add_typer(mock_app, name="mock")
+app.add_typer(data_app, name="data")
+app.add_typer(import_app, name="import")
+app.add_typer(token_app, name="token")
+app.add_typer(audit_app, name="audit")
+
+EXIT_REFUSED = 2
+EXIT_TAMPERED = 3
+
+
+def fail(message: str, *, code: int = EXIT_REFUSED) -> typer.Exit:
+    typer.echo(f"voterctl: {message}", err=True)
+    return typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        details = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise fail(f"invalid configuration: {details}") from None
+
+
+Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
+Host = Annotated[str, typer.Option(help="Address to listen on.")]
+
+
+# --- serve -------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Generate data, start both mocks, print samples.")
+    ] = False,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    var_dir: Annotated[Path, typer.Option(help="Demo working directory.")] = Path("var"),
+    persons: Annotated[int, typer.Option(min=100, help="Demo population size.")] = 5000,
+    seed: Annotated[int, typer.Option(help="Demo data seed.")] = 2026,
+) -> None:
+    """Run the API. Production reads VOTER_* variables; --demo sets everything up under ./var."""
+    import uvicorn
+
+    from service.logs import configure_logging
+
+    if demo:
+        from service.demo import run_demo
+
+        run_demo(var_dir=var_dir, host=host, port=port, persons=persons, seed=seed)
+        return
+    settings = load_settings()
+    configure_logging(
+        json_output=None if settings.log_format == "auto" else settings.log_format == "json"
+    )
+    from service.api.app import create_app
+
+    try:
+        api = create_app(settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+
+
+# --- mocks -------------------------------------------------------------------------------
+
+
+def _run_mock(kind: str, data: Path, host: str, port: int) -> None:
+    from service.datafiles import DataFileError
+    from service.logs import configure_logging
+    from service.mocks import serve_mock
+
+    configure_logging()
+    try:
+        if kind == "registry":
+            from service.mocks.registry import create_registry_app
+
+            mock = create_registry_app(data)
+        else:
+            from service.mocks.addresses import create_addresses_app
+
+            mock = create_addresses_app(data)
+    except DataFileError as exc:
+        raise fail(f"refusing data file: {exc}") from None
+    except OSError as exc:
+        raise fail(f"cannot read {data}: {exc.strerror}") from None
+    serve_mock(mock, host=host, port=port)
+
+
+DataFile = Annotated[Path, typer.Option("--data", help="JSON Lines file (SPEC §10).")]
+
+
+@mock_app.command("registry")
+def mock_registry(data: DataFile, port: Port = 8101, host: Host = "127.0.0.1") -> None:
+    """The population registry: POST /persons/lookup."""
+    _run_mock("registry", data, host, port)
+
+
+@mock_app.command("addresses")
+def mock_addresses(data: DataFile, port: Port = 8102, host: Host = "127.0.0.1") -> None:
+    """The address service: POST /registrations/lookup, GET /addresses/{rca}."""
+    _run_mock("addresses", data, host, port)
+
+
+# --- data --------------------------------------------------------------------------------
+
+
+@data_app.command("generate")
+def data_generate(
+    persons: Annotated[int, typer.Option(min=1, help="How many people.")],
+    out: Annotated[Path, typer.Option(help="Directory to write the four files into.")],
+    seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 1,
+) -> None:
+    """Write a synthetic country: population, registrations, precincts, elections."""
+    import time
+
+    from service.datagen import generate_country
+
+    started = time.perf_counter()
+    summary = generate_country(out_dir=out, persons=persons, seed=seed)
+    elapsed = time.perf_counter() - started
+    typer.echo(
+        f"wrote {summary.persons} persons, {summary.registrations} registrations, "
+        f"{sum(summary.precincts.values())} precincts, {summary.elections} elections "
+        f"to {out} in {elapsed:.1f} s"
+    )
+    for category, count in sorted(summary.categories.items()):
+        typer.echo(f"  {category:<28} {count}")
+
+
+# --- import ------------------------------------------------------------------------------
+
+
+def _import(kind: str, path: Path) -> None:
+    from service.api.app import build_audit_log, checkpoint_signer
+    from service.clock import clock_from
+    from service.datafiles import DataFileError
+    from service.db.engine import create_schema, open_database
+    from service.usecases.reference_import import (
+        BoundaryConflicts,
+        DuplicateIds,
+        import_elections,
+        import_precincts,
+    )
+
+    settings = load_settings()
+    try:
+        audit_log = build_audit_log(settings, checkpoint_signer(settings))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    database = open_database(settings.database_url)
+    create_schema(database)
+    run = import_precincts if kind == "precincts" else import_elections
+    try:
+        result = run(
+            database,
+            audit_log,
+            path,
+            actor="voterctl",
+            now=clock_from(settings.clock_fixed).now(),
+        )
+    except BoundaryConflicts as exc:
+        typer.echo(f"refused: {len(exc.conflicts)} boundary conflicts", err=True)
+        for c in exc.conflicts:
+            where = f"building {c.building}" if c.building else f"{c.kato} {c.street}"
+            typer.echo(
+                f"  {c.kind.value}: {c.precinct_ids[0]} and {c.precinct_ids[1]}: {where}", err=True
+            )
+        raise typer.Exit(EXIT_REFUSED) from None
+    except (DataFileError, DuplicateIds) as exc:
+        raise fail(f"refused: {exc}") from None
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror}") from None
+    finally:
+        database.dispose()
+    typer.echo(
+        f"imported {result.records} {result.kind} (sha256 {result.sha256[:16]}...), "
+        f"audit seq {result.audit_seq}"
+    )
+
+
+ImportFile = Annotated[Path, typer.Argument(help="JSON Lines file (SPEC §10).")]
+
+
+@import_app.command("precincts")
+def import_precincts_command(file: ImportFile) -> None:
+    """Replace the boundary set; refused whole if two precincts claim one address."""
+    _import("precincts", file)
+
+
+@import_app.command("elections")
+def import_elections_command(file: ImportFile) -> None:
+    """Add or update elections."""
+    _import("elections", file)
+
+
+# --- tokens ------------------------------------------------------------------------------
+
+
+@token_app.command("mint")
+def token_mint(
+    sub: Annotated[str, typer.Option(help="Subject: the account the token stands for.")],
+    role: Annotated[list[str], typer.Option(help="egov, commission, operator or auditor.")],
+    lifetime: Annotated[int, typer.Option(min=60, help="Seconds until expiry.")] = 900,
+) -> None:
+    """Sign a development token with VOTER_JWT_PRIVATE_KEY (refused in production)."""
+    from service.security.tokens import Role, mint_token
+
+    settings = load_settings()
+    if settings.is_production:
+        raise fail("token minting is development only (VOTER_ENV=prod)")
+    if settings.jwt_private_key is None:
+        raise fail("VOTER_JWT_PRIVATE_KEY is not set")
+    try:
+        roles = [Role(r) for r in role]
+    except ValueError:
+        raise fail("unknown role; use egov, commission, operator or auditor") from None
+    if lifetime > settings.jwt_max_lifetime_seconds:
+        raise fail(
+            f"lifetime above VOTER_JWT_MAX_LIFETIME_SECONDS ({settings.jwt_max_lifetime_seconds})"
+        )
+    typer.echo(
+        mint_token(
+            private_key_pem=settings.jwt_private_key.get_secret_value(),
+            kid=settings.jwt_kid,
+            subject=sub,
+            roles=roles,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            now=dt.datetime.now(dt.UTC),
+            lifetime_seconds=lifetime,
+        )
+    )
+
+
+# --- audit -------------------------------------------------------------------------------
+
+
+def _checkpoint_verifier(settings: Settings, public_key: Path | None):  # type: ignore[no-untyped-def]
+    from service.audit.signing import CheckpointSigner, CheckpointVerifier
+
+    if public_key is not None:
+        return CheckpointVerifier(public_key.read_text("ascii"))
+    if settings.audit_signing_key is None:
+        raise fail("give --public-key or set VOTER_AUDIT_SIGNING_KEY")
+    signer = CheckpointSigner(settings.audit_signing_key.get_secret_value())
+    return CheckpointVerifier(signer.public_key_pem)
+
+
+DatabaseUrl = Annotated[str | None, typer.Option(help="Database URL (default VOTER_DATABASE_URL).")]
+PublicKey = Annotated[
+    Path | None, typer.Option(help="Ed25519 public key (PEM) trusted for checkpoints.")
+]
+
+
+@audit_app.command("verify")
+def audit_verify(
+    database: Annotated[
+        str | None, typer.Option(help="Database URL (default VOTER_DATABASE_URL).")
+    ] = None,
+    file: Annotated[Path | None, typer.Option(help="An export file instead of a database.")] = None,
+    public_key: PublicKey = None,
+) -> None:
+    """Re-walk the hash chain against signed checkpoints; exit 3 naming the first bad seq."""
+    from service.audit.verify import verify_database, verify_export
+    from service.db.engine import open_database
+
+    settings = load_settings()
+    verifier = _checkpoint_verifier(settings, public_key)
+    if file is not None:
+        report = verify_export(file, verifier=verifier)
+    else:
+        db = open_database(database or settings.database_url)
+        try:
+            report = verify_database(db, verifier=verifier)
+        finally:
+            db.dispose()
+    if report.ok:
+        typer.echo(
+            f"ok: {report.entries_checked} entries, "
+            f"{report.checkpoints_checked} checkpoints verified"
+        )
+        return
+    typer.echo(
+        f"TAMPERED: first bad seq {report.first_bad_seq}: {report.problem}: {report.detail}",
+        err=True,
+    )
+    raise typer.Exit(EXIT_TAMPERED)
+
+
+@audit_app.command("export")
+def audit_export(
+    out: Annotated[Path, typer.Option(help="File to write (JSON Lines).")],
+    database: Annotated[
+        str | None, typer.Option(help="Database URL (default VOTER_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Export entries and signed checkpoints for observers to verify offline."""
+    from service.api.app import checkpoint_signer
+    from service.audit.export import export_log
+    from service.db.engine import open_database
+
+    settings = load_settings()
+    try:
+        signer = checkpoint_signer(settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    db = open_database(database or settings.database_url)
+    try:
+        count = export_log(db, out, public_key_pem=signer.public_key_pem)
+    finally:
+        db.dispose()
+    typer.echo(f"exported {count} entries to {out}")
+
+
+@audit_app.command("tail")
+def audit_tail(
+    count: Annotated[int, typer.Option("-n", min=1, max=10_000, help="How many entries.")] = 10,
+    database: Annotated[
+        str | None, typer.Option(help="Database URL (default VOTER_DATABASE_URL).")
+    ] = None,
+) -> None:
+    """Print the last entries' bodies (pseudonymous: no IIN is ever stored)."""
+    from sqlmodel import col, select
+
+    from service.audit.tables import AuditEntryRow
+    from service.db.engine import open_database, read_session
+
+    settings = load_settings()
+    db = open_database(database or settings.database_url)
+    try:
+        with read_session(db) as session:
+            rows = session.exec(
+                select(AuditEntryRow).order_by(col(AuditEntryRow.seq).desc()).limit(count)
+            ).all()
+            for row in reversed(rows):
+                typer.echo(f"{row.seq}\t{row.entry_hash[:16]}\t{row.body}")
+    finally:
+        db.dispose()
+
+
+def main() -> None:
+    app(prog_name="voterctl")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
