@@ -53,6 +53,21 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is now, so a replaced stream is never written closed."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure_logging(*, json_output: bool | None = None, level: int = logging.INFO) -> None:
     """Route structlog and the standard library (uvicorn, httpx) through one pipeline."""
     use_json = (not sys.stderr.isatty()) if json_output is None else json_output
@@ -75,8 +90,10 @@ def configure_logging(*, json_output: bool | None = None, level: int = logging.I
         foreign_pre_chain=_shared_processors(),
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _CurrentStderrHandler()
     handler.setFormatter(formatter)
+    # A failing handler would otherwise print the raw record (unredacted) to stderr.
+    logging.raiseExceptions = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -13,12 +13,12 @@ from typing import Any
 import anyio
 import httpx
 import yaml
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from service.adapters.addresses import AddressClient
 from service.adapters.registry import RegistryClient
 from service.adapters.upstream import build_upstream_client
-from service.api.deps import AppServices
+from service.api.deps import AppServices, reject_unknown_query_parameters
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import audit, eligibility, health, reference
@@ -163,6 +163,7 @@ def create_app(
         title="Voter eligibility service",
         version="1.0.0",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_parameters)],
         docs_url=None,
         redoc_url=None,
     )

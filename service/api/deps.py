@@ -9,12 +9,13 @@ from typing import Annotated
 import httpx
 import structlog
 from fastapi import Depends, Request
+from fastapi.dependencies.models import Dependant
 
 from service.audit.log import AuditLog
 from service.clock import Clock
 from service.config import Settings
 from service.db.engine import Database
-from service.errors import Forbidden, Unauthenticated
+from service.errors import Forbidden, InvalidInput, Unauthenticated
 from service.logs import get_logger
 from service.messages import Language, negotiate
 from service.reference import ReferenceCache
@@ -99,3 +100,21 @@ def require_role(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
 AnyRoleDep = Annotated[Caller, Depends(require_role(*Role))]
 DeciderDep = Annotated[Caller, Depends(require_role(Role.EGOV, Role.COMMISSION, Role.OPERATOR))]
 AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR))]
+
+
+def _query_parameter_names(dependant: Dependant) -> set[str]:
+    names = {param.alias for param in dependant.query_params}
+    for sub in dependant.dependencies:
+        names |= _query_parameter_names(sub)
+    return names
+
+
+async def reject_unknown_query_parameters(request: Request) -> None:
+    """Unknown request fields are rejected (SPEC §11), query parameters included."""
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    if dependant is None:
+        return
+    known = _query_parameter_names(dependant)
+    if any(name not in known for name in request.query_params):
+        # The names are the caller's own text and could be anything: never echoed back.
+        raise InvalidInput(errors=[{"field": "query", "type": "unknown_parameter"}])

@@ -28,7 +28,7 @@ class Reason(BaseModel):
 class NextStepOut(BaseModel):
     code: str
     message: str
-    precinct_ids: list[str] = Field(default_factory=list)
+    precinct_ids: list[str]
 
 
 class PrecinctRef(BaseModel):
