@@ -41,8 +41,11 @@ PEOPLE: dict[str, dict[str, Any]] = {
     "birthday_on_voting_day": {"iin": "850101300035", "birth_date": "2009-03-21"},
     "not_citizen": {"iin": "850101300045", "birth_date": "1980-01-01", "citizenship": "RUS"},
     "deceased": {"iin": "850101300055", "birth_date": "1950-01-01", "death_date": "2027-01-01"},
-    "incapacitated": {"iin": "850101300065", "birth_date": "1960-01-01",
-                      "legal_capacity": "incapacitated"},
+    "incapacitated": {
+        "iin": "850101300065",
+        "birth_date": "1960-01-01",
+        "legal_capacity": "incapacitated",
+    },
     "imprisoned": {"iin": "850101300075", "birth_date": "1975-01-01", "custody": "sentenced"},
     "pretrial": {"iin": "850101300085", "birth_date": "1975-01-01", "custody": "pretrial"},
 }
@@ -51,38 +54,88 @@ NOT_IN_REGISTRY = "850101300095"
 
 def _person(iin: str, **fields: Any) -> dict[str, Any]:
     return {
-        "iin": iin, "surname": "Сейтқали", "given_name": "Айгерім", "patronymic": None,
-        "sex": "F", "citizenship": "KAZ", "death_date": None, "legal_capacity": "full",
-        "custody": "none", "data_as_of": AS_OF, **fields,
+        "iin": iin,
+        "surname": "Сейтқали",
+        "given_name": "Айгерім",
+        "patronymic": None,
+        "sex": "F",
+        "citizenship": "KAZ",
+        "death_date": None,
+        "legal_capacity": "full",
+        "custody": "none",
+        "data_as_of": AS_OF,
+        **fields,
     }
 
 
 def _registration(iin: str, **fields: Any) -> dict[str, Any]:
     return {
-        "iin": iin, "kind": "permanent", "rca": None, "kato": KATO, "street": "Абай даңғылы",
-        "house": "13", "flat": "5", "country": "KAZ", "city": None,
-        "valid_from": "2015-03-01", "valid_until": None, **fields,
+        "iin": iin,
+        "kind": "permanent",
+        "rca": None,
+        "kato": KATO,
+        "street": "Абай даңғылы",
+        "house": "13",
+        "flat": "5",
+        "country": "KAZ",
+        "city": None,
+        "valid_from": "2015-03-01",
+        "valid_until": None,
+        **fields,
     }
 
 
 PRECINCTS = [
-    {"id": "75-0001", "number": 1, "name": "School No. 1", "address": "Абай даңғылы 1",
-     "kato": KATO, "kind": "ordinary", "country": "KAZ", "city": None,
-     "timezone": "Asia/Almaty", "day_registration": False,
-     "segments": [{"street": "Абай даңғылы", "from": 1, "to": 99, "parity": "odd"}],
-     "buildings": []},
-    {"id": "75-0002", "number": 2, "name": "School No. 2", "address": "Абай даңғылы 2",
-     "kato": KATO, "kind": "ordinary", "country": "KAZ", "city": None,
-     "timezone": "Asia/Almaty", "day_registration": True,
-     "segments": [{"street": "Абай даңғылы", "from": 2, "to": 98, "parity": "even"}],
-     "buildings": []},
-    {"id": "99-0001", "number": 901, "name": "Embassy in London", "address": "125 Pall Mall",
-     "kato": "000000000", "kind": "foreign", "country": "GBR", "city": "London",
-     "timezone": "Europe/London", "day_registration": False, "segments": [], "buildings": []},
+    {
+        "id": "75-0001",
+        "number": 1,
+        "name": "School No. 1",
+        "address": "Абай даңғылы 1",
+        "kato": KATO,
+        "kind": "ordinary",
+        "country": "KAZ",
+        "city": None,
+        "timezone": "Asia/Almaty",
+        "day_registration": False,
+        "segments": [{"street": "Абай даңғылы", "from": 1, "to": 99, "parity": "odd"}],
+        "buildings": [],
+    },
+    {
+        "id": "75-0002",
+        "number": 2,
+        "name": "School No. 2",
+        "address": "Абай даңғылы 2",
+        "kato": KATO,
+        "kind": "ordinary",
+        "country": "KAZ",
+        "city": None,
+        "timezone": "Asia/Almaty",
+        "day_registration": True,
+        "segments": [{"street": "Абай даңғылы", "from": 2, "to": 98, "parity": "even"}],
+        "buildings": [],
+    },
+    {
+        "id": "99-0001",
+        "number": 901,
+        "name": "Embassy in London",
+        "address": "125 Pall Mall",
+        "kato": "000000000",
+        "kind": "foreign",
+        "country": "GBR",
+        "city": "London",
+        "timezone": "Europe/London",
+        "day_registration": False,
+        "segments": [],
+        "buildings": [],
+    },
 ]
 ELECTIONS = [
-    {"id": ELECTION_ID, "kind": "presidential", "voting_day": "2027-03-21",
-     "day_registration": {"opens": "07:00", "closes": "20:00"}},
+    {
+        "id": ELECTION_ID,
+        "kind": "presidential",
+        "voting_day": "2027-03-21",
+        "day_registration": {"opens": "07:00", "closes": "20:00"},
+    },
 ]
 
 
@@ -106,8 +159,16 @@ def write_country(directory: Path) -> Country:
     registrations = [
         _registration(PEOPLE["eligible_permanent"]["iin"]),
         _registration(PEOPLE["eligible_temporary"]["iin"], kind="temporary", house="14"),
-        _registration(PEOPLE["eligible_consular"]["iin"], kind="consular", country="GBR",
-                      city="London", kato=None, street=None, house=None, flat=None),
+        _registration(
+            PEOPLE["eligible_consular"]["iin"],
+            kind="consular",
+            country="GBR",
+            city="London",
+            kato=None,
+            street=None,
+            house=None,
+            flat=None,
+        ),
         _registration(PEOPLE["uncovered_address"]["iin"], street="Нет такой улицы"),
         _registration(PEOPLE["not_citizen"]["iin"]),
         _registration(PEOPLE["pretrial"]["iin"], house="21"),
@@ -152,8 +213,14 @@ def make_settings(database_url: str, keys: Keys, **overrides: Any) -> Settings:
 
 def token(keys: Keys, *roles: Role, subject: str = "tester@egov", now: dt.datetime = NOW) -> str:
     return mint_token(
-        private_key_pem=keys.jwt_private, kid="test", subject=subject, roles=roles,
-        issuer="voter-tests", audience="voter-eligibility", now=now, lifetime_seconds=900,
+        private_key_pem=keys.jwt_private,
+        kid="test",
+        subject=subject,
+        roles=roles,
+        issuer="voter-tests",
+        audience="voter-eligibility",
+        now=now,
+        lifetime_seconds=900,
     )
 
 

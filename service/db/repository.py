@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from sqlalchemy import delete, func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from service.datafiles import ElectionRecord, PrecinctRecord
 from service.db.tables import DecisionRow, ElectionRow, PrecinctRow, ReferenceImportRow
@@ -15,7 +15,7 @@ from service.domain.model import Election, Precinct
 
 def replace_precincts(session: Session, records: Sequence[PrecinctRecord]) -> None:
     """Swap the whole boundary set: akim decisions publish complete sets, not diffs."""
-    session.exec(delete(PrecinctRow))  # type: ignore[call-overload]
+    session.exec(delete(PrecinctRow))
     session.add_all(
         PrecinctRow(
             id=r.id,
@@ -56,7 +56,7 @@ def load_precincts(session: Session) -> list[Precinct]:
 
 
 def load_elections(session: Session) -> list[Election]:
-    rows = session.exec(select(ElectionRow.body).order_by(ElectionRow.voting_day)).all()
+    rows = session.exec(select(ElectionRow.body).order_by(col(ElectionRow.voting_day))).all()
     return [ElectionRecord.model_validate_json(body).to_domain() for body in rows]
 
 

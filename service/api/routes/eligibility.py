@@ -29,7 +29,7 @@ def decision_out(
     return DecisionOut(
         decision_id=recorded.decision_id,
         election_id=recorded.election.id,
-        outcome=decision.outcome.value,  # type: ignore[arg-type]
+        outcome=decision.outcome.value,
         reasons=[
             Reason(code=r.value, message=message(r.value, language)) for r in decision.reasons
         ],
@@ -40,7 +40,7 @@ def decision_out(
             if precinct
             else None
         ),
-        basis=decision.basis.value if decision.basis else None,  # type: ignore[arg-type]
+        basis=decision.basis.value if decision.basis else None,
         next_steps=[
             NextStepOut(
                 code=step.code.value,

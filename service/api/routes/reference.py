@@ -32,13 +32,13 @@ def precinct_out(p: Precinct) -> PrecinctOut:
         name=p.name,
         address=p.address,
         kato=p.kato,
-        kind=p.kind.value,  # type: ignore[arg-type]
+        kind=p.kind.value,
         country=p.country,
         city=p.city,
         timezone=p.timezone,
         day_registration=p.day_registration,
         segments=[
-            SegmentOut(street=s.street, from_=s.first, to=s.last, parity=s.parity.value)  # type: ignore[arg-type]
+            SegmentOut(street=s.street, from_=s.first, to=s.last, parity=s.parity.value)
             for s in p.segments
         ],
         buildings=list(p.buildings),
