@@ -1,0 +1,227 @@
+"""Appending to and reading the audit log through the caller's session.
+
+``append`` runs inside the caller's write transaction, so a decision and its audit entry commit
+or roll back together: there is no unaudited decision and no orphan entry. Seqs are assigned as
+head + 1; the chain stays linear because only one writer at a time can read the head and insert
+after it. On SQLite the writer engine's ``BEGIN IMMEDIATE`` gives that; on PostgreSQL the lock
+belongs in ``_head``. A rolled-back transaction takes its seqs with it, so there are no gaps.
+
+Subjects are pseudonyms (``pseudonymise``), never raw IINs; the payload is stored verbatim, so
+callers must keep names, addresses and IINs out of it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from service.audit.chain import (
+    GENESIS_HASH,
+    ChainEntry,
+    Checkpoint,
+    canonical_body,
+    checkpoint_message,
+    entry_hash,
+)
+from service.audit.signing import CheckpointSigner
+from service.audit.tables import AuditCheckpointRow, AuditEntryRow
+
+DEFAULT_CHECKPOINT_EVERY = 1000
+DEFAULT_CHECKPOINT_MAX_AGE = timedelta(seconds=60)
+ITER_BATCH_SIZE = 1000
+_PSEUDONYM = re.compile(r"v1:[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    seq: int
+    entry_hash: str
+
+
+def _as_utc(instant: datetime) -> datetime:
+    # SQLite hands back naive datetimes for what was written as UTC.
+    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
+
+
+def _to_checkpoint(row: AuditCheckpointRow) -> Checkpoint:
+    try:
+        signature = bytes.fromhex(row.signature)
+    except (ValueError, TypeError):
+        # Unreadable hex is reported by verification as a bad signature, not as a crash.
+        signature = b""
+    return Checkpoint(
+        size=row.size,
+        head_hash=row.head_hash,
+        signed_at=_as_utc(row.signed_at),
+        key_id=row.key_id,
+        signature=signature,
+    )
+
+
+class AuditReader:
+    """Read-only queries over the log; needs no signing key (auditors, export, verify)."""
+
+    def entries(self, session: Session, *, after_seq: int, limit: int) -> list[ChainEntry]:
+        """Entries with seq > after_seq in seq order, at most ``limit`` of them."""
+        if limit < 1:
+            raise ValueError("limit must be at least 1")
+        statement = (
+            select(
+                AuditEntryRow.seq,
+                AuditEntryRow.prev_hash,
+                AuditEntryRow.entry_hash,
+                AuditEntryRow.body,
+            )
+            .where(col(AuditEntryRow.seq) > after_seq)
+            .order_by(col(AuditEntryRow.seq))
+            .limit(limit)
+        )
+        return [
+            ChainEntry(seq=seq, prev_hash=prev, entry_hash=digest, body=body)
+            for seq, prev, digest, body in session.exec(statement)
+        ]
+
+    def iter_entries(
+        self, session: Session, *, batch_size: int = ITER_BATCH_SIZE
+    ) -> Iterator[ChainEntry]:
+        """Every entry in seq order, fetched in batches so memory stays flat.
+
+        Keyset pagination (seq > last) rather than OFFSET, so each batch is an index seek.
+        Run it inside one transaction to see one consistent snapshot.
+        """
+        after_seq = 0
+        while True:
+            batch = self.entries(session, after_seq=after_seq, limit=batch_size)
+            yield from batch
+            if len(batch) < batch_size:
+                return
+            after_seq = batch[-1].seq
+
+    def checkpoints(self, session: Session) -> list[Checkpoint]:
+        statement = select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.size))
+        return [_to_checkpoint(row) for row in session.exec(statement)]
+
+    def latest_checkpoint(self, session: Session) -> Checkpoint | None:
+        statement = (
+            select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.size).desc()).limit(1)
+        )
+        row = session.exec(statement).first()
+        return _to_checkpoint(row) if row is not None else None
+
+
+class AuditLog(AuditReader):
+    def __init__(
+        self,
+        signer: CheckpointSigner,
+        *,
+        checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
+        checkpoint_max_age: timedelta = DEFAULT_CHECKPOINT_MAX_AGE,
+    ) -> None:
+        if checkpoint_every < 1:
+            raise ValueError("checkpoint_every must be at least 1")
+        if checkpoint_max_age <= timedelta(0):
+            raise ValueError("checkpoint_max_age must be positive")
+        self._signer = signer
+        self._checkpoint_every = checkpoint_every
+        self._checkpoint_max_age = checkpoint_max_age
+
+    def append(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        subject: str | None,
+        payload: Mapping[str, Any],
+        recorded_at: datetime,
+    ) -> Receipt:
+        """Add one entry in the caller's write transaction; it commits with the caller's rows.
+
+        ``subject`` must be a pseudonym from ``pseudonymise`` (or None for entries about no
+        person). Signs a checkpoint in the same transaction every ``checkpoint_every`` entries.
+        """
+        if not kind:
+            raise ValueError("kind must not be empty")
+        if subject is not None and not _PSEUDONYM.fullmatch(subject):
+            # Refuse anything that is not a pseudonym: a raw IIN must never reach the log.
+            raise ValueError("subject must be a v1 pseudonym")
+        head_seq, head_hash = self._head(session)
+        seq = head_seq + 1
+        body = canonical_body(
+            seq=seq, kind=kind, recorded_at=recorded_at, subject=subject, payload=payload
+        )
+        digest = entry_hash(head_hash, body)
+        session.add(
+            AuditEntryRow(
+                seq=seq,
+                prev_hash=head_hash,
+                entry_hash=digest,
+                kind=kind,
+                subject=subject,
+                body=body,
+                recorded_at=recorded_at.astimezone(UTC),
+            )
+        )
+        # Flush now so that the next append in this transaction reads this entry as its head.
+        session.flush()
+        if seq % self._checkpoint_every == 0:
+            self._write_checkpoint(session, size=seq, head_hash=digest, signed_at=recorded_at)
+        return Receipt(seq=seq, entry_hash=digest)
+
+    def checkpoint_if_due(self, session: Session, *, now: datetime) -> Checkpoint | None:
+        """Sign the current head if it is uncovered and the newest checkpoint is too old."""
+        head_seq, head_hash = self._head(session)
+        if head_seq == 0:
+            return None
+        latest = self.latest_checkpoint(session)
+        if latest is not None:
+            if latest.size >= head_seq:
+                return None
+            if now - latest.signed_at < self._checkpoint_max_age:
+                return None
+        return self._write_checkpoint(session, size=head_seq, head_hash=head_hash, signed_at=now)
+
+    def _head(self, session: Session) -> tuple[int, str]:
+        """(seq, entry_hash) of the newest entry, or (0, GENESIS_HASH) for an empty log.
+
+        The one place the head is read for writing: on PostgreSQL, lock here (e.g. a
+        transaction-level advisory lock) so concurrent writers queue instead of forking.
+        """
+        statement = (
+            select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
+            .order_by(col(AuditEntryRow.seq).desc())
+            .limit(1)
+        )
+        head = session.exec(statement).first()
+        if head is None:
+            return 0, GENESIS_HASH
+        seq, digest = head
+        return seq, digest
+
+    def _write_checkpoint(
+        self, session: Session, *, size: int, head_hash: str, signed_at: datetime
+    ) -> Checkpoint:
+        signed_at = signed_at.astimezone(UTC)
+        key_id = self._signer.key_id
+        signature = self._signer.sign(checkpoint_message(size, head_hash, signed_at, key_id))
+        session.add(
+            AuditCheckpointRow(
+                size=size,
+                head_hash=head_hash,
+                signed_at=signed_at,
+                key_id=key_id,
+                signature=signature.hex(),
+            )
+        )
+        session.flush()
+        return Checkpoint(
+            size=size,
+            head_hash=head_hash,
+            signed_at=signed_at,
+            key_id=key_id,
+            signature=signature,
+        )
