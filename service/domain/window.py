@@ -1,0 +1,42 @@
+"""Deadline arithmetic for day registration (SPEC §6), in the precinct's own time zone.
+
+A voter in Almaty at 06:59 local time is refused even though it is already 07:00 in zones
+further east: the window is a pair of local wall-clock times on voting day, turned into
+instants with the precinct's IANA zone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from service.domain.model import Election, Precinct
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    opens_at: dt.datetime
+    closes_at: dt.datetime
+
+    def contains(self, instant: dt.datetime) -> bool:
+        """Opening instant inclusive, closing instant exclusive."""
+        return self.opens_at <= instant < self.closes_at
+
+
+def _local_instant(day: dt.date, time: dt.time, zone: ZoneInfo) -> dt.datetime:
+    return dt.datetime.combine(day, time, tzinfo=zone).astimezone(dt.UTC)
+
+
+def registration_window(election: Election, precinct: Precinct) -> Window:
+    zone = ZoneInfo(precinct.timezone)
+    return Window(
+        opens_at=_local_instant(election.voting_day, election.day_registration.opens, zone),
+        closes_at=_local_instant(election.voting_day, election.day_registration.closes, zone),
+    )
+
+
+def lapse_instant(election: Election, precinct: Precinct) -> dt.datetime:
+    """00:00 local time on the day after voting day: the registration no longer counts."""
+    next_day = election.voting_day + dt.timedelta(days=1)
+    return _local_instant(next_day, dt.time(0, 0), ZoneInfo(precinct.timezone))
