@@ -33,6 +33,11 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Голосовать могут только граждане Республики Казахстан.",
         "Only citizens of the Republic of Kazakhstan may vote.",
     ),
+    "EXCLUDED_BY_OVERRIDE": (
+        "Сайлау комиссиясының шешімімен тізімнен шығарылған.",
+        "Исключён из списка решением избирательной комиссии.",
+        "Excluded from the list by an election commission decision.",
+    ),
     "UNDER_18": (
         "Дауыс беру күніне 18 жасқа толмаған.",
         "На день голосования не исполнилось 18 лет.",

@@ -7,14 +7,18 @@ from dataclasses import dataclass
 
 from service.domain.model import (
     HOME_COUNTRY,
+    ActiveDayRegistration,
+    ActiveOverride,
     Basis,
     Decision,
     Election,
     NextStep,
     NextStepCode,
     Outcome,
+    OverrideKind,
     Person,
     Precinct,
+    ReasonCode,
     Registration,
     RegistrationKind,
 )
@@ -82,20 +86,56 @@ def decide(
     *,
     election: Election,
     directory: PrecinctDirectory,
+    override: ActiveOverride | None = None,
+    day_registration: ActiveDayRegistration | None = None,
 ) -> Decision:
-    """Decide one person's eligibility for one election as of its voting day."""
+    """Decide one person's eligibility for one election as of its voting day.
+
+    Precedence follows SPEC §4: an active override, then an active day registration, then
+    the registrations. A decision an override changed says ``basis: override`` and carries
+    the override's id; an override that changed nothing is not mentioned.
+    """
     ruleset = ruleset_for(election.voting_day)
     reasons = reasons_against(person, voting_day=election.voting_day)
     data_as_of = person.data_as_of if person else None
-    if reasons:
-        return Decision(Outcome.INELIGIBLE, reasons, None, None, (), ruleset.version, data_as_of)
+
+    def ineligible(codes: tuple[ReasonCode, ...], basis: Basis | None = None) -> Decision:
+        override_id = override.id if basis is Basis.OVERRIDE and override else None
+        return Decision(
+            Outcome.INELIGIBLE, codes, None, basis, (), ruleset.version, data_as_of, override_id
+        )
+
+    def eligible(
+        precinct_id: str | None,
+        basis: Basis | None,
+        next_steps: tuple[NextStep, ...] = (),
+        override_id: str | None = None,
+    ) -> Decision:
+        return Decision(
+            Outcome.ELIGIBLE,
+            (),
+            precinct_id,
+            basis,
+            next_steps,
+            ruleset.version,
+            data_as_of,
+            override_id,
+        )
+
+    kind = override.kind if override else None
+    if override is not None and kind is OverrideKind.EXCLUDE:
+        return ineligible(
+            tuple(sorted({*reasons, ReasonCode.EXCLUDED_BY_OVERRIDE})), Basis.OVERRIDE
+        )
+    if reasons and kind is not OverrideKind.INCLUDE:
+        return ineligible(reasons)
+    if override is not None and override.precinct_id is not None:
+        return eligible(override.precinct_id, Basis.OVERRIDE, override_id=override.id)
+    if day_registration is not None:
+        return eligible(day_registration.precinct_id, Basis.DAY_REGISTRATION)
     assignment = assign_precinct(registrations, election=election, directory=directory)
-    return Decision(
-        outcome=Outcome.ELIGIBLE,
-        reasons=(),
-        precinct_id=assignment.precinct.id if assignment.precinct else None,
-        basis=assignment.basis,
-        next_steps=assignment.next_steps,
-        ruleset=ruleset.version,
-        registry_data_as_of=data_as_of,
-    )
+    precinct_id = assignment.precinct.id if assignment.precinct else None
+    if reasons and override is not None:
+        # An inclusion overrode the registry: the outcome is the override's doing.
+        return eligible(precinct_id, Basis.OVERRIDE, assignment.next_steps, override.id)
+    return eligible(precinct_id, assignment.basis, assignment.next_steps)

@@ -51,9 +51,10 @@ class Basis(StrEnum):
 
 
 class ReasonCode(StrEnum):
-    """Why a person may not vote (SPEC §3). Sorted by value when reported."""
+    """Why a person may not vote (SPEC §3, and §7 for exclusions). Sorted when reported."""
 
     DECEASED = "DECEASED"
+    EXCLUDED_BY_OVERRIDE = "EXCLUDED_BY_OVERRIDE"
     IMPRISONED_BY_SENTENCE = "IMPRISONED_BY_SENTENCE"
     INCAPACITATED_BY_COURT = "INCAPACITATED_BY_COURT"
     NOT_CITIZEN = "NOT_CITIZEN"
@@ -64,6 +65,12 @@ class ReasonCode(StrEnum):
 class NextStepCode(StrEnum):
     DAY_REGISTRATION_AVAILABLE = "DAY_REGISTRATION_AVAILABLE"
     NO_PRECINCT_FOR_ADDRESS = "NO_PRECINCT_FOR_ADDRESS"
+
+
+class OverrideKind(StrEnum):
+    ASSIGN = "assign"
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
 
 
 HOME_COUNTRY = "KAZ"
@@ -157,6 +164,25 @@ class Election:
 class NextStep:
     code: NextStepCode
     precinct_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveOverride:
+    """An approved, unexpired manual override (SPEC §7) for one voter and election.
+
+    ``precinct_id`` is required for ``assign`` and optional for ``include`` (a court may
+    restore the right to vote of someone whose address no precinct covers).
+    """
+
+    id: str
+    kind: OverrideKind
+    precinct_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveDayRegistration:
+    id: str
+    precinct_id: str
 
 
 @dataclass(frozen=True, slots=True)
