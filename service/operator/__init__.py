@@ -1,0 +1,15 @@
+"""``voterctl`` commands an operator runs against the API over HTTP (SPEC §5-7)."""
+
+from __future__ import annotations
+
+import typer
+
+from service.operator.commands import check, override_app, precinct_check, registration_app
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``check``, ``precinct-check``, ``override ...`` and ``registration ...`` to ``app``."""
+    app.command("check")(check)
+    app.command("precinct-check")(precinct_check)
+    app.add_typer(override_app, name="override")
+    app.add_typer(registration_app, name="registration")

@@ -1,0 +1,241 @@
+"""A small synchronous client for the operator's side of the HTTP API (SPEC §5-7, §11).
+
+Answers are returned as parsed JSON: the CLI only displays them, so modelling every response
+here would duplicate the contract for no gain.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from service.logs import IIN_SHAPED
+
+TIMEOUT_SECONDS = 10.0
+PROBLEM_FIELDS = frozenset({"type", "title", "status", "detail", "code", "request_id"})
+
+
+class OverrideKind(StrEnum):
+    ASSIGN = "assign"
+    INCLUDE = "include"
+    EXCLUDE = "exclude"
+
+
+class OverrideStatus(StrEnum):
+    PENDING = "pending"
+    ACTIVE = "active"
+    REFUSED = "refused"
+    REVOKED = "revoked"
+    EXPIRED = "expired"
+
+
+class ApiRefused(Exception):
+    """The server answered with a non-2xx status; ``problem`` is its RFC 9457 body."""
+
+    def __init__(
+        self, status: int, problem: dict[str, Any], *, retry_after_seconds: int | None = None
+    ) -> None:
+        super().__init__(f"HTTP {status}: {problem.get('code')}")
+        self.status = status
+        self.problem = problem
+        self.retry_after_seconds = retry_after_seconds
+
+    @property
+    def code(self) -> str:
+        return str(self.problem.get("code") or f"HTTP_{self.status}")
+
+    @property
+    def extensions(self) -> dict[str, Any]:
+        return {k: v for k, v in self.problem.items() if k not in PROBLEM_FIELDS}
+
+
+class ApiUnavailable(Exception):
+    """No usable answer: unreachable, timed out, or a body that is not a JSON object."""
+
+
+class UnsafeUrlValue(ValueError):
+    """A value bound for a URL looks like an IIN; SPEC §12 keeps IINs out of every URL."""
+
+
+def _segment(value: str) -> str:
+    _refuse_iin_shaped(value)
+    # Quote everything, "/" included, so an id can never step into another route.
+    return quote(value, safe="")
+
+
+def _refuse_iin_shaped(value: str) -> None:
+    if IIN_SHAPED.search(value):
+        raise UnsafeUrlValue("value looks like an IIN; IINs are sent in request bodies only")
+
+
+class ApiClient:
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        language: str,
+        transport: httpx.BaseTransport | None = None,
+        timeout_seconds: float = TIMEOUT_SECONDS,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout_seconds = timeout_seconds
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept-Language": language,
+                "Accept": "application/json, application/problem+json",
+                "User-Agent": "voterctl",
+            },
+            timeout=httpx.Timeout(timeout_seconds),
+            transport=transport,
+            # A redirect would resend the bearer token somewhere we did not choose.
+            follow_redirects=False,
+        )
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    # --- operations ----------------------------------------------------------------------
+
+    def check_eligibility(self, *, iin: str, election_id: str) -> dict[str, Any]:
+        return self._send("POST", "/v1/eligibility/check", {"iin": iin, "election_id": election_id})
+
+    def check_precinct(self, *, iin: str, election_id: str, precinct_id: str) -> dict[str, Any]:
+        body = {"iin": iin, "election_id": election_id, "precinct_id": precinct_id}
+        return self._send("POST", "/v1/precinct-checks", body)
+
+    def create_override(
+        self,
+        *,
+        iin: str,
+        election_id: str,
+        kind: OverrideKind,
+        precinct_id: str | None,
+        reason_code: str,
+        reason_text: str,
+        document_ref: str,
+        expires_on: dt.date | None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "iin": iin,
+            "election_id": election_id,
+            "kind": kind.value,
+            "reason_code": reason_code,
+            "reason_text": reason_text,
+            "document_ref": document_ref,
+        }
+        # Left out rather than sent as null, so the server's own defaults apply (the expiry
+        # defaults to the day after voting day) and a strict schema sees no stray nulls.
+        if precinct_id is not None:
+            body["precinct_id"] = precinct_id
+        if expires_on is not None:
+            body["expires_on"] = expires_on.isoformat()
+        return self._send("POST", "/v1/overrides", body)
+
+    def approve_override(self, override_id: str) -> dict[str, Any]:
+        return self._send("POST", f"/v1/overrides/{_segment(override_id)}/approve", {})
+
+    def refuse_override(self, override_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/overrides/{_segment(override_id)}/refuse"
+        return self._send("POST", path, {"reason": reason})
+
+    def revoke_override(self, override_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/overrides/{_segment(override_id)}/revoke"
+        return self._send("POST", path, {"reason": reason})
+
+    def list_overrides(
+        self,
+        *,
+        election_id: str | None = None,
+        status: OverrideStatus | None = None,
+        limit: int | None = None,
+    ) -> dict[str, Any]:
+        params: dict[str, str] = {}
+        if election_id is not None:
+            _refuse_iin_shaped(election_id)
+            params["election_id"] = election_id
+        if status is not None:
+            params["status"] = status.value
+        if limit is not None:
+            params["limit"] = str(limit)
+        return self._send("GET", "/v1/overrides", None, params=params)
+
+    def get_day_registration(self, registration_id: str) -> dict[str, Any]:
+        return self._send("GET", f"/v1/day-registrations/{_segment(registration_id)}", None)
+
+    def cancel_day_registration(self, registration_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/day-registrations/{_segment(registration_id)}/cancel"
+        return self._send("POST", path, {"reason": reason})
+
+    # --- transport -----------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        *,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        try:
+            response = self._http.request(method, path, json=body, params=params)
+        except httpx.TimeoutException as exc:
+            raise ApiUnavailable(
+                f"no answer from {self.base_url} within {self.timeout_seconds:g} s"
+            ) from exc
+        except httpx.TransportError as exc:
+            # httpx's own text names the failure (refused, DNS, TLS) but never the body.
+            raise ApiUnavailable(f"cannot reach {self.base_url}: {exc}") from exc
+        if response.is_success:
+            parsed = _json_object(response)
+            if parsed is None:
+                raise ApiUnavailable(
+                    f"{method} {path} answered {response.status_code} without a JSON object"
+                )
+            return parsed
+        raise ApiRefused(
+            response.status_code,
+            _json_object(response) or _stand_in_problem(response),
+            retry_after_seconds=_retry_after(response),
+        )
+
+
+def _json_object(response: httpx.Response) -> dict[str, Any] | None:
+    try:
+        parsed = response.json()
+    except ValueError:
+        return None
+    return parsed if isinstance(parsed, dict) else None
+
+
+def _stand_in_problem(response: httpx.Response) -> dict[str, Any]:
+    # Proxies and load balancers answer with HTML; keep the status rather than the page.
+    return {
+        "status": response.status_code,
+        "code": f"HTTP_{response.status_code}",
+        "detail": response.reason_phrase or "no problem details in the answer",
+        "request_id": response.headers.get("X-Request-ID"),
+    }
+
+
+def _retry_after(response: httpx.Response) -> int | None:
+    value = response.headers.get("Retry-After", "")
+    return int(value) if value.isdigit() else None

@@ -1,0 +1,531 @@
+"""Operator commands that talk to a running API over HTTP (SPEC §5-7, §13).
+
+Exit codes: 0 done, 2 a local usage problem (no token, bad option), 4 the server refused
+(any 4xx), 5 the server is unavailable (5xx, unreachable, timed out).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from rich import box
+from rich.console import Console
+from rich.table import Table
+
+from service.messages import Language
+from service.operator.client import (
+    ApiClient,
+    ApiRefused,
+    ApiUnavailable,
+    OverrideKind,
+    OverrideStatus,
+    UnsafeUrlValue,
+)
+
+EXIT_USAGE = 2
+EXIT_API_REFUSED = 4
+EXIT_UNAVAILABLE = 5
+
+DEFAULT_SERVER_URL = "http://127.0.0.1:8000"
+MISSING = "—"
+AUTH_HINT = (
+    "pass a token with --token-file PATH (VOTER_TOKEN_FILE) or --token (VOTER_TOKEN); "
+    "in development mint one with `voterctl token mint --sub NAME --role operator`"
+)
+
+override_app = typer.Typer(
+    help="Manual overrides (SPEC §7): one operator creates, a different one approves.",
+    no_args_is_help=True,
+)
+registration_app = typer.Typer(help="Day registrations (SPEC §6).", no_args_is_help=True)
+
+Body = dict[str, Any]
+Render = Callable[[Body], list[Any]]
+
+
+def fail(message: str, *, code: int = EXIT_USAGE) -> typer.Exit:
+    typer.echo(f"voterctl: {message}", err=True)
+    return typer.Exit(code)
+
+
+def make_client(base_url: str, token: str, *, language: str) -> ApiClient:
+    """The one place commands get a client, so tests can swap in a mock transport."""
+    return ApiClient(base_url, token, language=language)
+
+
+# --- options shared by every command ------------------------------------------------------
+
+Server = Annotated[
+    str, typer.Option("--server", envvar="VOTER_SERVER_URL", help="Base URL of the API.")
+]
+Token = Annotated[
+    str | None,
+    typer.Option(
+        "--token",
+        envvar="VOTER_TOKEN",
+        show_default=False,
+        help="Bearer token. Visible to other local users in the process list: prefer a file.",
+    ),
+]
+TokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--token-file", envvar="VOTER_TOKEN_FILE", dir_okay=False, help="File holding the token."
+    ),
+]
+Lang = Annotated[Language, typer.Option("--lang", help="Language of reasons and errors.")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer as is.")]
+Election = Annotated[str, typer.Option("--election", help="Election id.")]
+Reason = Annotated[str, typer.Option("--reason", help="Why; kept in the audit log.")]
+OverrideId = Annotated[str, typer.Argument(metavar="ID", help="Override id.")]
+RegistrationId = Annotated[str, typer.Argument(metavar="ID", help="Day registration id.")]
+
+
+@dataclass(frozen=True)
+class Connection:
+    server: str
+    token: str | None
+    token_file: Path | None
+    language: Language
+    as_json: bool
+
+
+def _run(connection: Connection, call: Callable[[ApiClient], Body], render: Render) -> None:
+    base_url = _checked_server(connection.server)
+    token = _resolve_token(connection.token, connection.token_file)
+    try:
+        with make_client(base_url, token, language=connection.language.value) as api:
+            body = call(api)
+    except UnsafeUrlValue as exc:
+        raise fail(str(exc)) from None
+    except ApiUnavailable as exc:
+        raise fail(f"server unavailable: {exc}", code=EXIT_UNAVAILABLE) from None
+    except ApiRefused as exc:
+        if connection.as_json:
+            # Scripts get the problem body on stdout too; the exit code tells them it failed.
+            _print_json(exc.problem)
+        _report_refusal(exc)
+        raise typer.Exit(
+            EXIT_API_REFUSED if 400 <= exc.status < 500 else EXIT_UNAVAILABLE
+        ) from None
+    if connection.as_json:
+        _print_json(body)
+        return
+    console = _console()
+    for renderable in render(body):
+        console.print(renderable)
+
+
+def _checked_server(server: str) -> str:
+    try:
+        url = httpx.URL(server)
+    except httpx.InvalidURL:
+        raise fail(f"--server is not a URL: {server!r}") from None
+    if url.scheme not in ("http", "https") or not url.host:
+        raise fail(f"--server must be an http:// or https:// URL, got {server!r}")
+    return server
+
+
+def _resolve_token(token: str | None, token_file: Path | None) -> str:
+    token = token.strip() if token else None
+    if token and token_file is not None:
+        raise fail("give either a token or a token file, not both (check VOTER_TOKEN*)")
+    if token_file is not None:
+        try:
+            token = token_file.read_text("utf-8").strip()
+        except OSError as exc:
+            raise fail(f"cannot read token file {token_file}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise fail(f"token file {token_file} is not text") from None
+        if not token:
+            raise fail(f"token file {token_file} is empty")
+    if not token:
+        raise fail(f"no token: {AUTH_HINT}")
+    # A newline would end the Authorization header early; say so rather than send half a token.
+    if any(ch.isspace() for ch in token):
+        raise fail("the token contains whitespace; a token is one line with no spaces")
+    return token
+
+
+def _console() -> Console:
+    # Server texts may contain brackets: never read them as rich markup.
+    console = Console(markup=False, highlight=False, emoji=False)
+    if not console.is_terminal:
+        # Piped output is read by people with pagers and by grep: do not cut ids at 80 columns.
+        console = Console(markup=False, highlight=False, emoji=False, width=200)
+    return console
+
+
+def _print_json(body: Body) -> None:
+    typer.echo(json.dumps(body, ensure_ascii=False, indent=2))
+
+
+def _report_refusal(exc: ApiRefused) -> None:
+    problem = exc.problem
+    kind = "refused" if 400 <= exc.status < 500 else "server unavailable"
+    detail = problem.get("detail") or problem.get("title") or f"HTTP {exc.status}"
+    request_id = problem.get("request_id") or MISSING
+    typer.echo(f"voterctl: {kind}: {exc.code}: {detail} (request id {request_id})", err=True)
+    for key, value in exc.extensions.items():
+        items = value if isinstance(value, list) else [value]
+        for item in items:
+            typer.echo(f"  {key}: {_flat(item)}", err=True)
+    if exc.retry_after_seconds is not None:
+        typer.echo(f"  retry after: {exc.retry_after_seconds} s", err=True)
+    if exc.status == 401:
+        typer.echo(f"  hint: {AUTH_HINT}", err=True)
+
+
+# --- rendering ---------------------------------------------------------------------------
+
+
+def _flat(value: Any) -> str:
+    if value is None or value == "":
+        return MISSING
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, dict):
+        if "code" in value and "message" in value:
+            return f"{value['code']}: {value['message']}"
+        return ", ".join(f"{k}={_flat(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return "; ".join(_flat(item) for item in value) or MISSING
+    return str(value)
+
+
+def _precinct(value: Any) -> str:
+    if not isinstance(value, dict):
+        return _flat(value)
+    parts = [str(value.get("id", MISSING)), f"№{value.get('number', MISSING)}"]
+    parts += [str(value[k]) for k in ("name", "address") if value.get(k)]
+    return "  ".join(parts)
+
+
+def _audit(value: Any) -> str:
+    if not isinstance(value, dict):
+        return _flat(value)
+    return f"seq {value.get('seq', MISSING)}  {value.get('entry_hash', MISSING)}"
+
+
+def _reasons(value: Any) -> str:
+    if not value:
+        return MISSING
+    return "\n".join(_flat(item) for item in value) if isinstance(value, list) else _flat(value)
+
+
+def _next_steps(value: Any) -> str:
+    if not isinstance(value, list) or not value:
+        return MISSING
+    lines = []
+    for step in value:
+        ids = ", ".join(step.get("precinct_ids") or [])
+        lines.append(f"{step.get('code', MISSING)}: {ids}" if ids else _flat(step.get("code")))
+    return "\n".join(lines)
+
+
+def _block(rows: list[tuple[str, str]]) -> Table:
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="bold", no_wrap=True)
+    grid.add_column(overflow="fold")
+    for label, value in rows:
+        grid.add_row(label, value)
+    return grid
+
+
+def render_decision(body: Body) -> list[Any]:
+    return [
+        _block(
+            [
+                ("decision", _flat(body.get("decision_id"))),
+                ("election", _flat(body.get("election_id"))),
+                ("outcome", _flat(body.get("outcome"))),
+                ("reasons", _reasons(body.get("reasons"))),
+                ("precinct", _precinct(body.get("precinct"))),
+                ("basis", _flat(body.get("basis"))),
+                ("override", _flat(body.get("override_id"))),
+                ("next steps", _next_steps(body.get("next_steps"))),
+                ("ruleset", _flat(body.get("ruleset"))),
+                ("registry data as of", _flat(body.get("registry_data_as_of"))),
+                ("decided at", _flat(body.get("decided_at"))),
+                ("audit", _audit(body.get("audit"))),
+            ]
+        )
+    ]
+
+
+def render_precinct_check(body: Body) -> list[Any]:
+    return [
+        _block(
+            [
+                ("check", _flat(body.get("check_id"))),
+                ("election", _flat(body.get("election_id"))),
+                ("precinct", _flat(body.get("precinct_id"))),
+                ("included", _flat(body.get("included"))),
+                ("outcome", _flat(body.get("outcome"))),
+                ("reasons", _reasons(body.get("reasons"))),
+                ("belongs to", _precinct(body.get("belongs_to"))),
+                ("basis", _flat(body.get("basis"))),
+                ("decided at", _flat(body.get("decided_at"))),
+                ("audit", _audit(body.get("audit"))),
+            ]
+        )
+    ]
+
+
+def render_override(body: Body) -> list[Any]:
+    renderables: list[Any] = [
+        _block(
+            [
+                ("override", _flat(body.get("id"))),
+                ("status", _flat(body.get("status"))),
+                ("election", _flat(body.get("election_id"))),
+                ("subject", _flat(body.get("subject"))),
+                ("kind", _flat(body.get("kind"))),
+                ("precinct", _flat(body.get("precinct_id"))),
+                ("reason code", _flat(body.get("reason_code"))),
+                ("reason text", _flat(body.get("reason_text"))),
+                ("document", _flat(body.get("document_ref"))),
+                ("expires on", _flat(body.get("expires_on"))),
+                ("created by", _flat(body.get("created_by"))),
+                ("created at", _flat(body.get("created_at"))),
+                ("audit", _audit(body.get("audit"))),
+            ]
+        )
+    ]
+    actions = body.get("actions") or []
+    if actions:
+        table = Table("action", "by", "at", "reason", box=box.SIMPLE)
+        for action in actions:
+            table.add_row(*(_flat(action.get(k)) for k in ("action", "by", "at", "reason")))
+        renderables.append(table)
+    return renderables
+
+
+def render_override_list(body: Body) -> list[Any]:
+    items = body.get("items") or []
+    columns = {
+        "id": "id",
+        "status": "status",
+        "kind": "kind",
+        "election_id": "election",
+        "precinct_id": "precinct",
+        "reason_code": "reason code",
+        "expires_on": "expires on",
+        "created_by": "created by",
+    }
+    table = Table(*columns.values(), box=box.SIMPLE)
+    for item in items:
+        table.add_row(*(_flat(item.get(key)) for key in columns))
+    return [table, f"{len(items)} shown of {_flat(body.get('total'))}"]
+
+
+def render_registration(body: Body) -> list[Any]:
+    return [
+        _block(
+            [
+                ("registration", _flat(body.get("id"))),
+                ("status", _flat(body.get("status"))),
+                ("election", _flat(body.get("election_id"))),
+                ("precinct", _precinct(body.get("precinct"))),
+                ("registered by", _flat(body.get("registered_by"))),
+                ("registered at", _flat(body.get("registered_at"))),
+                ("lapses at", _flat(body.get("lapses_at"))),
+                ("cancelled at", _flat(body.get("cancelled_at"))),
+                ("cancelled by", _flat(body.get("cancelled_by"))),
+                ("cancel reason", _flat(body.get("cancel_reason"))),
+                ("audit", _audit(body.get("audit"))),
+            ]
+        )
+    ]
+
+
+# --- commands ----------------------------------------------------------------------------
+
+
+def check(
+    iin: Annotated[str, typer.Argument(metavar="IIN", help="The voter's IIN (sent in the body).")],
+    election: Election,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Decide whether a voter may vote in an election, and where."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(
+        connection,
+        lambda api: api.check_eligibility(iin=iin, election_id=election),
+        render_decision,
+    )
+
+
+def precinct_check(
+    iin: Annotated[str, typer.Argument(metavar="IIN", help="The voter's IIN (sent in the body).")],
+    election: Election,
+    precinct: Annotated[str, typer.Option("--precinct", help="The commission's precinct id.")],
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Service A: is the voter on this precinct's list? If not, say why and where instead."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(
+        connection,
+        lambda api: api.check_precinct(iin=iin, election_id=election, precinct_id=precinct),
+        render_precinct_check,
+    )
+
+
+@override_app.command("create")
+def override_create(
+    iin: Annotated[str, typer.Option("--iin", help="The voter's IIN (sent in the body).")],
+    election: Election,
+    kind: Annotated[OverrideKind, typer.Option("--kind", help="What the override does.")],
+    reason_code: Annotated[str, typer.Option("--reason-code", help="Code from the closed list.")],
+    reason_text: Annotated[str, typer.Option("--reason-text", help="Free-text explanation.")],
+    document: Annotated[
+        str, typer.Option("--document", help="Document reference, e.g. a court decision.")
+    ],
+    precinct: Annotated[
+        str | None, typer.Option("--precinct", help="Target precinct (for assign).")
+    ] = None,
+    expires_on: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            "--expires-on",
+            formats=["%Y-%m-%d"],
+            metavar="YYYY-MM-DD",
+            help="Last day in force (default: the day after voting day).",
+        ),
+    ] = None,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Propose an override; it stays pending until a different operator approves it."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(
+        connection,
+        lambda api: api.create_override(
+            iin=iin,
+            election_id=election,
+            kind=kind,
+            precinct_id=precinct,
+            reason_code=reason_code,
+            reason_text=reason_text,
+            document_ref=document,
+            expires_on=expires_on.date() if expires_on else None,
+        ),
+        render_override,
+    )
+
+
+@override_app.command("approve")
+def override_approve(
+    override_id: OverrideId,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Approve a pending override (the checker must not be its maker)."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(connection, lambda api: api.approve_override(override_id), render_override)
+
+
+@override_app.command("refuse")
+def override_refuse(
+    override_id: OverrideId,
+    reason: Reason,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Refuse a pending override."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(connection, lambda api: api.refuse_override(override_id, reason=reason), render_override)
+
+
+@override_app.command("revoke")
+def override_revoke(
+    override_id: OverrideId,
+    reason: Reason,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Revoke an active override; recorded as a new action, never an edit."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(connection, lambda api: api.revoke_override(override_id, reason=reason), render_override)
+
+
+@override_app.command("list")
+def override_list(
+    election: Annotated[str | None, typer.Option("--election", help="Election id.")] = None,
+    status: Annotated[
+        OverrideStatus | None, typer.Option("--status", help="Only this status.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """List overrides, optionally for one election or in one status."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(
+        connection,
+        lambda api: api.list_overrides(election_id=election, status=status, limit=limit),
+        render_override_list,
+    )
+
+
+@registration_app.command("show")
+def registration_show(
+    registration_id: RegistrationId,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Show one day registration."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(connection, lambda api: api.get_day_registration(registration_id), render_registration)
+
+
+@registration_app.command("cancel")
+def registration_cancel(
+    registration_id: RegistrationId,
+    reason: Reason,
+    server: Server = DEFAULT_SERVER_URL,
+    token: Token = None,
+    token_file: TokenFile = None,
+    lang: Lang = Language.EN,
+    as_json: AsJson = False,
+) -> None:
+    """Cancel a day registration; the voter may then register again."""
+    connection = Connection(server, token, token_file, lang, as_json)
+    _run(
+        connection,
+        lambda api: api.cancel_day_registration(registration_id, reason=reason),
+        render_registration,
+    )
