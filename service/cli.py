@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from service.config import Settings
+from service.operator import register as register_operator_commands
 
 app = typer.Typer(
     name="voterctl",
@@ -30,6 +31,7 @@ app.add_typer(data_app, name="data")
 app.add_typer(import_app, name="import")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+register_operator_commands(app)
 
 EXIT_REFUSED = 2
 EXIT_TAMPERED = 3

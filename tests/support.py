@@ -27,7 +27,9 @@ from service.usecases.reference_import import import_elections, import_precincts
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
 ELECTION_ID = "2027-president"
+ELECTION_2023_ID = "2023-maslikhat"
 KATO = "751110000"
+ORAL_KATO = "271010000"
 AS_OF = "2026-11-01T00:00:00Z"
 
 # One person per outcome. IINs are valid and carry no meaning (SPEC §2).
@@ -124,7 +126,22 @@ PRECINCTS = [
         "country": "GBR",
         "city": "London",
         "timezone": "Europe/London",
-        "day_registration": False,
+        # Marked for day registration on purpose: a foreign precinct is refused all the same.
+        "day_registration": True,
+        "segments": [],
+        "buildings": [],
+    },
+    {
+        "id": "27-0001",
+        "number": 1,
+        "name": "School No. 9, Oral",
+        "address": "Достық даңғылы 9",
+        "kato": ORAL_KATO,
+        "kind": "ordinary",
+        "country": "KAZ",
+        "city": None,
+        "timezone": "Asia/Oral",
+        "day_registration": True,
         "segments": [],
         "buildings": [],
     },
@@ -134,6 +151,13 @@ ELECTIONS = [
         "id": ELECTION_ID,
         "kind": "presidential",
         "voting_day": "2027-03-21",
+        "day_registration": {"opens": "07:00", "closes": "20:00"},
+    },
+    # Before March 2024 Almaty kept UTC+6 and Oral UTC+5: one window, two zones.
+    {
+        "id": ELECTION_2023_ID,
+        "kind": "maslikhat",
+        "voting_day": "2023-03-19",
         "day_registration": {"opens": "07:00", "closes": "20:00"},
     },
 ]
@@ -242,10 +266,21 @@ def mock_transports(country: Country) -> Transports:
     )
 
 
+class MovableClock:
+    """A clock the test moves: stands inside or outside a window at will."""
+
+    def __init__(self, instant: dt.datetime) -> None:
+        self.instant = instant
+
+    def now(self) -> dt.datetime:
+        return self.instant.astimezone(dt.UTC)
+
+
 @contextmanager
 def running_app(
-    settings: Settings, transports: Transports, *, now: dt.datetime = NOW
+    settings: Settings, transports: Transports, *, now: dt.datetime = NOW,
+    clock: MovableClock | None = None,
 ) -> Iterator[tuple[FastAPI, TestClient]]:
-    app = create_app(settings, clock=FixedClock(now), transports=transports)
+    app = create_app(settings, clock=clock or FixedClock(now), transports=transports)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client

@@ -21,7 +21,15 @@ from service.adapters.upstream import build_upstream_client
 from service.api.deps import AppServices, reject_unknown_query_parameters
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
-from service.api.routes import audit, eligibility, health, reference
+from service.api.routes import (
+    audit,
+    day_registrations,
+    eligibility,
+    health,
+    overrides,
+    precinct_checks,
+    reference,
+)
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner
 from service.clock import Clock, clock_from
@@ -30,7 +38,9 @@ from service.db.engine import Database, create_schema, open_database, write_sess
 from service.logs import get_logger
 from service.reference import ReferenceCache
 from service.security.tokens import TokenVerifier
+from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
+from service.usecases.overrides import OverrideService
 from service.usecases.recording import Recorder
 
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
@@ -114,6 +124,13 @@ def _build_services(
         checkpoint_public_key=signer.public_key_pem,
         reference=reference_cache,
         eligibility=eligibility_service,
+        day_registrations=DayRegistrationService(
+            eligibility=eligibility_service,
+            recorder=recorder,
+            reference=reference_cache,
+            clock=clock,
+        ),
+        overrides=OverrideService(recorder=recorder, reference=reference_cache, clock=clock),
         upstream_clients=(registry_http, addresses_http),
     )
 
@@ -170,7 +187,15 @@ def create_app(
     app.state.settings = settings
     install_problem_handlers(app)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
-    for module in (health, eligibility, reference, audit):
+    for module in (
+        health,
+        eligibility,
+        precinct_checks,
+        day_registrations,
+        overrides,
+        reference,
+        audit,
+    ):
         app.include_router(module.router)
     # The hand-written contract is what the service publishes; tests hold the code to it.
     contract = load_contract()

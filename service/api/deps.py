@@ -20,7 +20,9 @@ from service.logs import get_logger
 from service.messages import Language, negotiate
 from service.reference import ReferenceCache
 from service.security.tokens import Caller, Role, TokenRejected, TokenVerifier
+from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
+from service.usecases.overrides import OverrideService
 
 _security_log = get_logger("service.security")
 
@@ -37,6 +39,8 @@ class AppServices:
     checkpoint_public_key: str
     reference: ReferenceCache
     eligibility: EligibilityService
+    day_registrations: DayRegistrationService
+    overrides: OverrideService
     upstream_clients: tuple[httpx.AsyncClient, ...]
 
 
@@ -100,6 +104,10 @@ def require_role(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
 AnyRoleDep = Annotated[Caller, Depends(require_role(*Role))]
 DeciderDep = Annotated[Caller, Depends(require_role(Role.EGOV, Role.COMMISSION, Role.OPERATOR))]
 AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR))]
+CommissionDep = Annotated[Caller, Depends(require_role(Role.COMMISSION))]
+EgovDep = Annotated[Caller, Depends(require_role(Role.EGOV))]
+OperatorDep = Annotated[Caller, Depends(require_role(Role.OPERATOR))]
+RegistrationReaderDep = Annotated[Caller, Depends(require_role(Role.EGOV, Role.OPERATOR))]
 
 
 def _query_parameter_names(dependant: Dependant) -> set[str]:

@@ -11,6 +11,21 @@ IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 ElectionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 
 
+PrecinctIdInput = Annotated[
+    str, StringConstraints(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")
+]
+BasisOut = (
+    Literal[
+        "permanent_registration",
+        "temporary_registration",
+        "consular_registration",
+        "day_registration",
+        "override",
+    ]
+    | None
+)
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -49,21 +64,106 @@ class DecisionOut(BaseModel):
     outcome: Literal["eligible", "ineligible"]
     reasons: list[Reason]
     precinct: PrecinctRef | None
-    basis: (
-        Literal[
-            "permanent_registration",
-            "temporary_registration",
-            "consular_registration",
-            "day_registration",
-            "override",
-        ]
-        | None
-    )
+    basis: BasisOut
     next_steps: list[NextStepOut]
     ruleset: str
     registry_data_as_of: dt.datetime | None
     decided_at: dt.datetime
+    override_id: str | None
     audit: AuditReceipt
+
+
+class PrecinctCheckRequest(_Request):
+    iin: IinInput
+    election_id: ElectionId
+    precinct_id: PrecinctIdInput
+
+
+class PrecinctCheckOut(BaseModel):
+    check_id: str
+    election_id: str
+    precinct_id: str
+    included: bool
+    outcome: Literal["eligible", "ineligible"]
+    reasons: list[Reason]
+    belongs_to: PrecinctRef | None
+    basis: BasisOut
+    decided_at: dt.datetime
+    audit: AuditReceipt
+
+
+class DayRegistrationRequest(_Request):
+    iin: IinInput
+    election_id: ElectionId
+    precinct_id: PrecinctIdInput
+
+
+class DayRegistrationOut(BaseModel):
+    id: str
+    election_id: str
+    precinct: PrecinctRef
+    status: Literal["active", "cancelled", "lapsed"]
+    registered_by: str
+    registered_at: dt.datetime
+    lapses_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+    audit: AuditReceipt
+
+
+class ReasonRequest(_Request):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+
+
+class EmptyRequest(_Request):
+    pass
+
+
+class OverrideRequest(_Request):
+    iin: IinInput
+    election_id: ElectionId
+    kind: Literal["assign", "include", "exclude"]
+    precinct_id: PrecinctIdInput | None = None
+    reason_code: Literal[
+        "COURT_DECISION",
+        "REGISTRY_DATA_ERROR",
+        "ADDRESS_NOT_COVERED",
+        "SPECIAL_INSTITUTION",
+        "COMMISSION_RESOLUTION",
+    ]
+    reason_text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    document_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    expires_on: dt.date | None = None
+
+
+class OverrideActionOut(BaseModel):
+    action: Literal["approve", "refuse", "revoke"]
+    by: str
+    at: dt.datetime
+    reason: str | None
+
+
+class OverrideOut(BaseModel):
+    id: str
+    election_id: str
+    subject: str
+    kind: Literal["assign", "include", "exclude"]
+    precinct_id: str | None
+    reason_code: str
+    reason_text: str
+    document_ref: str
+    expires_on: dt.date
+    status: Literal["pending", "active", "refused", "revoked", "expired"]
+    created_by: str
+    created_at: dt.datetime
+    actions: list[OverrideActionOut]
+    audit: AuditReceipt | None
+
+
+class OverrideList(BaseModel):
+    items: list[OverrideOut]
+    total: int
 
 
 class SegmentOut(BaseModel):

@@ -9,7 +9,17 @@ from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from service.datafiles import ElectionRecord, PrecinctRecord
-from service.db.tables import DecisionRow, ElectionRow, PrecinctRow, ReferenceImportRow
+from service.db.tables import (
+    ActiveOverrideRow,
+    DayRegistrationRow,
+    DecisionRow,
+    ElectionRow,
+    IdempotencyRow,
+    OverrideActionRow,
+    OverrideRow,
+    PrecinctRow,
+    ReferenceImportRow,
+)
 from service.domain.model import Election, Precinct
 
 
@@ -66,3 +76,115 @@ def add_decision(session: Session, row: DecisionRow) -> None:
 
 def count_decisions(session: Session) -> int:
     return int(session.exec(select(func.count()).select_from(DecisionRow)).one())
+
+
+# --- day registrations and idempotency ---------------------------------------------------
+
+
+def active_key(election_id: str, subject: str) -> str:
+    return f"{election_id}|{subject}"
+
+
+def active_day_registration(
+    session: Session, *, election_id: str, subject: str, now: dt.datetime
+) -> DayRegistrationRow | None:
+    row = session.exec(
+        select(DayRegistrationRow).where(
+            DayRegistrationRow.active_key == active_key(election_id, subject)
+        )
+    ).first()
+    if row is None or as_utc(row.lapses_at) <= now:
+        return None
+    return row
+
+
+def add_day_registration(session: Session, row: DayRegistrationRow) -> None:
+    session.add(row)
+    session.flush()  # the UNIQUE active_key is checked here, inside the transaction
+
+
+def get_day_registration(session: Session, registration_id: str) -> DayRegistrationRow | None:
+    return session.get(DayRegistrationRow, registration_id)
+
+
+def cancel_day_registration(
+    session: Session, row: DayRegistrationRow, *, by: str, at: dt.datetime, reason: str
+) -> None:
+    row.active_key = None
+    row.cancelled_at = at
+    row.cancelled_by = by
+    row.cancel_reason = reason
+    session.add(row)
+    session.flush()
+
+
+def find_idempotent(
+    session: Session, *, caller: str, operation: str, key: str
+) -> IdempotencyRow | None:
+    return session.get(IdempotencyRow, (caller, operation, key))
+
+
+def remember_idempotent(session: Session, row: IdempotencyRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+# --- overrides ---------------------------------------------------------------------------
+
+
+def add_override(session: Session, row: OverrideRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get_override(session: Session, override_id: str) -> OverrideRow | None:
+    return session.get(OverrideRow, override_id)
+
+
+def override_actions(session: Session, override_id: str) -> list[OverrideActionRow]:
+    return list(
+        session.exec(
+            select(OverrideActionRow)
+            .where(OverrideActionRow.override_id == override_id)
+            .order_by(col(OverrideActionRow.id))
+        ).all()
+    )
+
+
+def add_override_action(session: Session, row: OverrideActionRow) -> None:
+    session.add(row)
+    session.flush()
+
+
+def list_overrides(session: Session, *, election_id: str | None) -> list[OverrideRow]:
+    statement = select(OverrideRow).order_by(col(OverrideRow.created_at), col(OverrideRow.id))
+    if election_id is not None:
+        statement = statement.where(OverrideRow.election_id == election_id)
+    return list(session.exec(statement).all())
+
+
+def active_override_guard(
+    session: Session, *, election_id: str, subject: str
+) -> ActiveOverrideRow | None:
+    return session.get(ActiveOverrideRow, (election_id, subject))
+
+
+def set_active_override(
+    session: Session, *, election_id: str, subject: str, override_id: str
+) -> None:
+    session.merge(
+        ActiveOverrideRow(election_id=election_id, subject=subject, override_id=override_id)
+    )
+    session.flush()
+
+
+def clear_active_override(session: Session, *, election_id: str, subject: str) -> None:
+    guard = session.get(ActiveOverrideRow, (election_id, subject))
+    if guard is not None:
+        session.delete(guard)
+        session.flush()
+
+
+def as_utc(instant: dt.datetime) -> dt.datetime:
+    # SQLite hands back naive datetimes; every instant this service stores is UTC.
+    return instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)

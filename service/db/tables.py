@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Column, Index, Text
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -54,3 +54,85 @@ class DecisionRow(SQLModel, table=True):
     audit_seq: int = Field(unique=True)
     # The decision as answered (without personal data), for operators and reconciliation.
     body: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class DayRegistrationRow(SQLModel, table=True):
+    """A Service B registration (SPEC §6).
+
+    ``active_key`` is ``election_id|subject`` while the registration is active and NULL once
+    it is cancelled: its UNIQUE constraint is what lets exactly one of two concurrent
+    registrations of one voter succeed, whatever the application code does.
+    """
+
+    __tablename__ = "day_registrations"
+
+    id: str = Field(primary_key=True, max_length=36)
+    election_id: str = Field(max_length=64)
+    subject: str = Field(max_length=80, index=True)
+    precinct_id: str = Field(max_length=32)
+    registered_by: str = Field(max_length=200)
+    registered_at: dt.datetime
+    lapses_at: dt.datetime
+    active_key: str | None = Field(default=None, unique=True, max_length=160)
+    audit_seq: int
+    cancelled_at: dt.datetime | None = None
+    cancelled_by: str | None = Field(default=None, max_length=200)
+    cancel_reason: str | None = Field(default=None, max_length=1000)
+
+
+class IdempotencyRow(SQLModel, table=True):
+    """The first answer to an Idempotency-Key, replayed for the same key and body."""
+
+    __tablename__ = "idempotency_keys"
+
+    caller: str = Field(primary_key=True, max_length=200)
+    operation: str = Field(primary_key=True, max_length=64)
+    key: str = Field(primary_key=True, max_length=128)
+    request_sha256: str = Field(max_length=64)
+    status_code: int
+    response_body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime
+
+
+class OverrideRow(SQLModel, table=True):
+    """A manual override as created. Never updated: later steps are OverrideActionRow."""
+
+    __tablename__ = "overrides"
+
+    id: str = Field(primary_key=True, max_length=36)
+    election_id: str = Field(max_length=64, index=True)
+    subject: str = Field(max_length=80, index=True)
+    kind: str = Field(max_length=16)
+    precinct_id: str | None = Field(default=None, max_length=32)
+    reason_code: str = Field(max_length=64)
+    reason_text: str = Field(max_length=1000)
+    document_ref: str = Field(max_length=200)
+    expires_on: dt.date
+    created_by: str = Field(max_length=200)
+    created_at: dt.datetime
+    audit_seq: int
+
+
+class OverrideActionRow(SQLModel, table=True):
+    """Approve, refuse or revoke: one row each, at most once per override."""
+
+    __tablename__ = "override_actions"
+    __table_args__ = (UniqueConstraint("override_id", "action"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    override_id: str = Field(foreign_key="overrides.id", max_length=36, index=True)
+    action: str = Field(max_length=16)
+    actor: str = Field(max_length=200)
+    at: dt.datetime
+    reason: str | None = Field(default=None, max_length=1000)
+    audit_seq: int
+
+
+class ActiveOverrideRow(SQLModel, table=True):
+    """At most one active override per voter and election, held by the primary key."""
+
+    __tablename__ = "active_overrides"
+
+    election_id: str = Field(primary_key=True, max_length=64)
+    subject: str = Field(primary_key=True, max_length=80)
+    override_id: str = Field(foreign_key="overrides.id", max_length=36)

@@ -13,16 +13,32 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from sqlmodel import Session
+
 from service.clock import Clock
+from service.db import repository
 from service.domain.decision import decide
-from service.domain.iin import InvalidIin, parse_iin
-from service.domain.model import Decision, Election, Outcome, Person, Registration
-from service.errors import ErrorCode, InvalidInput, NotFound, UpstreamUnavailable
+from service.domain.model import (
+    ActiveDayRegistration,
+    ActiveOverride,
+    Decision,
+    Election,
+    Outcome,
+    Person,
+    Registration,
+)
+from service.domain.precincts import PrecinctDirectory
+from service.errors import ErrorCode, NotFound, UpstreamUnavailable
 from service.reference import ReferenceCache
 from service.security.tokens import Caller
+from service.usecases.context import actor_of, validated_iin
+from service.usecases.overrides import load_active_override
 from service.usecases.recording import Receipt, Recorder
 
 DECISION_KIND = "eligibility.check"
+PRECINCT_CHECK_KIND = "precinct.check"
+NOT_IN_PRECINCT = "NOT_IN_PRECINCT"
+NO_PRECINCT = "NO_PRECINCT"
 
 
 class PersonSource(Protocol):
@@ -42,15 +58,31 @@ class RecordedDecision:
     receipt: Receipt
 
 
-def validated_iin(raw: str) -> str:
-    try:
-        return parse_iin(raw)
-    except InvalidIin as exc:
-        raise InvalidInput(ErrorCode(exc.code.value)) from None
+@dataclass(frozen=True)
+class Assessment:
+    """Everything known about one voter for one election, and what the law makes of it."""
+
+    iin: str
+    subject: str
+    election: Election
+    person: Person | None
+    registrations: tuple[Registration, ...]
+    decision: Decision
+    directory: PrecinctDirectory
 
 
-def actor_of(caller: Caller) -> dict[str, Any]:
-    return {"sub": caller.subject, "roles": sorted(role.value for role in caller.roles)}
+@dataclass(frozen=True)
+class PrecinctCheck:
+    """Service A (SPEC §5): is the voter on this precinct's list?"""
+
+    check_id: str
+    election: Election
+    precinct_id: str
+    included: bool
+    decision: Decision
+    reasons: tuple[str, ...]
+    decided_at: dt.datetime
+    receipt: Receipt
 
 
 def decision_payload(decision: Decision) -> dict[str, Any]:
@@ -89,8 +121,11 @@ class EligibilityService:
         person_call = asyncio.ensure_future(self._registry.lookup(iin))
         registrations_call = asyncio.ensure_future(self._addresses.registrations(iin))
         try:
-            # Both in flight at once: the check costs one round trip, not two.
-            await asyncio.wait((person_call, registrations_call))
+            # Both in flight at once: the check costs one round trip, not two; the first
+            # fault ends the wait, since one missing answer already makes it undetermined.
+            await asyncio.wait(
+                (person_call, registrations_call), return_when=asyncio.FIRST_EXCEPTION
+            )
             return person_call.result(), registrations_call.result()
         finally:
             for call in (person_call, registrations_call):
@@ -99,27 +134,52 @@ class EligibilityService:
                 elif not call.cancelled():
                     call.exception()  # mark retrieved; the first fault is re-raised above
 
-    async def check(
-        self, *, raw_iin: str, election_id: str, caller: Caller, request_id: str
-    ) -> RecordedDecision:
-        iin = validated_iin(raw_iin)
+    async def election(self, election_id: str) -> Election:
         reference = await self._reference.current()
         election = reference.elections.get(election_id)
         if election is None:
             raise NotFound(ErrorCode.ELECTION_NOT_FOUND)
-        decision_id = str(uuid.uuid4())
-        context = {
-            "decision_id": decision_id,
-            "election_id": election.id,
-            "actor": actor_of(caller),
-            "request_id": request_id,
-        }
+        return election
+
+    async def _standing(
+        self, *, election: Election, subject: str, now: dt.datetime
+    ) -> tuple[ActiveOverride | None, ActiveDayRegistration | None]:
+        """The operators' and service centres' records that come before registrations."""
+
+        def read(session: Session) -> tuple[ActiveOverride | None, ActiveDayRegistration | None]:
+            override = load_active_override(
+                session, election_id=election.id, subject=subject, now=now
+            )
+            row = repository.active_day_registration(
+                session, election_id=election.id, subject=subject, now=now
+            )
+            day = ActiveDayRegistration(row.id, row.precinct_id) if row else None
+            return override, day
+
+        return await self._recorder.read(read)
+
+    async def assess(
+        self,
+        *,
+        iin: str,
+        election: Election,
+        audit_kind: str,
+        context: dict[str, Any],
+        use_day_registration: bool = True,
+    ) -> Assessment:
+        """Gather, then decide. An upstream fault is audited as undetermined and re-raised."""
+        subject = self._recorder.subject_of(iin)
+        reference = await self._reference.current()
+        now = self._clock.now()
         try:
-            person, registrations = await self._gather(iin)
+            (person, registrations), (override, day) = await asyncio.gather(
+                self._gather(iin), self._standing(election=election, subject=subject, now=now)
+            )
         except UpstreamUnavailable as exc:
-            receipt = await self._recorder.record(
-                kind=DECISION_KIND,
-                iin=iin,
+            decision_id = context.get("decision_id") or str(uuid.uuid4())
+            receipt = await self._recorder.record_decision(
+                kind=audit_kind,
+                subject=subject,
                 decision_id=decision_id,
                 election_id=election.id,
                 outcome=Outcome.UNDETERMINED.value,
@@ -134,11 +194,38 @@ class EligibilityService:
             exc.extensions["audit"] = {"seq": receipt.seq, "entry_hash": receipt.entry_hash}
             exc.extensions["decision_id"] = decision_id
             raise
-        decision = decide(person, registrations, election=election, directory=reference.directory)
+        decision = decide(
+            person,
+            registrations,
+            election=election,
+            directory=reference.directory,
+            override=override,
+            day_registration=day if use_day_registration else None,
+        )
+        return Assessment(
+            iin, subject, election, person, registrations, decision, reference.directory
+        )
+
+    async def check(
+        self, *, raw_iin: str, election_id: str, caller: Caller, request_id: str
+    ) -> RecordedDecision:
+        iin = validated_iin(raw_iin)
+        election = await self.election(election_id)
+        decision_id = str(uuid.uuid4())
+        context = {
+            "decision_id": decision_id,
+            "election_id": election.id,
+            "actor": actor_of(caller),
+            "request_id": request_id,
+        }
+        assessment = await self.assess(
+            iin=iin, election=election, audit_kind=DECISION_KIND, context=context
+        )
+        decision = assessment.decision
         decided_at = self._clock.now()
-        receipt = await self._recorder.record(
+        receipt = await self._recorder.record_decision(
             kind=DECISION_KIND,
-            iin=iin,
+            subject=assessment.subject,
             decision_id=decision_id,
             election_id=election.id,
             outcome=decision.outcome.value,
@@ -146,3 +233,62 @@ class EligibilityService:
             decided_at=decided_at,
         )
         return RecordedDecision(decision_id, election, decision, decided_at, receipt)
+
+    async def check_precinct(
+        self,
+        *,
+        raw_iin: str,
+        election_id: str,
+        precinct_id: str,
+        caller: Caller,
+        request_id: str,
+    ) -> PrecinctCheck:
+        """Service A: included only if eligible and this is the voter's own precinct."""
+        iin = validated_iin(raw_iin)
+        election = await self.election(election_id)
+        reference = await self._reference.current()
+        if reference.directory.get(precinct_id) is None:
+            raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
+        check_id = str(uuid.uuid4())
+        context = {
+            "decision_id": check_id,
+            "election_id": election.id,
+            "checked_precinct_id": precinct_id,
+            "actor": actor_of(caller),
+            "request_id": request_id,
+        }
+        assessment = await self.assess(
+            iin=iin, election=election, audit_kind=PRECINCT_CHECK_KIND, context=context
+        )
+        decision = assessment.decision
+        reasons = precinct_check_reasons(decision, precinct_id=precinct_id)
+        included = not reasons
+        decided_at = self._clock.now()
+        receipt = await self._recorder.record_decision(
+            kind=PRECINCT_CHECK_KIND,
+            subject=assessment.subject,
+            decision_id=check_id,
+            election_id=election.id,
+            outcome=decision.outcome.value,
+            payload={
+                **context,
+                **decision_payload(decision),
+                "included": included,
+                "refusal_reasons": list(reasons),
+            },
+            decided_at=decided_at,
+        )
+        return PrecinctCheck(
+            check_id, election, precinct_id, included, decision, reasons, decided_at, receipt
+        )
+
+
+def precinct_check_reasons(decision: Decision, *, precinct_id: str) -> tuple[str, ...]:
+    """Why a voter is not on this precinct's list; empty when they are."""
+    if decision.outcome is not Outcome.ELIGIBLE:
+        return tuple(r.value for r in decision.reasons)
+    if decision.precinct_id is None:
+        return (NO_PRECINCT,)
+    if decision.precinct_id != precinct_id:
+        return (NOT_IN_PRECINCT,)
+    return ()

@@ -1,26 +1,33 @@
-"""Writing a decision and its audit entry in one transaction, off the event loop."""
+"""Durable writes: state changes and their audit entries in one transaction, off the loop.
+
+Nothing a use case acknowledges exists outside a committed transaction that also holds its
+audit entry; if the database refuses either, the whole request fails.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 import anyio
 import orjson
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlmodel import Session
 
 from service.audit.log import AuditLog, Receipt
 from service.audit.pseudonym import pseudonymise
 from service.db import repository
-from service.db.engine import Database, write_session
+from service.db.engine import Database, read_session, write_session
 from service.db.tables import DecisionRow
 from service.errors import StorageUnavailable
 from service.logs import get_logger
 
 _log = get_logger("service.recording")
 
-__all__ = ["Receipt", "Recorder"]
+T = TypeVar("T")
+
+__all__ = ["IntegrityError", "Receipt", "Recorder"]
 
 
 class Recorder:
@@ -32,7 +39,54 @@ class Recorder:
     def subject_of(self, iin: str) -> str:
         return pseudonymise(iin, key=self._hmac_key)
 
-    def _write(
+    def audit(
+        self,
+        session: Session,
+        *,
+        kind: str,
+        subject: str | None,
+        payload: Mapping[str, Any],
+        recorded_at: dt.datetime,
+    ) -> Receipt:
+        return self._audit_log.append(
+            session, kind=kind, subject=subject, payload=payload, recorded_at=recorded_at
+        )
+
+    def receipt_of(self, session: Session, seq: int) -> Receipt:
+        [entry] = self._audit_log.entries(session, after_seq=seq - 1, limit=1)
+        return Receipt(entry.seq, entry.entry_hash)
+
+    async def transact(self, work: Callable[[Session], T]) -> T:
+        """Run ``work`` in one write transaction in a worker thread; commit or fail whole.
+
+        IntegrityError is the caller's to interpret (a UNIQUE constraint saying "already
+        registered", say); any other database error means nothing was acknowledged.
+        """
+
+        def run() -> T:
+            with write_session(self._database) as session:
+                return work(session)
+
+        try:
+            return await anyio.to_thread.run_sync(run)
+        except IntegrityError:
+            raise
+        except SQLAlchemyError as exc:
+            _log.error("storage.write.failed", error=type(exc).__name__)
+            raise StorageUnavailable from exc
+
+    async def read(self, work: Callable[[Session], T]) -> T:
+        def run() -> T:
+            with read_session(self._database) as session:
+                return work(session)
+
+        try:
+            return await anyio.to_thread.run_sync(run)
+        except SQLAlchemyError as exc:
+            _log.error("storage.read.failed", error=type(exc).__name__)
+            raise StorageUnavailable from exc
+
+    async def record_decision(
         self,
         *,
         kind: str,
@@ -43,8 +97,10 @@ class Recorder:
         payload: Mapping[str, Any],
         decided_at: dt.datetime,
     ) -> Receipt:
-        with write_session(self._database) as session:
-            receipt = self._audit_log.append(
+        """Commit a decision row and its audit entry; raise if either fails."""
+
+        def write(session: Session) -> Receipt:
+            receipt = self.audit(
                 session, kind=kind, subject=subject, payload=payload, recorded_at=decided_at
             )
             repository.add_decision(
@@ -60,33 +116,6 @@ class Recorder:
                     body=orjson.dumps(payload).decode(),
                 ),
             )
-        return receipt
+            return receipt
 
-    async def record(
-        self,
-        *,
-        kind: str,
-        iin: str,
-        decision_id: str,
-        election_id: str,
-        outcome: str,
-        payload: Mapping[str, Any],
-        decided_at: dt.datetime,
-    ) -> Receipt:
-        """Commit the decision and its audit entry durably; raise if either fails."""
-        subject = self.subject_of(iin)
-        try:
-            return await anyio.to_thread.run_sync(
-                lambda: self._write(
-                    kind=kind,
-                    subject=subject,
-                    decision_id=decision_id,
-                    election_id=election_id,
-                    outcome=outcome,
-                    payload=payload,
-                    decided_at=decided_at,
-                )
-            )
-        except SQLAlchemyError as exc:
-            _log.error("audit.append.failed", error=type(exc).__name__)
-            raise StorageUnavailable from exc
+        return await self.transact(write)

@@ -68,7 +68,7 @@ def test_import_reports_a_bad_line_by_number(tmp_path: Path, env: dict[str, str]
 def test_import_accepts_a_clean_set_and_audits_it(env: dict[str, str], country: Country) -> None:
     result = runner.invoke(app, ["import", "precincts", str(country.precincts)], env=env)
     assert result.exit_code == 0, result.output
-    assert "imported 3 precincts" in result.output
+    assert "imported 4 precincts" in result.output
     assert "audit seq 1" in result.output
 
 

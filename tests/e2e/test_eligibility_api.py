@@ -74,7 +74,8 @@ def test_voter_without_registration_is_pointed_at_designated_precincts(
 ) -> None:
     decision = check(client, keys, PEOPLE["no_registration"]["iin"]).json()
     assert decision["next_steps"][0]["code"] == "DAY_REGISTRATION_AVAILABLE"
-    assert decision["next_steps"][0]["precinct_ids"] == ["75-0002"]
+    # Designated and in Kazakhstan; the London embassy is marked but never offered.
+    assert decision["next_steps"][0]["precinct_ids"] == ["27-0001", "75-0002"]
 
 
 def test_uncovered_address_is_flagged_for_operators(client: TestClient, keys: Keys) -> None:

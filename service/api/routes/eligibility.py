@@ -6,14 +6,8 @@ import structlog
 from fastapi import APIRouter
 
 from service.api.deps import DeciderDep, LanguageDep, RequestIdDep, ServicesDep
-from service.api.schemas import (
-    AuditReceipt,
-    DecisionOut,
-    EligibilityCheckRequest,
-    NextStepOut,
-    PrecinctRef,
-    Reason,
-)
+from service.api.presenters import precinct_ref, reasons_out, receipt_out
+from service.api.schemas import DecisionOut, EligibilityCheckRequest, NextStepOut
 from service.domain.precincts import PrecinctDirectory
 from service.messages import Language, message
 from service.usecases.eligibility import RecordedDecision
@@ -25,21 +19,12 @@ def decision_out(
     recorded: RecordedDecision, *, directory: PrecinctDirectory, language: Language
 ) -> DecisionOut:
     decision = recorded.decision
-    precinct = directory.get(decision.precinct_id) if decision.precinct_id else None
     return DecisionOut(
         decision_id=recorded.decision_id,
         election_id=recorded.election.id,
         outcome=decision.outcome.value,
-        reasons=[
-            Reason(code=r.value, message=message(r.value, language)) for r in decision.reasons
-        ],
-        precinct=(
-            PrecinctRef(
-                id=precinct.id, number=precinct.number, name=precinct.name, address=precinct.address
-            )
-            if precinct
-            else None
-        ),
+        reasons=reasons_out([r.value for r in decision.reasons], language),
+        precinct=precinct_ref(directory, decision.precinct_id),
         basis=decision.basis.value if decision.basis else None,
         next_steps=[
             NextStepOut(
@@ -52,7 +37,8 @@ def decision_out(
         ruleset=decision.ruleset,
         registry_data_as_of=decision.registry_data_as_of,
         decided_at=recorded.decided_at,
-        audit=AuditReceipt(seq=recorded.receipt.seq, entry_hash=recorded.receipt.entry_hash),
+        override_id=decision.override_id,
+        audit=receipt_out(recorded.receipt),
     )
 
 

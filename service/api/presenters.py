@@ -1,0 +1,25 @@
+"""Domain results to response models: shared by the routes that show the same things."""
+
+from __future__ import annotations
+
+from service.api.schemas import AuditReceipt, PrecinctRef, Reason
+from service.domain.precincts import PrecinctDirectory
+from service.messages import Language, message
+from service.usecases.recording import Receipt
+
+
+def precinct_ref(directory: PrecinctDirectory, precinct_id: str | None) -> PrecinctRef | None:
+    precinct = directory.get(precinct_id) if precinct_id else None
+    if precinct is None:
+        return None
+    return PrecinctRef(
+        id=precinct.id, number=precinct.number, name=precinct.name, address=precinct.address
+    )
+
+
+def reasons_out(codes: list[str] | tuple[str, ...], language: Language) -> list[Reason]:
+    return [Reason(code=code, message=message(code, language)) for code in codes]
+
+
+def receipt_out(receipt: Receipt) -> AuditReceipt:
+    return AuditReceipt(seq=receipt.seq, entry_hash=receipt.entry_hash)

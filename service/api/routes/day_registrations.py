@@ -1,0 +1,130 @@
+"""Service B: day registrations (SPEC §6)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Header, Path
+from starlette.responses import Response
+
+from service.api.deps import (
+    EgovDep,
+    LanguageDep,
+    OperatorDep,
+    RegistrationReaderDep,
+    RequestIdDep,
+    ServicesDep,
+)
+from service.api.presenters import precinct_ref, reasons_out, receipt_out
+from service.api.problems import problem_response
+from service.api.schemas import DayRegistrationOut, DayRegistrationRequest, ReasonRequest
+from service.domain.precincts import PrecinctDirectory
+from service.errors import ErrorCode, ServiceError
+from service.messages import Language
+from service.usecases.day_registrations import (
+    Outcome,
+    Registered,
+    RegistrationView,
+    Rendered,
+)
+
+router = APIRouter(prefix="/v1/day-registrations", tags=["day-registrations"])
+
+RegistrationId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", min_length=8, max_length=128, pattern=r"^[A-Za-z0-9._:-]+$"),
+]
+
+
+def registration_out(view: RegistrationView, directory: PrecinctDirectory) -> DayRegistrationOut:
+    precinct = precinct_ref(directory, view.precinct_id)
+    assert precinct is not None  # registrations are only made at known precincts
+    return DayRegistrationOut(
+        id=view.id,
+        election_id=view.election_id,
+        precinct=precinct,
+        status=view.status,
+        registered_by=view.registered_by,
+        registered_at=view.registered_at,
+        lapses_at=view.lapses_at,
+        cancelled_at=view.cancelled_at,
+        cancelled_by=view.cancelled_by,
+        cancel_reason=view.cancel_reason,
+        audit=receipt_out(view.receipt),
+    )
+
+
+def _renderer(directory: PrecinctDirectory, language: Language, request_id: str):  # type: ignore[no-untyped-def]
+    def render(outcome: Outcome) -> Rendered:
+        if isinstance(outcome, Registered):
+            body = registration_out(outcome.registration, directory).model_dump_json()
+            return Rendered(201, body.encode(), "application/json")
+        refusal = outcome.refusal
+        extensions = {
+            "reasons": [
+                r.model_dump() for r in reasons_out([c.value for c in refusal.reasons], language)
+            ],
+            "precinct_id": refusal.precinct_id,
+            "registration_id": outcome.registration_id,
+            "audit": receipt_out(outcome.receipt).model_dump(),
+        }
+        response = problem_response(
+            ErrorCode(refusal.code.value),
+            request_id=request_id,
+            language=language,
+            extensions=extensions,
+        )
+        return Rendered(response.status_code, bytes(response.body), "application/problem+json")
+
+    return render
+
+
+@router.post("", status_code=201, response_model=DayRegistrationOut)
+async def register(
+    body: DayRegistrationRequest,
+    caller: EgovDep,
+    services: ServicesDep,
+    language: LanguageDep,
+    request_id: RequestIdDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    if idempotency_key is None:
+        raise ServiceError(ErrorCode.IDEMPOTENCY_KEY_REQUIRED)
+    reference = await services.reference.current()
+    rendered = await services.day_registrations.register(
+        raw_iin=body.iin,
+        election_id=body.election_id,
+        precinct_id=body.precinct_id,
+        idempotency_key=idempotency_key,
+        caller=caller,
+        request_id=request_id,
+        render=_renderer(reference.directory, language, request_id),
+    )
+    structlog.contextvars.bind_contextvars(outcome=str(rendered.status_code))
+    return Response(rendered.body, status_code=rendered.status_code, media_type=rendered.media_type)
+
+
+@router.get("/{registration_id}", response_model=DayRegistrationOut)
+async def get_registration(
+    registration_id: RegistrationId, caller: RegistrationReaderDep, services: ServicesDep
+) -> DayRegistrationOut:
+    view = await services.day_registrations.get(registration_id, caller=caller)
+    reference = await services.reference.current()
+    return registration_out(view, reference.directory)
+
+
+@router.post("/{registration_id}/cancel", response_model=DayRegistrationOut)
+async def cancel_registration(
+    registration_id: RegistrationId,
+    body: ReasonRequest,
+    caller: OperatorDep,
+    services: ServicesDep,
+    request_id: RequestIdDep,
+) -> DayRegistrationOut:
+    view = await services.day_registrations.cancel(
+        registration_id, reason=body.reason, caller=caller, request_id=request_id
+    )
+    reference = await services.reference.current()
+    return registration_out(view, reference.directory)

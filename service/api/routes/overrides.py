@@ -1,0 +1,135 @@
+"""Manual overrides with maker-checker (SPEC §7), operators only."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Path, Query
+
+from service.api.deps import OperatorDep, RequestIdDep, ServicesDep
+from service.api.presenters import receipt_out
+from service.api.schemas import (
+    EmptyRequest,
+    OverrideActionOut,
+    OverrideList,
+    OverrideOut,
+    OverrideRequest,
+    ReasonRequest,
+)
+from service.domain.model import OverrideKind
+from service.domain.overrides import OverrideAction, OverrideReason, OverrideStatus
+from service.usecases.overrides import NewOverride, OverrideView
+
+router = APIRouter(prefix="/v1/overrides", tags=["overrides"])
+
+OverrideId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
+
+
+def override_out(view: OverrideView) -> OverrideOut:
+    return OverrideOut(
+        id=view.id,
+        election_id=view.election_id,
+        subject=view.subject,
+        kind=view.kind,
+        precinct_id=view.precinct_id,
+        reason_code=view.reason_code,
+        reason_text=view.reason_text,
+        document_ref=view.document_ref,
+        expires_on=view.expires_on,
+        status=view.status.value,
+        created_by=view.created_by,
+        created_at=view.created_at,
+        actions=[
+            OverrideActionOut(action=a.action, by=a.by, at=a.at, reason=a.reason)
+            for a in view.actions
+        ],
+        audit=receipt_out(view.receipt) if view.receipt else None,
+    )
+
+
+@router.post("", status_code=201, response_model=OverrideOut)
+async def create_override(
+    body: OverrideRequest, caller: OperatorDep, services: ServicesDep, request_id: RequestIdDep
+) -> OverrideOut:
+    view = await services.overrides.create(
+        NewOverride(
+            raw_iin=body.iin,
+            election_id=body.election_id,
+            kind=OverrideKind(body.kind),
+            precinct_id=body.precinct_id,
+            reason_code=OverrideReason(body.reason_code),
+            reason_text=body.reason_text,
+            document_ref=body.document_ref,
+            expires_on=body.expires_on,
+        ),
+        caller=caller,
+        request_id=request_id,
+    )
+    return override_out(view)
+
+
+@router.get("", response_model=OverrideList)
+async def list_overrides(
+    _caller: OperatorDep,
+    services: ServicesDep,
+    election_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    status: Literal["pending", "active", "refused", "revoked", "expired"] | None = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> OverrideList:
+    views = await services.overrides.list(
+        election_id=election_id,
+        status=OverrideStatus(status) if status else None,
+        limit=limit,
+        offset=offset,
+    )
+    return OverrideList(items=[override_out(v) for v in views], total=len(views))
+
+
+@router.get("/{override_id}", response_model=OverrideOut)
+async def get_override(
+    override_id: OverrideId, _caller: OperatorDep, services: ServicesDep
+) -> OverrideOut:
+    return override_out(await services.overrides.get(override_id))
+
+
+@router.post("/{override_id}/approve", response_model=OverrideOut)
+async def approve_override(
+    override_id: OverrideId,
+    _body: EmptyRequest,
+    caller: OperatorDep,
+    services: ServicesDep,
+    request_id: RequestIdDep,
+) -> OverrideOut:
+    view = await services.overrides.act(
+        override_id, OverrideAction.APPROVE, reason=None, caller=caller, request_id=request_id
+    )
+    return override_out(view)
+
+
+@router.post("/{override_id}/refuse", response_model=OverrideOut)
+async def refuse_override(
+    override_id: OverrideId,
+    body: ReasonRequest,
+    caller: OperatorDep,
+    services: ServicesDep,
+    request_id: RequestIdDep,
+) -> OverrideOut:
+    view = await services.overrides.act(
+        override_id, OverrideAction.REFUSE, reason=body.reason, caller=caller, request_id=request_id
+    )
+    return override_out(view)
+
+
+@router.post("/{override_id}/revoke", response_model=OverrideOut)
+async def revoke_override(
+    override_id: OverrideId,
+    body: ReasonRequest,
+    caller: OperatorDep,
+    services: ServicesDep,
+    request_id: RequestIdDep,
+) -> OverrideOut:
+    view = await services.overrides.act(
+        override_id, OverrideAction.REVOKE, reason=body.reason, caller=caller, request_id=request_id
+    )
+    return override_out(view)

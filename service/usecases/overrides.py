@@ -1,0 +1,287 @@
+"""Manual overrides with maker-checker (SPEC §7).
+
+An override is created ``pending`` by one operator and becomes ``active`` only when a
+different operator approves it. Nothing is edited in place: creation, approval, refusal
+and revocation are each a row of their own and an audit entry of their own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session
+
+from service.clock import Clock
+from service.db import repository
+from service.db.tables import OverrideActionRow, OverrideRow
+from service.domain.model import ActiveOverride, OverrideKind
+from service.domain.overrides import (
+    OverrideAction,
+    OverrideReason,
+    OverrideStatus,
+    default_expiry,
+    kazakhstan_date,
+    override_status,
+    refusal_of,
+)
+from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
+from service.reference import ReferenceCache
+from service.security.tokens import Caller
+from service.usecases.context import actor_of, validated_iin
+from service.usecases.recording import Receipt, Recorder
+
+KIND_CREATED = "override.create"
+KIND_BY_ACTION = {
+    OverrideAction.APPROVE: "override.approve",
+    OverrideAction.REFUSE: "override.refuse",
+    OverrideAction.REVOKE: "override.revoke",
+}
+
+
+class OverrideRefused(ServiceError):
+    """A maker-checker or state rule refused the step; ``code`` says which."""
+
+    code = ErrorCode.OVERRIDE_NOT_PENDING
+
+
+class OverrideConflict(ServiceError):
+    code = ErrorCode.OVERRIDE_CONFLICT
+
+
+@dataclass(frozen=True)
+class ActionView:
+    action: str
+    by: str
+    at: dt.datetime
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class OverrideView:
+    id: str
+    election_id: str
+    subject: str
+    kind: str
+    precinct_id: str | None
+    reason_code: str
+    reason_text: str
+    document_ref: str
+    expires_on: dt.date
+    status: OverrideStatus
+    created_by: str
+    created_at: dt.datetime
+    actions: tuple[ActionView, ...]
+    receipt: Receipt | None = None
+
+
+@dataclass(frozen=True)
+class NewOverride:
+    raw_iin: str
+    election_id: str
+    kind: OverrideKind
+    precinct_id: str | None
+    reason_code: OverrideReason
+    reason_text: str
+    document_ref: str
+    expires_on: dt.date | None
+
+
+def _view(
+    session: Session, row: OverrideRow, *, now: dt.datetime, receipt: Receipt | None = None
+) -> OverrideView:
+    actions = repository.override_actions(session, row.id)
+    status = override_status(
+        {OverrideAction(a.action) for a in actions},
+        expires_on=row.expires_on,
+        today=kazakhstan_date(now),
+    )
+    return OverrideView(
+        id=row.id,
+        election_id=row.election_id,
+        subject=row.subject,
+        kind=row.kind,
+        precinct_id=row.precinct_id,
+        reason_code=row.reason_code,
+        reason_text=row.reason_text,
+        document_ref=row.document_ref,
+        expires_on=row.expires_on,
+        status=status,
+        created_by=row.created_by,
+        created_at=repository.as_utc(row.created_at),
+        actions=tuple(
+            ActionView(a.action, a.actor, repository.as_utc(a.at), a.reason) for a in actions
+        ),
+        receipt=receipt,
+    )
+
+
+def load_active_override(
+    session: Session, *, election_id: str, subject: str, now: dt.datetime
+) -> ActiveOverride | None:
+    guard = repository.active_override_guard(session, election_id=election_id, subject=subject)
+    if guard is None:
+        return None
+    row = repository.get_override(session, guard.override_id)
+    if row is None:
+        return None
+    if _view(session, row, now=now).status is not OverrideStatus.ACTIVE:
+        return None
+    return ActiveOverride(row.id, OverrideKind(row.kind), row.precinct_id)
+
+
+def _payload(row: OverrideRow, caller: Caller, request_id: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "override_id": row.id,
+        "election_id": row.election_id,
+        "kind": row.kind,
+        "precinct_id": row.precinct_id,
+        "reason_code": row.reason_code,
+        "document_ref": row.document_ref,
+        "expires_on": row.expires_on.isoformat(),
+        "actor": actor_of(caller),
+        "request_id": request_id,
+        **extra,
+    }
+
+
+class OverrideService:
+    def __init__(self, *, recorder: Recorder, reference: ReferenceCache, clock: Clock) -> None:
+        self._recorder = recorder
+        self._reference = reference
+        self._clock = clock
+
+    async def create(self, new: NewOverride, *, caller: Caller, request_id: str) -> OverrideView:
+        iin = validated_iin(new.raw_iin)
+        reference = await self._reference.current()
+        election = reference.elections.get(new.election_id)
+        if election is None:
+            raise NotFound(ErrorCode.ELECTION_NOT_FOUND)
+        if new.kind is OverrideKind.ASSIGN and new.precinct_id is None:
+            raise InvalidInput(errors=[{"field": "body.precinct_id", "type": "missing"}])
+        if new.kind is OverrideKind.EXCLUDE and new.precinct_id is not None:
+            raise InvalidInput(errors=[{"field": "body.precinct_id", "type": "not_allowed"}])
+        if new.precinct_id is not None and reference.directory.get(new.precinct_id) is None:
+            raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
+        now = self._clock.now()
+        expires_on = new.expires_on or default_expiry(election)
+        if expires_on < kazakhstan_date(now):
+            raise InvalidInput(errors=[{"field": "body.expires_on", "type": "in_the_past"}])
+        row = OverrideRow(
+            id=str(uuid.uuid4()),
+            election_id=election.id,
+            subject=self._recorder.subject_of(iin),
+            kind=new.kind.value,
+            precinct_id=new.precinct_id,
+            reason_code=new.reason_code.value,
+            reason_text=new.reason_text,
+            document_ref=new.document_ref,
+            expires_on=expires_on,
+            created_by=caller.subject,
+            created_at=now,
+            audit_seq=0,
+        )
+
+        def write(session: Session) -> OverrideView:
+            receipt = self._recorder.audit(
+                session,
+                kind=KIND_CREATED,
+                subject=row.subject,
+                payload=_payload(row, caller, request_id),
+                recorded_at=now,
+            )
+            row.audit_seq = receipt.seq
+            repository.add_override(session, row)
+            return _view(session, row, now=now, receipt=receipt)
+
+        return await self._recorder.transact(write)
+
+    async def act(
+        self,
+        override_id: str,
+        action: OverrideAction,
+        *,
+        reason: str | None,
+        caller: Caller,
+        request_id: str,
+    ) -> OverrideView:
+        now = self._clock.now()
+
+        def write(session: Session) -> OverrideView:
+            row = repository.get_override(session, override_id)
+            if row is None:
+                raise NotFound(ErrorCode.OVERRIDE_NOT_FOUND)
+            status = _view(session, row, now=now).status
+            refusal = refusal_of(
+                action, status=status, created_by=row.created_by, actor=caller.subject
+            )
+            if refusal is not None:
+                raise OverrideRefused(ErrorCode(refusal.value), status=status.value)
+            if action is OverrideAction.APPROVE:
+                held = load_active_override(
+                    session, election_id=row.election_id, subject=row.subject, now=now
+                )
+                if held is not None:
+                    raise OverrideConflict(active_override_id=held.id)
+                repository.set_active_override(
+                    session, election_id=row.election_id, subject=row.subject, override_id=row.id
+                )
+            elif action is OverrideAction.REVOKE:
+                repository.clear_active_override(
+                    session, election_id=row.election_id, subject=row.subject
+                )
+            receipt = self._recorder.audit(
+                session,
+                kind=KIND_BY_ACTION[action],
+                subject=row.subject,
+                payload=_payload(row, caller, request_id, action=action.value, reason=reason),
+                recorded_at=now,
+            )
+            repository.add_override_action(
+                session,
+                OverrideActionRow(
+                    override_id=row.id,
+                    action=action.value,
+                    actor=caller.subject,
+                    at=now,
+                    reason=reason,
+                    audit_seq=receipt.seq,
+                ),
+            )
+            return _view(session, row, now=now, receipt=receipt)
+
+        return await self._recorder.transact(write)
+
+    async def get(self, override_id: str) -> OverrideView:
+        now = self._clock.now()
+
+        def read(session: Session) -> OverrideView:
+            row = repository.get_override(session, override_id)
+            if row is None:
+                raise NotFound(ErrorCode.OVERRIDE_NOT_FOUND)
+            return _view(session, row, now=now)
+
+        return await self._recorder.read(read)
+
+    async def list(
+        self,
+        *,
+        election_id: str | None,
+        status: OverrideStatus | None,
+        limit: int,
+        offset: int,
+    ) -> list[OverrideView]:
+        now = self._clock.now()
+
+        def read(session: Session) -> list[OverrideView]:
+            # Status is derived, so filtering happens after the page is read; operators list
+            # overrides of one election, a few hundred at most.
+            rows = repository.list_overrides(session, election_id=election_id)
+            views = [_view(session, row, now=now) for row in rows]
+            if status is not None:
+                views = [v for v in views if v.status is status]
+            return views[offset : offset + limit]
+
+        return await self._recorder.read(read)
