@@ -1,0 +1,46 @@
+"""The database itself refuses a second active day registration of one voter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from service.db import repository
+from service.db.engine import create_schema, open_database, write_session
+from service.db.tables import DayRegistrationRow
+
+NOW = dt.datetime(2027, 3, 21, 5, 0, tzinfo=dt.UTC)
+SUBJECT = "v1:" + "ab" * 32
+
+
+def _row(registration_id: str, *, active: bool = True) -> DayRegistrationRow:
+    return DayRegistrationRow(
+        id=registration_id,
+        election_id="2027-president",
+        subject=SUBJECT,
+        precinct_id="75-0002",
+        registered_by="clerk@egov",
+        registered_at=NOW,
+        lapses_at=NOW + dt.timedelta(hours=20),
+        active_key=repository.active_key("2027-president", SUBJECT) if active else None,
+        audit_seq=1,
+    )
+
+
+def test_two_active_registrations_of_one_voter_violate_a_unique_constraint(
+    tmp_path: Path,
+) -> None:
+    database = open_database(f"sqlite:///{tmp_path / 'u.db'}")
+    create_schema(database)
+    with write_session(database) as session:
+        repository.add_day_registration(session, _row("r-1"))
+    with pytest.raises(IntegrityError), write_session(database) as session:
+        repository.add_day_registration(session, _row("r-2"))
+    # Cancelled ones do not count: any number may coexist with one active registration.
+    with write_session(database) as session:
+        repository.add_day_registration(session, _row("r-3", active=False))
+        repository.add_day_registration(session, _row("r-4", active=False))
+    database.dispose()
