@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from service.logs import configure_logging
 from tests.support import (
     Country,
     Keys,
@@ -16,6 +17,11 @@ from tests.support import (
     running_app,
     write_country,
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # The service's own logging pipeline (redaction included) for every test, on stderr.
+    configure_logging(json_output=True)
 
 
 @pytest.fixture(scope="session")

@@ -278,7 +278,10 @@ class MovableClock:
 
 @contextmanager
 def running_app(
-    settings: Settings, transports: Transports, *, now: dt.datetime = NOW,
+    settings: Settings,
+    transports: Transports,
+    *,
+    now: dt.datetime = NOW,
     clock: MovableClock | None = None,
 ) -> Iterator[tuple[FastAPI, TestClient]]:
     app = create_app(settings, clock=clock or FixedClock(now), transports=transports)

@@ -48,9 +48,8 @@ class Desk:
         self.keys = keys
 
     def auth(self, role: Role, subject: str = "clerk-1@egov") -> dict[str, str]:
-        return {
-            "Authorization": f"Bearer {token(self.keys, role, subject=subject, now=self.clock.now())}"
-        }
+        bearer = token(self.keys, role, subject=subject, now=self.clock.now())
+        return {"Authorization": f"Bearer {bearer}"}
 
     def register(
         self,

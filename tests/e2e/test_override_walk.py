@@ -1,0 +1,215 @@
+"""The operators' walk of issue 3, through `voterctl` against a real HTTP server.
+
+An ineligible-by-registry voter; operator A creates an override; A's own approval is
+refused; B approves; the decision now says `basis: override`; revoke; the decision is the
+registry's verdict again; and the audit chain verifies over all of it.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from typer.testing import CliRunner
+
+from service.api.app import create_app
+from service.cli import app as voterctl
+from service.security.tokens import Role
+from tests.support import (
+    ELECTION_ID,
+    NOW,
+    PEOPLE,
+    Country,
+    Keys,
+    MovableClock,
+    load_reference,
+    make_settings,
+    mock_transports,
+    token,
+)
+
+INCAPACITATED = PEOPLE["incapacitated"]["iin"]
+runner = CliRunner()
+
+
+@pytest.fixture
+def server(tmp_path: Path, keys: Keys, country: Country) -> Iterator[tuple[str, str]]:
+    database_url = f"sqlite:///{tmp_path / 'walk.db'}"
+    settings = make_settings(database_url, keys)
+    load_reference(settings, country)
+    app = create_app(settings, clock=MovableClock(NOW), transports=mock_transports(country))
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}", database_url
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def run(server_url: str, keys: Keys, role: Role, subject: str, *args: str) -> Any:
+    env = {
+        "VOTER_SERVER_URL": server_url,
+        "VOTER_TOKEN": token(keys, role, subject=subject),
+    }
+    return runner.invoke(voterctl, list(args), env=env)
+
+
+def decision(server_url: str, keys: Keys) -> dict[str, Any]:
+    result = run(
+        server_url,
+        keys,
+        Role.EGOV,
+        "portal@egov",
+        "check",
+        INCAPACITATED,
+        "--election",
+        ELECTION_ID,
+        "--json",
+    )
+    assert result.exit_code == 0, result.output
+    parsed: dict[str, Any] = json.loads(result.stdout)
+    return parsed
+
+
+def test_override_walk_with_maker_checker_through_voterctl(
+    server: tuple[str, str], keys: Keys
+) -> None:
+    url, database_url = server
+    before = decision(url, keys)
+    assert before["outcome"] == "ineligible"
+    assert [r["code"] for r in before["reasons"]] == ["INCAPACITATED_BY_COURT"]
+
+    created = run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-a@tec",
+        "override",
+        "create",
+        "--iin",
+        INCAPACITATED,
+        "--election",
+        ELECTION_ID,
+        "--kind",
+        "include",
+        "--precinct",
+        "75-0001",
+        "--reason-code",
+        "COURT_DECISION",
+        "--reason-text",
+        "capacity restored by the district court",
+        "--document",
+        "Almaty district court 2-1234/2027",
+        "--json",
+    )
+    assert created.exit_code == 0, created.output
+    override = json.loads(created.stdout)
+    assert override["status"] == "pending"
+    assert INCAPACITATED not in created.stdout
+
+    own = run(url, keys, Role.OPERATOR, "operator-a@tec", "override", "approve", override["id"])
+    assert own.exit_code == 4
+    assert "SELF_APPROVAL_FORBIDDEN" in own.output
+    assert decision(url, keys)["outcome"] == "ineligible"
+
+    approved = run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-b@tec",
+        "override",
+        "approve",
+        override["id"],
+        "--json",
+    )
+    assert approved.exit_code == 0, approved.output
+    assert json.loads(approved.stdout)["status"] == "active"
+
+    during = decision(url, keys)
+    assert (during["outcome"], during["basis"], during["override_id"]) == (
+        "eligible",
+        "override",
+        override["id"],
+    )
+    assert during["precinct"]["id"] == "75-0001"
+
+    revoked = run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-b@tec",
+        "override",
+        "revoke",
+        override["id"],
+        "--reason",
+        "appeal upheld",
+        "--json",
+    )
+    assert revoked.exit_code == 0, revoked.output
+    assert json.loads(revoked.stdout)["status"] == "revoked"
+
+    after = decision(url, keys)
+    assert (after["outcome"], after["basis"], after["override_id"]) == ("ineligible", None, None)
+
+    listed = run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-a@tec",
+        "override",
+        "list",
+        "--election",
+        ELECTION_ID,
+        "--json",
+    )
+    [item] = json.loads(listed.stdout)["items"]
+    assert [a["action"] for a in item["actions"]] == ["approve", "revoke"]
+
+    verify = runner.invoke(
+        voterctl,
+        ["audit", "verify", "--database", database_url],
+        env={"VOTER_AUDIT_SIGNING_KEY": keys.audit_signing},
+    )
+    assert verify.exit_code == 0, verify.output
+    assert "ok:" in verify.output
+
+
+def test_egov_cannot_create_overrides(server: tuple[str, str], keys: Keys) -> None:
+    url, _ = server
+    result = run(
+        url,
+        keys,
+        Role.EGOV,
+        "portal@egov",
+        "override",
+        "create",
+        "--iin",
+        INCAPACITATED,
+        "--election",
+        ELECTION_ID,
+        "--kind",
+        "exclude",
+        "--reason-code",
+        "COURT_DECISION",
+        "--reason-text",
+        "x",
+        "--document",
+        "d",
+    )
+    assert result.exit_code == 4
+    assert "FORBIDDEN" in result.output
