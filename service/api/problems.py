@@ -73,7 +73,8 @@ def problem_response(
         "code": code.value,
         "request_id": request_id,
     }
-    body.update(extensions or {})
+    # Extensions add members; they never replace the RFC 9457 ones set above.
+    body.update({k: v for k, v in (extensions or {}).items() if k not in body})
     all_headers = {"Content-Language": language.value, **(headers or {})}
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=all_headers
@@ -147,9 +148,21 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     code = _HTTP_CODES.get(exc.status_code, ErrorCode.INTERNAL_ERROR)
     headers = dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette names only the first route that matched the path; list them all.
+        headers["Allow"] = ", ".join(_methods_for(request))
     return problem_response(
         code, request_id=request_id_of(request), language=_language_of(request), headers=headers
     )
+
+
+def _methods_for(request: Request) -> list[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        pattern = getattr(route, "path_regex", None)
+        if pattern is not None and pattern.match(request.url.path):
+            methods |= set(getattr(route, "methods", None) or ())
+    return sorted(methods)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -320,7 +320,7 @@ class DayRegistrationService:
                 raise NotFound(ErrorCode.REGISTRATION_NOT_FOUND)
             status = registration_status(row, now=now)
             if status != "active":
-                raise RegistrationNotActive(status=status)
+                raise RegistrationNotActive(current_status=status)
             receipt = self._recorder.audit(
                 session,
                 kind=KIND_CANCELLED,

@@ -218,7 +218,7 @@ class OverrideService:
                 action, status=status, created_by=row.created_by, actor=caller.subject
             )
             if refusal is not None:
-                raise OverrideRefused(ErrorCode(refusal.value), status=status.value)
+                raise OverrideRefused(ErrorCode(refusal.value), current_status=status.value)
             if action is OverrideAction.APPROVE:
                 held = load_active_override(
                     session, election_id=row.election_id, subject=row.subject, now=now

@@ -1,0 +1,374 @@
+"""``voterctl serve --demo``: a whole working system on one machine, under ./var.
+
+Generates (or reuses) a synthetic country and development keys, loads reference data into
+SQLite, starts both mock upstreams as separate processes, starts the API, then checks one
+sample IIN of every outcome through the running API and prints what it answered, with a
+token and curl commands to try more.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from service.audit.signing import CheckpointSigner, generate_signing_key
+from service.config import Settings
+from service.logs import configure_logging
+from service.security.tokens import Role, generate_dev_keypair, mint_token
+
+DEMO_ISSUER = "voter-eligibility-demo"
+DEMO_AUDIENCE = "voter-eligibility"
+DEMO_KID = "demo"
+STARTUP_TIMEOUT_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    outcome: str
+    reasons: tuple[str, ...] | None = None  # None: any non-empty set (multiple reasons)
+    basis: str | None = None
+    next_step: str | None = None
+
+
+EXPECTED: dict[str, Expectation] = {
+    "eligible_permanent": Expectation("eligible", (), "permanent_registration"),
+    "eligible_temporary": Expectation("eligible", (), "temporary_registration"),
+    "eligible_consular": Expectation("eligible", (), "consular_registration"),
+    "eligible_special": Expectation("eligible", (), "permanent_registration"),
+    "eligible_no_registration": Expectation(
+        "eligible", (), None, next_step="DAY_REGISTRATION_AVAILABLE"
+    ),
+    "eligible_uncovered_address": Expectation(
+        "eligible", (), None, next_step="NO_PRECINCT_FOR_ADDRESS"
+    ),
+    "birthday_on_voting_day": Expectation("eligible", ()),
+    "born_29_february": Expectation("eligible", ()),
+    "pretrial_detention": Expectation("eligible", (), "permanent_registration"),
+    "under_18": Expectation("ineligible", ("UNDER_18",)),
+    "deceased": Expectation("ineligible", ("DECEASED",)),
+    "not_citizen": Expectation("ineligible", ("NOT_CITIZEN",)),
+    "incapacitated": Expectation("ineligible", ("INCAPACITATED_BY_COURT",)),
+    "imprisoned": Expectation("ineligible", ("IMPRISONED_BY_SENTENCE",)),
+    "multiple_reasons": Expectation("ineligible", None),
+    "not_found": Expectation("ineligible", ("NOT_FOUND",)),
+}
+
+
+def matches(expectation: Expectation, decision: dict[str, Any]) -> bool:
+    reasons = tuple(r["code"] for r in decision["reasons"])
+    if decision["outcome"] != expectation.outcome:
+        return False
+    if expectation.reasons is None:
+        if len(reasons) < 2:
+            return False
+    elif reasons != expectation.reasons:
+        return False
+    if expectation.basis is not None and decision["basis"] != expectation.basis:
+        return False
+    steps = [s["code"] for s in decision["next_steps"]]
+    return expectation.next_step is None or expectation.next_step in steps
+
+
+@dataclass(frozen=True)
+class DemoKeys:
+    jwt_private: str
+    jwt_public: str
+    audit_signing: str
+    hmac: str
+
+
+def _read_or_create(path: Path, make: Any) -> str:
+    if path.exists():
+        return path.read_text("ascii")
+    value: str = make()
+    path.write_text(value, "ascii")
+    path.chmod(0o600)
+    return value
+
+
+def ensure_keys(directory: Path) -> DemoKeys:
+    """Development keys, made once and reused so the demo's audit log stays verifiable."""
+    directory.mkdir(parents=True, exist_ok=True)
+    jwt_private = directory / "jwt-dev.pem"
+    if not jwt_private.exists():
+        private, public = generate_dev_keypair()
+        jwt_private.write_text(private, "ascii")
+        jwt_private.chmod(0o600)
+        (directory / "jwt-dev.pub.pem").write_text(public, "ascii")
+    audit_signing = _read_or_create(directory / "audit-signing.pem", generate_signing_key)
+    (directory / "audit-signing.pub.pem").write_text(
+        CheckpointSigner(audit_signing).public_key_pem, "ascii"
+    )
+    hmac = _read_or_create(directory / "audit-hmac.key", lambda: os.urandom(32).hex())
+    return DemoKeys(
+        jwt_private=jwt_private.read_text("ascii"),
+        jwt_public=(directory / "jwt-dev.pub.pem").read_text("ascii"),
+        audit_signing=audit_signing,
+        hmac=hmac,
+    )
+
+
+def ensure_country(directory: Path, *, persons: int, seed: int) -> tuple[dict[str, str], bool]:
+    """Generate the synthetic country unless one with the same size and seed is there."""
+    from service.datagen import generate_country
+
+    params_file = directory / "params.json"
+    params = {"persons": persons, "seed": seed}
+    samples_file = directory / "samples.json"
+    if (
+        params_file.exists()
+        and samples_file.exists()
+        and json.loads(params_file.read_text()) == params
+    ):
+        return json.loads(samples_file.read_text()), False
+    print(f"generating a synthetic country of {persons} persons (seed {seed}) ...", flush=True)
+    generate_country(out_dir=directory, persons=persons, seed=seed)
+    params_file.write_text(json.dumps(params))
+    return json.loads(samples_file.read_text()), True
+
+
+def free_port(host: str) -> int:
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def demo_environment(
+    var_dir: Path, keys: DemoKeys, *, registry_url: str, addresses_url: str
+) -> dict[str, str]:
+    return {
+        "VOTER_ENV": "dev",
+        "VOTER_DATABASE_URL": f"sqlite:///{(var_dir / 'voter.db').resolve()}",
+        "VOTER_REGISTRY_URL": registry_url,
+        "VOTER_ADDRESSES_URL": addresses_url,
+        "VOTER_JWT_PUBLIC_KEYS": json.dumps({DEMO_KID: keys.jwt_public}),
+        "VOTER_JWT_ISSUER": DEMO_ISSUER,
+        "VOTER_JWT_AUDIENCE": DEMO_AUDIENCE,
+        "VOTER_JWT_PRIVATE_KEY": keys.jwt_private,
+        "VOTER_JWT_KID": DEMO_KID,
+        "VOTER_AUDIT_HMAC_KEY": keys.hmac,
+        "VOTER_AUDIT_SIGNING_KEY": keys.audit_signing,
+    }
+
+
+def write_env_file(path: Path, environment: dict[str, str]) -> None:
+    lines = [f"{name}={shlex.quote(value)}" for name, value in environment.items()]
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    path.chmod(0o600)
+
+
+def load_reference_data(settings: Settings, country: Path, *, force: bool) -> None:
+    from service.api.app import build_audit_log, checkpoint_signer
+    from service.db.engine import create_schema, open_database, read_session
+    from service.db.repository import latest_import_id
+    from service.usecases.reference_import import import_elections, import_precincts
+
+    database = open_database(settings.database_url)
+    try:
+        create_schema(database)
+        with read_session(database) as session:
+            already = latest_import_id(session) > 0
+        if already and not force:
+            return
+        audit_log = build_audit_log(settings, checkpoint_signer(settings))
+        now = dt.datetime.now(dt.UTC)
+        for run, name in ((import_precincts, "precincts"), (import_elections, "elections")):
+            result = run(database, audit_log, country / f"{name}.jsonl", actor="demo", now=now)
+            print(f"imported {result.records} {name} (audit seq {result.audit_seq})", flush=True)
+    finally:
+        database.dispose()
+
+
+def start_mock(kind: str, data: Path, port: int) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "service.cli", "mock", kind, "--data", str(data)]
+    return subprocess.Popen([*command, "--port", str(port)])  # noqa: S603 - our own CLI
+
+
+def wait_until_healthy(url: str, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"{url} exited with code {process.returncode} while starting")
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not become healthy in {STARTUP_TIMEOUT_SECONDS:.0f} s")
+
+
+def check_samples(
+    base_url: str, token: str, election_id: str, samples: dict[str, str]
+) -> list[tuple[str, str, dict[str, Any], bool]]:
+    results = []
+    with httpx.Client(base_url=base_url, timeout=10.0) as client:
+        for category, iin in samples.items():
+            response = client.post(
+                "/v1/eligibility/check",
+                json={"iin": iin, "election_id": election_id},
+                headers={"Authorization": f"Bearer {token}", "Accept-Language": "en"},
+            )
+            decision = response.json()
+            expectation = EXPECTED.get(category)
+            ok = (
+                response.status_code == 200
+                and expectation is not None
+                and matches(expectation, decision)
+            )
+            results.append((category, iin, decision, ok))
+    return results
+
+
+def _describe(decision: dict[str, Any]) -> str:
+    if "outcome" not in decision or "reasons" not in decision:
+        return f"error {decision.get('code')}"
+    reasons = ",".join(r["code"] for r in decision["reasons"])
+    precinct = (decision.get("precinct") or {}).get("id") or "-"
+    steps = ",".join(s["code"] for s in decision["next_steps"])
+    parts = [decision["outcome"], reasons or "", precinct, decision["basis"] or "", steps]
+    return "  ".join(p for p in parts if p)
+
+
+def print_banner(
+    *,
+    base_url: str,
+    var_dir: Path,
+    election_id: str,
+    results: list[tuple[str, str, dict[str, Any], bool]],
+) -> None:
+    tokens = var_dir / "tokens"
+    sample_iin = next((iin for c, iin, _, _ in results if c == "eligible_permanent"), "")
+    print(
+        f"""
+==============================================================================
+ Voter eligibility service (demo) is up at {base_url}
+==============================================================================
+ Tokens (valid 1 hour; mint more with: set -a; . {var_dir}/demo.env; set +a;
+ voterctl token mint --sub you@example --role egov):
+   egov     {tokens}/egov.jwt
+   auditor  {tokens}/auditor.jwt
+
+ Try:
+   curl -s -X POST {base_url}/v1/eligibility/check \\
+     -H "Authorization: Bearer $(cat {tokens}/egov.jwt)" \\
+     -H 'Content-Type: application/json' -H 'Accept-Language: en' \\
+     -d '{{"iin": "{sample_iin}", "election_id": "{election_id}"}}'
+   curl -s {base_url}/v1/elections -H "Authorization: Bearer $(cat {tokens}/egov.jwt)"
+   curl -s {base_url}/v1/audit/checkpoint -H "Authorization: Bearer $(cat {tokens}/auditor.jwt)"
+   voterctl audit verify --database sqlite:///{var_dir.resolve()}/voter.db \\
+     --public-key {var_dir}/keys/audit-signing.pub.pem
+
+ One sample IIN per outcome, checked just now through the API ({election_id}):""",
+        flush=True,
+    )
+    for category, iin, decision, ok in results:
+        mark = "ok " if ok else "MISMATCH"
+        print(f"   {mark} {category:<27} {iin}  {_describe(decision)}", flush=True)
+    if not all(ok for *_, ok in results):
+        print(" WARNING: some samples did not get the decision their category claims.", flush=True)
+    print(" Ctrl-C stops the API and both mocks.\n", flush=True)
+
+
+def run_demo(*, var_dir: Path, host: str, port: int, persons: int, seed: int) -> None:
+    var_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging()
+    keys = ensure_keys(var_dir / "keys")
+    country = var_dir / "demo-country"
+    samples, regenerated = ensure_country(country, persons=persons, seed=seed)
+    registry_port, addresses_port = free_port(host), free_port(host)
+    environment = demo_environment(
+        var_dir,
+        keys,
+        registry_url=f"http://{host}:{registry_port}",
+        addresses_url=f"http://{host}:{addresses_port}",
+    )
+    write_env_file(var_dir / "demo.env", environment)
+    os.environ.update(environment)
+    settings = Settings()
+    load_reference_data(settings, country, force=regenerated)
+
+    mocks = [
+        start_mock("registry", country / "population.jsonl", registry_port),
+        start_mock("addresses", country / "registrations.jsonl", addresses_port),
+    ]
+    try:
+        wait_until_healthy(f"{settings.registry_url}/healthz", mocks[0])
+        wait_until_healthy(f"{settings.addresses_url}/healthz", mocks[1])
+        _serve_and_announce(settings, var_dir=var_dir, host=host, port=port, samples=samples)
+    finally:
+        for process in mocks:
+            process.send_signal(signal.SIGTERM)
+        for process in mocks:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _serve_and_announce(
+    settings: Settings, *, var_dir: Path, host: str, port: int, samples: dict[str, str]
+) -> None:
+    from service.api.app import create_app
+
+    now = dt.datetime.now(dt.UTC)
+    tokens = var_dir / "tokens"
+    tokens.mkdir(exist_ok=True)
+    for role in (Role.EGOV, Role.AUDITOR, Role.OPERATOR, Role.COMMISSION):
+        token = mint_token(
+            private_key_pem=keys_private(settings),
+            kid=DEMO_KID,
+            subject=f"demo-{role.value}",
+            roles=[role],
+            issuer=DEMO_ISSUER,
+            audience=DEMO_AUDIENCE,
+            now=now,
+            lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        )
+        (tokens / f"{role.value}.jwt").write_text(token, "ascii")
+    election_id = _first_election(var_dir / "demo-country" / "elections.jsonl")
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host=host, port=port, log_config=None, access_log=False
+        )
+    )
+    base_url = f"http://{host}:{port}"
+
+    def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            time.sleep(0.1)
+        egov = (tokens / "egov.jwt").read_text("ascii")
+        results = check_samples(base_url, egov, election_id, samples)
+        print_banner(base_url=base_url, var_dir=var_dir, election_id=election_id, results=results)
+
+    threading.Thread(target=announce, name="demo-announce", daemon=True).start()
+    server.run()
+
+
+def keys_private(settings: Settings) -> str:
+    if settings.jwt_private_key is None:
+        raise RuntimeError("the demo environment has no JWT private key")
+    return settings.jwt_private_key.get_secret_value()
+
+
+def _first_election(path: Path) -> str:
+    with path.open(encoding="utf-8") as handle:
+        election_id: str = json.loads(handle.readline())["id"]
+        return election_id
