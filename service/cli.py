@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Annotated
 
@@ -69,6 +68,13 @@ def serve(
     var_dir: Annotated[Path, typer.Option(help="Demo working directory.")] = Path("var"),
     persons: Annotated[int, typer.Option(min=100, help="Demo population size.")] = 5000,
     seed: Annotated[int, typer.Option(help="Demo data seed.")] = 2026,
+    clock: Annotated[
+        str,
+        typer.Option(
+            help="Demo clock: 'voting-day' (10:00 Almaty, inside the day-registration "
+            "window), 'now', or an ISO 8601 instant."
+        ),
+    ] = "voting-day",
 ) -> None:
     """Run the API. Production reads VOTER_* variables; --demo sets everything up under ./var."""
     import uvicorn
@@ -78,7 +84,7 @@ def serve(
     if demo:
         from service.demo import run_demo
 
-        run_demo(var_dir=var_dir, host=host, port=port, persons=persons, seed=seed)
+        run_demo(var_dir=var_dir, host=host, port=port, persons=persons, seed=seed, clock=clock)
         return
     settings = load_settings()
     configure_logging(
@@ -235,6 +241,7 @@ def token_mint(
     lifetime: Annotated[int, typer.Option(min=60, help="Seconds until expiry.")] = 900,
 ) -> None:
     """Sign a development token with VOTER_JWT_PRIVATE_KEY (refused in production)."""
+    from service.clock import clock_from
     from service.security.tokens import Role, mint_token
 
     settings = load_settings()
@@ -258,7 +265,8 @@ def token_mint(
             roles=roles,
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
-            now=dt.datetime.now(dt.UTC),
+            # The service's own clock: under VOTER_CLOCK_FIXED a real-time token is not yet valid.
+            now=clock_from(settings.clock_fixed).now(),
             lifetime_seconds=lifetime,
         )
     )

@@ -21,6 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import uvicorn
@@ -33,6 +34,13 @@ from service.security.tokens import Role, generate_dev_keypair, mint_token
 DEMO_ISSUER = "voter-eligibility-demo"
 DEMO_AUDIENCE = "voter-eligibility"
 DEMO_KID = "demo"
+DEMO_ACCOUNTS = {
+    "egov": Role.EGOV,
+    "commission": Role.COMMISSION,
+    "operator-a": Role.OPERATOR,
+    "operator-b": Role.OPERATOR,
+    "auditor": Role.AUDITOR,
+}
 STARTUP_TIMEOUT_SECONDS = 120.0
 
 
@@ -149,9 +157,16 @@ def free_port(host: str) -> int:
 
 
 def demo_environment(
-    var_dir: Path, keys: DemoKeys, *, registry_url: str, addresses_url: str
+    var_dir: Path,
+    keys: DemoKeys,
+    *,
+    registry_url: str,
+    addresses_url: str,
+    clock: dt.datetime | None,
 ) -> dict[str, str]:
+    fixed = {"VOTER_CLOCK_FIXED": clock.isoformat()} if clock else {}
     return {
+        **fixed,
         "VOTER_ENV": "dev",
         "VOTER_DATABASE_URL": f"sqlite:///{(var_dir / 'voter.db').resolve()}",
         "VOTER_REGISTRY_URL": registry_url,
@@ -251,27 +266,62 @@ def print_banner(
     var_dir: Path,
     election_id: str,
     results: list[tuple[str, str, dict[str, Any], bool]],
+    designated: str,
+    clock: dt.datetime | None,
 ) -> None:
     tokens = var_dir / "tokens"
-    sample_iin = next((iin for c, iin, _, _ in results if c == "eligible_permanent"), "")
+    sample = {category: iin for category, iin, _, _ in results}
+    permanent = next((d for c, _, d, _ in results if c == "eligible_permanent"), {})
+    home_precinct = (permanent.get("precinct") or {}).get("id", "-")
+    cli = "VOTER_SERVER_URL=" + base_url + " .venv/bin/voterctl"
+    day_body = json.dumps(
+        {
+            "iin": sample.get("eligible_no_registration", ""),
+            "election_id": election_id,
+            "precinct_id": designated,
+        }
+    )
+    clock_line = (
+        f"the clock stands at {clock.isoformat()} (VOTER_CLOCK_FIXED; --clock now for real time)"
+        if clock
+        else "the clock is real time"
+    )
     print(
         f"""
 ==============================================================================
  Voter eligibility service (demo) is up at {base_url}
+ {clock_line}
 ==============================================================================
- Tokens (valid 1 hour; mint more with: set -a; . {var_dir}/demo.env; set +a;
- voterctl token mint --sub you@example --role egov):
-   egov     {tokens}/egov.jwt
-   auditor  {tokens}/auditor.jwt
+ Tokens in {tokens}/ (valid 1 hour of service time): egov, commission,
+ operator-a, operator-b, auditor. More: set -a; . {var_dir}/demo.env; set +a;
+ .venv/bin/voterctl token mint --sub you@example --role egov
 
- Try:
+ Eligibility check:
    curl -s -X POST {base_url}/v1/eligibility/check \\
      -H "Authorization: Bearer $(cat {tokens}/egov.jwt)" \\
      -H 'Content-Type: application/json' -H 'Accept-Language: en' \\
-     -d '{{"iin": "{sample_iin}", "election_id": "{election_id}"}}'
-   curl -s {base_url}/v1/elections -H "Authorization: Bearer $(cat {tokens}/egov.jwt)"
+     -d '{{"iin": "{sample.get("eligible_permanent", "")}", "election_id": "{election_id}"}}'
+
+ Service A, registration check by a commission member:
+   {cli} precinct-check {sample.get("eligible_permanent", "")} --election {election_id} \\
+     --precinct {home_precinct} --token-file {tokens}/commission.jwt
+
+ Service B, day registration of a voter with no registration anywhere:
+   curl -s -X POST {base_url}/v1/day-registrations \\
+     -H "Authorization: Bearer $(cat {tokens}/egov.jwt)" \\
+     -H "Idempotency-Key: demo-$RANDOM$RANDOM" \\
+     -H 'Content-Type: application/json' -H 'Accept-Language: en' \\
+     -d '{day_body}'
+
+ Manual override, maker-checker (operator-a creates, operator-b approves):
+   {cli} override create --iin {sample.get("incapacitated", "")} --election {election_id} \\
+     --kind include --reason-code COURT_DECISION --reason-text "capacity restored" \\
+     --document "court 2-1/2027" --token-file {tokens}/operator-a.jwt
+   {cli} override approve OVERRIDE_ID --token-file {tokens}/operator-b.jwt
+
+ Audit:
    curl -s {base_url}/v1/audit/checkpoint -H "Authorization: Bearer $(cat {tokens}/auditor.jwt)"
-   voterctl audit verify --database sqlite:///{var_dir.resolve()}/voter.db \\
+   .venv/bin/voterctl audit verify --database sqlite:///{var_dir.resolve()}/voter.db \\
      --public-key {var_dir}/keys/audit-signing.pub.pem
 
  One sample IIN per outcome, checked just now through the API ({election_id}):""",
@@ -285,18 +335,33 @@ def print_banner(
     print(" Ctrl-C stops the API and both mocks.\n", flush=True)
 
 
-def run_demo(*, var_dir: Path, host: str, port: int, persons: int, seed: int) -> None:
+def inside_the_window(country: Path) -> dt.datetime:
+    """10:00 in Almaty on the demo election's voting day: day registration is open."""
+    voting_day = dt.date.fromisoformat(_first_election(country / "elections.jsonl")[1])
+    return dt.datetime.combine(voting_day, dt.time(10, 0), tzinfo=ZoneInfo("Asia/Almaty"))
+
+
+def run_demo(
+    *, var_dir: Path, host: str, port: int, persons: int, seed: int, clock: str = "voting-day"
+) -> None:
     var_dir.mkdir(parents=True, exist_ok=True)
     configure_logging()
     keys = ensure_keys(var_dir / "keys")
     country = var_dir / "demo-country"
     samples, regenerated = ensure_country(country, persons=persons, seed=seed)
     registry_port, addresses_port = free_port(host), free_port(host)
+    if clock == "now":
+        instant = None
+    elif clock == "voting-day":
+        instant = inside_the_window(country)
+    else:
+        instant = dt.datetime.fromisoformat(clock)
     environment = demo_environment(
         var_dir,
         keys,
         registry_url=f"http://{host}:{registry_port}",
         addresses_url=f"http://{host}:{addresses_port}",
+        clock=instant,
     )
     write_env_file(var_dir / "demo.env", environment)
     os.environ.update(environment)
@@ -325,23 +390,24 @@ def _serve_and_announce(
     settings: Settings, *, var_dir: Path, host: str, port: int, samples: dict[str, str]
 ) -> None:
     from service.api.app import create_app
+    from service.clock import clock_from
 
-    now = dt.datetime.now(dt.UTC)
+    now = clock_from(settings.clock_fixed).now()
     tokens = var_dir / "tokens"
     tokens.mkdir(exist_ok=True)
-    for role in (Role.EGOV, Role.AUDITOR, Role.OPERATOR, Role.COMMISSION):
+    for name, role in DEMO_ACCOUNTS.items():
         token = mint_token(
             private_key_pem=keys_private(settings),
             kid=DEMO_KID,
-            subject=f"demo-{role.value}",
+            subject=f"demo-{name}",
             roles=[role],
             issuer=DEMO_ISSUER,
             audience=DEMO_AUDIENCE,
             now=now,
             lifetime_seconds=settings.jwt_max_lifetime_seconds,
         )
-        (tokens / f"{role.value}.jwt").write_text(token, "ascii")
-    election_id = _first_election(var_dir / "demo-country" / "elections.jsonl")
+        (tokens / f"{name}.jwt").write_text(token, "ascii")
+    election_id, _ = _first_election(var_dir / "demo-country" / "elections.jsonl")
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings), host=host, port=port, log_config=None, access_log=False
@@ -356,7 +422,14 @@ def _serve_and_announce(
             time.sleep(0.1)
         egov = (tokens / "egov.jwt").read_text("ascii")
         results = check_samples(base_url, egov, election_id, samples)
-        print_banner(base_url=base_url, var_dir=var_dir, election_id=election_id, results=results)
+        print_banner(
+            base_url=base_url,
+            var_dir=var_dir,
+            election_id=election_id,
+            results=results,
+            designated=_designated_precinct(base_url, egov),
+            clock=settings.clock_fixed,
+        )
 
     threading.Thread(target=announce, name="demo-announce", daemon=True).start()
     server.run()
@@ -368,7 +441,19 @@ def keys_private(settings: Settings) -> str:
     return settings.jwt_private_key.get_secret_value()
 
 
-def _first_election(path: Path) -> str:
+def _first_election(path: Path) -> tuple[str, str]:
+    """The demo election's id and voting day: the first line of elections.jsonl."""
     with path.open(encoding="utf-8") as handle:
-        election_id: str = json.loads(handle.readline())["id"]
-        return election_id
+        first = json.loads(handle.readline())
+    return str(first["id"]), str(first["voting_day"])
+
+
+def _designated_precinct(base_url: str, token: str) -> str:
+    response = httpx.get(
+        f"{base_url}/v1/precincts",
+        params={"day_registration": "true", "country": "KAZ", "limit": 1},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10.0,
+    )
+    items = response.json().get("items", [])
+    return str(items[0]["id"]) if items else "-"

@@ -64,6 +64,98 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Адрес регистрации не входит ни в один участок; обратитесь в избирательную комиссию.",
         "No precinct covers the registered address; contact the election commission.",
     ),
+    "NOT_IN_PRECINCT": (
+        "Сайлаушы басқа учаскенің тізімінде.",
+        "Избиратель включён в список другого участка.",
+        "The voter belongs to another precinct.",
+    ),
+    "NO_PRECINCT": (
+        "Сайлаушы ешбір учаскеге бекітілмеген.",
+        "Избиратель не закреплён ни за одним участком.",
+        "The voter is not assigned to any precinct.",
+    ),
+    "REGISTRATION_NOT_FOUND": (
+        "Мұндай тіркеу жоқ.",
+        "Такая регистрация не найдена.",
+        "No such day registration.",
+    ),
+    "OVERRIDE_NOT_FOUND": (
+        "Мұндай түзету жоқ.",
+        "Такая корректировка не найдена.",
+        "No such override.",
+    ),
+    "IDEMPOTENCY_KEY_REQUIRED": (
+        "Idempotency-Key тақырыбы қажет.",
+        "Требуется заголовок Idempotency-Key.",
+        "An Idempotency-Key header is required.",
+    ),
+    "IDEMPOTENCY_CONFLICT": (
+        "Бұл кілт басқа сұраныспен қолданылған.",
+        "Этот ключ уже использован с другим запросом.",
+        "This key was already used with a different request.",
+    ),
+    "NOT_ELIGIBLE": (
+        "Сайлаушы дауыс беру құқығына ие емес.",
+        "Избиратель не обладает правом голоса.",
+        "The voter is not eligible to vote.",
+    ),
+    "HAS_REGISTRATION": (
+        "Сайлаушының тіркеуі бар: өз учаскесінде немесе сырттай дауыс беру куәлігімен "
+        "дауыс береді.",
+        "У избирателя есть регистрация: он голосует на своём участке или по открепительному "
+        "удостоверению.",
+        "The voter is registered: they vote at their own precinct or with an absentee certificate.",
+    ),
+    "REGISTERED_ABROAD": (
+        "Сайлаушы шетелде тіркелген.",
+        "Избиратель состоит на консульском учёте за рубежом.",
+        "The voter is registered abroad.",
+    ),
+    "PRECINCT_NOT_DESIGNATED": (
+        "Бұл учаскеде дауыс беру күні тіркеу жүргізілмейді.",
+        "На этом участке регистрация в день голосования не проводится.",
+        "This precinct is not designated for day registration.",
+    ),
+    "REGISTRATION_CLOSED": (
+        "Тіркеу учаскенің жергілікті уақыты бойынша 07:00-ден 20:00-ге дейін жүргізіледі.",
+        "Регистрация проводится с 07:00 до 20:00 по местному времени участка.",
+        "Registration is open from 07:00 to 20:00 local time at the precinct.",
+    ),
+    "ALREADY_REGISTERED": (
+        "Сайлаушы осы сайлауға тіркеліп қойған.",
+        "Избиратель уже зарегистрирован на эти выборы.",
+        "The voter is already registered for this election.",
+    ),
+    "REGISTRATION_NOT_ACTIVE": (
+        "Тіркеу белсенді емес.",
+        "Регистрация не действует.",
+        "The registration is not active.",
+    ),
+    "SELF_APPROVAL_FORBIDDEN": (
+        "Өз түзетуіңізді бекітуге болмайды.",
+        "Нельзя утвердить собственную корректировку.",
+        "An operator cannot approve their own override.",
+    ),
+    "OVERRIDE_NOT_PENDING": (
+        "Түзету бекітуді күтпейді.",
+        "Корректировка не ожидает утверждения.",
+        "The override is not pending.",
+    ),
+    "OVERRIDE_NOT_ACTIVE": (
+        "Түзету белсенді емес.",
+        "Корректировка не действует.",
+        "The override is not active.",
+    ),
+    "OVERRIDE_EXPIRED": (
+        "Түзетудің мерзімі өтті.",
+        "Срок действия корректировки истёк.",
+        "The override has expired.",
+    ),
+    "OVERRIDE_CONFLICT": (
+        "Бұл сайлаушыға басқа түзету әрекет етеді.",
+        "Для этого избирателя уже действует другая корректировка.",
+        "Another override is already active for this voter.",
+    ),
     "MALFORMED_REQUEST": (
         "Сұраныс оқылмады.",
         "Запрос не удалось прочитать.",
