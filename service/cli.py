@@ -9,6 +9,7 @@ import typer
 from pydantic import ValidationError
 
 from service.config import Settings
+from service.console import EXIT_REFUSED, fail
 from service.operator import register as register_operator_commands
 
 app = typer.Typer(
@@ -32,13 +33,7 @@ app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 register_operator_commands(app)
 
-EXIT_REFUSED = 2
 EXIT_TAMPERED = 3
-
-
-def fail(message: str, *, code: int = EXIT_REFUSED) -> typer.Exit:
-    typer.echo(f"voterctl: {message}", err=True)
-    return typer.Exit(code)
 
 
 def load_settings() -> Settings:

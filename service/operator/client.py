@@ -7,31 +7,18 @@ here would duplicate the contract for no gain.
 from __future__ import annotations
 
 import datetime as dt
-from enum import StrEnum
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
+from service.domain.model import OverrideKind
+from service.domain.overrides import OverrideStatus
 from service.logs import IIN_SHAPED
 
 TIMEOUT_SECONDS = 10.0
 PROBLEM_FIELDS = frozenset({"type", "title", "status", "detail", "code", "request_id"})
-
-
-class OverrideKind(StrEnum):
-    ASSIGN = "assign"
-    INCLUDE = "include"
-    EXCLUDE = "exclude"
-
-
-class OverrideStatus(StrEnum):
-    PENDING = "pending"
-    ACTIVE = "active"
-    REFUSED = "refused"
-    REVOKED = "revoked"
-    EXPIRED = "expired"
 
 
 class ApiRefused(Exception):

@@ -19,17 +19,18 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
+from service.console import EXIT_REFUSED, fail
+from service.domain.model import OverrideKind
+from service.domain.overrides import OverrideStatus
 from service.messages import Language
 from service.operator.client import (
     ApiClient,
     ApiRefused,
     ApiUnavailable,
-    OverrideKind,
-    OverrideStatus,
     UnsafeUrlValue,
 )
 
-EXIT_USAGE = 2
+EXIT_USAGE = EXIT_REFUSED
 EXIT_API_REFUSED = 4
 EXIT_UNAVAILABLE = 5
 
@@ -48,11 +49,6 @@ registration_app = typer.Typer(help="Day registrations (SPEC §6).", no_args_is_
 
 Body = dict[str, Any]
 Render = Callable[[Body], list[Any]]
-
-
-def fail(message: str, *, code: int = EXIT_USAGE) -> typer.Exit:
-    typer.echo(f"voterctl: {message}", err=True)
-    return typer.Exit(code)
 
 
 def make_client(base_url: str, token: str, *, language: str) -> ApiClient:
