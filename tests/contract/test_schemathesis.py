@@ -8,6 +8,7 @@ body schema) and no request may produce a server error.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from tests.support import (
 
 CONTRACT_EXAMPLES = int(os.environ.get("VOTER_CONTRACT_EXAMPLES", "200"))
 
-_workdir = Path(os.environ.get("VOTER_TEST_TMP", "/tmp")) / f"voter-contract-{os.getpid()}"
+_workdir = Path(tempfile.mkdtemp(prefix="voter-contract-"))
 _keys = make_keys()
 _settings = make_settings(f"sqlite:///{_workdir / 'voter.db'}", _keys)
 _country = write_country(_workdir / "country")
