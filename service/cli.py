@@ -48,6 +48,7 @@ def load_settings() -> Settings:
 
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
 Host = Annotated[str, typer.Option(help="Address to listen on.")]
+DatabaseUrl = Annotated[str | None, typer.Option(help="Database URL (default VOTER_DATABASE_URL).")]
 
 
 # --- serve -------------------------------------------------------------------------------
@@ -226,6 +227,38 @@ def import_elections_command(file: ImportFile) -> None:
     _import("elections", file)
 
 
+# --- database ----------------------------------------------------------------------------
+
+db_app = typer.Typer(help="The service database.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    database: DatabaseUrl = None,
+    app_role: Annotated[
+        str | None,
+        typer.Option(
+            envvar="VOTER_DATABASE_APP_ROLE",
+            help="PostgreSQL role the service runs as: granted SELECT and INSERT only on the "
+            "audit tables.",
+        ),
+    ] = None,
+) -> None:
+    """Apply every pending migration (run as the role that owns the schema)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from service.db.migrations import head_revision, upgrade
+
+    url = database or load_settings().database_url
+    try:
+        upgrade(url, app_role=app_role)
+    except SQLAlchemyError as exc:
+        cause = str(getattr(exc, "orig", exc)).splitlines()[0]
+        raise fail(f"migration failed: {type(exc).__name__}: {cause}") from None
+    typer.echo(f"database schema at {head_revision()}")
+
+
 # --- tokens ------------------------------------------------------------------------------
 
 
@@ -281,7 +314,6 @@ def _checkpoint_verifier(settings: Settings, public_key: Path | None):  # type: 
     return CheckpointVerifier(signer.public_key_pem)
 
 
-DatabaseUrl = Annotated[str | None, typer.Option(help="Database URL (default VOTER_DATABASE_URL).")]
 PublicKey = Annotated[
     Path | None, typer.Option(help="Ed25519 public key (PEM) trusted for checkpoints.")
 ]

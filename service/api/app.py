@@ -35,6 +35,7 @@ from service.audit.signing import CheckpointSigner
 from service.clock import Clock, clock_from
 from service.config import Settings
 from service.db.engine import Database, create_schema, open_database, write_session
+from service.db.migrations import require_current_schema
 from service.logs import get_logger
 from service.reference import ReferenceCache
 from service.security.tokens import TokenVerifier
@@ -156,7 +157,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(settings.database_url)
-        create_schema(database)
+        if settings.is_production:
+            # Replicas never migrate: the migration Job does, with the schema owner's role.
+            require_current_schema(database)
+        else:
+            create_schema(database)
         services = _build_services(
             settings,
             database=database,

@@ -4,7 +4,8 @@
 or roll back together: there is no unaudited decision and no orphan entry. Seqs are assigned as
 head + 1; the chain stays linear because only one writer at a time can read the head and insert
 after it. On SQLite the writer engine's ``BEGIN IMMEDIATE`` gives that; on PostgreSQL the lock
-belongs in ``_head``. A rolled-back transaction takes its seqs with it, so there are no gaps.
+is a transaction-level advisory lock taken in ``_head``. A rolled-back transaction takes its
+seqs with it, so there are no gaps.
 
 Subjects are pseudonyms (``pseudonymise``), never raw IINs; the payload is stored verbatim, so
 callers must keep names, addresses and IINs out of it.
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from service.audit.chain import (
@@ -35,6 +37,8 @@ DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_CHECKPOINT_MAX_AGE = timedelta(seconds=60)
 ITER_BATCH_SIZE = 1000
 _PSEUDONYM = re.compile(r"v1:[0-9a-f]{64}")
+# Any fixed 64-bit number no other part of the system uses; "voteraud" in ASCII.
+CHAIN_LOCK_KEY = 0x766F746572617564
 
 
 @dataclass(frozen=True)
@@ -188,9 +192,16 @@ class AuditLog(AuditReader):
     def _head(self, session: Session) -> tuple[int, str]:
         """(seq, entry_hash) of the newest entry, or (0, GENESIS_HASH) for an empty log.
 
-        The one place the head is read for writing: on PostgreSQL, lock here (e.g. a
-        transaction-level advisory lock) so concurrent writers queue instead of forking.
+        The one place the head is read for writing. On PostgreSQL every replica and worker
+        takes one transaction-level advisory lock first, held until its commit, so writers
+        queue and each reads the head its predecessor committed: one chain, never a fork.
+        (A database sequence would not do: it leaves gaps and commits out of order.) On
+        SQLite the writer's BEGIN IMMEDIATE already holds the database's only write lock.
         """
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection().execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY}
+            )
         statement = (
             select(AuditEntryRow.seq, AuditEntryRow.entry_hash)
             .order_by(col(AuditEntryRow.seq).desc())

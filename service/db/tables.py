@@ -7,6 +7,8 @@ import datetime as dt
 from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
+from service.audit.tables import SEQ_TYPE
+
 
 class PrecinctRow(SQLModel, table=True):
     __tablename__ = "precincts"
@@ -38,7 +40,7 @@ class ReferenceImportRow(SQLModel, table=True):
     kind: str = Field(max_length=16)
     records: int
     imported_at: dt.datetime
-    audit_seq: int
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
 
 
 class DecisionRow(SQLModel, table=True):
@@ -51,7 +53,7 @@ class DecisionRow(SQLModel, table=True):
     subject: str = Field(max_length=80)
     outcome: str = Field(max_length=16)
     decided_at: dt.datetime
-    audit_seq: int = Field(unique=True)
+    audit_seq: int = Field(sa_type=SEQ_TYPE, unique=True)
     # The decision as answered (without personal data), for operators and reconciliation.
     body: str = Field(sa_column=Column(Text, nullable=False))
 
@@ -74,7 +76,7 @@ class DayRegistrationRow(SQLModel, table=True):
     registered_at: dt.datetime
     lapses_at: dt.datetime
     active_key: str | None = Field(default=None, unique=True, max_length=160)
-    audit_seq: int
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
     cancelled_at: dt.datetime | None = None
     cancelled_by: str | None = Field(default=None, max_length=200)
     cancel_reason: str | None = Field(default=None, max_length=1000)
@@ -110,7 +112,7 @@ class OverrideRow(SQLModel, table=True):
     expires_on: dt.date
     created_by: str = Field(max_length=200)
     created_at: dt.datetime
-    audit_seq: int
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
 
 
 class OverrideActionRow(SQLModel, table=True):
@@ -125,7 +127,7 @@ class OverrideActionRow(SQLModel, table=True):
     actor: str = Field(max_length=200)
     at: dt.datetime
     reason: str | None = Field(default=None, max_length=1000)
-    audit_seq: int
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
 
 
 class ActiveOverrideRow(SQLModel, table=True):
