@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.logs import configure_logging
+from tests.databases import drop_database, new_database_url, on_postgres
 from tests.support import (
     Country,
     Keys,
@@ -24,6 +26,24 @@ def pytest_configure(config: pytest.Config) -> None:
     configure_logging(json_output=True)
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """PostgreSQL-only tests skip on a developer's machine without it, and fail in CI."""
+    if on_postgres():
+        return
+    for item in items:
+        if "postgres" in item.keywords:
+            if os.environ.get("CI"):
+                # First, so the failure says why before any PostgreSQL fixture runs.
+                item.fixturenames.insert(0, "_postgres_is_required")  # type: ignore[attr-defined]
+            else:
+                item.add_marker(pytest.mark.skip(reason="VOTER_TEST_POSTGRES_URL is not set"))
+
+
+@pytest.fixture
+def _postgres_is_required() -> None:
+    pytest.fail("CI must run the PostgreSQL tests, but VOTER_TEST_POSTGRES_URL is not set")
+
+
 @pytest.fixture(scope="session")
 def keys() -> Keys:
     return make_keys()
@@ -35,8 +55,12 @@ def country(tmp_path: Path) -> Country:
 
 
 @pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'voter.db'}"
+def database_url(tmp_path: Path) -> Iterator[str]:
+    """The service database for one test: SQLite, or a fresh PostgreSQL database."""
+    url = new_database_url(tmp_path)
+    yield url
+    if on_postgres():
+        drop_database(url)
 
 
 @pytest.fixture

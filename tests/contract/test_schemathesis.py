@@ -19,6 +19,7 @@ from schemathesis.config import SchemathesisConfig
 from service.api.app import create_app
 from service.clock import FixedClock
 from service.security.tokens import Role
+from tests.databases import new_database_url
 from tests.support import (
     NOW,
     load_reference,
@@ -33,7 +34,7 @@ CONTRACT_EXAMPLES = int(os.environ.get("VOTER_CONTRACT_EXAMPLES", "200"))
 
 _workdir = Path(tempfile.mkdtemp(prefix="voter-contract-"))
 _keys = make_keys()
-_settings = make_settings(f"sqlite:///{_workdir / 'voter.db'}", _keys)
+_settings = make_settings(new_database_url(_workdir), _keys)
 _country = write_country(_workdir / "country")
 load_reference(_settings, _country)
 _app = create_app(_settings, clock=FixedClock(NOW), transports=mock_transports(_country))

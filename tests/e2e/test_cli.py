@@ -28,10 +28,10 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def env(tmp_path: Path, keys: Keys) -> dict[str, str]:
+def env(database_url: str, keys: Keys) -> dict[str, str]:
     return {
         "VOTER_ENV": "dev",
-        "VOTER_DATABASE_URL": f"sqlite:///{tmp_path / 'cli.db'}",
+        "VOTER_DATABASE_URL": database_url,
         "VOTER_AUDIT_SIGNING_KEY": keys.audit_signing,
         "VOTER_AUDIT_HMAC_KEY": "cli-test-hmac-key-0123456789abcdef",
         "VOTER_JWT_PRIVATE_KEY": keys.jwt_private,
@@ -96,7 +96,10 @@ def test_token_mint_signs_a_token_the_service_accepts(env: dict[str, str]) -> No
 def test_audit_verify_passes_then_names_the_seq_after_one_byte_is_changed(
     tmp_path: Path, env: dict[str, str], keys: Keys, country: Country
 ) -> None:
-    database = tmp_path / "cli.db"
+    # SQLite on purpose: the attacker edits the file with the sqlite3 module, as an
+    # operator with shell access could (tests/integration/test_postgres.py does it there).
+    database = tmp_path / "tampered.db"
+    env = {**env, "VOTER_DATABASE_URL": f"sqlite:///{database}"}
     settings = make_settings(f"sqlite:///{database}", keys)
     load_reference(settings, country)
     with running_app(settings, mock_transports(country)) as (_, client):

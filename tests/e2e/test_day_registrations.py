@@ -8,7 +8,6 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -86,8 +85,8 @@ class Desk:
 
 
 @pytest.fixture
-def desk(tmp_path: Path, keys: Keys, country: Country) -> Iterator[Desk]:
-    settings = make_settings(f"sqlite:///{tmp_path / 'v.db'}", keys)
+def desk(database_url: str, keys: Keys, country: Country) -> Iterator[Desk]:
+    settings = make_settings(database_url, keys)
     load_reference(settings, country)
     clock = MovableClock(local("Asia/Almaty", VOTING_DAY, 10, 0))
     with running_app(settings, mock_transports(country), clock=clock) as (_, client):

@@ -12,7 +12,6 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,8 +39,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def server(tmp_path: Path, keys: Keys, country: Country) -> Iterator[tuple[str, str]]:
-    database_url = f"sqlite:///{tmp_path / 'walk.db'}"
+def server(database_url: str, keys: Keys, country: Country) -> Iterator[tuple[str, str]]:
     settings = make_settings(database_url, keys)
     load_reference(settings, country)
     app = create_app(settings, clock=MovableClock(NOW), transports=mock_transports(country))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from pathlib import Path
 
 import httpx
 import pytest
@@ -58,9 +57,9 @@ def json_logs(capfd: pytest.CaptureFixture[str]) -> pytest.CaptureFixture[str]:
 
 
 def test_no_iin_reaches_the_logs_on_any_route_or_error_path(
-    tmp_path: Path, keys: Keys, country: Country, json_logs: pytest.CaptureFixture[str]
+    database_url: str, keys: Keys, country: Country, json_logs: pytest.CaptureFixture[str]
 ) -> None:
-    settings = make_settings(f"sqlite:///{tmp_path / 'v.db'}", keys)
+    settings = make_settings(database_url, keys)
     load_reference(settings, country)
     transports = Transports(
         registry=httpx.MockTransport(_exceptional),

@@ -6,7 +6,6 @@ import asyncio
 import json
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import httpx
 import pytest
@@ -61,11 +60,9 @@ FAULTS: dict[str, Callable[[httpx.Request], object]] = {
 @pytest.mark.parametrize("broken", ["registry", "addresses"])
 @pytest.mark.parametrize("fault", list(FAULTS))
 def test_upstream_fault_is_undetermined_audited_and_within_the_deadline(
-    tmp_path: Path, keys: Keys, country: Country, broken: str, fault: str
+    database_url: str, keys: Keys, country: Country, broken: str, fault: str
 ) -> None:
-    settings = make_settings(
-        f"sqlite:///{tmp_path / 'v.db'}", keys, upstream_deadline_seconds=DEADLINE_SECONDS
-    )
+    settings = make_settings(database_url, keys, upstream_deadline_seconds=DEADLINE_SECONDS)
     load_reference(settings, country)
     faulty = httpx.MockTransport(FAULTS[fault])  # type: ignore[arg-type]
     transports = Transports(

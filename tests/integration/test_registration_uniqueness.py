@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import IntegrityError
@@ -31,9 +30,9 @@ def _row(registration_id: str, *, active: bool = True) -> DayRegistrationRow:
 
 
 def test_two_active_registrations_of_one_voter_violate_a_unique_constraint(
-    tmp_path: Path,
+    database_url: str,
 ) -> None:
-    database = open_database(f"sqlite:///{tmp_path / 'u.db'}")
+    database = open_database(database_url)
     create_schema(database)
     with write_session(database) as session:
         repository.add_day_registration(session, _row("r-1"))

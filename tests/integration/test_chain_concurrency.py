@@ -1,0 +1,101 @@
+"""One audit chain, whatever the number of writers (issue 4).
+
+Several processes append decisions at once through the real code path (Recorder, the same
+object the API uses: decision row and audit entry in one transaction). Afterwards the chain
+must be one linear sequence 1..N with no fork, gap or duplicate, verify against its signed
+checkpoints, and match the decisions one to one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import multiprocessing
+import os
+import time
+import uuid
+from pathlib import Path
+
+from sqlalchemy import func
+from sqlmodel import select
+
+from service.audit.log import AuditLog
+from service.audit.signing import CheckpointSigner, CheckpointVerifier
+from service.audit.tables import AuditEntryRow
+from service.audit.verify import verify_database
+from service.db.engine import create_schema, open_database, read_session
+from service.db.tables import DecisionRow
+from service.usecases.recording import Recorder
+from tests.support import Keys
+
+PROCESSES = int(os.environ.get("VOTER_CHAIN_PROCESSES", "4"))
+APPENDS_PER_PROCESS = int(os.environ.get("VOTER_CHAIN_APPENDS", "5000"))
+HMAC_KEY = b"chain-concurrency-test-hmac-key-0123"
+
+
+def _append_many(database_url: str, signing_key: str, worker: int, count: int) -> None:
+    database = open_database(database_url)
+    recorder = Recorder(
+        database=database,
+        audit_log=AuditLog(CheckpointSigner(signing_key), checkpoint_every=1000),
+        hmac_key=HMAC_KEY,
+    )
+
+    async def run() -> None:
+        for i in range(count):
+            decision_id = str(uuid.uuid4())
+            await recorder.record_decision(
+                kind="eligibility.check",
+                subject=recorder.subject_of(f"{worker:02d}{i:010d}"),
+                decision_id=decision_id,
+                election_id="2027-president",
+                outcome="eligible",
+                payload={"decision_id": decision_id, "worker": worker, "i": i},
+                decided_at=dt.datetime.now(dt.UTC),
+            )
+
+    asyncio.run(run())
+    database.dispose()
+
+
+def test_concurrent_writers_make_one_linear_chain(database_url: str, keys: Keys) -> None:
+    database = open_database(database_url)
+    create_schema(database)
+    context = multiprocessing.get_context("spawn")
+    started = time.perf_counter()
+    workers = [
+        context.Process(
+            target=_append_many,
+            args=(database_url, keys.audit_signing, worker, APPENDS_PER_PROCESS),
+        )
+        for worker in range(PROCESSES)
+    ]
+    for process in workers:
+        process.start()
+    for process in workers:
+        process.join()
+    elapsed = time.perf_counter() - started
+    assert [p.exitcode for p in workers] == [0] * PROCESSES
+
+    expected = PROCESSES * APPENDS_PER_PROCESS
+    with read_session(database) as session:
+        seqs = session.exec(select(AuditEntryRow.seq).order_by(AuditEntryRow.seq)).all()
+        decisions = session.exec(select(func.count()).select_from(DecisionRow)).one()
+        linked = session.exec(
+            select(func.count(func.distinct(DecisionRow.audit_seq))).select_from(DecisionRow)
+        ).one()
+    assert list(seqs) == list(range(1, expected + 1))
+    assert decisions == linked == expected
+
+    report = verify_database(database, verifier=CheckpointVerifier(keys.audit_public))
+    database.dispose()
+    print(
+        f"\nchain concurrency on {database.writer.dialect.name}: {PROCESSES} processes x "
+        f"{APPENDS_PER_PROCESS} appends = {expected} in {elapsed:.1f} s "
+        f"({expected / elapsed:.0f}/s); chain length {len(seqs)}; "
+        f"verify ok={report.ok}, {report.entries_checked} entries, "
+        f"{report.checkpoints_checked} checkpoints"
+    )
+    assert report.ok, report
+    assert report.entries_checked == expected
+    assert report.checkpoints_checked >= expected // 1000
