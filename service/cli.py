@@ -71,6 +71,9 @@ def serve(
             "window), 'now', or an ISO 8601 instant."
         ),
     ] = "voting-day",
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Worker processes (they share one audit chain).")
+    ] = 1,
 ) -> None:
     """Run the API. Production reads VOTER_* variables; --demo sets everything up under ./var."""
     import uvicorn
@@ -86,13 +89,26 @@ def serve(
     configure_logging(
         json_output=None if settings.log_format == "auto" else settings.log_format == "json"
     )
-    from service.api.app import create_app
+    from service.api.app import checkpoint_signer
 
     try:
-        api = create_app(settings)
+        checkpoint_signer(settings)  # refuse a missing or bad key before forking workers
     except ValueError as exc:
         raise fail(str(exc)) from None
-    uvicorn.run(api, host=host, port=port, log_config=None, access_log=False, proxy_headers=False)
+    if not settings.is_production:
+        from service.db.migrations import upgrade
+
+        upgrade(settings.database_url)
+    uvicorn.run(
+        "service.api.asgi:app_from_environment",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 # --- mocks -------------------------------------------------------------------------------

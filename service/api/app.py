@@ -34,9 +34,12 @@ from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner
 from service.clock import Clock, clock_from
 from service.config import Settings
-from service.db.engine import Database, create_schema, open_database, write_session
+from service.db.engine import Database, open_database, write_session
 from service.db.migrations import require_current_schema
 from service.logs import get_logger
+from service.observability.metrics import Metrics
+from service.observability.readiness import ReadinessProbe
+from service.observability.upstreams import ObservedAddresses, ObservedRegistry
 from service.reference import ReferenceCache
 from service.security.tokens import TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
@@ -97,19 +100,28 @@ def _build_services(
         transport=transports.addresses,
     )
     reference_cache = ReferenceCache(database)
+    # Per lifespan, not global: many apps run in one test process (service.observability).
+    metrics = Metrics()
+    metrics.watch_audit_log(database=database, reader=audit_log, clock=clock)
     recorder = Recorder(
         database=database,
         audit_log=audit_log,
         hmac_key=settings.audit_hmac_key.get_secret_value().encode(),
+        observer=metrics,
     )
     eligibility_service = EligibilityService(
-        registry=RegistryClient(registry_http, deadline_seconds=settings.upstream_deadline_seconds),
-        addresses=AddressClient(
-            addresses_http, deadline_seconds=settings.upstream_deadline_seconds
+        registry=ObservedRegistry(
+            RegistryClient(registry_http, deadline_seconds=settings.upstream_deadline_seconds),
+            observer=metrics,
+        ),
+        addresses=ObservedAddresses(
+            AddressClient(addresses_http, deadline_seconds=settings.upstream_deadline_seconds),
+            observer=metrics,
         ),
         reference=reference_cache,
         recorder=recorder,
         clock=clock,
+        counter=metrics,
     )
     return AppServices(
         settings=settings,
@@ -133,6 +145,10 @@ def _build_services(
         ),
         overrides=OverrideService(recorder=recorder, reference=reference_cache, clock=clock),
         upstream_clients=(registry_http, addresses_http),
+        metrics=metrics,
+        readiness=ReadinessProbe(
+            database=database, upstreams={"registry": registry_http, "addresses": addresses_http}
+        ),
     )
 
 
@@ -157,11 +173,9 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(settings.database_url)
-        if settings.is_production:
-            # Replicas never migrate: the migration Job does, with the schema owner's role.
-            require_current_schema(database)
-        else:
-            create_schema(database)
+        # Workers and replicas never migrate (the migration Job does, as the schema owner;
+        # in development `voterctl serve` does before it starts them): they only check.
+        require_current_schema(database)
         services = _build_services(
             settings,
             database=database,
