@@ -18,6 +18,8 @@ from service.db.engine import Database
 from service.errors import Forbidden, InvalidInput, Unauthenticated
 from service.logs import get_logger
 from service.messages import Language, negotiate
+from service.observability.metrics import Metrics
+from service.observability.readiness import ReadinessProbe
 from service.reference import ReferenceCache
 from service.security.tokens import Caller, Role, TokenRejected, TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
@@ -42,6 +44,8 @@ class AppServices:
     day_registrations: DayRegistrationService
     overrides: OverrideService
     upstream_clients: tuple[httpx.AsyncClient, ...]
+    metrics: Metrics
+    readiness: ReadinessProbe
 
 
 def _services(request: Request) -> AppServices:

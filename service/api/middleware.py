@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from fastapi import HTTPException
@@ -19,7 +19,20 @@ from service.messages import negotiate
 REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
+UNMATCHED_ROUTE = "unmatched"
+
 _log = get_logger("service.http")
+
+
+class RequestObserver(Protocol):
+    def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None: ...
+
+
+def _observer(scope: Scope) -> RequestObserver | None:
+    # The metrics are built by the lifespan, after this middleware: look them up per request.
+    services = getattr(getattr(scope.get("app"), "state", None), "services", None)
+    observer: RequestObserver | None = getattr(services, "metrics", None)
+    return observer
 
 
 def new_request_id() -> str:
@@ -105,12 +118,22 @@ class RequestContextMiddleware:
             except BodyTooLarge:
                 await too_large()
         finally:
-            route = scope.get("route")
+            # The template, never the path itself: a path can hold ids without bound.
+            route = getattr(scope.get("route"), "path", None) or UNMATCHED_ROUTE
+            elapsed_seconds = time.perf_counter() - started
             _log.info(
                 "http.request",
                 method=scope["method"],
-                route=getattr(route, "path", None) or "unmatched",
+                route=route,
                 status=status["code"],
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed_seconds * 1000, 2),
             )
+            observer = _observer(scope)
+            if observer is not None:
+                observer.observe_request(
+                    route=route,
+                    method=scope["method"],
+                    status=status["code"],
+                    seconds=elapsed_seconds,
+                )
             structlog.contextvars.clear_contextvars()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -47,6 +48,39 @@ class PersonSource(Protocol):
 
 class RegistrationSource(Protocol):
     async def registrations(self, iin: str) -> tuple[Registration, ...]: ...
+
+
+class DecisionCounter(Protocol):
+    def count_decision(
+        self,
+        *,
+        kind: str,
+        outcome: str,
+        reasons: Iterable[str] = (),
+        next_steps: Iterable[str] = (),
+    ) -> None: ...
+
+
+class _NotCounted:
+    def count_decision(
+        self,
+        *,
+        kind: str,
+        outcome: str,
+        reasons: Iterable[str] = (),
+        next_steps: Iterable[str] = (),
+    ) -> None:
+        pass
+
+
+def count_recorded(counter: DecisionCounter, *, kind: str, decision: Decision) -> None:
+    """Count a decision once its audit entry has committed: only what really happened."""
+    counter.count_decision(
+        kind=kind,
+        outcome=decision.outcome.value,
+        reasons=[r.value for r in decision.reasons],
+        next_steps=[step.code.value for step in decision.next_steps],
+    )
 
 
 @dataclass(frozen=True)
@@ -110,12 +144,14 @@ class EligibilityService:
         reference: ReferenceCache,
         recorder: Recorder,
         clock: Clock,
+        counter: DecisionCounter | None = None,
     ) -> None:
         self._registry = registry
         self._addresses = addresses
         self._reference = reference
         self._recorder = recorder
         self._clock = clock
+        self._counter = counter or _NotCounted()
 
     async def _gather(self, iin: str) -> tuple[Person | None, tuple[Registration, ...]]:
         person_call = asyncio.ensure_future(self._registry.lookup(iin))
@@ -191,6 +227,7 @@ class EligibilityService:
                 },
                 decided_at=self._clock.now(),
             )
+            self._counter.count_decision(kind=audit_kind, outcome=Outcome.UNDETERMINED.value)
             exc.extensions["audit"] = {"seq": receipt.seq, "entry_hash": receipt.entry_hash}
             exc.extensions["decision_id"] = decision_id
             raise
@@ -232,6 +269,7 @@ class EligibilityService:
             payload={**context, **decision_payload(decision)},
             decided_at=decided_at,
         )
+        count_recorded(self._counter, kind=DECISION_KIND, decision=decision)
         return RecordedDecision(decision_id, election, decision, decided_at, receipt)
 
     async def check_precinct(
@@ -278,6 +316,7 @@ class EligibilityService:
             },
             decided_at=decided_at,
         )
+        count_recorded(self._counter, kind=PRECINCT_CHECK_KIND, decision=decision)
         return PrecinctCheck(
             check_id, election, precinct_id, included, decision, reasons, decided_at, receipt
         )

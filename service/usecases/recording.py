@@ -7,8 +7,9 @@ audit entry; if the database refuses either, the whole request fails.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import anyio
 import orjson
@@ -30,11 +31,23 @@ T = TypeVar("T")
 __all__ = ["IntegrityError", "Receipt", "Recorder"]
 
 
+class AuditAppendObserver(Protocol):
+    def observe_audit_append(self, seconds: float) -> None: ...
+
+
 class Recorder:
-    def __init__(self, *, database: Database, audit_log: AuditLog, hmac_key: bytes) -> None:
+    def __init__(
+        self,
+        *,
+        database: Database,
+        audit_log: AuditLog,
+        hmac_key: bytes,
+        observer: AuditAppendObserver | None = None,
+    ) -> None:
         self._database = database
         self._audit_log = audit_log
         self._hmac_key = hmac_key
+        self._observer = observer
 
     def subject_of(self, iin: str) -> str:
         return pseudonymise(iin, key=self._hmac_key)
@@ -64,8 +77,15 @@ class Recorder:
         """
 
         def run() -> T:
-            with write_session(self._database) as session:
-                return work(session)
+            started = time.perf_counter()
+            try:
+                with write_session(self._database) as session:
+                    return work(session)
+            finally:
+                # Failed and refused transactions too: a write queueing for the lock or
+                # timing out is what this measurement is for.
+                if self._observer is not None:
+                    self._observer.observe_audit_append(time.perf_counter() - started)
 
         try:
             return await anyio.to_thread.run_sync(run)

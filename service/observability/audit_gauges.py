@@ -1,0 +1,72 @@
+"""Audit-log gauges read from the database when Prometheus scrapes.
+
+Read at scrape time rather than set by the background signer: the database is shared by every
+replica, so any replica reports the true age of the newest checkpoint whoever signed it, and a
+signer task that died or hangs cannot leave behind a gauge frozen at a healthy value, which
+is exactly the failure the age exists to reveal. The cost is two index lookups per scrape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+from sqlalchemy import func
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session, select
+
+from service.audit.log import AuditReader
+from service.audit.tables import AuditEntryRow
+from service.clock import Clock
+from service.db.engine import Database, read_session
+from service.logs import get_logger
+
+CHECKPOINT_AGE = "voter_audit_checkpoint_age_seconds"
+CHAIN_LENGTH = "voter_audit_chain_length"
+
+_log = get_logger("service.observability")
+
+
+def _chain_length(session: Session) -> int:
+    # MAX over the primary key is one index seek on SQLite and PostgreSQL alike.
+    length = session.exec(select(func.max(AuditEntryRow.seq))).one()
+    return int(length or 0)
+
+
+class AuditLogCollector(Collector):
+    def __init__(self, *, database: Database, reader: AuditReader, clock: Clock) -> None:
+        self._database = database
+        self._reader = reader
+        self._clock = clock
+
+    def describe(self) -> Iterator[GaugeMetricFamily]:
+        # Names only, so registering the collector does not touch the database.
+        yield from self._families()
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        age, length = self._families()
+        try:
+            with read_session(self._database) as session:
+                latest = self._reader.latest_checkpoint(session)
+                length.add_metric([], _chain_length(session))
+        except SQLAlchemyError as exc:
+            # A scrape must still show the HTTP and runtime metrics; /readyz reports the
+            # database, and a missing series is what an absent() alert looks for.
+            _log.warning("metrics.audit.unavailable", error=type(exc).__name__)
+            return
+        if latest is not None:
+            # No sample before the first checkpoint: an age of "never" has no number.
+            age.add_metric([], (self._clock.now() - latest.signed_at).total_seconds())
+        yield age
+        yield length
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        return (
+            GaugeMetricFamily(
+                CHECKPOINT_AGE,
+                "Seconds since the newest signed audit checkpoint, by the service clock.",
+            ),
+            GaugeMetricFamily(CHAIN_LENGTH, "Entries in the audit hash chain (its head seq)."),
+        )

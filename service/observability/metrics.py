@@ -1,0 +1,180 @@
+"""The service's Prometheus metrics, one ``CollectorRegistry`` per running app.
+
+A registry per app rather than the process-wide default: tests start many apps in one
+process, and two apps must never add to each other's counters or clash on registration.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
+
+from service.adapters import addresses, registry
+from service.adapters.upstream import UpstreamFailure
+from service.audit.log import AuditReader
+from service.clock import Clock
+from service.db.engine import Database
+from service.domain.model import NextStepCode, Outcome, ReasonCode
+from service.observability.audit_gauges import AuditLogCollector
+from service.usecases.day_registrations import KIND_REFUSED
+from service.usecases.eligibility import DECISION_KIND, PRECINCT_CHECK_KIND
+
+# The classic text format every Prometheus reads; prometheus-client's "latest" is 1.0.0.
+MEDIA_TYPE = "text/plain; version=0.0.4"
+OTHER = "other"
+UNMATCHED_ROUTE = "unmatched"
+UPSTREAM_OK = "ok"
+
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+# Kinds whose outcomes reach the counter: checks, precinct checks, and day registrations
+# refused as undetermined (they share the gathering step that can fail).
+DECISION_KINDS = frozenset({DECISION_KIND, PRECINCT_CHECK_KIND, KIND_REFUSED})
+OUTCOMES = frozenset(o.value for o in Outcome)
+REASONS = frozenset(r.value for r in ReasonCode)
+NEXT_STEPS = frozenset(s.value for s in NextStepCode)
+UPSTREAMS = frozenset({registry.UPSTREAM, addresses.UPSTREAM})
+UPSTREAM_RESULTS = frozenset({UPSTREAM_OK, *(f.value for f in UpstreamFailure)})
+
+# Upstream calls are bounded by a deadline of a few seconds; the audit write is a local
+# transaction that should take milliseconds unless it queues for the write lock.
+UPSTREAM_BUCKETS_SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0)
+AUDIT_BUCKETS_SECONDS = (
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0
+)  # fmt: skip
+
+
+def closed(value: str, allowed: frozenset[str]) -> str:
+    """``value`` if it is one of ``allowed``, else ``other``: label sets stay bounded."""
+    return value if value in allowed else OTHER
+
+
+def method_label(method: str) -> str:
+    # Any token is a valid HTTP method to the server; a client must not mint new series.
+    upper = method.upper()
+    return upper if upper in HTTP_METHODS else OTHER
+
+
+def status_label(status: int) -> str:
+    return str(status) if 100 <= status <= 599 else OTHER
+
+
+class Metrics:
+    """Every metric the service exports; implements the use cases' and adapters' observers."""
+
+    def __init__(self, *, runtime_collectors: bool = True) -> None:
+        self.registry = CollectorRegistry()
+        if runtime_collectors:
+            ProcessCollector(registry=self.registry)
+            PlatformCollector(registry=self.registry)
+            GCCollector(registry=self.registry)
+        self.http_requests = Counter(
+            "voter_http_requests",
+            "HTTP requests by route template, method and status.",
+            ("route", "method", "status"),
+            registry=self.registry,
+        )
+        self.http_request_duration = Histogram(
+            "voter_http_request_duration_seconds",
+            "Time from the first byte in to the last byte out, by route template and method.",
+            ("route", "method"),
+            registry=self.registry,
+        )
+        self.decisions = Counter(
+            "voter_decisions",
+            "Audited decisions by kind and outcome.",
+            ("kind", "outcome"),
+            registry=self.registry,
+        )
+        self.decision_reasons = Counter(
+            "voter_decision_reasons",
+            "Ineligibility reason codes in audited decisions (one decision may add several).",
+            ("reason",),
+            registry=self.registry,
+        )
+        self.unassigned = Counter(
+            "voter_unassigned",
+            "Eligible voters left without a precinct, by next step "
+            "(NO_PRECINCT_FOR_ADDRESS is a boundary data error for the operators).",
+            ("next_step",),
+            registry=self.registry,
+        )
+        self.upstream_requests = Counter(
+            "voter_upstream_requests",
+            "Upstream lookups by upstream and result (ok, timeout, connection, status, malformed).",
+            ("upstream", "result"),
+            registry=self.registry,
+        )
+        self.upstream_request_duration = Histogram(
+            "voter_upstream_request_duration_seconds",
+            "Time of one upstream lookup, answer validated, whatever its result.",
+            ("upstream",),
+            buckets=UPSTREAM_BUCKETS_SECONDS,
+            registry=self.registry,
+        )
+        self.audit_append_duration = Histogram(
+            "voter_audit_append_duration_seconds",
+            "Time of the write transaction holding an audit append, lock wait and commit "
+            "included, failed ones too.",
+            buckets=AUDIT_BUCKETS_SECONDS,
+            registry=self.registry,
+        )
+        self._initialise_series()
+
+    def _initialise_series(self) -> None:
+        # Series that exist at zero from the start let rate() and alerts see the first event.
+        for kind in DECISION_KINDS:
+            for outcome in OUTCOMES:
+                self.decisions.labels(kind, outcome)
+        for reason in REASONS:
+            self.decision_reasons.labels(reason)
+        for step in NEXT_STEPS:
+            self.unassigned.labels(step)
+        for upstream in UPSTREAMS:
+            self.upstream_request_duration.labels(upstream)
+            for result in UPSTREAM_RESULTS:
+                self.upstream_requests.labels(upstream, result)
+
+    def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
+        """``route`` must be a path template (``/v1/day-registrations/{registration_id}``)."""
+        method = method_label(method)
+        self.http_requests.labels(route, method, status_label(status)).inc()
+        self.http_request_duration.labels(route, method).observe(seconds)
+
+    def count_decision(
+        self,
+        *,
+        kind: str,
+        outcome: str,
+        reasons: Iterable[str] = (),
+        next_steps: Iterable[str] = (),
+    ) -> None:
+        self.decisions.labels(closed(kind, DECISION_KINDS), closed(outcome, OUTCOMES)).inc()
+        for reason in reasons:
+            self.decision_reasons.labels(closed(reason, REASONS)).inc()
+        for step in next_steps:
+            self.unassigned.labels(closed(step, NEXT_STEPS)).inc()
+
+    def observe_upstream(self, *, upstream: str, result: str, seconds: float) -> None:
+        upstream = closed(upstream, UPSTREAMS)
+        self.upstream_requests.labels(upstream, closed(result, UPSTREAM_RESULTS)).inc()
+        self.upstream_request_duration.labels(upstream).observe(seconds)
+
+    def observe_audit_append(self, seconds: float) -> None:
+        self.audit_append_duration.observe(seconds)
+
+    def watch_audit_log(self, *, database: Database, reader: AuditReader, clock: Clock) -> None:
+        """Export the checkpoint age and chain length, read from ``database`` at each scrape."""
+        self.registry.register(AuditLogCollector(database=database, reader=reader, clock=clock))
+
+    def render(self) -> bytes:
+        """The text exposition format 0.0.4. Blocking: scrape-time collectors may query."""
+        return generate_latest(self.registry)
