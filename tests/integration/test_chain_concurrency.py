@@ -14,7 +14,6 @@ import multiprocessing
 import os
 import time
 import uuid
-from pathlib import Path
 
 from sqlalchemy import func
 from sqlmodel import select
