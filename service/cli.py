@@ -319,15 +319,23 @@ def token_mint(
 # --- audit -------------------------------------------------------------------------------
 
 
-def _checkpoint_verifier(settings: Settings, public_key: Path | None):  # type: ignore[no-untyped-def]
-    from service.audit.signing import CheckpointSigner, CheckpointVerifier
+def _public_key_pem(public_key: Path | None) -> str:
+    """The trusted checkpoint key: the given file, else derived from the service's own key.
+
+    An observer with an export and the public key needs no other setting, so the service's
+    configuration is only read when the key is not given.
+    """
+    from service.audit.signing import CheckpointSigner
 
     if public_key is not None:
-        return CheckpointVerifier(public_key.read_text("ascii"))
+        try:
+            return public_key.read_text("ascii")
+        except OSError as exc:
+            raise fail(f"cannot read {public_key}: {exc.strerror}") from None
+    settings = load_settings()
     if settings.audit_signing_key is None:
         raise fail("give --public-key or set VOTER_AUDIT_SIGNING_KEY")
-    signer = CheckpointSigner(settings.audit_signing_key.get_secret_value())
-    return CheckpointVerifier(signer.public_key_pem)
+    return CheckpointSigner(settings.audit_signing_key.get_secret_value()).public_key_pem
 
 
 PublicKey = Annotated[
@@ -344,15 +352,18 @@ def audit_verify(
     public_key: PublicKey = None,
 ) -> None:
     """Re-walk the hash chain against signed checkpoints; exit 3 naming the first bad seq."""
+    from service.audit.signing import CheckpointVerifier
     from service.audit.verify import verify_database, verify_export
     from service.db.engine import open_database
 
-    settings = load_settings()
-    verifier = _checkpoint_verifier(settings, public_key)
+    try:
+        verifier = CheckpointVerifier(_public_key_pem(public_key))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
     if file is not None:
         report = verify_export(file, verifier=verifier)
     else:
-        db = open_database(database or settings.database_url)
+        db = open_database(database or load_settings().database_url)
         try:
             report = verify_database(db, verifier=verifier)
         finally:
@@ -376,20 +387,22 @@ def audit_export(
     database: Annotated[
         str | None, typer.Option(help="Database URL (default VOTER_DATABASE_URL).")
     ] = None,
+    public_key: PublicKey = None,
 ) -> None:
-    """Export entries and signed checkpoints for observers to verify offline."""
-    from service.api.app import checkpoint_signer
+    """Export entries and signed checkpoints for observers to verify offline.
+
+    With --public-key (and --database) it needs neither the signing key nor other settings.
+    """
     from service.audit.export import export_log
     from service.db.engine import open_database
 
-    settings = load_settings()
     try:
-        signer = checkpoint_signer(settings)
+        public_key_pem = _public_key_pem(public_key)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    db = open_database(database or settings.database_url)
+    db = open_database(database or load_settings().database_url)
     try:
-        count = export_log(db, out, public_key_pem=signer.public_key_pem)
+        count = export_log(db, out, public_key_pem=public_key_pem)
     finally:
         db.dispose()
     typer.echo(f"exported {count} entries to {out}")

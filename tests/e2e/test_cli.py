@@ -142,7 +142,9 @@ def test_audit_export_verifies_offline_with_the_public_key_alone(
     assert runner.invoke(app, ["audit", "export", "--out", str(export)], env=env).exit_code == 0
     public_key = tmp_path / "audit.pub.pem"
     public_key.write_text(keys.audit_public)
-    observer_env = {"VOTER_ENV": "dev"}
+    # An observer has the export and the public key, and nothing else: even a production
+    # setting with no service keys at all must not stop them.
+    observer_env = {"VOTER_ENV": "prod"}
     result = runner.invoke(
         app,
         ["audit", "verify", "--file", str(export), "--public-key", str(public_key)],
