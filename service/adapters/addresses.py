@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict
 
-from service.adapters.upstream import (
-    SubjectMismatch,
-    UpstreamFailure,
-    check_deadline,
-    is_person_not_found,
-    post_lookup,
-    status_error,
-)
+from service.adapters.upstream import about_someone_else, check_deadline, post_lookup, read_answer
 from service.datafiles import RegistrationRecord
 from service.domain.model import Registration
-from service.errors import UpstreamUnavailable
 
 UPSTREAM = "addresses"
 LOOKUP_PATH = "/registrations/lookup"
@@ -52,18 +44,9 @@ class AddressClient:
             upstream=UPSTREAM,
             deadline_seconds=self._deadline_seconds,
         )
-        if is_person_not_found(response):
+        answer = read_answer(response, _RegistrationsAnswer, upstream=UPSTREAM)
+        if answer is None:
             return ()
-        if response.status_code != httpx.codes.OK:
-            raise UpstreamUnavailable(
-                upstream=UPSTREAM, failure=UpstreamFailure.STATUS
-            ) from status_error(response)
-        try:
-            answer = _RegistrationsAnswer.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise UpstreamUnavailable(upstream=UPSTREAM, failure=UpstreamFailure.MALFORMED) from exc
         if any(record.iin != iin for record in answer.registrations):
-            raise UpstreamUnavailable(
-                upstream=UPSTREAM, failure=UpstreamFailure.MALFORMED
-            ) from SubjectMismatch()
+            raise about_someone_else(UPSTREAM)
         return tuple(record.to_domain() for record in answer.registrations)

@@ -3,19 +3,11 @@
 from __future__ import annotations
 
 import httpx
-from pydantic import ConfigDict, ValidationError
+from pydantic import ConfigDict
 
-from service.adapters.upstream import (
-    SubjectMismatch,
-    UpstreamFailure,
-    check_deadline,
-    is_person_not_found,
-    post_lookup,
-    status_error,
-)
+from service.adapters.upstream import about_someone_else, check_deadline, post_lookup, read_answer
 from service.datafiles import PersonRecord
 from service.domain.model import Person
-from service.errors import UpstreamUnavailable
 
 UPSTREAM = "registry"
 LOOKUP_PATH = "/persons/lookup"
@@ -44,18 +36,9 @@ class RegistryClient:
             upstream=UPSTREAM,
             deadline_seconds=self._deadline_seconds,
         )
-        if is_person_not_found(response):
+        record = read_answer(response, _PersonAnswer, upstream=UPSTREAM)
+        if record is None:
             return None
-        if response.status_code != httpx.codes.OK:
-            raise UpstreamUnavailable(
-                upstream=UPSTREAM, failure=UpstreamFailure.STATUS
-            ) from status_error(response)
-        try:
-            record = _PersonAnswer.model_validate_json(response.content)
-        except ValidationError as exc:
-            raise UpstreamUnavailable(upstream=UPSTREAM, failure=UpstreamFailure.MALFORMED) from exc
         if record.iin != iin:
-            raise UpstreamUnavailable(
-                upstream=UPSTREAM, failure=UpstreamFailure.MALFORMED
-            ) from SubjectMismatch()
+            raise about_someone_else(UPSTREAM)
         return record.to_domain()

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
+from typing import TypeVar
 
 import httpx
+from pydantic import BaseModel, ValidationError
 
 from service.errors import UpstreamUnavailable
 
@@ -103,6 +105,30 @@ def is_person_not_found(response: httpx.Response) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and body.get("code") == NOT_FOUND_CODE
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_answer(response: httpx.Response, model: type[M], *, upstream: str) -> M | None:
+    """The validated body of a 200; None for the upstream's own not-found; else a fault."""
+    if is_person_not_found(response):
+        return None
+    if response.status_code != httpx.codes.OK:
+        raise UpstreamUnavailable(
+            upstream=upstream, failure=UpstreamFailure.STATUS
+        ) from status_error(response)
+    try:
+        return model.model_validate_json(response.content)
+    except ValidationError as exc:
+        raise UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.MALFORMED) from exc
+
+
+def about_someone_else(upstream: str) -> UpstreamUnavailable:
+    """The fault to raise when an answer concerns another IIN than the one asked."""
+    error = UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.MALFORMED)
+    error.__cause__ = SubjectMismatch()
+    return error
 
 
 def status_error(response: httpx.Response) -> httpx.HTTPStatusError:
