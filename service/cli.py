@@ -416,20 +416,16 @@ def audit_tail(
     ] = None,
 ) -> None:
     """Print the last entries' bodies (pseudonymous: no IIN is ever stored)."""
-    from sqlmodel import col, select
-
-    from service.audit.tables import AuditEntryRow
+    from service.audit.log import AuditReader
     from service.db.engine import open_database, read_session
 
-    settings = load_settings()
-    db = open_database(database or settings.database_url)
+    db = open_database(database or load_settings().database_url)
+    reader = AuditReader()
     try:
         with read_session(db) as session:
-            rows = session.exec(
-                select(AuditEntryRow).order_by(col(AuditEntryRow.seq).desc()).limit(count)
-            ).all()
-            for row in reversed(rows):
-                typer.echo(f"{row.seq}\t{row.entry_hash[:16]}\t{row.body}")
+            head = reader.chain_length(session)
+            for entry in reader.entries(session, after_seq=max(0, head - count), limit=count):
+                typer.echo(f"{entry.seq}\t{entry.entry_hash[:16]}\t{entry.body}")
     finally:
         db.dispose()
 

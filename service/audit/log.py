@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import func, text
 from sqlmodel import Session, col, select
 
 from service.audit.chain import (
@@ -109,6 +109,11 @@ class AuditReader:
     def checkpoints(self, session: Session) -> list[Checkpoint]:
         statement = select(AuditCheckpointRow).order_by(col(AuditCheckpointRow.size))
         return [_to_checkpoint(row) for row in session.exec(statement)]
+
+    def chain_length(self, session: Session) -> int:
+        """The head seq (0 for an empty log): one index seek on SQLite and PostgreSQL alike."""
+        length = session.exec(select(func.max(AuditEntryRow.seq))).one()
+        return int(length or 0)
 
     def latest_checkpoint(self, session: Session) -> Checkpoint | None:
         statement = (

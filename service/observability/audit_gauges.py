@@ -12,12 +12,9 @@ from collections.abc import Iterator
 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
-from sqlalchemy import func
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, select
 
 from service.audit.log import AuditReader
-from service.audit.tables import AuditEntryRow
 from service.clock import Clock
 from service.db.engine import Database, read_session
 from service.logs import get_logger
@@ -26,12 +23,6 @@ CHECKPOINT_AGE = "voter_audit_checkpoint_age_seconds"
 CHAIN_LENGTH = "voter_audit_chain_length"
 
 _log = get_logger("service.observability")
-
-
-def _chain_length(session: Session) -> int:
-    # MAX over the primary key is one index seek on SQLite and PostgreSQL alike.
-    length = session.exec(select(func.max(AuditEntryRow.seq))).one()
-    return int(length or 0)
 
 
 class AuditLogCollector(Collector):
@@ -49,7 +40,7 @@ class AuditLogCollector(Collector):
         try:
             with read_session(self._database) as session:
                 latest = self._reader.latest_checkpoint(session)
-                length.add_metric([], _chain_length(session))
+                length.add_metric([], self._reader.chain_length(session))
         except SQLAlchemyError as exc:
             # A scrape must still show the HTTP and runtime metrics; /readyz reports the
             # database, and a missing series is what an absent() alert looks for.

@@ -27,6 +27,7 @@ from service.usecases.day_registrations import (
     Registered,
     RegistrationView,
     Rendered,
+    Renderer,
 )
 
 router = APIRouter(prefix="/v1/day-registrations", tags=["day-registrations"])
@@ -56,7 +57,9 @@ def registration_out(view: RegistrationView, directory: PrecinctDirectory) -> Da
     )
 
 
-def _renderer(directory: PrecinctDirectory, language: Language, request_id: str):  # type: ignore[no-untyped-def]
+def _renderer(directory: PrecinctDirectory, language: Language, request_id: str) -> Renderer:
+    """How this request's answer is rendered; stored as sent so a retry replays it."""
+
     def render(outcome: Outcome) -> Rendered:
         if isinstance(outcome, Registered):
             body = registration_out(outcome.registration, directory).model_dump_json()
