@@ -8,7 +8,16 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
-ElectionId = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+ELECTION_ID_PATTERN = r"^[0-9A-Za-z_-]+$"
+# Free text may hold tabs and line breaks but no other control characters: PostgreSQL cannot
+# store NUL at all, and the rest only ever arrive by mistake or malice.
+NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
+ElectionId = Annotated[
+    str, StringConstraints(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
+]
+FreeText1000 = Annotated[
+    str, StringConstraints(min_length=1, max_length=1000, pattern=NO_CONTROL_CHARACTERS)
+]
 
 
 PrecinctIdInput = Annotated[
@@ -113,7 +122,7 @@ class DayRegistrationOut(BaseModel):
 
 
 class ReasonRequest(_Request):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
+    reason: FreeText1000
 
 
 class EmptyRequest(_Request):
@@ -132,8 +141,10 @@ class OverrideRequest(_Request):
         "SPECIAL_INSTITUTION",
         "COMMISSION_RESOLUTION",
     ]
-    reason_text: Annotated[str, StringConstraints(min_length=1, max_length=1000)]
-    document_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    reason_text: FreeText1000
+    document_ref: Annotated[
+        str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS)
+    ]
     expires_on: dt.date | None = None
 
 

@@ -181,7 +181,7 @@ class TokenVerifier:
         exp = _numeric_date(claims["exp"])
         iat = _numeric_date(claims["iat"])
         nbf = _numeric_date(claims["nbf"]) if "nbf" in claims else None
-        if not _is_nonempty_str(claims["sub"]):
+        if not _is_account_name(claims["sub"]):
             raise TokenRejected("bad_claim")
         if "jti" in claims and not _is_nonempty_str(claims["jti"]):
             raise TokenRejected("bad_claim")
@@ -265,6 +265,18 @@ def _numeric_date(value: object) -> float:
 
 def _is_nonempty_str(value: object) -> bool:
     return isinstance(value, str) and bool(value)
+
+
+MAX_SUBJECT_LENGTH: Final = 200
+
+
+def _is_account_name(value: object) -> bool:
+    # The subject is stored as the actor of audited actions: bounded, printable text only.
+    return (
+        _is_nonempty_str(value)
+        and len(str(value)) <= MAX_SUBJECT_LENGTH
+        and str(value).isprintable()
+    )
 
 
 def _timestamp(now: datetime) -> float:

@@ -708,3 +708,22 @@ def test_public_key_from_private_refuses_garbage_without_echoing_it() -> None:
         public_key_from_private("-----BEGIN PRIVATE KEY-----\nc2VjcmV0\n-----END PRIVATE KEY-----")
 
     assert "c2VjcmV0" not in str(refused.value)
+
+
+@pytest.mark.parametrize("subject", ["clerk\x00@egov", "clerk\n@egov", "x" * 201])
+def test_subject_with_control_characters_or_too_long_is_refused(
+    keys: Keys, verifier: TokenVerifier, subject: str
+) -> None:
+    # The subject becomes the actor of audited actions; it must be storable, printable text.
+    token = mint_token(
+        private_key_pem=keys.ec_private_pem,
+        kid=EC_KID,
+        subject=subject,
+        roles=[Role.EGOV],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        now=NOW,
+    )
+    with pytest.raises(TokenRejected) as caught:
+        verifier.verify(token, now=NOW)
+    assert caught.value.reason == "bad_claim"

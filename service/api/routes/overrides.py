@@ -9,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from service.api.deps import OperatorDep, RequestIdDep, ServicesDep
 from service.api.presenters import receipt_out
 from service.api.schemas import (
+    ELECTION_ID_PATTERN,
     EmptyRequest,
     OverrideActionOut,
     OverrideList,
@@ -72,7 +73,9 @@ async def create_override(
 async def list_overrides(
     _caller: OperatorDep,
     services: ServicesDep,
-    election_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+    election_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
+    ] = None,
     status: Literal["pending", "active", "refused", "revoked", "expired"] | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
