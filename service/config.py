@@ -6,7 +6,7 @@ import datetime as dt
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PLACEHOLDER_HMAC_KEY = "dev-only-audit-hmac-key-change-me"
@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     audit_checkpoint_max_age_seconds: int = Field(default=60, ge=1, le=3600)
 
     rate_limit_per_minute: int = Field(default=600, ge=1)
+    # JSON object {role: requests per minute}; a caller gets its most generous role's limit,
+    # never more than rate_limit_per_minute. Roles left out get rate_limit_per_minute.
+    rate_limit_per_role: dict[str, PositiveInt] = Field(default_factory=dict)
+    bulk_lookup_threshold: int = Field(default=500, ge=1)
     clock_fixed: dt.datetime | None = None
     max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     log_format: LogFormat = LogFormat.AUTO

@@ -40,6 +40,7 @@ from service.logs import get_logger
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.observability.upstreams import ObservedAddresses, ObservedRegistry
+from service.ratelimit import BulkLookupWatch, RequestLimits
 from service.reference import ReferenceCache
 from service.security.tokens import TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
@@ -122,6 +123,7 @@ def _build_services(
         recorder=recorder,
         clock=clock,
         counter=metrics,
+        lookups=BulkLookupWatch(threshold=settings.bulk_lookup_threshold, observer=metrics),
     )
     return AppServices(
         settings=settings,
@@ -146,6 +148,11 @@ def _build_services(
         overrides=OverrideService(recorder=recorder, reference=reference_cache, clock=clock),
         upstream_clients=(registry_http, addresses_http),
         metrics=metrics,
+        rate_limits=RequestLimits(
+            per_subject_per_minute=settings.rate_limit_per_minute,
+            per_role_per_minute=settings.rate_limit_per_role,
+            observer=metrics,
+        ),
         readiness=ReadinessProbe(
             database=database, upstreams={"registry": registry_http, "addresses": addresses_http}
         ),

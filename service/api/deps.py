@@ -20,6 +20,7 @@ from service.logs import get_logger
 from service.messages import Language, negotiate
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
+from service.ratelimit import RequestLimits
 from service.reference import ReferenceCache
 from service.security.tokens import Caller, Role, TokenRejected, TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
@@ -45,6 +46,7 @@ class AppServices:
     overrides: OverrideService
     upstream_clients: tuple[httpx.AsyncClient, ...]
     metrics: Metrics
+    rate_limits: RequestLimits
     readiness: ReadinessProbe
 
 
@@ -85,6 +87,8 @@ async def _authenticate(request: Request, services: ServicesDep) -> Caller:
         _security_log.warning("security.token.rejected", reason=exc.reason)
         raise Unauthenticated from None
     structlog.contextvars.bind_contextvars(sub=caller.subject)
+    # Every authenticated route comes through here, and only those: health and metrics don't.
+    services.rate_limits.admit(caller)
     return caller
 
 

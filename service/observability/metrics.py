@@ -25,6 +25,8 @@ from service.clock import Clock
 from service.db.engine import Database
 from service.domain.model import NextStepCode, Outcome, ReasonCode
 from service.observability.audit_gauges import AuditLogCollector
+from service.ratelimit import NO_ROLE
+from service.security.tokens import Role
 from service.usecases.day_registrations import KIND_REFUSED
 from service.usecases.eligibility import DECISION_KIND, PRECINCT_CHECK_KIND
 
@@ -43,6 +45,7 @@ REASONS = frozenset(r.value for r in ReasonCode)
 NEXT_STEPS = frozenset(s.value for s in NextStepCode)
 UPSTREAMS = frozenset({registry.UPSTREAM, addresses.UPSTREAM})
 UPSTREAM_RESULTS = frozenset({UPSTREAM_OK, *(f.value for f in UpstreamFailure)})
+RATE_LIMIT_ROLES = frozenset({NO_ROLE, *(r.value for r in Role)})
 
 # Upstream calls are bounded by a deadline of a few seconds; the audit write is a local
 # transaction that should take milliseconds unless it queues for the write lock.
@@ -127,6 +130,18 @@ class Metrics:
             buckets=AUDIT_BUCKETS_SECONDS,
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "voter_rate_limited",
+            "Requests refused with 429 by the per-subject limit, by the caller's deciding role.",
+            ("role",),
+            registry=self.registry,
+        )
+        self.bulk_lookup_alerts = Counter(
+            "voter_bulk_lookup_alerts",
+            "Accounts that looked up more distinct voters in an hour than "
+            "VOTER_BULK_LOOKUP_THRESHOLD (once per account and window): alert on any increase.",
+            registry=self.registry,
+        )
         self._initialise_series()
 
     def _initialise_series(self) -> None:
@@ -142,6 +157,8 @@ class Metrics:
             self.upstream_request_duration.labels(upstream)
             for result in UPSTREAM_RESULTS:
                 self.upstream_requests.labels(upstream, result)
+        for role in RATE_LIMIT_ROLES:
+            self.rate_limited.labels(role)
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         """``route`` must be a path template (``/v1/day-registrations/{registration_id}``)."""
@@ -167,6 +184,12 @@ class Metrics:
         upstream = closed(upstream, UPSTREAMS)
         self.upstream_requests.labels(upstream, closed(result, UPSTREAM_RESULTS)).inc()
         self.upstream_request_duration.labels(upstream).observe(seconds)
+
+    def count_rate_limited(self, *, role: str) -> None:
+        self.rate_limited.labels(closed(role, RATE_LIMIT_ROLES)).inc()
+
+    def count_bulk_lookup_alert(self) -> None:
+        self.bulk_lookup_alerts.inc()
 
     def observe_audit_append(self, seconds: float) -> None:
         self.audit_append_duration.observe(seconds)

@@ -61,6 +61,17 @@ class DecisionCounter(Protocol):
     ) -> None: ...
 
 
+class LookupObserver(Protocol):
+    """Told which voter (by pseudonym, never IIN) each caller looked up: bulk-read alarms."""
+
+    def looked_up(self, *, caller: str, voter_subject: str) -> None: ...
+
+
+class _NotObserved:
+    def looked_up(self, *, caller: str, voter_subject: str) -> None:
+        pass
+
+
 class _NotCounted:
     def count_decision(
         self,
@@ -145,6 +156,7 @@ class EligibilityService:
         recorder: Recorder,
         clock: Clock,
         counter: DecisionCounter | None = None,
+        lookups: LookupObserver | None = None,
     ) -> None:
         self._registry = registry
         self._addresses = addresses
@@ -152,6 +164,7 @@ class EligibilityService:
         self._recorder = recorder
         self._clock = clock
         self._counter = counter or _NotCounted()
+        self._lookups = lookups or _NotObserved()
 
     async def _gather(self, iin: str) -> tuple[Person | None, tuple[Registration, ...]]:
         person_call = asyncio.ensure_future(self._registry.lookup(iin))
@@ -247,6 +260,7 @@ class EligibilityService:
         self, *, raw_iin: str, election_id: str, caller: Caller, request_id: str
     ) -> RecordedDecision:
         iin = validated_iin(raw_iin)
+        self._lookups.looked_up(caller=caller.subject, voter_subject=self._recorder.subject_of(iin))
         election = await self.election(election_id)
         decision_id = str(uuid.uuid4())
         context = {
@@ -283,6 +297,7 @@ class EligibilityService:
     ) -> PrecinctCheck:
         """Service A: included only if eligible and this is the voter's own precinct."""
         iin = validated_iin(raw_iin)
+        self._lookups.looked_up(caller=caller.subject, voter_subject=self._recorder.subject_of(iin))
         election = await self.election(election_id)
         reference = await self._reference.current()
         if reference.directory.get(precinct_id) is None:
