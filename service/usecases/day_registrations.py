@@ -117,7 +117,7 @@ def _view(row: DayRegistrationRow, *, now: dt.datetime, receipt: Receipt) -> Reg
     )
 
 
-def request_fingerprint(*, iin: str, election_id: str, precinct_id: str) -> str:
+def request_digest(*, iin: str, election_id: str, precinct_id: str) -> str:
     canonical = orjson.dumps(
         {"iin": iin, "election_id": election_id, "precinct_id": precinct_id},
         option=orjson.OPT_SORT_KEYS,
@@ -156,7 +156,7 @@ class DayRegistrationService:
         precinct = reference.directory.get(precinct_id)
         if precinct is None:
             raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
-        fingerprint = request_fingerprint(iin=iin, election_id=election.id, precinct_id=precinct_id)
+        fingerprint = request_digest(iin=iin, election_id=election.id, precinct_id=precinct_id)
         replay = await self._recorder.read(
             lambda session: self._replay(session, caller, idempotency_key, fingerprint)
         )
