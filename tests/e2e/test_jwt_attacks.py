@@ -17,14 +17,14 @@ from typing import Any
 
 import pytest
 import structlog
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 from fastapi.testclient import TestClient
 from httpx import Response
 
 from service.logs import configure_logging
 from service.security.tokens import Role
+from tests.jwt_crafting import b64url, es256_signature, segment
 from tests.support import ELECTION_ID, NOW, PEOPLE, Keys, token
 
 NOW_TS = int(NOW.timestamp())
@@ -39,15 +39,7 @@ BODY = {"iin": PEOPLE["eligible_permanent"]["iin"], "election_id": ELECTION_ID}
 PATH = "/v1/eligibility/check"
 
 
-# --- hand-made tokens (copied from tests/unit/test_tokens.py, adapted to the e2e keys) -------
-
-
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def segment(value: Any) -> str:
-    return b64url(json.dumps(value, separators=(",", ":")).encode())
+# --- hand-made tokens (helpers in tests/jwt_crafting.py) ---------------------------------------
 
 
 def claims(*, drop: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:
@@ -77,9 +69,8 @@ def es256(payload: dict[str, Any], keys: Keys, **header: Any) -> str:
     """A token whose ES256 signature is genuinely valid for the trusted test key."""
     signing_input = f"{segment({'alg': 'ES256', 'typ': 'JWT', 'kid': KID, **header})}"
     signing_input += f".{segment(payload)}"
-    der = _private_key(keys).sign(signing_input.encode(), ec.ECDSA(hashes.SHA256()))
-    r, s = decode_dss_signature(der)
-    return f"{signing_input}.{b64url(r.to_bytes(32, 'big') + s.to_bytes(32, 'big'))}"
+    signature = es256_signature(signing_input, _private_key(keys))
+    return f"{signing_input}.{b64url(signature)}"
 
 
 def hs256(payload: dict[str, Any], secret: bytes) -> str:

@@ -19,7 +19,6 @@ from typing import Any
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from service.security import (
     REASONS,
@@ -32,6 +31,7 @@ from service.security import (
     public_key_from_private,
 )
 from service.security import tokens as tokens_module
+from tests.jwt_crafting import b64url, es256_signature, segment
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 NOW_TS = int(NOW.timestamp())
@@ -104,14 +104,6 @@ def verifier(keys: Keys) -> TokenVerifier:
 # --- hand-made tokens -------------------------------------------------------------------------
 
 
-def b64url(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
-
-
-def segment(value: Any) -> str:
-    return b64url(json.dumps(value, separators=(",", ":")).encode())
-
-
 def claims(*, drop: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:
     base: dict[str, Any] = {
         "jti": "7d1f4c1e-0000-4000-8000-000000000001",
@@ -127,11 +119,6 @@ def claims(*, drop: tuple[str, ...] = (), **overrides: Any) -> dict[str, Any]:
     for name in drop:
         del base[name]
     return base
-
-
-def es256_signature(signing_input: str, key: ec.EllipticCurvePrivateKey) -> bytes:
-    r, s = decode_dss_signature(key.sign(signing_input.encode(), ec.ECDSA(hashes.SHA256())))
-    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 
 def rs256_signature(signing_input: str, key: rsa.RSAPrivateKey) -> bytes:
