@@ -7,7 +7,7 @@ Unknown fields are ignored; a line that does not parse stops the load with its l
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -194,7 +194,6 @@ def _describe(error: ValidationError) -> str:
 
 
 R = TypeVar("R", bound=_Record)
-T = TypeVar("T")
 
 
 def iter_records(path: Path, model: type[R]) -> Iterator[tuple[int, R]]:
@@ -207,18 +206,6 @@ def iter_records(path: Path, model: type[R]) -> Iterator[tuple[int, R]]:
                 yield line_number, model.model_validate_json(raw)
             except ValidationError as exc:
                 raise DataFileError(path, line_number, _describe(exc)) from None
-
-
-def load_all(path: Path, model: type[R], convert: Callable[[R], T]) -> list[T]:
-    return [convert(record) for _, record in iter_records(path, model)]
-
-
-def read_precincts(path: Path) -> list[Precinct]:
-    return load_all(path, PrecinctRecord, PrecinctRecord.to_domain)
-
-
-def read_elections(path: Path) -> list[Election]:
-    return load_all(path, ElectionRecord, ElectionRecord.to_domain)
 
 
 def person_to_json(person: Person) -> dict[str, Any]:

@@ -74,10 +74,6 @@ def add_decision(session: Session, row: DecisionRow) -> None:
     session.add(row)
 
 
-def count_decisions(session: Session) -> int:
-    return int(session.exec(select(func.count()).select_from(DecisionRow)).one())
-
-
 # --- day registrations and idempotency ---------------------------------------------------
 
 
