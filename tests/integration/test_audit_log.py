@@ -27,7 +27,7 @@ from service.audit.chain import (
     entry_hash,
 )
 from service.audit.export import export_log
-from service.audit.log import AuditLog, Receipt
+from service.audit.log import AuditLog, NewEntry, Receipt
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
 from service.audit.verify import verify_database, verify_export
@@ -203,6 +203,52 @@ def test_a_rolled_back_transaction_leaves_no_entry_no_checkpoint_and_no_gap(
     with read_session(database) as session:
         assert [c.size for c in audit.checkpoints(session)] == [5]
     assert verify_database(database, verifier=verifier).ok
+
+
+def new_entry(n: int, *, subject: str | None = None) -> NewEntry:
+    return NewEntry(
+        kind="eligibility.check",
+        subject=subject or pseudonymise(f"{900101300000 + n}", key=HMAC_KEY),
+        payload={"outcome": "eligible", "reasons": [], "request_id": f"req-{n}"},
+        recorded_at=at(n),
+    )
+
+
+def test_a_batch_appended_at_once_is_the_same_chain_as_one_by_one(
+    database: Database, audit: AuditLog, verifier: CheckpointVerifier, tmp_path: Path
+) -> None:
+    # The same 12 entries one at a time into a second database: identical hashes expected.
+    one_by_one = open_database(f"sqlite:///{tmp_path / 'one-by-one.db'}")
+    create_schema(one_by_one)
+    try:
+        expected = append_many(one_by_one, audit, 12)
+    finally:
+        one_by_one.dispose()
+
+    with write_session(database) as session:
+        first = audit.append_many(session, [new_entry(n) for n in range(1, 8)])
+    with write_session(database) as session:
+        second = audit.append_many(session, [new_entry(n) for n in range(8, 13)])
+
+    assert first + second == expected
+    with read_session(database) as session:
+        assert [c.size for c in audit.checkpoints(session)] == [5, 10]
+    assert verify_database(database, verifier=verifier).ok
+
+
+def test_a_batch_with_one_bad_subject_writes_nothing(database: Database, audit: AuditLog) -> None:
+    batch = [new_entry(1), new_entry(2, subject="900101300126"), new_entry(3)]
+    with pytest.raises(ValueError, match="pseudonym"), write_session(database) as session:
+        audit.append_many(session, batch)
+    with read_session(database) as session:
+        assert audit.entries(session, after_seq=0, limit=10) == []
+
+
+def test_an_empty_batch_appends_nothing(database: Database, audit: AuditLog) -> None:
+    with write_session(database) as session:
+        assert audit.append_many(session, []) == []
+    with read_session(database) as session:
+        assert audit.chain_length(session) == 0
 
 
 def test_a_subject_that_is_not_a_pseudonym_is_refused(database: Database, audit: AuditLog) -> None:
