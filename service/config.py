@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     registry_url: str = "http://127.0.0.1:8101"
     addresses_url: str = "http://127.0.0.1:8102"
     upstream_deadline_seconds: float = Field(default=2.0, gt=0, le=30)
+    # Also the bulkhead: at most this many lookups in flight to each upstream, any transport.
     upstream_max_connections: int = Field(default=64, ge=1, le=1000)
+    upstream_retry_attempts: int = Field(default=3, ge=1, le=3)
+    upstream_breaker_failures: int = Field(default=5, ge=1, le=1000)
+    upstream_breaker_reset_seconds: float = Field(default=5.0, gt=0, le=300)
     retry_after_seconds: int = Field(default=5, ge=1, le=3600)
 
     jwt_public_keys: dict[str, str] = Field(default_factory=dict)

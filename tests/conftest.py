@@ -5,6 +5,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import stamina
 from fastapi.testclient import TestClient
 
 from service.logs import configure_logging
@@ -42,6 +43,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def _postgres_is_required() -> None:
     pytest.fail("CI must run the PostgreSQL tests, but VOTER_TEST_POSTGRES_URL is not set")
+
+
+@pytest.fixture(autouse=True)
+def _retries_without_backoff() -> Iterator[None]:
+    """stamina's test mode: no backoff sleeps, at most the 3 attempts the service allows.
+
+    ``with stamina.set_testing(False):`` in a test measures the real jittered backoff.
+    """
+    with stamina.set_testing(True, attempts=3, cap=True):
+        yield
 
 
 @pytest.fixture(scope="session")

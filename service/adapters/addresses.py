@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from pydantic import BaseModel, ConfigDict
 
+from service.adapters.resilience import UpstreamGuard
 from service.adapters.upstream import about_someone_else, check_deadline, post_lookup, read_answer
 from service.datafiles import RegistrationRecord
 from service.domain.model import Registration
@@ -27,9 +28,16 @@ class _RegistrationsAnswer(BaseModel):
 
 
 class AddressClient:
-    def __init__(self, client: httpx.AsyncClient, *, deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        deadline_seconds: float,
+        guard: UpstreamGuard | None = None,
+    ) -> None:
         self._client = client
         self._deadline_seconds = check_deadline(deadline_seconds)
+        self._guard = guard
 
     async def registrations(self, iin: str) -> tuple[Registration, ...]:
         """Every registration of this (already validated) IIN; empty if there are none.
@@ -43,6 +51,7 @@ class AddressClient:
             iin,
             upstream=UPSTREAM,
             deadline_seconds=self._deadline_seconds,
+            guard=self._guard,
         )
         answer = read_answer(response, _RegistrationsAnswer, upstream=UPSTREAM)
         if answer is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from pydantic import ConfigDict
 
+from service.adapters.resilience import UpstreamGuard
 from service.adapters.upstream import about_someone_else, check_deadline, post_lookup, read_answer
 from service.datafiles import PersonRecord
 from service.domain.model import Person
@@ -19,9 +20,16 @@ class _PersonAnswer(PersonRecord):
 
 
 class RegistryClient:
-    def __init__(self, client: httpx.AsyncClient, *, deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        *,
+        deadline_seconds: float,
+        guard: UpstreamGuard | None = None,
+    ) -> None:
         self._client = client
         self._deadline_seconds = check_deadline(deadline_seconds)
+        self._guard = guard
 
     async def lookup(self, iin: str) -> Person | None:
         """The person with this (already validated) IIN, or None if the registry has none.
@@ -35,6 +43,7 @@ class RegistryClient:
             iin,
             upstream=UPSTREAM,
             deadline_seconds=self._deadline_seconds,
+            guard=self._guard,
         )
         record = read_answer(response, _PersonAnswer, upstream=UPSTREAM)
         if record is None:

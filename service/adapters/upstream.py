@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 from enum import StrEnum
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import httpx
 from pydantic import BaseModel, ValidationError
 
 from service.errors import UpstreamUnavailable
+
+if TYPE_CHECKING:
+    from service.adapters.resilience import UpstreamGuard
 
 DEFAULT_MAX_CONNECTIONS = 100
 
@@ -23,6 +26,9 @@ class UpstreamFailure(StrEnum):
     CONNECTION = "connection"
     STATUS = "status"
     MALFORMED = "malformed"
+    # Refused here without calling: the breaker is open, or every slot stayed taken.
+    CIRCUIT_OPEN = "circuit_open"
+    SATURATED = "saturated"
 
 
 class SubjectMismatch(ValueError):
@@ -71,15 +77,22 @@ async def post_lookup(
     *,
     upstream: str,
     deadline_seconds: float,
+    guard: UpstreamGuard | None = None,
 ) -> httpx.Response:
     """POST ``{"iin": ...}`` and read the whole answer within ``deadline_seconds``.
 
     httpx's own timeouts bound each read or write separately, so a server trickling bytes
-    could hold a request for far longer; the deadline bounds the call as a whole.
+    could hold a request for far longer; the deadline bounds the call as a whole, retries
+    and their backoff included when a ``guard`` (service.adapters.resilience) is given.
     """
+    body = {"iin": iin}
     try:
+        if guard is not None:
+            return await guard.send(
+                lambda: client.post(path, json=body), deadline_seconds=deadline_seconds
+            )
         async with asyncio.timeout(deadline_seconds):
-            return await client.post(path, json={"iin": iin})
+            return await client.post(path, json=body)
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.TIMEOUT) from exc
     except httpx.DecodingError as exc:

@@ -15,8 +15,10 @@ import httpx
 import yaml
 from fastapi import Depends, FastAPI
 
+from service.adapters import addresses, registry
 from service.adapters.addresses import AddressClient
 from service.adapters.registry import RegistryClient
+from service.adapters.resilience import CircuitBreaker, RetryPolicy, UpstreamGuard
 from service.adapters.upstream import build_upstream_client
 from service.api.deps import AppServices, reject_unknown_query_parameters
 from service.api.middleware import RequestContextMiddleware
@@ -82,6 +84,20 @@ def build_audit_log(settings: Settings, signer: CheckpointSigner) -> AuditLog:
     )
 
 
+def upstream_guard(upstream: str, settings: Settings) -> UpstreamGuard:
+    """Retries, circuit breaker and bulkhead for one upstream's lookups."""
+    return UpstreamGuard(
+        upstream,
+        breaker=CircuitBreaker(
+            upstream,
+            failure_threshold=settings.upstream_breaker_failures,
+            reset_seconds=settings.upstream_breaker_reset_seconds,
+        ),
+        max_concurrent_calls=settings.upstream_max_connections,
+        retry=RetryPolicy(attempts=settings.upstream_retry_attempts),
+    )
+
+
 def _build_services(
     settings: Settings, *, database: Database, clock: Clock, transports: Transports
 ) -> AppServices:
@@ -101,9 +117,12 @@ def _build_services(
         transport=transports.addresses,
     )
     reference_cache = ReferenceCache(database)
+    registry_guard = upstream_guard(registry.UPSTREAM, settings)
+    addresses_guard = upstream_guard(addresses.UPSTREAM, settings)
     # Per lifespan, not global: many apps run in one test process (service.observability).
     metrics = Metrics()
     metrics.watch_audit_log(database=database, reader=audit_log, clock=clock)
+    metrics.watch_upstream_guards((registry_guard, addresses_guard))
     recorder = Recorder(
         database=database,
         audit_log=audit_log,
@@ -112,11 +131,19 @@ def _build_services(
     )
     eligibility_service = EligibilityService(
         registry=ObservedRegistry(
-            RegistryClient(registry_http, deadline_seconds=settings.upstream_deadline_seconds),
+            RegistryClient(
+                registry_http,
+                deadline_seconds=settings.upstream_deadline_seconds,
+                guard=registry_guard,
+            ),
             observer=metrics,
         ),
         addresses=ObservedAddresses(
-            AddressClient(addresses_http, deadline_seconds=settings.upstream_deadline_seconds),
+            AddressClient(
+                addresses_http,
+                deadline_seconds=settings.upstream_deadline_seconds,
+                guard=addresses_guard,
+            ),
             observer=metrics,
         ),
         reference=reference_cache,

@@ -19,12 +19,14 @@ from prometheus_client import (
 )
 
 from service.adapters import addresses, registry
+from service.adapters.resilience import UpstreamGuard
 from service.adapters.upstream import UpstreamFailure
 from service.audit.log import AuditReader
 from service.clock import Clock
 from service.db.engine import Database
 from service.domain.model import NextStepCode, Outcome, ReasonCode
 from service.observability.audit_gauges import AuditLogCollector
+from service.observability.resilience import UpstreamGuardCollector
 from service.ratelimit import NO_ROLE
 from service.security.tokens import Role
 from service.usecases.day_registrations import KIND_REFUSED
@@ -197,6 +199,10 @@ class Metrics:
     def watch_audit_log(self, *, database: Database, reader: AuditReader, clock: Clock) -> None:
         """Export the checkpoint age and chain length, read from ``database`` at each scrape."""
         self.registry.register(AuditLogCollector(database=database, reader=reader, clock=clock))
+
+    def watch_upstream_guards(self, guards: Iterable[UpstreamGuard]) -> None:
+        """Export each upstream's breaker state and attempt counts, read at each scrape."""
+        self.registry.register(UpstreamGuardCollector(guards))
 
     def render(self) -> bytes:
         """The text exposition format 0.0.4. Blocking: scrape-time collectors may query."""

@@ -1,0 +1,272 @@
+"""Retries, a circuit breaker and a bulkhead around one upstream's lookups.
+
+Only the lookups come through here, and they are reads: retrying one can change nothing
+upstream. A lookup gets at most ``RetryPolicy.attempts`` attempts, all inside its deadline,
+retried on a timeout, a connection fault or a 5xx, never on an answer (200, the upstream's
+own not-found, any other 4xx). The breaker stops calling an upstream that keeps failing and
+lets one probe through after a cool-down; the bulkhead caps the calls in flight to one
+upstream, so a slow one cannot hold every connection and every request of the service.
+
+Retries are stamina's (jittered exponential backoff, its test mode). The breaker is a few
+lines of our own: it runs on every lookup, and an event loop needs no locks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from enum import Enum, StrEnum
+
+import httpx
+import stamina
+
+from service.adapters.upstream import UpstreamFailure
+from service.errors import UpstreamUnavailable
+from service.logs import get_logger
+
+_log = get_logger("service.upstream")
+
+
+class BreakerState(StrEnum):
+    CLOSED = "closed"
+    OPEN = "open"
+    HALF_OPEN = "half_open"
+
+
+class Admission(Enum):
+    REFUSED = 0
+    CALL = 1
+    PROBE = 2
+
+
+class CircuitOpen(Exception):
+    """The cause of a lookup refused by an open breaker: no call was made."""
+
+
+class BulkheadFull(Exception):
+    """The cause of a lookup that found every slot to its upstream taken until its deadline."""
+
+
+class RetryableStatus(Exception):
+    """A 5xx answer, raised so stamina retries it; the last one is returned, not raised."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"upstream answered {response.status_code}")
+        self.response = response
+
+
+# What a retry may cure: no answer, or a 5xx. httpx.DecodingError and the other request
+# errors are not here: the upstream answered, and asking again would get the same answer.
+RETRYABLE: tuple[type[Exception], ...] = (
+    RetryableStatus,
+    httpx.TimeoutException,
+    httpx.NetworkError,
+    httpx.RemoteProtocolError,
+    OSError,  # TimeoutError among them; injected transports raise bare socket errors
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    attempts: int = 3
+    wait_initial_seconds: float = 0.05
+    wait_max_seconds: float = 0.25
+    wait_jitter_seconds: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.attempts <= 3:
+            raise ValueError("attempts must be between 1 and 3")
+
+
+class CircuitBreaker:
+    """Opens after ``failure_threshold`` failures in a row; one probe after ``reset_seconds``.
+
+    A failure is an attempt that got no usable answer: a timeout, a connection fault or a
+    5xx. Any answer closes the breaker again.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        failure_threshold: int,
+        reset_seconds: float,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if failure_threshold < 1 or not reset_seconds > 0:
+            raise ValueError("failure_threshold must be >= 1 and reset_seconds positive")
+        self.name = name
+        self._threshold = failure_threshold
+        self._reset_seconds = reset_seconds
+        self._monotonic = monotonic
+        self._failures = 0
+        self._opened_at: float | None = None
+        self._probing = False
+
+    @property
+    def state(self) -> BreakerState:
+        if self._opened_at is None:
+            return BreakerState.CLOSED
+        if self._probing or self._monotonic() - self._opened_at >= self._reset_seconds:
+            return BreakerState.HALF_OPEN
+        return BreakerState.OPEN
+
+    @property
+    def is_closed(self) -> bool:
+        return self._opened_at is None
+
+    def admit(self) -> Admission:
+        if self._opened_at is None:
+            return Admission.CALL
+        if self._probing or self._monotonic() - self._opened_at < self._reset_seconds:
+            return Admission.REFUSED
+        self._probing = True
+        return Admission.PROBE
+
+    def record_success(self) -> None:
+        self._failures = 0
+        if self._opened_at is not None:
+            self._opened_at = None
+            self._probing = False
+            _log.info("upstream.circuit.closed", upstream=self.name)
+
+    def record_failure(self) -> None:
+        self._failures += 1
+        if self._probing:
+            self._probing = False
+            self._opened_at = self._monotonic()
+            _log.warning("upstream.circuit.reopened", upstream=self.name)
+        elif self._opened_at is None and self._failures >= self._threshold:
+            self._opened_at = self._monotonic()
+            _log.warning("upstream.circuit.opened", upstream=self.name, failures=self._failures)
+
+    def abandon_probe(self) -> None:
+        """The probe ended without a verdict (cancelled): the next caller probes instead."""
+        self._probing = False
+
+
+class UpstreamGuard:
+    """Retries, breaker and bulkhead of one upstream, shared by all its lookups.
+
+    ``calls`` and ``retries`` count attempts sent and retries among them, for the metrics.
+    """
+
+    def __init__(
+        self,
+        upstream: str,
+        *,
+        breaker: CircuitBreaker,
+        max_concurrent_calls: int,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        self.upstream = upstream
+        self.breaker = breaker
+        self.retry = retry or RetryPolicy()
+        self.calls = 0
+        self.retries = 0
+        self._bulkhead = asyncio.Semaphore(max_concurrent_calls)
+        # stamina's default hooks log the failed call's repr and count into the process-wide
+        # Prometheus registry; this service logs and counts retries itself.
+        stamina.instrumentation.set_on_retry_hooks(())
+
+    async def send(
+        self, request: Callable[[], Awaitable[httpx.Response]], *, deadline_seconds: float
+    ) -> httpx.Response:
+        """The upstream's answer to ``request()``, retried as the policy allows.
+
+        Raises what the last attempt raised (httpx errors, ``TimeoutError`` at the deadline),
+        or ``UpstreamUnavailable`` when the breaker or the bulkhead refused the call. A 5xx
+        that outlived its retries is returned, for the caller to report as a status fault.
+        """
+        admission = self.breaker.admit()
+        if admission is Admission.REFUSED:
+            raise UpstreamUnavailable(
+                upstream=self.upstream, failure=UpstreamFailure.CIRCUIT_OPEN
+            ) from CircuitOpen()
+        deadline_at = asyncio.get_running_loop().time() + deadline_seconds
+        try:
+            try:
+                return await self._attempt(request, deadline_at)
+            except RETRYABLE as first:
+                # The common case, a first attempt that is answered, costs no retry
+                # machinery (stamina's loop costs ~50 µs a lookup); the retries are stamina's.
+                return await self._retry(request, first, deadline_at)
+        except RetryableStatus as exhausted:
+            return exhausted.response
+        finally:
+            if admission is Admission.PROBE:
+                self.breaker.abandon_probe()
+
+    async def _retry(
+        self,
+        request: Callable[[], Awaitable[httpx.Response]],
+        first: Exception,
+        deadline_at: float,
+    ) -> httpx.Response:
+        loop = asyncio.get_running_loop()
+        policy = self.retry
+
+        def is_worth_retrying(exc: Exception) -> bool:
+            # Only while the breaker is closed, and only if the longest backoff still ends
+            # before the deadline: a retry must never turn a quick 503 into a late one.
+            return (
+                isinstance(exc, RETRYABLE)
+                and self.breaker.is_closed
+                and loop.time() + policy.wait_max_seconds < deadline_at
+            )
+
+        # stamina's first attempt re-raises the first failure, so every backoff is its own.
+        async for attempt in stamina.retry_context(
+            on=is_worth_retrying,
+            attempts=policy.attempts,
+            timeout=None,
+            wait_initial=policy.wait_initial_seconds,
+            wait_max=policy.wait_max_seconds,
+            wait_jitter=policy.wait_jitter_seconds,
+        ):
+            with attempt:
+                if attempt.num == 1:
+                    raise first
+                self.retries += 1
+                _log.info(
+                    "upstream.retry",
+                    upstream=self.upstream,
+                    attempt=attempt.num,
+                    after=type(first).__name__,
+                )
+                return await self._attempt(request, deadline_at)
+        raise AssertionError("unreachable: stamina re-raises the last failure")
+
+    async def _attempt(
+        self, request: Callable[[], Awaitable[httpx.Response]], deadline_at: float
+    ) -> httpx.Response:
+        bulkhead = self._bulkhead
+        if bulkhead.locked():
+            try:
+                async with asyncio.timeout_at(deadline_at):
+                    await bulkhead.acquire()
+            except TimeoutError:
+                raise UpstreamUnavailable(
+                    upstream=self.upstream, failure=UpstreamFailure.SATURATED
+                ) from BulkheadFull()
+        else:
+            await bulkhead.acquire()
+        try:
+            self.calls += 1
+            try:
+                async with asyncio.timeout_at(deadline_at):
+                    response = await request()
+            except Exception:
+                # Not CancelledError (a BaseException): a caller giving up, say because
+                # the other upstream already failed the check, says nothing about this one.
+                self.breaker.record_failure()
+                raise
+        finally:
+            bulkhead.release()
+        if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
+            self.breaker.record_failure()
+            raise RetryableStatus(response)
+        self.breaker.record_success()
+        return response
