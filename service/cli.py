@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from pydantic import ValidationError
@@ -11,6 +11,9 @@ from pydantic import ValidationError
 from service.config import Settings
 from service.console import EXIT_REFUSED, fail
 from service.operator import register as register_operator_commands
+
+if TYPE_CHECKING:
+    from service.mocks.faults import FaultProfile
 
 app = typer.Typer(
     name="voterctl",
@@ -114,10 +117,11 @@ def serve(
 # --- mocks -------------------------------------------------------------------------------
 
 
-def _run_mock(kind: str, data: Path, host: str, port: int) -> None:
+def _run_mock(kind: str, data: Path, host: str, port: int, faults: FaultProfile) -> None:
     from service.datafiles import DataFileError
     from service.logs import configure_logging
     from service.mocks import serve_mock
+    from service.mocks.faults import inject_faults
 
     configure_logging()
     try:
@@ -133,22 +137,108 @@ def _run_mock(kind: str, data: Path, host: str, port: int) -> None:
         raise fail(f"refusing data file: {exc}") from None
     except OSError as exc:
         raise fail(f"cannot read {data}: {exc.strerror}") from None
-    serve_mock(mock, host=host, port=port)
+    serve_mock(inject_faults(mock, faults), host=host, port=port)
 
 
 DataFile = Annotated[Path, typer.Option("--data", help="JSON Lines file (SPEC §10).")]
+_FAULTS = "Fault injection (every path but /healthz)"
+LatencyMs = Annotated[
+    int, typer.Option(min=0, help="Delay before every answer.", rich_help_panel=_FAULTS)
+]
+ErrorRate = Annotated[
+    float,
+    typer.Option(min=0, max=1, help="Share answered 500/503 problem.", rich_help_panel=_FAULTS),
+]
+TimeoutRate = Annotated[
+    float,
+    typer.Option(
+        min=0, max=1, help="Share never answered (hang until dropped).", rich_help_panel=_FAULTS
+    ),
+]
+MalformedRate = Annotated[
+    float,
+    typer.Option(
+        min=0,
+        max=1,
+        help="Share answered 200 with a cut or misshaped body.",
+        rich_help_panel=_FAULTS,
+    ),
+]
+ResetRate = Annotated[
+    float,
+    typer.Option(
+        min=0, max=1, help="Share whose connection drops mid-answer.", rich_help_panel=_FAULTS
+    ),
+]
+FaultSeed = Annotated[
+    int, typer.Option(help="Same seed, same faults in request order.", rich_help_panel=_FAULTS)
+]
+
+
+def _fault_profile(
+    *, latency_ms: int, error: float, timeout: float, malformed: float, reset: float, seed: int
+) -> FaultProfile:
+    from service.mocks.faults import FaultProfile
+
+    try:
+        return FaultProfile(
+            latency_ms=latency_ms,
+            error_rate=error,
+            timeout_rate=timeout,
+            malformed_rate=malformed,
+            reset_rate=reset,
+            seed=seed,
+        )
+    except ValueError as exc:
+        raise fail(f"refusing fault options: {exc}") from None
 
 
 @mock_app.command("registry")
-def mock_registry(data: DataFile, port: Port = 8101, host: Host = "127.0.0.1") -> None:
+def mock_registry(
+    data: DataFile,
+    port: Port = 8101,
+    host: Host = "127.0.0.1",
+    latency_ms: LatencyMs = 0,
+    error_rate: ErrorRate = 0.0,
+    timeout_rate: TimeoutRate = 0.0,
+    malformed_rate: MalformedRate = 0.0,
+    reset_rate: ResetRate = 0.0,
+    fault_seed: FaultSeed = 0,
+) -> None:
     """The population registry: POST /persons/lookup."""
-    _run_mock("registry", data, host, port)
+    faults = _fault_profile(
+        latency_ms=latency_ms,
+        error=error_rate,
+        timeout=timeout_rate,
+        malformed=malformed_rate,
+        reset=reset_rate,
+        seed=fault_seed,
+    )
+    _run_mock("registry", data, host, port, faults)
 
 
 @mock_app.command("addresses")
-def mock_addresses(data: DataFile, port: Port = 8102, host: Host = "127.0.0.1") -> None:
+def mock_addresses(
+    data: DataFile,
+    port: Port = 8102,
+    host: Host = "127.0.0.1",
+    latency_ms: LatencyMs = 0,
+    error_rate: ErrorRate = 0.0,
+    timeout_rate: TimeoutRate = 0.0,
+    malformed_rate: MalformedRate = 0.0,
+    reset_rate: ResetRate = 0.0,
+    fault_seed: FaultSeed = 0,
+) -> None:
     """The address service: POST /registrations/lookup, GET /addresses/{rca}."""
-    _run_mock("addresses", data, host, port)
+    faults = _fault_profile(
+        latency_ms=latency_ms,
+        error=error_rate,
+        timeout=timeout_rate,
+        malformed=malformed_rate,
+        reset=reset_rate,
+        seed=fault_seed,
+    )
+    _run_mock("addresses", data, host, port, faults)
 
 
 # --- data --------------------------------------------------------------------------------
