@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, TypeVar
 import httpx
 from pydantic import BaseModel, ValidationError
 
+from service.adapters.transport import upstream_transport
 from service.errors import UpstreamUnavailable
 
 if TYPE_CHECKING:
@@ -46,19 +47,16 @@ def build_upstream_client(
     max_connections: int = DEFAULT_MAX_CONNECTIONS,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """One long-lived client per upstream; ``transport`` swaps in e.g. an aiohttp transport.
+    """One long-lived client per upstream, sending through aiohttp's pool unless ``transport``
+    is given (tests inject fakes): see service/adapters/transport.py.
 
-    ``max_connections`` sizes httpx's own pool and is ignored when a transport is given:
-    an injected transport brings its own pool.
+    ``max_connections`` bounds the default transport's pool and is ignored when a transport
+    is given: an injected transport brings its own.
     """
-    limits = httpx.Limits(
-        max_connections=max_connections, max_keepalive_connections=max_connections
-    )
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
-        limits=limits,
-        transport=transport,
+        transport=transport or upstream_transport(max_connections),
         headers={"accept": "application/json"},
         follow_redirects=False,
     )
