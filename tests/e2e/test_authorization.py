@@ -1,0 +1,171 @@
+"""Who may call what (SPEC §1 and §11): every operation of the contract against every role.
+
+The matrix below is written from the specification, not read from the code, and must name
+every operation the contract has, so a new route cannot go unclassified. A role outside an
+operation's set gets 403 ``FORBIDDEN``; a role inside it gets past authorization, whatever the
+request itself then deserves (a 404 for an unknown id is still "allowed").
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service.api.app import load_contract
+from service.security.tokens import Role
+from tests.support import ELECTION_ID, PEOPLE, Keys, token
+
+EGOV, COMMISSION, OPERATOR, AUDITOR = Role.EGOV, Role.COMMISSION, Role.OPERATOR, Role.AUDITOR
+EVERYONE = frozenset(Role)
+UNKNOWN_ID = str(uuid.UUID(int=1))
+VOTER = PEOPLE["eligible_permanent"]["iin"]
+UNREGISTERED = PEOPLE["no_registration"]["iin"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    method: str
+    path: str
+    roles: frozenset[Role]
+    body: dict[str, Any] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+MATRIX: dict[str, Operation] = {
+    "checkEligibility": Operation(
+        "POST",
+        "/v1/eligibility/check",
+        frozenset({EGOV, COMMISSION, OPERATOR}),
+        {"iin": VOTER, "election_id": ELECTION_ID},
+    ),
+    "checkPrecinct": Operation(
+        "POST",
+        "/v1/precinct-checks",
+        frozenset({COMMISSION}),
+        {"iin": VOTER, "election_id": ELECTION_ID, "precinct_id": "75-0001"},
+    ),
+    "createDayRegistration": Operation(
+        "POST",
+        "/v1/day-registrations",
+        frozenset({EGOV}),
+        {"iin": UNREGISTERED, "election_id": ELECTION_ID, "precinct_id": "75-0002"},
+        {"Idempotency-Key": "authorization-matrix"},
+    ),
+    "getDayRegistration": Operation(
+        "GET", f"/v1/day-registrations/{UNKNOWN_ID}", frozenset({EGOV, OPERATOR})
+    ),
+    "cancelDayRegistration": Operation(
+        "POST",
+        f"/v1/day-registrations/{UNKNOWN_ID}/cancel",
+        frozenset({OPERATOR}),
+        {"reason": "wrong desk"},
+    ),
+    "createOverride": Operation(
+        "POST",
+        "/v1/overrides",
+        frozenset({OPERATOR}),
+        {
+            "iin": VOTER,
+            "election_id": ELECTION_ID,
+            "kind": "include",
+            "reason_code": "COURT_DECISION",
+            "reason_text": "capacity restored",
+            "document_ref": "court 2-1/2027",
+        },
+    ),
+    "listOverrides": Operation("GET", "/v1/overrides", frozenset({OPERATOR})),
+    "getOverride": Operation("GET", f"/v1/overrides/{UNKNOWN_ID}", frozenset({OPERATOR})),
+    "approveOverride": Operation(
+        "POST", f"/v1/overrides/{UNKNOWN_ID}/approve", frozenset({OPERATOR}), {}
+    ),
+    "refuseOverride": Operation(
+        "POST", f"/v1/overrides/{UNKNOWN_ID}/refuse", frozenset({OPERATOR}), {"reason": "no"}
+    ),
+    "revokeOverride": Operation(
+        "POST", f"/v1/overrides/{UNKNOWN_ID}/revoke", frozenset({OPERATOR}), {"reason": "no"}
+    ),
+    "listPrecincts": Operation("GET", "/v1/precincts", EVERYONE),
+    "getPrecinct": Operation("GET", "/v1/precincts/75-0001", EVERYONE),
+    "listElections": Operation("GET", "/v1/elections", EVERYONE),
+    "getElection": Operation("GET", f"/v1/elections/{ELECTION_ID}", EVERYONE),
+    "listAuditEntries": Operation("GET", "/v1/audit/entries", frozenset({AUDITOR})),
+    "getAuditCheckpoint": Operation("GET", "/v1/audit/checkpoint", frozenset({AUDITOR})),
+}
+PUBLIC = {"healthz", "readyz", "metrics"}
+
+
+def _contract_operations() -> dict[str, dict[str, Any]]:
+    return {
+        operation["operationId"]: operation
+        for item in load_contract()["paths"].values()
+        for method, operation in item.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    }
+
+
+def _call(client: TestClient, operation: Operation, bearer: str) -> Any:
+    headers = {"Authorization": f"Bearer {bearer}", **operation.headers}
+    if operation.body is None:
+        return client.request(operation.method, operation.path, headers=headers)
+    return client.request(operation.method, operation.path, json=operation.body, headers=headers)
+
+
+def test_the_matrix_classifies_every_operation_of_the_contract() -> None:
+    operations = _contract_operations()
+    assert set(MATRIX) | PUBLIC == set(operations)
+    for name in PUBLIC:
+        assert operations[name].get("security") == [], name
+    for name in MATRIX:
+        assert operations[name].get("security") != [], name
+
+
+def test_operator_routes_admit_operators_only() -> None:
+    # The operator CLI's routes (SPEC §7, §6 cancellation) belong to no other role.
+    operator_only = {name for name, op in MATRIX.items() if op.roles == {OPERATOR}}
+    assert operator_only == {
+        "cancelDayRegistration",
+        "createOverride",
+        "listOverrides",
+        "getOverride",
+        "approveOverride",
+        "refuseOverride",
+        "revokeOverride",
+    }
+
+
+@pytest.mark.parametrize("role", list(Role), ids=lambda role: role.value)
+def test_each_role_reaches_exactly_the_operations_meant_for_it(
+    client: TestClient, keys: Keys, role: Role
+) -> None:
+    bearer = token(keys, role, subject=f"matrix-{role.value}@test")
+    refused, admitted = [], []
+    for name, operation in MATRIX.items():
+        response = _call(client, operation, bearer)
+        if role in operation.roles:
+            if response.status_code in {401, 403}:
+                refused.append((name, response.status_code, response.text))
+        elif (response.status_code, response.json().get("code")) != (403, "FORBIDDEN"):
+            admitted.append((name, response.status_code))
+        else:
+            assert response.headers["content-type"] == "application/problem+json"
+    assert refused == [], f"{role.value} was refused what it may do"
+    assert admitted == [], f"{role.value} got past authorization where it may not"
+
+
+def test_a_token_without_any_role_is_refused_everywhere(client: TestClient, keys: Keys) -> None:
+    bearer = token(keys, subject="nobody@test")
+    for name, operation in MATRIX.items():
+        response = _call(client, operation, bearer)
+        assert (response.status_code, response.json()["code"]) == (403, "FORBIDDEN"), name
+
+
+def test_every_protected_operation_refuses_a_missing_token(client: TestClient) -> None:
+    for name, operation in MATRIX.items():
+        response = client.request(
+            operation.method, operation.path, json=operation.body, headers=operation.headers
+        )
+        assert (response.status_code, response.json()["code"]) == (401, "UNAUTHENTICATED"), name
