@@ -1,16 +1,22 @@
-"""Mock address service: registrations by IIN, and addresses by RCA code."""
+"""Mock address service: registrations by IIN, and addresses by RCA code.
+
+- ``POST /registrations/lookup {iin}`` → ``{"registrations": [...]}`` (possibly empty);
+- ``POST /registrations/lookup-batch {"iins": [...]}`` (1 to 1,000) → one result per IIN, in
+  order: ``{"iin", "registrations": [...]}``;
+- ``GET /addresses/{rca}`` → the address.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response
+from pydantic import TypeAdapter
 
 from service.datafiles import RegistrationRecord, iter_records
+from service.mocks.batch import iin_json, read_batch, results_body
 from service.mocks.problems import (
     JSON_MEDIA_TYPE,
     healthy,
@@ -18,38 +24,47 @@ from service.mocks.problems import (
     problem_response,
     read_lookup_iin,
 )
+from service.mocks.store import RecordStore, RecordStoreBuilder
 
 NO_REGISTRATIONS_BODY = orjson.dumps({"registrations": []})
+_REGISTRATION_JSON = TypeAdapter(RegistrationRecord)
+_ADDRESS_FIELDS = ("rca", "kato", "street", "house", "flat")
+# Where an RCA's describing record sits in the store: offset << _LENGTH_BITS | length.
+_LENGTH_BITS = 20
 
 
 @dataclass(frozen=True, slots=True)
 class AddressBook:
-    """Pre-serialised answers: the registrations body per IIN and the address per RCA."""
+    """Pre-serialised registrations in IIN order, and where each RCA's first line sits."""
 
-    registrations: dict[str, bytes]
-    addresses: dict[str, bytes]
+    registrations: RecordStore
+    addresses: dict[str, int]
 
+    def registrations_of(self, iin: str) -> bytes:
+        """The JSON array of this IIN's registrations, in file order."""
+        return b"[" + b",".join(self.registrations.all_of(iin)) + b"]"
 
-def _address_json(record: RegistrationRecord) -> dict[str, Any]:
-    return {
-        "rca": record.rca,
-        "kato": record.kato,
-        "street": record.street,
-        "house": record.house,
-        "flat": record.flat,
-    }
+    def address(self, rca: str) -> bytes | None:
+        where = self.addresses.get(rca)
+        if where is None:
+            return None
+        record = orjson.loads(
+            self.registrations.at(where >> _LENGTH_BITS, where & ((1 << _LENGTH_BITS) - 1))
+        )
+        return orjson.dumps({field: record[field] for field in _ADDRESS_FIELDS})
 
 
 def load_address_book(path: Path) -> AddressBook:
-    by_iin: defaultdict[str, list[dict[str, Any]]] = defaultdict(list)
-    addresses: dict[str, bytes] = {}
-    for _, record in iter_records(path, RegistrationRecord):
-        by_iin[record.iin].append(record.model_dump(mode="json"))
+    """Every registration as its normalised JSON bytes (no per-record Python objects kept)."""
+    builder = RecordStoreBuilder()
+    addresses: dict[str, int] = {}
+    for line_number, record in iter_records(path, RegistrationRecord):
+        answer = _REGISTRATION_JSON.dump_json(record)
+        offset = builder.add(record.iin, answer, line_number)
         # Several people share an address; the first line that names an RCA describes it.
         if record.rca is not None and record.rca not in addresses:
-            addresses[record.rca] = orjson.dumps(_address_json(record))
-    registrations = {iin: orjson.dumps({"registrations": lines}) for iin, lines in by_iin.items()}
-    return AddressBook(registrations=registrations, addresses=addresses)
+            addresses[record.rca] = offset << _LENGTH_BITS | len(answer)
+    return AddressBook(registrations=builder.build(), addresses=addresses)
 
 
 def create_addresses_app(data: Path) -> FastAPI:
@@ -62,12 +77,25 @@ def create_addresses_app(data: Path) -> FastAPI:
         iin = await read_lookup_iin(request)
         if iin is None:
             return malformed_request()
-        body = book.registrations.get(iin, NO_REGISTRATIONS_BODY)
+        body = b'{"registrations":%s}' % book.registrations_of(iin)
+        return Response(content=body, media_type=JSON_MEDIA_TYPE)
+
+    @app.post("/registrations/lookup-batch")
+    async def lookup_registrations_batch(request: Request) -> Response:
+        iins = read_batch(await request.body())
+        if iins is None:
+            return malformed_request()
+        body = results_body(
+            [
+                b'{"iin":%s,"registrations":%s}' % (iin_json(iin), book.registrations_of(iin))
+                for iin in iins
+            ]
+        )
         return Response(content=body, media_type=JSON_MEDIA_TYPE)
 
     @app.get("/addresses/{rca}")
     async def get_address(rca: str) -> Response:
-        body = book.addresses.get(rca)
+        body = book.address(rca)
         if body is None:
             return problem_response(status=404, title="Address not found", code="ADDRESS_NOT_FOUND")
         return Response(content=body, media_type=JSON_MEDIA_TYPE)
