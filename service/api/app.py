@@ -127,6 +127,7 @@ def _build_services(
         database=database,
         audit_log=audit_log,
         hmac_key=settings.audit_hmac_key.get_secret_value().encode(),
+        clock=clock,
         observer=metrics,
     )
     eligibility_service = EligibilityService(
@@ -174,6 +175,7 @@ def _build_services(
         ),
         overrides=OverrideService(recorder=recorder, reference=reference_cache, clock=clock),
         upstream_clients=(registry_http, addresses_http),
+        recorder=recorder,
         metrics=metrics,
         rate_limits=RequestLimits(
             per_subject_per_minute=settings.rate_limit_per_minute,
@@ -225,6 +227,8 @@ def create_app(
             signer_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await signer_task
+            # Requests have stopped: commit what the group commit still holds, then close.
+            await services.recorder.aclose()
             for client in services.upstream_clients:
                 await client.aclose()
             database.dispose()

@@ -26,6 +26,7 @@ from service.security.tokens import Caller, Role, TokenRejected, TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.overrides import OverrideService
+from service.usecases.recording import Recorder
 
 _security_log = get_logger("service.security")
 
@@ -45,6 +46,7 @@ class AppServices:
     day_registrations: DayRegistrationService
     overrides: OverrideService
     upstream_clients: tuple[httpx.AsyncClient, ...]
+    recorder: Recorder
     metrics: Metrics
     rate_limits: RequestLimits
     readiness: ReadinessProbe

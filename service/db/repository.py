@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
@@ -94,6 +94,19 @@ def active_day_registration(
     return row
 
 
+def active_day_registrations(
+    session: Session, *, election_id: str, subjects: Collection[str], now: dt.datetime
+) -> dict[str, DayRegistrationRow]:
+    """``active_day_registration`` for many voters at once, by subject."""
+    if not subjects:
+        return {}
+    keys = [active_key(election_id, subject) for subject in subjects]
+    rows = session.exec(
+        select(DayRegistrationRow).where(col(DayRegistrationRow.active_key).in_(keys))
+    ).all()
+    return {row.subject: row for row in rows if as_utc(row.lapses_at) > now}
+
+
 def add_day_registration(session: Session, row: DayRegistrationRow) -> None:
     session.add(row)
     session.flush()  # the UNIQUE active_key is checked here, inside the transaction
@@ -163,6 +176,19 @@ def active_override_guard(
     session: Session, *, election_id: str, subject: str
 ) -> ActiveOverrideRow | None:
     return session.get(ActiveOverrideRow, (election_id, subject))
+
+
+def subjects_with_active_override(
+    session: Session, *, election_id: str, subjects: Collection[str]
+) -> set[str]:
+    """Which of ``subjects`` have an active-override guard row for the election."""
+    if not subjects:
+        return set()
+    statement = select(ActiveOverrideRow.subject).where(
+        ActiveOverrideRow.election_id == election_id,
+        col(ActiveOverrideRow.subject).in_(list(subjects)),
+    )
+    return set(session.exec(statement).all())
 
 
 def set_active_override(

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlmodel import Session
 
@@ -33,8 +33,11 @@ from service.errors import ErrorCode, NotFound, UpstreamUnavailable
 from service.reference import ReferenceCache
 from service.security.tokens import Caller
 from service.usecases.context import actor_of, validated_iin
+from service.usecases.group_commit import Standing
 from service.usecases.overrides import load_active_override
-from service.usecases.recording import Receipt, Recorder
+from service.usecases.recording import Decided, DecisionJob, Receipt, Recorded, Recorder
+
+T = TypeVar("T")
 
 DECISION_KIND = "eligibility.check"
 PRECINCT_CHECK_KIND = "precinct.check"
@@ -207,6 +210,35 @@ class EligibilityService:
 
         return await self._recorder.read(read)
 
+    async def _record_undetermined(
+        self,
+        exc: UpstreamUnavailable,
+        *,
+        subject: str,
+        election: Election,
+        audit_kind: str,
+        context: dict[str, Any],
+    ) -> None:
+        """Audit an upstream fault as an ``undetermined`` decision; the caller re-raises."""
+        decision_id = context.get("decision_id") or str(uuid.uuid4())
+        recorded = await self._recorder.record_decision(
+            kind=audit_kind,
+            subject=subject,
+            decision_id=decision_id,
+            election_id=election.id,
+            outcome=Outcome.UNDETERMINED.value,
+            payload={
+                **context,
+                "outcome": Outcome.UNDETERMINED.value,
+                "upstream": exc.upstream,
+                "failure": str(exc.failure),
+            },
+        )
+        self._counter.count_decision(kind=audit_kind, outcome=Outcome.UNDETERMINED.value)
+        receipt = recorded.receipt
+        exc.extensions["audit"] = {"seq": receipt.seq, "entry_hash": receipt.entry_hash}
+        exc.extensions["decision_id"] = decision_id
+
     async def assess(
         self,
         *,
@@ -216,7 +248,11 @@ class EligibilityService:
         context: dict[str, Any],
         use_day_registration: bool = True,
     ) -> Assessment:
-        """Gather, then decide. An upstream fault is audited as undetermined and re-raised."""
+        """Gather, then decide. An upstream fault is audited as undetermined and re-raised.
+
+        For callers that record the outcome in a transaction of their own (day
+        registrations); checks take their decision inside the group commit instead.
+        """
         subject = self._recorder.subject_of(iin)
         reference = await self._reference.current()
         now = self._clock.now()
@@ -225,24 +261,9 @@ class EligibilityService:
                 self._gather(iin), self._standing(election=election, subject=subject, now=now)
             )
         except UpstreamUnavailable as exc:
-            decision_id = context.get("decision_id") or str(uuid.uuid4())
-            receipt = await self._recorder.record_decision(
-                kind=audit_kind,
-                subject=subject,
-                decision_id=decision_id,
-                election_id=election.id,
-                outcome=Outcome.UNDETERMINED.value,
-                payload={
-                    **context,
-                    "outcome": Outcome.UNDETERMINED.value,
-                    "upstream": exc.upstream,
-                    "failure": str(exc.failure),
-                },
-                decided_at=self._clock.now(),
+            await self._record_undetermined(
+                exc, subject=subject, election=election, audit_kind=audit_kind, context=context
             )
-            self._counter.count_decision(kind=audit_kind, outcome=Outcome.UNDETERMINED.value)
-            exc.extensions["audit"] = {"seq": receipt.seq, "entry_hash": receipt.entry_hash}
-            exc.extensions["decision_id"] = decision_id
             raise
         decision = decide(
             person,
@@ -255,6 +276,54 @@ class EligibilityService:
         return Assessment(
             iin, subject, election, person, registrations, decision, reference.directory
         )
+
+    async def _decide_and_record(
+        self,
+        *,
+        iin: str,
+        election: Election,
+        audit_kind: str,
+        context: dict[str, Any],
+        present: Callable[[Decision], tuple[dict[str, Any], T]],
+    ) -> tuple[Recorded[tuple[Decision, T]], str]:
+        """Gather from the upstreams, then decide and record in the group commit.
+
+        ``present`` turns the decision into the extra audit payload and the caller's result.
+        """
+        subject = self._recorder.subject_of(iin)
+        directory = (await self._reference.current()).directory
+        try:
+            person, registrations = await self._gather(iin)
+        except UpstreamUnavailable as exc:
+            await self._record_undetermined(
+                exc, subject=subject, election=election, audit_kind=audit_kind, context=context
+            )
+            raise
+
+        def decide_now(standing: Standing, _now: dt.datetime) -> Decided[tuple[Decision, T]]:
+            decision = decide(
+                person,
+                registrations,
+                election=election,
+                directory=directory,
+                override=standing.override,
+                day_registration=standing.day_registration,
+            )
+            extra, result = present(decision)
+            payload = {**context, **decision_payload(decision), **extra}
+            return Decided(decision.outcome.value, payload, (decision, result))
+
+        recorded = await self._recorder.decide_and_record(
+            DecisionJob(
+                kind=audit_kind,
+                subject=subject,
+                election_id=election.id,
+                decision_id=context["decision_id"],
+                decide=decide_now,
+            )
+        )
+        count_recorded(self._counter, kind=audit_kind, decision=recorded.result[0])
+        return recorded, subject
 
     async def check(
         self, *, raw_iin: str, election_id: str, caller: Caller, request_id: str
@@ -269,22 +338,17 @@ class EligibilityService:
             "actor": actor_of(caller),
             "request_id": request_id,
         }
-        assessment = await self.assess(
-            iin=iin, election=election, audit_kind=DECISION_KIND, context=context
+        recorded, _ = await self._decide_and_record(
+            iin=iin,
+            election=election,
+            audit_kind=DECISION_KIND,
+            context=context,
+            present=lambda _decision: ({}, None),
         )
-        decision = assessment.decision
-        decided_at = self._clock.now()
-        receipt = await self._recorder.record_decision(
-            kind=DECISION_KIND,
-            subject=assessment.subject,
-            decision_id=decision_id,
-            election_id=election.id,
-            outcome=decision.outcome.value,
-            payload={**context, **decision_payload(decision)},
-            decided_at=decided_at,
+        decision, _ = recorded.result
+        return RecordedDecision(
+            decision_id, election, decision, recorded.decided_at, recorded.receipt
         )
-        count_recorded(self._counter, kind=DECISION_KIND, decision=decision)
-        return RecordedDecision(decision_id, election, decision, decided_at, receipt)
 
     async def check_precinct(
         self,
@@ -310,30 +374,28 @@ class EligibilityService:
             "actor": actor_of(caller),
             "request_id": request_id,
         }
-        assessment = await self.assess(
-            iin=iin, election=election, audit_kind=PRECINCT_CHECK_KIND, context=context
+
+        def present(decision: Decision) -> tuple[dict[str, Any], tuple[str, ...]]:
+            reasons = precinct_check_reasons(decision, precinct_id=precinct_id)
+            return {"included": not reasons, "refusal_reasons": list(reasons)}, reasons
+
+        recorded, _ = await self._decide_and_record(
+            iin=iin,
+            election=election,
+            audit_kind=PRECINCT_CHECK_KIND,
+            context=context,
+            present=present,
         )
-        decision = assessment.decision
-        reasons = precinct_check_reasons(decision, precinct_id=precinct_id)
-        included = not reasons
-        decided_at = self._clock.now()
-        receipt = await self._recorder.record_decision(
-            kind=PRECINCT_CHECK_KIND,
-            subject=assessment.subject,
-            decision_id=check_id,
-            election_id=election.id,
-            outcome=decision.outcome.value,
-            payload={
-                **context,
-                **decision_payload(decision),
-                "included": included,
-                "refusal_reasons": list(reasons),
-            },
-            decided_at=decided_at,
-        )
-        count_recorded(self._counter, kind=PRECINCT_CHECK_KIND, decision=decision)
+        decision, reasons = recorded.result
         return PrecinctCheck(
-            check_id, election, precinct_id, included, decision, reasons, decided_at, receipt
+            check_id,
+            election,
+            precinct_id,
+            not reasons,
+            decision,
+            reasons,
+            recorded.decided_at,
+            recorded.receipt,
         )
 
 

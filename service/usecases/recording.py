@@ -1,7 +1,9 @@
 """Durable writes: state changes and their audit entries in one transaction, off the loop.
 
 Nothing a use case acknowledges exists outside a committed transaction that also holds its
-audit entry; if the database refuses either, the whole request fails.
+audit entry; if the database refuses either, the whole request fails. Decisions (checks) go
+through the group commit in ``group_commit``; the rarer writes (registrations, overrides,
+imports) each run their own transaction through ``transact``.
 """
 
 from __future__ import annotations
@@ -12,23 +14,22 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import anyio
-import orjson
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from service.audit.log import AuditLog, Receipt
 from service.audit.pseudonym import pseudonymise
-from service.db import repository
+from service.clock import Clock, SystemClock
 from service.db.engine import Database, read_session, write_session
-from service.db.tables import DecisionRow
 from service.errors import StorageUnavailable
 from service.logs import get_logger
+from service.usecases.group_commit import Decided, DecisionJob, DecisionWriter, Recorded
 
 _log = get_logger("service.recording")
 
 T = TypeVar("T")
 
-__all__ = ["IntegrityError", "Receipt", "Recorder"]
+__all__ = ["Decided", "DecisionJob", "IntegrityError", "Receipt", "Recorded", "Recorder"]
 
 
 class AuditAppendObserver(Protocol):
@@ -42,12 +43,16 @@ class Recorder:
         database: Database,
         audit_log: AuditLog,
         hmac_key: bytes,
+        clock: Clock | None = None,
         observer: AuditAppendObserver | None = None,
     ) -> None:
         self._database = database
         self._audit_log = audit_log
         self._hmac_key = hmac_key
         self._observer = observer
+        self._writer = DecisionWriter(
+            database=database, audit_log=audit_log, clock=clock or SystemClock(), observer=observer
+        )
 
     def subject_of(self, iin: str) -> str:
         return pseudonymise(iin, key=self._hmac_key)
@@ -106,6 +111,10 @@ class Recorder:
             _log.error("storage.read.failed", error=type(exc).__name__)
             raise StorageUnavailable from exc
 
+    async def decide_and_record(self, job: DecisionJob[T]) -> Recorded[T]:
+        """Take ``job``'s decision and commit it with its audit entry (group commit)."""
+        return await self._writer.submit(job)
+
     async def record_decision(
         self,
         *,
@@ -115,27 +124,23 @@ class Recorder:
         election_id: str,
         outcome: str,
         payload: Mapping[str, Any],
-        decided_at: dt.datetime,
-    ) -> Receipt:
-        """Commit a decision row and its audit entry; raise if either fails."""
+    ) -> Recorded[None]:
+        """Commit an already-taken decision (an ``undetermined`` one, say) and its entry."""
 
-        def write(session: Session) -> Receipt:
-            receipt = self.audit(
-                session, kind=kind, subject=subject, payload=payload, recorded_at=decided_at
-            )
-            repository.add_decision(
-                session,
-                DecisionRow(
-                    decision_id=decision_id,
-                    kind=kind,
-                    election_id=election_id,
-                    subject=subject,
-                    outcome=outcome,
-                    decided_at=decided_at,
-                    audit_seq=receipt.seq,
-                    body=orjson.dumps(payload).decode(),
-                ),
-            )
-            return receipt
+        def taken(_standing: object, _now: dt.datetime) -> Decided[None]:
+            return Decided(outcome=outcome, payload=payload, result=None)
 
-        return await self.transact(write)
+        return await self._writer.submit(
+            DecisionJob(
+                kind=kind,
+                subject=subject,
+                election_id=election_id,
+                decision_id=decision_id,
+                decide=taken,
+                needs_standing=False,
+            )
+        )
+
+    async def aclose(self) -> None:
+        """Commit the decisions still queued and stop the group-commit writer."""
+        await self._writer.aclose()

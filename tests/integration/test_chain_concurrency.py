@@ -9,7 +9,6 @@ checkpoints, and match the decisions one to one.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import multiprocessing
 import os
 import time
@@ -50,8 +49,8 @@ def _append_many(database_url: str, signing_key: str, worker: int, count: int) -
                 election_id="2027-president",
                 outcome="eligible",
                 payload={"decision_id": decision_id, "worker": worker, "i": i},
-                decided_at=dt.datetime.now(dt.UTC),
             )
+        await recorder.aclose()
 
     asyncio.run(run())
     database.dispose()
