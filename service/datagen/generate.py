@@ -10,7 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import multiprocessing
 import os
-import shutil
 import tempfile
 from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -24,7 +23,8 @@ import orjson
 
 from service.datagen.geography import build_geography
 from service.datagen.iins import SERIALS_PER_HEAD
-from service.datagen.people import MIN_PERSONS, PopulationTables, PopulationWriter
+from service.datagen.output import DirectFile
+from service.datagen.people import MIN_PERSONS, PopulationTables, PopulationWriter, Sink
 from service.domain.model import Election, Precinct
 
 # The first election is the demo's default and the one samples.json refers to. The
@@ -105,16 +105,15 @@ def generate_country(
     rng = Random(f"{seed}:samples")  # noqa: S311
     writer = PopulationWriter(tables, rng, ELECTIONS[0], serials=_SAMPLE_SERIALS)
     with (
-        population_path.open("w", encoding="utf-8", newline="\n") as population,
-        registrations_path.open("w", encoding="utf-8", newline="\n") as registrations,
+        DirectFile(population_path) as population,
+        DirectFile(registrations_path) as registrations,
+        tempfile.TemporaryDirectory(dir=out_dir, prefix=".datagen-") as scratch,
     ):
         samples = writer.write_samples(population, registrations)
-    written_persons, written_registrations = writer.persons, writer.registrations
-    categories = Counter(writer.categories)
-
-    with tempfile.TemporaryDirectory(dir=out_dir, prefix=".datagen-") as scratch:
+        written_persons, written_registrations = writer.persons, writer.registrations
+        categories = Counter(writer.categories)
         chunks = _chunks(persons - writer.persons, (persons, seed), Path(scratch))
-        for made in _make_all(chunks, tables, workers, into=(population_path, registrations_path)):
+        for made in _make_all(chunks, tables, workers, into=(population, registrations)):
             written_persons += made.persons
             written_registrations += made.registrations
             categories.update(made.categories)
@@ -162,7 +161,7 @@ def _make_all(
     tables: PopulationTables,
     workers: int | None,
     *,
-    into: tuple[Path, Path],
+    into: tuple[DirectFile, DirectFile],
 ) -> Iterator[_Made]:
     """Make the chunks in order, appending each to the population and registrations files."""
     population, registrations = into
@@ -178,8 +177,12 @@ def _make_all(
         initargs=(chunks[0].world,),
     ) as pool:
         for chunk, made in zip(chunks, pool.map(_make_in_worker, chunks), strict=True):
-            _append(population, chunk.population)
-            _append(registrations, chunk.registrations)
+            for output, part in (
+                (population, chunk.population),
+                (registrations, chunk.registrations),
+            ):
+                output.append_file(part)
+                part.unlink()
             yield made
 
 
@@ -194,34 +197,17 @@ def _prepare_worker(world: tuple[int, int]) -> None:
 
 def _make_in_worker(chunk: _Chunk) -> _Made:
     assert _worker_tables is not None, "the pool initializer prepares them"
-    return _make(chunk, _worker_tables, chunk.population, chunk.registrations)
+    # Cached writes: the parent reads each part back at once and deletes it, so its
+    # page-cache pages are freed and reused by the next part.
+    with chunk.population.open("wb") as population, chunk.registrations.open("wb") as lines:
+        return _make(chunk, _worker_tables, population, lines)
 
 
-def _make(
-    chunk: _Chunk, tables: PopulationTables, population_path: Path, registrations_path: Path
-) -> _Made:
+def _make(chunk: _Chunk, tables: PopulationTables, population: Sink, registrations: Sink) -> _Made:
     rng = Random(chunk.seed)  # noqa: S311
     writer = PopulationWriter(tables, rng, ELECTIONS[0], serials=chunk.serials)
-    with (
-        population_path.open("a", encoding="utf-8", newline="\n") as population,
-        registrations_path.open("a", encoding="utf-8", newline="\n") as registrations,
-    ):
-        writer.write(chunk.persons, population, registrations)
+    writer.write(chunk.persons, population, registrations)
     return _Made(writer.persons, writer.registrations, dict(writer.categories))
-
-
-def _append(target: Path, part: Path) -> None:
-    # Not "ab": copy_file_range refuses a target opened for appending.
-    with target.open("r+b") as out, part.open("rb") as source:
-        out.seek(0, os.SEEK_END)
-        # In-kernel copy where there is one: gigabytes pass through while workers need the CPU.
-        copy_range = getattr(os, "copy_file_range", None)
-        if copy_range is None:
-            shutil.copyfileobj(source, out, length=1 << 20)
-        else:
-            while copy_range(source.fileno(), out.fileno(), 1 << 30):
-                pass
-    part.unlink()
 
 
 def precinct_record(precinct: Precinct) -> dict[str, Any]:

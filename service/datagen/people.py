@@ -1,7 +1,9 @@
 """People and their registrations, written as JSON Lines (SPEC §10).
 
-Lines are assembled from pre-encoded JSON fragments and the hot path avoids calls where it
-can: a json.dumps per person would dominate a 12-million-person run.
+Twelve million people must take minutes, so no line is serialised on its own: lines are
+joined from UTF-8 fragments encoded once per process (an address, a day, a set of names),
+and each batch of people becomes one bytes object and one write. The hot path, an ordinary
+voter at one home, is inlined: a call per person costs seconds per million people.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from random import Random
-from typing import NamedTuple, TextIO
+from typing import NamedTuple, Protocol
 
 import orjson
 
@@ -87,7 +89,8 @@ MIN_PERSONS = len(SAMPLE_CATEGORIES) - 1
 
 _FOREIGN_CITIZENSHIPS = ("RUS", "UZB", "KGZ", "CHN", "TUR", "XXA")
 _DAYS_PER_YEAR = 365.2425
-_FLUSH_EVERY_PERSONS = 20_000
+# Batches of about a megabyte: larger ones get fresh pages from the kernel, which are slow.
+_FLUSH_EVERY_PERSONS = 2_000
 _NAME_POOL_SIZE = 8_192
 _AGE_SLOTS = 4_096
 _FIRST_DATE = dt.date(1900, 1, 1)
@@ -98,7 +101,6 @@ _DEATHS_RECORDED_FROM = dt.date(2012, 1, 1).toordinal()
 _RECENT_DEREGISTRATIONS_FROM = dt.date(2020, 1, 1).toordinal()
 _CURRENT_TEMPORARY_FROM = dt.date(2025, 11, 1).toordinal()
 _TEMPORARY_STAY_DAYS = (10, 900)
-_NULL = "null"
 
 # Relative share of people per age in years on voting day: mostly adults, fewer after 60.
 _AGE_WEIGHTS = tuple(
@@ -114,6 +116,7 @@ _FOREIGNER_SHARE = 0.02
 _INCAPACITATED_SHARE = 0.008
 _SENTENCED_SHARE = 0.008
 _PRETRIAL_SHARE = 0.0025
+_IN_CUSTODY = _SENTENCED_SHARE + _PRETRIAL_SHARE
 
 # Cumulative thresholds of one uniform draw: how a person is registered.
 _CONSULAR = 0.015
@@ -143,21 +146,21 @@ def latest_adult_leap_day_birth(voting_day: dt.date) -> dt.date:
     raise AssertionError("unreachable: leap years recur")
 
 
-def _json(text: str) -> str:
-    return orjson.dumps(text).decode()
+def _json(text: str) -> bytes:
+    return orjson.dumps(text)
 
 
-def _encoded(names: Sequence[str]) -> tuple[str, ...]:
+def _encoded(names: Sequence[str]) -> tuple[bytes, ...]:
     return tuple(_json(n) for n in names)
 
 
 class _Names(NamedTuple):
     """JSON-encoded names, each pair indexed by `female` (False, True)."""
 
-    given: tuple[tuple[str, ...], tuple[str, ...]]
-    surnames: tuple[tuple[str, ...], tuple[str, ...]]
+    given: tuple[tuple[bytes, ...], tuple[bytes, ...]]
+    surnames: tuple[tuple[bytes, ...], tuple[bytes, ...]]
     # "null" entries stand for people recorded without a patronymic.
-    patronymics: tuple[tuple[str, ...], tuple[str, ...]]
+    patronymics: tuple[tuple[bytes, ...], tuple[bytes, ...]]
 
 
 def _kazakh_names() -> _Names:
@@ -189,8 +192,8 @@ def _russian_names() -> _Names:
     )
 
 
-def _name_pool(rng: Random, *, female: bool) -> tuple[str, ...]:
-    """Pre-joined surname, given name and patronymic fields: one pick per person."""
+def _name_pool(rng: Random, *, female: bool) -> tuple[bytes, ...]:
+    """Everything between a person's IIN and birth date: one pick per person."""
     kazakh, russian = _kazakh_names(), _russian_names()
     pool = []
     for _ in range(_NAME_POOL_SIZE):
@@ -198,53 +201,82 @@ def _name_pool(rng: Random, *, female: bool) -> tuple[str, ...]:
         surname = rng.choice(table.surnames[female])
         given = rng.choice(table.given[female])
         patronymic = rng.choice(table.patronymics[female])
-        pool.append(f'"surname":{surname},"given_name":{given},"patronymic":{patronymic}')
+        pool.append(
+            b'","surname":%b,"given_name":%b,"patronymic":%b,"birth_date":"'
+            % (surname, given, patronymic)
+        )
     return tuple(pool)
 
 
-def _address_fragment(building: Building) -> str:
-    return (
-        f'"rca":"{building.rca}","kato":"{building.kato}",'
-        f'"street":{_json(building.street)},"house":{_json(building.house)}'
+# A line is joined from fragments, each ending where the next begins:
+#   {"iin":"<IIN>  <names>  <day>  <person tail>
+#   {"iin":"<IIN>  <kind>  <address>  <flat>  <since>  <until>
+# The opening `{"iin":"<IIN>` is issued once per person and starts all their lines.
+_OPENING = b'{"iin":"'
+_NULL = b"null"
+_PERMANENT = b'","kind":"permanent",'
+_TEMPORARY = b'","kind":"temporary",'
+_CONSULAR_KIND = (
+    b'","kind":"consular","rca":null,"kato":null,"street":null,"house":null,"flat":null,'
+)
+_CONSULAR_SINCE = b',"valid_from":"'
+_STILL_VALID = b"null}\n"
+_CONSULAR_STILL_VALID = b'","valid_until":null}\n'
+
+
+def _address_fragment(building: Building) -> bytes:
+    return b'"rca":"%b","kato":"%b","street":%b,"house":%b,"flat":' % (
+        building.rca.encode(),
+        building.kato.encode(),
+        _json(building.street),
+        _json(building.house),
     )
 
 
-def _abroad_fragment(mission: ForeignMission) -> str:
-    return f'"country":"{mission.country}","city":{_json(mission.city)}'
+def _abroad_fragment(mission: ForeignMission) -> bytes:
+    return b'"country":"%b","city":%b' % (mission.country.encode(), _json(mission.city))
 
 
-def _home_line(
-    iin: str, kind: str, address: str, flat: str, valid_from: str, valid_until: str
-) -> str:
-    return (
-        f'{{"iin":"{iin}","kind":"{kind}",{address},"flat":{flat},"country":"{HOME_COUNTRY}",'
-        f'"city":null,"valid_from":"{valid_from}","valid_until":{valid_until}}}\n'
+def _home_since(day: bytes) -> bytes:
+    return b',"country":"%b","city":null,"valid_from":"%b","valid_until":' % (
+        HOME_COUNTRY.encode(),
+        day,
     )
 
 
-def _consular_line(iin: str, abroad: str, valid_from: str) -> str:
+def _ended(day: bytes) -> bytes:
+    """The end of a home line whose registration ended on `day`."""
+    return b'"%b"}\n' % day
+
+
+def _person_tail(
+    *, female: bool, citizenship: str, death: str | None, capacity: str, custody: str
+) -> bytes:
+    death_date = f'"{death}"' if death else "null"
     return (
-        f'{{"iin":"{iin}","kind":"consular","rca":null,"kato":null,"street":null,'
-        f'"house":null,"flat":null,{abroad},"valid_from":"{valid_from}","valid_until":null}}\n'
-    )
-
-
-def _status(citizenship: str, death_date: str, capacity: str, custody: str) -> str:
-    return (
-        f'"citizenship":"{citizenship}","death_date":{death_date},'
-        f'"legal_capacity":"{capacity}","custody":"{custody}"'
-    )
-
-
-# Most people: citizens, alive, fully capable, not in custody.
-_ORDINARY_STATUS = _status(HOME_COUNTRY, _NULL, LegalCapacity.FULL.value, Custody.NONE.value)
-
-
-def _person_line(iin: str, names: str, birth_date: str, sex: str, status: str) -> str:
-    return (
-        f'{{"iin":"{iin}",{names},"birth_date":"{birth_date}","sex":"{sex}",{status},'
+        f'","sex":"{"F" if female else "M"}","citizenship":"{citizenship}",'
+        f'"death_date":{death_date},"legal_capacity":"{capacity}","custody":"{custody}",'
         f'"data_as_of":"{DATA_AS_OF}"}}\n'
+    ).encode()
+
+
+# Most people: citizens, alive, fully capable, not in custody; indexed by `female`.
+_ORDINARY_TAILS = tuple(
+    _person_tail(
+        female=female,
+        citizenship=HOME_COUNTRY,
+        death=None,
+        capacity=LegalCapacity.FULL.value,
+        custody=Custody.NONE.value,
     )
+    for female in (False, True)
+)
+
+
+class Sink(Protocol):
+    """Where lines go: an open binary file or a DirectFile."""
+
+    def write(self, data: bytes, /) -> int: ...
 
 
 class _Reasons(NamedTuple):
@@ -261,6 +293,19 @@ class _Reasons(NamedTuple):
         if not applying:
             return eligible_as
         return applying[0] if len(applying) == 1 else "multiple_reasons"
+
+
+class _Draws(NamedTuple):
+    """What the hot path drew for a person who is not an ordinary voter at one home."""
+
+    birth: int  # day ordinal
+    female: bool
+    adult: bool
+    dies: bool
+    foreign: bool
+    incapacitated: bool
+    custody: float  # below _SENTENCED_SHARE: sentenced; then pretrial; 1.0 for minors
+    registration: float  # a draw against the cumulative registration thresholds
 
 
 class _Stay(NamedTuple):
@@ -284,28 +329,31 @@ class _Sample(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class PopulationTables:
-    """Pre-encoded text every chunk of people is drawn from, prepared once per process."""
+    """UTF-8 fragments every chunk of people is joined from, prepared once per process."""
 
     geography: Geography
-    iso_days: tuple[str, ...]  # from _FIRST_DATE on
-    name_pools: tuple[tuple[str, ...], tuple[str, ...]]  # indexed by `female`
-    home_addresses: tuple[str, ...]  # parallel to geography.residences
+    days: tuple[bytes, ...]  # b"YYYY-MM-DD", from _FIRST_DATE on
+    home_since: tuple[bytes, ...]  # parallel to days
+    name_pools: tuple[tuple[bytes, ...], tuple[bytes, ...]]  # indexed by `female`
+    home_addresses: tuple[bytes, ...]  # parallel to geography.residences
     home_flats: tuple[int, ...]
-    flats: tuple[str, ...]  # "null", then "1", "2", ...
-    abroad: tuple[str, ...]  # parallel to geography.missions
+    flats: tuple[bytes, ...]  # null, then "1", "2", ...
+    abroad: tuple[bytes, ...]  # parallel to geography.missions
 
     @classmethod
     def build(cls, geography: Geography, *, seed: int) -> PopulationTables:
-        days = range(_FIRST_DATE.toordinal(), _LAST_DATE.toordinal() + 1)
+        ordinals = range(_FIRST_DATE.toordinal(), _LAST_DATE.toordinal() + 1)
+        days = tuple(dt.date.fromordinal(d).isoformat().encode() for d in ordinals)
         rng = Random(f"{seed}:names")  # noqa: S311
         home_flats = tuple(b.flats for b in geography.residences)
         return cls(
             geography=geography,
-            iso_days=tuple(dt.date.fromordinal(d).isoformat() for d in days),
+            days=days,
+            home_since=tuple(_home_since(day) for day in days),
             name_pools=(_name_pool(rng, female=False), _name_pool(rng, female=True)),
             home_addresses=tuple(_address_fragment(b) for b in geography.residences),
             home_flats=home_flats,
-            flats=(_NULL, *(f'"{n}"' for n in range(1, 1 + max(home_flats)))),
+            flats=(_NULL, *(b'"%d"' % n for n in range(1, 1 + max(home_flats)))),
             abroad=tuple(_abroad_fragment(m) for m in geography.missions),
         )
 
@@ -319,14 +367,15 @@ class PopulationWriter:
         geography = tables.geography
         self._rng = rng
         self._random = rng.random
-        self._issuer = IinIssuer(serials)
+        self._issuer = IinIssuer(serials, prefix=_OPENING)
         self._geography = geography
         self._voting_day = election.voting_day
         self._adult_cutoff = latest_adult_birth_date(election.voting_day).toordinal()
         self._last_day = LAST_RECORDED_DAY.toordinal()
         self._epoch = _FIRST_DATE.toordinal()
         # Attributes of self, not of tables: the hot path reads them millions of times.
-        self._iso = tables.iso_days
+        self._days = tables.days
+        self._home_since = tables.home_since
         self._name_pools = tables.name_pools
         cumulative = list(itertools.accumulate(_AGE_WEIGHTS))
         # A lookup table is cheaper than a bisect per person; slots are 1/4096 of people.
@@ -351,213 +400,277 @@ class PopulationWriter:
         """A uniformly drawn day ordinal in first..last inclusive."""
         return first + int(self._random() * (last - first + 1))
 
-    def _iso_day(self, day: int) -> str:
-        return self._iso[day - self._epoch]
-
-    def _quoted_day(self, day: int) -> str:
-        return f'"{self._iso[day - self._epoch]}"'
-
-    def _names(self, female: bool) -> str:
-        pool = self._name_pools[female]
-        return pool[int(self._random() * len(pool))]
+    def _until(self, day: int) -> bytes:
+        return _ended(self._days[day - self._epoch])
 
     def _pick(self, cumulative_weights: Sequence[float]) -> int:
         drawn = bisect(cumulative_weights, self._random() * cumulative_weights[-1])
         # random() < 1, but the product can still round up to the total.
         return min(drawn, len(cumulative_weights) - 1)
 
-    def _flat(self, flats: int) -> str:
-        return self._flats[1 + int(self._random() * flats)] if flats else _NULL
-
-    def _home(self, iin: str, kind: str, valid_from: int, valid_until: str) -> str:
-        """A registration at a home drawn by residents (the hot path: _pick and _flat inlined)."""
-        random = self._random
-        weights = self._home_weights
-        index = bisect(weights, random() * weights[-1])
-        if index == len(weights):
-            index -= 1
+    def _home(
+        self, opening: bytes, kind: bytes, since: int, until: bytes, lines: list[bytes]
+    ) -> None:
+        """A registration at a home drawn by residents."""
+        index = self._pick(self._home_weights)
         flats = self._home_flats[index]
-        flat = self._flats[1 + int(random() * flats)] if flats else _NULL
-        valid = self._iso[valid_from - self._epoch]
-        return _home_line(iin, kind, self._home_addresses[index], flat, valid, valid_until)
+        flat = self._flats[1 + int(self._random() * flats)] if flats else _NULL
+        since_text = self._home_since[since - self._epoch]
+        lines += (opening, kind, self._home_addresses[index], flat, since_text, until)
+        self.registrations += 1
 
-    def write(self, count: int, population: TextIO, registrations: TextIO) -> None:
-        """Append `count` people drawn at random, with realistic shares of every outcome."""
+    def _at(self, opening: bytes, building: Building, since: int, lines: list[bytes]) -> None:
+        """A permanent registration at one given building, without a flat."""
+        since_text = self._home_since[since - self._epoch]
+        address = _address_fragment(building)
+        lines += (opening, _PERMANENT, address, _NULL, since_text, _STILL_VALID)
+        self.registrations += 1
+
+    def write(self, count: int, population: Sink, registrations: Sink) -> None:
+        """Append `count` people drawn at random, with realistic shares of every outcome.
+
+        Most people are ordinary voters with one current home; they take an inlined copy of
+        `_register`'s first branch. Everybody else goes through `_write_unusual`.
+        """
         random = self._random
         issue = self._issuer.issue
         ages = self._ages
         voting_day = self._voting_day.toordinal()
         last_day = self._last_day
         adult_cutoff = self._adult_cutoff
-        categories = self.categories
-        iso = self._iso
         epoch = self._epoch
+        days = self._days
         name_pools = self._name_pools
-        pool_size = _NAME_POOL_SIZE
-        people: list[str] = []
-        lines: list[str] = []
-        for done in range(1, count + 1):
-            female = random() < _FEMALE_SHARE
-            age = ages[int(random() * _AGE_SLOTS)]
-            birth = voting_day - int((age + random()) * _DAYS_PER_YEAR)
-            if birth > last_day:
-                # Nobody is born after the snapshot: these babies are a year older instead,
-                # rather than all sharing its last day (and that day's IIN serials).
-                birth -= 365
-            iin = issue(birth, female)
-            adult = birth <= adult_cutoff
-            dies = random() < (_DEATH_RATE_ELDERLY if age >= 60 else _DEATH_RATE_OTHERS)
-            foreign = random() < _FOREIGNER_SHARE
-            # Courts declare incapacity and pass sentences on adults only, in this model.
-            incapacitated = adult and random() < _INCAPACITATED_SHARE
-            custody_draw = random() if adult else 1.0
-            sentenced = custody_draw < _SENTENCED_SHARE
-            pretrial = not sentenced and custody_draw < _SENTENCED_SHARE + _PRETRIAL_SHARE
-            is_ordinary = not (dies or foreign or incapacitated or sentenced or pretrial)
-            status = _ORDINARY_STATUS
-            if dies:
-                death = self._day(max(birth + 1, _DEATHS_RECORDED_FROM), last_day)
-                # The address service closes a registration on the day of death.
-                since = self._day(max(birth, death - 20 * 365), death)
-                lines.append(self._home(iin, "permanent", since, self._quoted_day(death)))
-                eligible_as = "eligible_permanent"
-            elif pretrial:
-                eligible_as = self._at_institution(iin, birth, self._detention, lines)
-            else:
-                eligible_as = self._register(iin, birth, foreign=foreign, lines=lines)
-            if is_ordinary:
-                category = eligible_as if adult else "under_18"
-            else:
-                status = _status(
-                    _FOREIGN_CITIZENSHIPS[int(random() * len(_FOREIGN_CITIZENSHIPS))]
-                    if foreign
-                    else HOME_COUNTRY,
-                    self._quoted_day(death) if dies else _NULL,
-                    "incapacitated" if incapacitated else "full",
-                    "sentenced" if sentenced else "pretrial" if pretrial else "none",
-                )
-                reasons = _Reasons(dies, foreign, not adult, incapacitated, sentenced)
-                category = reasons.category(eligible_as)
-            categories[category] += 1
-            names = name_pools[female][int(random() * pool_size)]
-            sex = "F" if female else "M"
-            people.append(_person_line(iin, names, iso[birth - epoch], sex, status))
-            if done % _FLUSH_EVERY_PERSONS == 0:
-                self._flush(people, lines, population, registrations)
-        self._flush(people, lines, population, registrations)
+        home_since = self._home_since
+        home_addresses = self._home_addresses
+        home_flats = self._home_flats
+        flat_texts = self._flats
+        weights = self._home_weights
+        total_residents = weights[-1]
+        last_home = len(weights) - 1
+        for start in range(0, count, _FLUSH_EVERY_PERSONS):
+            people: list[bytes] = []
+            lines: list[bytes] = []
+            voters = minors = registered = 0
+            for _ in range(min(_FLUSH_EVERY_PERSONS, count - start)):
+                female = random() < _FEMALE_SHARE
+                age = ages[int(random() * _AGE_SLOTS)]
+                birth = voting_day - int((age + random()) * _DAYS_PER_YEAR)
+                if birth > last_day:
+                    # Nobody is born after the snapshot: these babies are a year older instead,
+                    # rather than all sharing its last day (and that day's IIN serials).
+                    birth -= 365
+                opening = issue(birth, female)
+                adult = birth <= adult_cutoff
+                death_rate = _DEATH_RATE_ELDERLY if age >= 60 else _DEATH_RATE_OTHERS
+                # Someone born on the snapshot's last day has no later day to die on.
+                dies = random() < death_rate and birth < last_day
+                foreign = random() < _FOREIGNER_SHARE
+                # Courts declare incapacity and pass sentences on adults only, in this model.
+                incapacitated = adult and random() < _INCAPACITATED_SHARE
+                custody = random() if adult else 1.0
+                draw = random()
+                if (
+                    draw >= _WITH_TEMPORARY
+                    and custody >= _IN_CUSTODY
+                    and not (dies or foreign or incapacitated)
+                ):
+                    earliest = birth if birth > _ADDRESS_REGISTER_OPENS else _ADDRESS_REGISTER_OPENS
+                    since = earliest + int(random() * (last_day - earliest + 1))
+                    if random() < _WITH_HISTORY and since > earliest:
+                        self._expired_home(opening, earliest, since - 1, lines, ends_exactly=True)
+                    home = bisect(weights, random() * total_residents)
+                    if home > last_home:
+                        home = last_home
+                    flats = home_flats[home]
+                    flat = flat_texts[1 + int(random() * flats)] if flats else _NULL
+                    address = home_addresses[home]
+                    lines += (
+                        opening,
+                        _PERMANENT,
+                        address,
+                        flat,
+                        home_since[since - epoch],
+                        _STILL_VALID,
+                    )
+                    registered += 1
+                    if adult:
+                        voters += 1
+                    else:
+                        minors += 1
+                    names = name_pools[female][int(random() * _NAME_POOL_SIZE)]
+                    people += (opening, names, days[birth - epoch], _ORDINARY_TAILS[female])
+                else:
+                    draws = _Draws(
+                        birth, female, adult, dies, foreign, incapacitated, custody, draw
+                    )
+                    self._write_unusual(opening, draws, people, lines)
+            population.write(b"".join(people))
+            registrations.write(b"".join(lines))
+            self.persons += min(_FLUSH_EVERY_PERSONS, count - start)
+            self.registrations += registered
+            self.categories["eligible_permanent"] += voters
+            self.categories["under_18"] += minors
 
-    def _flush(
-        self, people: list[str], lines: list[str], population: TextIO, registrations: TextIO
+    def _write_unusual(
+        self, opening: bytes, draws: _Draws, people: list[bytes], lines: list[bytes]
     ) -> None:
-        population.write("".join(people))
-        registrations.write("".join(lines))
-        self.persons += len(people)
-        self.registrations += len(lines)
-        people.clear()
-        lines.clear()
+        birth, female, adult, dies, foreign, incapacitated, custody, draw = draws
+        sentenced = custody < _SENTENCED_SHARE
+        pretrial = not sentenced and custody < _IN_CUSTODY
+        last_day = self._last_day
+        death = None
+        if dies:
+            death = self._day(max(birth + 1, _DEATHS_RECORDED_FROM), last_day)
+            # The address service closes a registration on the day of death.
+            since = self._day(max(birth, death - 20 * 365), death)
+            self._home(opening, _PERMANENT, since, self._until(death), lines)
+            eligible_as = "eligible_permanent"
+        elif pretrial:
+            eligible_as = self._at_institution(opening, birth, self._detention, lines)
+        else:
+            eligible_as = self._register(opening, birth, draw, foreign=foreign, lines=lines)
+        if foreign:
+            citizenship = _FOREIGN_CITIZENSHIPS[int(self._random() * len(_FOREIGN_CITIZENSHIPS))]
+        else:
+            citizenship = HOME_COUNTRY
+        tail = _person_tail(
+            female=female,
+            citizenship=citizenship,
+            death=self._days[death - self._epoch].decode() if death else None,
+            capacity=(LegalCapacity.INCAPACITATED if incapacitated else LegalCapacity.FULL).value,
+            custody=(
+                Custody.SENTENCED if sentenced else Custody.PRETRIAL if pretrial else Custody.NONE
+            ).value,
+        )
+        reasons = _Reasons(dies, foreign, not adult, incapacitated, sentenced)
+        self.categories[reasons.category(eligible_as)] += 1
+        names = self._name_pools[female][int(self._random() * _NAME_POOL_SIZE)]
+        people += (opening, names, self._days[birth - self._epoch], tail)
 
-    def _register(self, iin: str, birth: int, *, foreign: bool, lines: list[str]) -> str:
+    def _register(
+        self, opening: bytes, birth: int, draw: float, *, foreign: bool, lines: list[bytes]
+    ) -> str:
         """Append a person's registrations; return their category should they be eligible."""
         random = self._random
         last_day = self._last_day
         earliest = max(birth, _ADDRESS_REGISTER_OPENS)
-        draw = random()
         if draw >= _INSTITUTION or (foreign and draw < _CONSULAR):
             since = earliest + int(random() * (last_day - earliest + 1))
             if random() < _WITH_HISTORY and since > earliest:
-                self._expired_home(iin, earliest, since - 1, lines, ends_exactly=True)
-            lines.append(self._home(iin, "permanent", since, _NULL))
+                self._expired_home(opening, earliest, since - 1, lines, ends_exactly=True)
+            self._home(opening, _PERMANENT, since, _STILL_VALID, lines)
             if draw < _WITH_TEMPORARY:
                 # Students and seasonal workers: the permanent address still decides.
-                self._temporary(iin, birth, lines)
+                self._temporary(opening, birth, lines)
             return "eligible_permanent"
         if draw < _CONSULAR:
             moved = self._day(max(birth, _CONSULAR_REGISTER_OPENS), last_day)
             if random() < 0.5 and moved > earliest:
                 # Emigrated: the home registration ended the day before the consular one.
-                self._expired_home(iin, earliest, moved - 1, lines, ends_exactly=True)
-            mission = self._pick(self._mission_weights)
-            lines.append(_consular_line(iin, self._abroad[mission], self._iso_day(moved)))
+                self._expired_home(opening, earliest, moved - 1, lines, ends_exactly=True)
+            abroad = self._abroad[self._pick(self._mission_weights)]
+            moved_text = self._days[moved - self._epoch]
+            lines += (
+                opening,
+                _CONSULAR_KIND,
+                abroad,
+                _CONSULAR_SINCE,
+                moved_text,
+                _CONSULAR_STILL_VALID,
+            )
+            self.registrations += 1
             return "eligible_consular"
         if draw < _UNREGISTERED:
             # De-registered at a property owner's request, or never registered at all.
             if random() < 0.5:
-                self._expired_home(iin, earliest, last_day, lines)
+                self._expired_home(opening, earliest, last_day, lines)
             return "eligible_no_registration"
         if draw < _TEMPORARY_ONLY:
             if random() < 0.5:
-                self._expired_home(iin, earliest, last_day, lines)
-            self._temporary(iin, birth, lines)
+                self._expired_home(opening, earliest, last_day, lines)
+            self._temporary(opening, birth, lines)
             return "eligible_temporary"
         if draw < _UNCOVERED:
             uncovered = self._geography.uncovered
             building = uncovered[int(random() * len(uncovered))]
-            moved_in = self._iso_day(self._day(earliest, last_day))
-            address = _address_fragment(building)
-            lines.append(_home_line(iin, "permanent", address, _NULL, moved_in, _NULL))
+            self._at(opening, building, self._day(earliest, last_day), lines)
             return "eligible_uncovered_address"
         places = self._barracks if random() < 0.7 else self._wards
-        return self._at_institution(iin, birth, places, lines)
+        return self._at_institution(opening, birth, places, lines)
 
     def _expired_home(
-        self, iin: str, earliest: int, latest: int, lines: list[str], *, ends_exactly: bool = False
+        self,
+        opening: bytes,
+        earliest: int,
+        latest: int,
+        lines: list[bytes],
+        *,
+        ends_exactly: bool = False,
     ) -> None:
         if ends_exactly:
             until = latest
         else:
             until = self._day(max(earliest, min(latest, _RECENT_DEREGISTRATIONS_FROM)), latest)
         since = self._day(earliest, until)
-        lines.append(self._home(iin, "permanent", since, self._quoted_day(until)))
+        self._home(opening, _PERMANENT, since, self._until(until), lines)
 
-    def _temporary(self, iin: str, birth: int, lines: list[str]) -> None:
+    def _temporary(self, opening: bytes, birth: int, lines: list[bytes]) -> None:
         since = self._day(max(birth, _CURRENT_TEMPORARY_FROM), self._last_day)
         shortest, longest = _TEMPORARY_STAY_DAYS
         voting_day = self._voting_day.toordinal()
         until = self._day(voting_day + shortest, voting_day + longest)
-        lines.append(self._home(iin, "temporary", since, self._quoted_day(until)))
+        self._home(opening, _TEMPORARY, since, self._until(until), lines)
 
     def _at_institution(
-        self, iin: str, birth: int, places: Sequence[Institution], lines: list[str]
+        self, opening: bytes, birth: int, places: Sequence[Institution], lines: list[bytes]
     ) -> str:
         site = places[int(self._random() * len(places))].building
         since = self._day(max(birth, self._last_day - 700), self._last_day)
-        address = _address_fragment(site)
-        lines.append(_home_line(iin, "permanent", address, _NULL, self._iso_day(since), _NULL))
+        self._at(opening, site, since, lines)
         return "eligible_special"
 
-    def write_samples(self, population: TextIO, registrations: TextIO) -> dict[str, str]:
+    def write_samples(self, population: Sink, registrations: Sink) -> dict[str, str]:
         """Write one hand-made person per sample category and return their IINs."""
         samples: dict[str, str] = {}
-        people: list[str] = []
-        lines: list[str] = []
+        people: list[bytes] = []
+        lines: list[bytes] = []
         for sample in self._samples():
             female = self._random() < _FEMALE_SHARE
-            iin = self._issuer.issue(sample.birth.toordinal(), female)
-            samples[sample.category] = iin
+            opening = self._issuer.issue(sample.birth.toordinal(), female)
+            samples[sample.category] = opening.removeprefix(_OPENING).decode()
             if sample.category == "not_found":
                 continue
-            status = _status(
-                sample.citizenship,
-                f'"{sample.death.isoformat()}"' if sample.death else _NULL,
-                sample.capacity.value,
-                sample.custody.value,
+            tail = _person_tail(
+                female=female,
+                citizenship=sample.citizenship,
+                death=sample.death.isoformat() if sample.death else None,
+                capacity=sample.capacity.value,
+                custody=sample.custody.value,
             )
-            sex = "F" if female else "M"
-            names = self._names(female)
-            people.append(_person_line(iin, names, sample.birth.isoformat(), sex, status))
-            lines.extend(self._stay_line(iin, stay) for stay in sample.stays)
+            names = self._name_pools[female][int(self._random() * _NAME_POOL_SIZE)]
+            people += (opening, names, sample.birth.isoformat().encode(), tail)
+            for stay in sample.stays:
+                lines += self._stay_line(opening, stay)
             category = _SAMPLES_COUNTED_AS.get(sample.category, sample.category)
             self.categories[category] += 1
-        self._flush(people, lines, population, registrations)
+            self.persons += 1
+        population.write(b"".join(people))
+        registrations.write(b"".join(lines))
         return {category: samples[category] for category in SAMPLE_CATEGORIES}
 
-    def _stay_line(self, iin: str, stay: _Stay) -> str:
-        since = stay.valid_from.isoformat()
+    def _stay_line(self, opening: bytes, stay: _Stay) -> tuple[bytes, ...]:
+        self.registrations += 1
+        since = stay.valid_from.isoformat().encode()
         if isinstance(stay.place, ForeignMission):
-            return _consular_line(iin, _abroad_fragment(stay.place), since)
-        until = f'"{stay.valid_until.isoformat()}"' if stay.valid_until else _NULL
-        flat = self._flat(stay.place.flats)
-        return _home_line(iin, stay.kind, _address_fragment(stay.place), flat, since, until)
+            abroad = _abroad_fragment(stay.place)
+            return (opening, _CONSULAR_KIND, abroad, _CONSULAR_SINCE, since, _CONSULAR_STILL_VALID)
+        until = _ended(stay.valid_until.isoformat().encode()) if stay.valid_until else _STILL_VALID
+        flats = stay.place.flats
+        flat = self._flats[1 + int(self._random() * flats)] if flats else _NULL
+        kind = _PERMANENT if stay.kind == "permanent" else _TEMPORARY
+        address = _address_fragment(stay.place)
+        return (opening, kind, address, flat, _home_since(since), until)
 
     def _samples(self) -> list[_Sample]:
         geography = self._geography
