@@ -56,17 +56,20 @@ class DatabaseErrors:
         self.messages.append(str(context.original_exception))
 
 
-class PageCap:
-    """PRAGMA max_page_count on each writer connection at checkout: a disk that is full."""
+class WriterPragma:
+    """A PRAGMA set on each of the app's writer connections as it is checked out.
 
-    def __init__(self, engine: Engine) -> None:
-        self.pages: int | None = None
+    Setting ``value`` takes effect from the next transaction on: pooled connections included.
+    """
+
+    def __init__(self, engine: Engine, name: str, value: int) -> None:
+        self.name = name
+        self.value = value
         event.listen(engine, "checkout", self._apply)
 
     def _apply(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
         cursor = dbapi_connection.cursor()
-        # SQLite never lowers the cap below the current size: "no room to grow".
-        cursor.execute(f"PRAGMA max_page_count = {self.pages or UNCAPPED_PAGES}")
+        cursor.execute(f"PRAGMA {self.name} = {self.value}")
         cursor.close()
 
 
@@ -116,13 +119,15 @@ def test_full_disk_is_503_without_acknowledgement_and_recovers_without_restart(
     app_and_client: tuple[FastAPI, TestClient], sqlite_url: str, keys: Keys
 ) -> None:
     app, client = app_and_client
-    cap = PageCap(app.state.services.database.writer)
-    errors = DatabaseErrors(app.state.services.database.writer)
+    writer = app.state.services.database.writer
+    page_cap = WriterPragma(writer, "max_page_count", UNCAPPED_PAGES)
+    errors = DatabaseErrors(writer)
     first = _check(client)
     assert first.status_code == 200, first.text
     acknowledged = [Acknowledged.from_response_body(first.json())]
 
-    cap.pages = 1  # as small as SQLite allows: the file's current size
+    # SQLite never caps below the current size: the file may not grow any more.
+    page_cap.value = 1
     refused: httpx.Response | None = None
     for _ in range(FILL_ATTEMPTS):
         # Decisions keep landing while the last free page has room; then the disk is full.
@@ -140,7 +145,7 @@ def test_full_disk_is_503_without_acknowledgement_and_recovers_without_restart(
     print(f"{len(acknowledged)} decisions fitted before the disk was full")
     _assert_durable(sqlite_url, keys, acknowledged)
 
-    cap.pages = None  # space is back
+    page_cap.value = UNCAPPED_PAGES  # space is back
     recovered = _check(client)
     assert recovered.status_code == 200, recovered.text
     acknowledged.append(Acknowledged.from_response_body(recovered.json()))
@@ -159,41 +164,35 @@ connection.rollback()
 
 
 def test_database_locked_by_another_process_is_503_and_recovers_without_restart(
-    sqlite_url: str,
-    keys: Keys,
-    country: Country,
-    monkeypatch: pytest.MonkeyPatch,
+    app_and_client: tuple[FastAPI, TestClient], sqlite_url: str, keys: Keys
 ) -> None:
-    # How long a writer waits for the lock before it gives up; 30 s in service, short here.
-    monkeypatch.setattr("service.db.engine.SQLITE_BUSY_TIMEOUT_MS", BUSY_TIMEOUT_MS)
-    settings = make_settings(sqlite_url, keys, retry_after_seconds=7)
-    load_reference(settings, country)
-    with running_app(settings, mock_transports(country)) as (app, client):
-        errors = DatabaseErrors(app.state.services.database.writer)
-        client.headers["Authorization"] = f"Bearer {token(keys, Role.EGOV)}"
-        first = _check(client)
-        assert first.status_code == 200, first.text
-        acknowledged = [Acknowledged.from_response_body(first.json())]
+    app, client = app_and_client
+    writer = app.state.services.database.writer
+    # How long a writer waits for the lock before it gives up: 30 s in service, short here.
+    WriterPragma(writer, "busy_timeout", BUSY_TIMEOUT_MS)
+    errors = DatabaseErrors(writer)
+    first = _check(client)
+    assert first.status_code == 200, first.text
+    acknowledged = [Acknowledged.from_response_body(first.json())]
 
-        database_path = sqlite_url.removeprefix("sqlite:///")
-        holder = subprocess.Popen(
-            [sys.executable, "-c", LOCK_HOLDER, database_path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-        try:
-            assert holder.stdout is not None
-            assert holder.stdout.readline().strip() == "locked"
-            for _ in range(3):
-                _assert_storage_unavailable(_check(client))
-            assert set(errors.messages) == {"database is locked"}
-        finally:
-            holder.communicate(timeout=30)
-        assert holder.returncode == 0
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, sqlite_url.removeprefix("sqlite:///")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline().strip() == "locked"
+        for _ in range(3):
+            _assert_storage_unavailable(_check(client))
+        assert set(errors.messages) == {"database is locked"}
+        _assert_durable(sqlite_url, keys, acknowledged)
+    finally:
+        holder.communicate(timeout=30)  # the other process lets go
+    assert holder.returncode == 0
 
-        _assert_durable(sqlite_url, keys, acknowledged)
-        recovered = _check(client)
-        assert recovered.status_code == 200, recovered.text
-        acknowledged.append(Acknowledged.from_response_body(recovered.json()))
-        _assert_durable(sqlite_url, keys, acknowledged)
+    recovered = _check(client)
+    assert recovered.status_code == 200, recovered.text
+    acknowledged.append(Acknowledged.from_response_body(recovered.json()))
+    _assert_durable(sqlite_url, keys, acknowledged)
