@@ -21,6 +21,7 @@ from service.clock import FixedClock
 from service.config import Settings
 from service.db.engine import create_schema, open_database
 from service.mocks.addresses import create_addresses_app
+from service.mocks.faults import FaultProfile, inject_faults
 from service.mocks.registry import create_registry_app
 from service.security.tokens import Role, generate_dev_keypair, mint_token
 from service.usecases.reference_import import import_elections, import_precincts
@@ -263,6 +264,43 @@ def mock_transports(country: Country) -> Transports:
     return Transports(
         registry=httpx.ASGITransport(app=create_registry_app(country.population)),
         addresses=httpx.ASGITransport(app=create_addresses_app(country.registrations)),
+    )
+
+
+class CountingTransport(httpx.AsyncBaseTransport):
+    """Counts the requests that reach an upstream: every attempt, retries included."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+        self.requests = 0
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.requests += 1
+        return await self.inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+def faulty_mock_transports(
+    country: Country,
+    *,
+    registry: FaultProfile | None = None,
+    addresses: FaultProfile | None = None,
+) -> tuple[Transports, CountingTransport, CountingTransport]:
+    """The in-process mocks behind fault injection (service.mocks.faults), calls counted."""
+    registry_app = inject_faults(
+        create_registry_app(country.population), registry or FaultProfile()
+    )
+    addresses_app = inject_faults(
+        create_addresses_app(country.registrations), addresses or FaultProfile()
+    )
+    counted_registry = CountingTransport(httpx.ASGITransport(app=registry_app))
+    counted_addresses = CountingTransport(httpx.ASGITransport(app=addresses_app))
+    return (
+        Transports(registry=counted_registry, addresses=counted_addresses),
+        counted_registry,
+        counted_addresses,
     )
 
 

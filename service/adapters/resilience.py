@@ -57,13 +57,12 @@ class RetryableStatus(Exception):
         self.response = response
 
 
-# What a retry may cure: no answer, or a 5xx. httpx.DecodingError and the other request
-# errors are not here: the upstream answered, and asking again would get the same answer.
+# What a retry may cure: no answer (timeouts, refused or dropped connections, protocol
+# faults; service.adapters.transport maps every aiohttp error to one), or a 5xx. Not
+# httpx.DecodingError and the like: the upstream answered, and would answer the same again.
 RETRYABLE: tuple[type[Exception], ...] = (
     RetryableStatus,
-    httpx.TimeoutException,
-    httpx.NetworkError,
-    httpx.RemoteProtocolError,
+    httpx.TransportError,
     OSError,  # TimeoutError among them; injected transports raise bare socket errors
 )
 
