@@ -155,6 +155,10 @@ def test_a_full_outage_costs_far_fewer_than_three_upstream_calls_per_request(
         country, **dict.fromkeys(down, profile)
     )
     with running_app(settings, transports) as (_, client):
+        assert breaker_states(client.get("/metrics").text) == {
+            "registry": "closed",
+            "addresses": "closed",
+        }
         before = head_seq(client, keys)
         problems = []
         for _ in range(requests):
