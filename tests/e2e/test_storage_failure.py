@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ IMPORT_ENTRIES = 2
 # SQLite's default ceiling; "no cap" for the purpose of these tests.
 UNCAPPED_PAGES = 1_073_741_823
 FILL_ATTEMPTS = 500
+BURST = 16
 BUSY_TIMEOUT_MS = 300
 
 
@@ -94,6 +96,12 @@ def _check(client: TestClient) -> httpx.Response:
     return client.post("/v1/eligibility/check", json={"iin": VOTER, "election_id": ELECTION_ID})
 
 
+def _burst(client: TestClient) -> list[httpx.Response]:
+    """Concurrent checks, so that the recorder commits several decisions together."""
+    with ThreadPoolExecutor(max_workers=BURST) as pool:
+        return list(pool.map(lambda _: _check(client), range(BURST)))
+
+
 def _assert_storage_unavailable(response: httpx.Response) -> None:
     assert response.status_code == 503, response.text
     assert response.headers["content-type"] == "application/problem+json"
@@ -128,6 +136,13 @@ def test_full_disk_is_503_without_acknowledgement_and_recovers_without_restart(
 
     # SQLite never caps below the current size: the file may not grow any more.
     page_cap.value = 1
+    # Some may still fit in the last page; the rest are refused whole, never half-recorded.
+    for response in _burst(client):
+        if response.status_code == 200:
+            acknowledged.append(Acknowledged.from_response_body(response.json()))
+        else:
+            _assert_storage_unavailable(response)
+    _assert_durable(sqlite_url, keys, acknowledged)
     refused: httpx.Response | None = None
     for _ in range(FILL_ATTEMPTS):
         # Decisions keep landing while the last free page has room; then the disk is full.
@@ -142,7 +157,7 @@ def test_full_disk_is_503_without_acknowledgement_and_recovers_without_restart(
         _assert_storage_unavailable(_check(client))
     assert errors.messages, "the 503s did not come from the database"
     assert set(errors.messages) == {"database or disk is full"}
-    print(f"{len(acknowledged)} decisions fitted before the disk was full")
+    print(f"{len(acknowledged)} decisions were recorded before the disk was full")
     _assert_durable(sqlite_url, keys, acknowledged)
 
     page_cap.value = UNCAPPED_PAGES  # space is back
@@ -150,6 +165,9 @@ def test_full_disk_is_503_without_acknowledgement_and_recovers_without_restart(
     assert recovered.status_code == 200, recovered.text
     acknowledged.append(Acknowledged.from_response_body(recovered.json()))
     assert recovered.json()["audit"]["seq"] == IMPORT_ENTRIES + len(acknowledged)
+    burst = _burst(client)
+    assert [r.status_code for r in burst] == [200] * BURST
+    acknowledged += [Acknowledged.from_response_body(r.json()) for r in burst]
     _assert_durable(sqlite_url, keys, acknowledged)
 
 
