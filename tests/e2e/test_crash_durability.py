@@ -246,11 +246,11 @@ class Load:
 
     def _note(self, response: httpx.Response) -> None:
         answer = response.json()
+        # A decision (2xx), or an upstream fault audited as undetermined (503 UNDETERMINED):
+        # either way the client was handed a receipt for an audit entry.
+        is_decision = response.is_success or answer.get("code") == "UNDETERMINED"
         with self._lock:
-            if response.is_success:
-                self.acknowledged.append(Acknowledged.from_response_body(answer))
-            elif response.status_code == 503 and answer.get("code") == "UNDETERMINED":
-                # An upstream missed its deadline: audited all the same, with a receipt.
+            if is_decision and {"decision_id", "audit"} <= answer.keys():
                 self.acknowledged.append(Acknowledged.from_response_body(answer))
             else:
                 self.unexpected.append(f"{response.status_code} {answer.get('code')}")
