@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from service.config import Settings
 from service.console import EXIT_REFUSED, fail
 from service.operator import register as register_operator_commands
+from service.roll.command import register as register_roll_commands
 
 if TYPE_CHECKING:
     from service.mocks.faults import FaultProfile
@@ -35,6 +36,7 @@ app.add_typer(import_app, name="import")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
 register_operator_commands(app)
+register_roll_commands(app)
 
 EXIT_TAMPERED = 3
 

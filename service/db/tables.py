@@ -138,3 +138,48 @@ class ActiveOverrideRow(SQLModel, table=True):
     election_id: str = Field(primary_key=True, max_length=64)
     subject: str = Field(primary_key=True, max_length=80)
     override_id: str = Field(foreign_key="overrides.id", max_length=36)
+
+
+class RollRunRow(SQLModel, table=True):
+    """One compilation of an election's voter lists (``voterctl roll compile``, issue 5).
+
+    ``status`` is ``running`` until the per-precinct files are in place, then ``complete``;
+    an interrupted run is resumed from its committed chunks.
+    """
+
+    __tablename__ = "roll_runs"
+
+    id: str = Field(primary_key=True, max_length=36)
+    election_id: str = Field(max_length=64, index=True)
+    out_dir: str = Field(max_length=1000)
+    format: str = Field(max_length=16)
+    chunk_size: int
+    # The registry's digest of its IIN set when the run began: a resume over changed data
+    # would skip or repeat persons, so it is refused.
+    snapshot: str = Field(max_length=64)
+    status: str = Field(max_length=16)
+    started_at: dt.datetime
+    completed_at: dt.datetime | None = None
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
+
+
+class RollChunkRow(SQLModel, table=True):
+    """A committed chunk of a run, written in the same transaction as its audit entries.
+
+    ``cursor`` is the registry's opaque cursor after this chunk (None after the last), so a
+    resume starts exactly where the last commit ended: no person decided twice or skipped.
+    """
+
+    __tablename__ = "roll_chunks"
+
+    run_id: str = Field(foreign_key="roll_runs.id", primary_key=True, max_length=36)
+    chunk_no: int = Field(primary_key=True)
+    cursor: str | None = Field(default=None, max_length=64)
+    persons: int
+    first_seq: int = Field(sa_type=SEQ_TYPE)
+    last_seq: int = Field(sa_type=SEQ_TYPE)
+    # SHA-256 of the chunk's part file, checked before the lists are assembled from it.
+    part_sha256: str = Field(max_length=64)
+    # Outcome, reason, basis and next-step counts of the chunk (codes only, no personal data).
+    counts: str = Field(sa_column=Column(Text, nullable=False))
+    committed_at: dt.datetime

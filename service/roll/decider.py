@@ -1,0 +1,266 @@
+"""Deciding one chunk: fetch in batches, decide by law, render audit entries, write list rows.
+
+Runs in the worker processes (or in the main process with ``workers=0``). Everything that
+can be done away from the chain's single writer is done here: the pseudonym, the decision,
+the audit entry's canonical body for the seq it will take, and the chunk's part file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import orjson
+
+from service.adapters.batch import BatchAddressClient, BatchRegistryClient, RetryPolicy
+from service.adapters.upstream import build_upstream_client
+from service.audit.chain import format_instant
+from service.audit.pseudonym import pseudonymise
+from service.domain.decision import decide
+from service.domain.model import (
+    Basis,
+    Decision,
+    Outcome,
+    Person,
+    Registration,
+    RegistrationKind,
+)
+from service.domain.precincts import PrecinctDirectory
+from service.roll.model import (
+    DECISION_KIND,
+    ChunkCounts,
+    ChunkResult,
+    ChunkTask,
+    DeciderSetup,
+)
+from service.roll.parts import UNASSIGNED, ListRow, write_part
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+
+def entry_body(
+    *, seq: int, kind: str, recorded_at: str, subject: str, payload: dict[str, Any]
+) -> str:
+    """The audit entry's canonical body (``service.audit.chain.canonical_body``), fast.
+
+    orjson with sorted keys writes the same bytes as the canonical ``json.dumps`` for the
+    values a roll decision holds (codes, ids, ISO times, None, lists of codes); a property
+    test holds the two to that. ``recorded_at`` is passed already formatted, once a chunk.
+    """
+    return orjson.dumps(
+        {
+            "kind": kind,
+            "payload": payload,
+            "recorded_at": recorded_at,
+            "seq": seq,
+            "subject": subject,
+        },
+        option=_SORTED,
+    ).decode()
+
+
+def decision_payload(decision: Decision, *, run_id: str, election_id: str) -> dict[str, Any]:
+    """What the audit log keeps of a roll decision: codes and ids, no personal data."""
+    return {
+        "run_id": run_id,
+        "election_id": election_id,
+        "outcome": decision.outcome.value,
+        "reasons": [r.value for r in decision.reasons],
+        "precinct_id": decision.precinct_id,
+        "basis": decision.basis.value if decision.basis else None,
+        "next_steps": [step.code.value for step in decision.next_steps],
+        "ruleset": decision.ruleset,
+        "registry_data_as_of": (
+            decision.registry_data_as_of.isoformat() if decision.registry_data_as_of else None
+        ),
+        "override_id": decision.override_id,
+    }
+
+
+_PLACED_BY = {
+    Basis.PERMANENT_REGISTRATION: (RegistrationKind.PERMANENT,),
+    Basis.TEMPORARY_REGISTRATION: (RegistrationKind.TEMPORARY,),
+    Basis.CONSULAR_REGISTRATION: (RegistrationKind.CONSULAR,),
+}
+_ANY_KIND = (RegistrationKind.PERMANENT, RegistrationKind.TEMPORARY, RegistrationKind.CONSULAR)
+
+
+def _listed_address(
+    registrations: Sequence[Registration], decision: Decision, voting_day: dt.date
+) -> Registration | None:
+    """The registration whose address the list shows: the one that placed the voter, else
+    (override, day registration, unassigned) the best one held, if any."""
+    kinds = _PLACED_BY.get(decision.basis, _ANY_KIND) if decision.basis else _ANY_KIND
+    valid = [r for r in registrations if r.is_valid_on(voting_day)]
+    for kind in kinds:
+        held = [r for r in valid if r.kind is kind]
+        if held:
+            # The decision's own tie-break (service.domain.decision._latest).
+            return max(held, key=lambda r: (r.valid_from, r.rca or "", r.street or ""))
+    return None
+
+
+def list_row(
+    person: Person, registrations: Sequence[Registration], decision: Decision, voting_day: dt.date
+) -> ListRow:
+    """One line of a precinct list: who, born when, registered where, on what basis."""
+    address = _listed_address(registrations, decision, voting_day)
+    last = (
+        decision.basis.value
+        if decision.precinct_id is not None and decision.basis is not None
+        else ",".join(step.code.value for step in decision.next_steps)
+    )
+    return (
+        person.iin,
+        person.surname,
+        person.given_name,
+        person.patronymic or "",
+        person.birth_date.isoformat(),
+        (address.kato or "") if address else "",
+        (address.street or "") if address else "",
+        (address.house or "") if address else "",
+        (address.flat or "") if address else "",
+        address.country if address else "",
+        (address.city or "") if address else "",
+        last,
+    )
+
+
+class ChunkDecider:
+    """Decides chunks against both upstreams; one per worker process."""
+
+    def __init__(
+        self,
+        setup: DeciderSetup,
+        *,
+        registry: BatchRegistryClient,
+        addresses: BatchAddressClient,
+    ) -> None:
+        self._setup = setup
+        self._registry = registry
+        self._addresses = addresses
+        self._directory = PrecinctDirectory(setup.precincts)
+        self._limit = asyncio.Semaphore(setup.concurrency)
+
+    async def _batch(
+        self, iins: list[str]
+    ) -> tuple[list[Person | None], list[tuple[Registration, ...]]]:
+        async with self._limit:
+            persons, registrations = await asyncio.gather(
+                self._registry.lookup_many(iins), self._addresses.registrations_many(iins)
+            )
+        return persons, registrations
+
+    async def fetch(
+        self, iins: list[str]
+    ) -> tuple[list[Person | None], list[tuple[Registration, ...]]]:
+        """Both upstreams' answers for ``iins``, in order; the first fault is raised."""
+        size = self._setup.batch_size
+        batches = [iins[i : i + size] for i in range(0, len(iins), size)]
+        tasks = [asyncio.ensure_future(self._batch(batch)) for batch in batches]
+        try:
+            answers = await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                if not task.done():
+                    task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        persons = [p for answer in answers for p in answer[0]]
+        registrations = [r for answer in answers for r in answer[1]]
+        return persons, registrations
+
+    async def decide_chunk(self, task: ChunkTask, *, now: dt.datetime) -> ChunkResult:
+        setup = self._setup
+        election = setup.election
+        persons, registrations = await self.fetch(task.iins)
+        recorded_at = format_instant(now)
+        overrides = setup.standing.overrides
+        days = setup.standing.day_registrations
+        counts = ChunkCounts()
+        subjects: list[str] = []
+        bodies: list[str] = []
+        rows: list[tuple[str, ListRow]] = []
+        seq = task.first_seq
+        for iin, person, held in zip(task.iins, persons, registrations, strict=True):
+            subject = pseudonymise(iin, key=setup.hmac_key)
+            decision = decide(
+                person,
+                held,
+                election=election,
+                directory=self._directory,
+                override=overrides.get(subject),
+                day_registration=days.get(subject),
+            )
+            payload = decision_payload(decision, run_id=setup.run_id, election_id=election.id)
+            subjects.append(subject)
+            bodies.append(
+                entry_body(
+                    seq=seq,
+                    kind=DECISION_KIND,
+                    recorded_at=recorded_at,
+                    subject=subject,
+                    payload=payload,
+                )
+            )
+            seq += 1
+            counts.outcomes[decision.outcome.value] += 1
+            counts.reasons.update(r.value for r in decision.reasons)
+            counts.next_steps.update(step.code.value for step in decision.next_steps)
+            if decision.basis is not None:
+                counts.basis[decision.basis.value] += 1
+            if decision.outcome is Outcome.ELIGIBLE and person is not None:
+                key = decision.precinct_id or UNASSIGNED
+                rows.append((key, list_row(person, held, decision, election.voting_day)))
+        digest = write_part(setup.parts_dir, task.chunk_no, rows)
+        return ChunkResult(
+            chunk_no=task.chunk_no,
+            cursor=task.cursor,
+            first_seq=task.first_seq,
+            recorded_at=now,
+            subjects=subjects,
+            bodies=bodies,
+            counts=counts.as_json(),
+            part_sha256=digest,
+        )
+
+
+# --- worker processes ----------------------------------------------------------------------
+
+_worker: tuple[asyncio.AbstractEventLoop, ChunkDecider] | None = None
+
+
+def _clients(setup: DeciderSetup) -> tuple[BatchRegistryClient, BatchAddressClient]:
+    timeout = httpx.Timeout(setup.deadline_seconds)
+    retry = RetryPolicy(attempts=setup.attempts, backoff_seconds=setup.backoff_seconds)
+    registry = build_upstream_client(
+        setup.registry_url, timeout=timeout, max_connections=setup.concurrency * 2
+    )
+    addresses = build_upstream_client(
+        setup.addresses_url, timeout=timeout, max_connections=setup.concurrency * 2
+    )
+    return (
+        BatchRegistryClient(registry, deadline_seconds=setup.deadline_seconds, retry=retry),
+        BatchAddressClient(addresses, deadline_seconds=setup.deadline_seconds, retry=retry),
+    )
+
+
+def start_worker(setup: DeciderSetup) -> None:
+    """Process-pool initializer: one event loop and one pair of clients per worker."""
+    global _worker
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+
+    async def build() -> ChunkDecider:
+        registry, addresses = _clients(setup)
+        return ChunkDecider(setup, registry=registry, addresses=addresses)
+
+    _worker = (loop, loop.run_until_complete(build()))
+
+
+def decide_in_worker(task: ChunkTask, now: dt.datetime) -> ChunkResult:
+    assert _worker is not None, "start_worker did not run in this process"
+    loop, decider = _worker
+    return loop.run_until_complete(decider.decide_chunk(task, now=now))
