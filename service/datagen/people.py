@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
+from array import array
 from bisect import bisect
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from random import Random
 from typing import NamedTuple, Protocol
@@ -91,8 +93,11 @@ _FOREIGN_CITIZENSHIPS = ("RUS", "UZB", "KGZ", "CHN", "TUR", "XXA")
 _DAYS_PER_YEAR = 365.2425
 # Batches of about a megabyte: larger ones get fresh pages from the kernel, which are slow.
 _FLUSH_EVERY_PERSONS = 2_000
-_NAME_POOL_SIZE = 8_192
-_AGE_SLOTS = 4_096
+_NAME_POOL_BITS = 13
+_NAME_POOL_SIZE = 1 << _NAME_POOL_BITS
+_AGE_SLOT_BITS = 12
+_AGE_SLOTS = 1 << _AGE_SLOT_BITS
+_ELDERLY_AGE = 60
 _FIRST_DATE = dt.date(1900, 1, 1)
 _LAST_DATE = dt.date(2035, 12, 31)
 _ADDRESS_REGISTER_OPENS = dt.date(1996, 1, 1).toordinal()
@@ -126,6 +131,55 @@ _UNCOVERED = _TEMPORARY_ONLY + 0.004
 _INSTITUTION = _UNCOVERED + 0.003
 _WITH_TEMPORARY = _INSTITUTION + 0.03
 _WITH_HISTORY = 0.12
+
+
+class _Odds(NamedTuple):
+    """The chances of SPEC §3's bars at one stage of life, and what the hot path needs.
+
+    The hot path draws once to tell "plain" people (no bar, one current home) from the
+    rest; the rest then draw their bars given that they are not plain.
+    """
+
+    bars: tuple[float, ...]  # dies, foreign, incapacitated, in custody: independent
+    plain: float
+    no_bar_unless_plain: float
+    # Of bar i, given no earlier bar and at least one from i on.
+    first_bar: tuple[float, ...]
+
+    @classmethod
+    def of(cls, *, death_rate: float, adult: bool) -> _Odds:
+        # Courts declare incapacity and pass sentences on adults only, in this model.
+        court = (_INCAPACITATED_SHARE, _IN_CUSTODY) if adult else (0.0, 0.0)
+        bars = (death_rate, _FOREIGNER_SHARE, *court)
+        no_bar = math.prod(1 - share for share in bars)
+        plain = no_bar * (1 - _WITH_TEMPORARY)
+        return cls(
+            bars=bars,
+            plain=plain,
+            no_bar_unless_plain=no_bar * _WITH_TEMPORARY / (1 - plain),
+            first_bar=tuple(
+                # 1 - P(no bar from `index` on), written so that the last bar gets exactly 1.
+                share / (share + (1 - share) * (1 - math.prod(1 - q for q in bars[index + 1 :])))
+                if share
+                else 0.0
+                for index, share in enumerate(bars)
+            ),
+        )
+
+    def some_bars(self, random: Callable[[], float]) -> list[bool]:
+        """Draw the bars given that at least one applies."""
+        applying: list[bool] = []
+        for share, first in zip(self.bars, self.first_bar, strict=True):
+            applying.append(random() < (share if any(applying) else first))
+        return applying
+
+
+# By stage of life: minors, adults, the elderly.
+_ODDS = (
+    _Odds.of(death_rate=_DEATH_RATE_OTHERS, adult=False),
+    _Odds.of(death_rate=_DEATH_RATE_OTHERS, adult=True),
+    _Odds.of(death_rate=_DEATH_RATE_ELDERLY, adult=True),
+)
 
 
 def latest_adult_birth_date(voting_day: dt.date) -> dt.date:
@@ -295,19 +349,6 @@ class _Reasons(NamedTuple):
         return applying[0] if len(applying) == 1 else "multiple_reasons"
 
 
-class _Draws(NamedTuple):
-    """What the hot path drew for a person who is not an ordinary voter at one home."""
-
-    birth: int  # day ordinal
-    female: bool
-    adult: bool
-    dies: bool
-    foreign: bool
-    incapacitated: bool
-    custody: float  # below _SENTENCED_SHARE: sentenced; then pretrial; 1.0 for minors
-    registration: float  # a draw against the cumulative registration thresholds
-
-
 class _Stay(NamedTuple):
     """A registration of a hand-made sample person."""
 
@@ -337,6 +378,9 @@ class PopulationTables:
     name_pools: tuple[tuple[bytes, ...], tuple[bytes, ...]]  # indexed by `female`
     home_addresses: tuple[bytes, ...]  # parallel to geography.residences
     home_flats: tuple[int, ...]
+    # Walker's alias method picks a home by residents with one draw and two lookups.
+    home_shares: array[float]
+    home_aliases: array[int]
     flats: tuple[bytes, ...]  # null, then "1", "2", ...
     abroad: tuple[bytes, ...]  # parallel to geography.missions
 
@@ -346,6 +390,7 @@ class PopulationTables:
         days = tuple(dt.date.fromordinal(d).isoformat().encode() for d in ordinals)
         rng = Random(f"{seed}:names")  # noqa: S311
         home_flats = tuple(b.flats for b in geography.residences)
+        home_shares, home_aliases = _alias_table([b.residents for b in geography.residences])
         return cls(
             geography=geography,
             days=days,
@@ -353,9 +398,29 @@ class PopulationTables:
             name_pools=(_name_pool(rng, female=False), _name_pool(rng, female=True)),
             home_addresses=tuple(_address_fragment(b) for b in geography.residences),
             home_flats=home_flats,
+            home_shares=home_shares,
+            home_aliases=home_aliases,
             flats=(_NULL, *(b'"%d"' % n for n in range(1, 1 + max(home_flats)))),
             abroad=tuple(_abroad_fragment(m) for m in geography.missions),
         )
+
+
+def _alias_table(weights: Sequence[float]) -> tuple[array[float], array[int]]:
+    """Vose's alias tables: slot i keeps its own index with shares[i], else gives aliases[i]."""
+    scale = len(weights) / math.fsum(weights)
+    shares = [weight * scale for weight in weights]
+    aliases = list(range(len(weights)))
+    small = [index for index, share in enumerate(shares) if share < 1]
+    large = [index for index, share in enumerate(shares) if share >= 1]
+    while small and large:
+        short, tall = small.pop(), large.pop()
+        aliases[short] = tall
+        shares[tall] -= 1 - shares[short]
+        (small if shares[tall] < 1 else large).append(tall)
+    # What is left is full up to rounding.
+    for index in small + large:
+        shares[index] = 1.0
+    return array("d", shares), array("q", aliases)
 
 
 class PopulationWriter:
@@ -385,7 +450,8 @@ class PopulationWriter:
         ]
         self._home_addresses = tables.home_addresses
         self._home_flats = tables.home_flats
-        self._home_weights = geography.residence_weights
+        self._home_shares = tables.home_shares
+        self._home_aliases = tables.home_aliases
         self._flats = tables.flats
         self._detention = geography.institutions_of(InstitutionKind.PRETRIAL_DETENTION)
         self._barracks = geography.institutions_of(InstitutionKind.MILITARY_UNIT)
@@ -412,7 +478,10 @@ class PopulationWriter:
         self, opening: bytes, kind: bytes, since: int, until: bytes, lines: list[bytes]
     ) -> None:
         """A registration at a home drawn by residents."""
-        index = self._pick(self._home_weights)
+        spot = self._random() * len(self._home_shares)
+        index = int(spot)
+        if spot - index >= self._home_shares[index]:
+            index = self._home_aliases[index]
         flats = self._home_flats[index]
         flat = self._flats[1 + int(self._random() * flats)] if flats else _NULL
         since_text = self._home_since[since - self._epoch]
@@ -429,10 +498,11 @@ class PopulationWriter:
     def write(self, count: int, population: Sink, registrations: Sink) -> None:
         """Append `count` people drawn at random, with realistic shares of every outcome.
 
-        Most people are ordinary voters with one current home; they take an inlined copy of
-        `_register`'s first branch. Everybody else goes through `_write_unusual`.
+        Most people are plain: no bar to voting and one current home. They take an inlined
+        copy of `_register`'s first branch; everybody else goes through `_write_unusual`.
         """
         random = self._random
+        random_bits = self._rng.getrandbits
         issue = self._issuer.issue
         ages = self._ages
         voting_day = self._voting_day.toordinal()
@@ -444,67 +514,57 @@ class PopulationWriter:
         home_since = self._home_since
         home_addresses = self._home_addresses
         home_flats = self._home_flats
+        home_shares, home_aliases = self._home_shares, self._home_aliases
+        homes = len(home_shares)
         flat_texts = self._flats
-        weights = self._home_weights
-        total_residents = weights[-1]
-        last_home = len(weights) - 1
+        plain_shares = tuple(odds.plain for odds in _ODDS)
         for start in range(0, count, _FLUSH_EVERY_PERSONS):
             people: list[bytes] = []
             lines: list[bytes] = []
             voters = minors = registered = 0
             for _ in range(min(_FLUSH_EVERY_PERSONS, count - start)):
                 female = random() < _FEMALE_SHARE
-                age = ages[int(random() * _AGE_SLOTS)]
+                age = ages[random_bits(_AGE_SLOT_BITS)]
                 birth = voting_day - int((age + random()) * _DAYS_PER_YEAR)
-                if birth > last_day:
-                    # Nobody is born after the snapshot: these babies are a year older instead,
-                    # rather than all sharing its last day (and that day's IIN serials).
+                if birth >= last_day:
+                    # Nobody is born on the snapshot's last day or later, so everyone has a
+                    # day to die on: these babies are a year older instead, rather than all
+                    # sharing one day (and its IIN serials).
                     birth -= 365
                 opening = issue(birth, female)
                 adult = birth <= adult_cutoff
-                death_rate = _DEATH_RATE_ELDERLY if age >= 60 else _DEATH_RATE_OTHERS
-                # Someone born on the snapshot's last day has no later day to die on.
-                dies = random() < death_rate and birth < last_day
-                foreign = random() < _FOREIGNER_SHARE
-                # Courts declare incapacity and pass sentences on adults only, in this model.
-                incapacitated = adult and random() < _INCAPACITATED_SHARE
-                custody = random() if adult else 1.0
-                draw = random()
-                if (
-                    draw >= _WITH_TEMPORARY
-                    and custody >= _IN_CUSTODY
-                    and not (dies or foreign or incapacitated)
-                ):
-                    earliest = birth if birth > _ADDRESS_REGISTER_OPENS else _ADDRESS_REGISTER_OPENS
-                    since = earliest + int(random() * (last_day - earliest + 1))
-                    if random() < _WITH_HISTORY and since > earliest:
-                        self._expired_home(opening, earliest, since - 1, lines, ends_exactly=True)
-                    home = bisect(weights, random() * total_residents)
-                    if home > last_home:
-                        home = last_home
-                    flats = home_flats[home]
-                    flat = flat_texts[1 + int(random() * flats)] if flats else _NULL
-                    address = home_addresses[home]
-                    lines += (
-                        opening,
-                        _PERMANENT,
-                        address,
-                        flat,
-                        home_since[since - epoch],
-                        _STILL_VALID,
+                stage = adult + (age >= _ELDERLY_AGE)
+                if random() >= plain_shares[stage]:
+                    self._write_unusual(
+                        opening, birth, female=female, stage=stage, people=people, lines=lines
                     )
-                    registered += 1
-                    if adult:
-                        voters += 1
-                    else:
-                        minors += 1
-                    names = name_pools[female][int(random() * _NAME_POOL_SIZE)]
-                    people += (opening, names, days[birth - epoch], _ORDINARY_TAILS[female])
+                    continue
+                earliest = birth if birth > _ADDRESS_REGISTER_OPENS else _ADDRESS_REGISTER_OPENS
+                since = earliest + int(random() * (last_day - earliest + 1))
+                if random() < _WITH_HISTORY and since > earliest:
+                    self._expired_home(opening, earliest, since - 1, lines, ends_exactly=True)
+                spot = random() * homes
+                home = int(spot)
+                if spot - home >= home_shares[home]:
+                    home = home_aliases[home]
+                flats = home_flats[home]
+                flat = flat_texts[1 + int(random() * flats)] if flats else _NULL
+                address = home_addresses[home]
+                lines += (
+                    opening,
+                    _PERMANENT,
+                    address,
+                    flat,
+                    home_since[since - epoch],
+                    _STILL_VALID,
+                )
+                registered += 1
+                if adult:
+                    voters += 1
                 else:
-                    draws = _Draws(
-                        birth, female, adult, dies, foreign, incapacitated, custody, draw
-                    )
-                    self._write_unusual(opening, draws, people, lines)
+                    minors += 1
+                names = name_pools[female][random_bits(_NAME_POOL_BITS)]
+                people += (opening, names, days[birth - epoch], _ORDINARY_TAILS[female])
             population.write(b"".join(people))
             registrations.write(b"".join(lines))
             self.persons += min(_FLUSH_EVERY_PERSONS, count - start)
@@ -513,11 +573,26 @@ class PopulationWriter:
             self.categories["under_18"] += minors
 
     def _write_unusual(
-        self, opening: bytes, draws: _Draws, people: list[bytes], lines: list[bytes]
+        self,
+        opening: bytes,
+        birth: int,
+        *,
+        female: bool,
+        stage: int,
+        people: list[bytes],
+        lines: list[bytes],
     ) -> None:
-        birth, female, adult, dies, foreign, incapacitated, custody, draw = draws
-        sentenced = custody < _SENTENCED_SHARE
-        pretrial = not sentenced and custody < _IN_CUSTODY
+        """Write someone who is not plain: barred from voting, or not (only) at one home."""
+        random = self._random
+        odds = _ODDS[stage]
+        if random() < odds.no_bar_unless_plain:
+            dies = foreign = incapacitated = in_custody = False
+            draw = random() * _WITH_TEMPORARY
+        else:
+            dies, foreign, incapacitated, in_custody = odds.some_bars(random)
+            draw = random()
+        sentenced = in_custody and random() < _SENTENCED_SHARE / _IN_CUSTODY
+        pretrial = in_custody and not sentenced
         last_day = self._last_day
         death = None
         if dies:
@@ -531,7 +606,7 @@ class PopulationWriter:
         else:
             eligible_as = self._register(opening, birth, draw, foreign=foreign, lines=lines)
         if foreign:
-            citizenship = _FOREIGN_CITIZENSHIPS[int(self._random() * len(_FOREIGN_CITIZENSHIPS))]
+            citizenship = _FOREIGN_CITIZENSHIPS[int(random() * len(_FOREIGN_CITIZENSHIPS))]
         else:
             citizenship = HOME_COUNTRY
         tail = _person_tail(
@@ -543,9 +618,10 @@ class PopulationWriter:
                 Custody.SENTENCED if sentenced else Custody.PRETRIAL if pretrial else Custody.NONE
             ).value,
         )
+        adult = stage > 0
         reasons = _Reasons(dies, foreign, not adult, incapacitated, sentenced)
         self.categories[reasons.category(eligible_as)] += 1
-        names = self._name_pools[female][int(self._random() * _NAME_POOL_SIZE)]
+        names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
         people += (opening, names, self._days[birth - self._epoch], tail)
 
     def _register(
@@ -648,7 +724,7 @@ class PopulationWriter:
                 capacity=sample.capacity.value,
                 custody=sample.custody.value,
             )
-            names = self._name_pools[female][int(self._random() * _NAME_POOL_SIZE)]
+            names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
             people += (opening, names, sample.birth.isoformat().encode(), tail)
             for stay in sample.stays:
                 lines += self._stay_line(opening, stay)
