@@ -714,3 +714,55 @@ def test_subject_with_control_characters_or_too_long_is_refused(
     with pytest.raises(TokenRejected) as caught:
         verifier.verify(token, now=NOW)
     assert caught.value.reason == "bad_claim"
+
+
+# --- remembered verifications ----------------------------------------------------------------
+
+
+def test_a_remembered_token_still_expires(keys: Keys, verifier: TokenVerifier) -> None:
+    token = es256(claims(iat=NOW_TS, nbf=NOW_TS, exp=NOW_TS + 600), keys)
+    assert verifier.verify(token, now=NOW).subject == SUBJECT
+
+    later = NOW + timedelta(seconds=600 + LEEWAY_SECONDS)
+    with pytest.raises(TokenRejected) as rejected:
+        verifier.verify(token, now=later)
+    assert rejected.value.reason == "expired"
+
+
+def test_a_token_not_yet_valid_is_accepted_once_its_time_comes(
+    keys: Keys, verifier: TokenVerifier
+) -> None:
+    starts = NOW_TS + 300
+    token = es256(claims(iat=NOW_TS, nbf=starts, exp=starts + 600), keys)
+    with pytest.raises(TokenRejected):
+        verifier.verify(token, now=NOW)
+
+    assert verifier.verify(token, now=NOW + timedelta(seconds=300)).subject == SUBJECT
+
+
+def test_a_remembered_token_with_one_bit_changed_is_verified_afresh_and_refused(
+    keys: Keys, verifier: TokenVerifier
+) -> None:
+    token = es256(claims(), keys)
+    verifier.verify(token, now=NOW)
+
+    with pytest.raises(TokenRejected) as rejected:
+        verifier.verify(flip_signature_byte(token), now=NOW)
+    assert rejected.value.reason == "bad_signature"
+    forged = replace_payload(token, claims(roles=["operator"]))
+    with pytest.raises(TokenRejected):
+        verifier.verify(forged, now=NOW)
+
+
+def test_remembered_tokens_are_bounded_and_the_forgotten_still_verify(
+    keys: Keys, verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tokens_module, "VERIFIED_TOKENS_KEPT", 3)
+    tokens = [es256(claims(sub=f"account-{n}"), keys) for n in range(5)]
+    for token in tokens:
+        verifier.verify(token, now=NOW)
+
+    assert len(verifier._verified) == 3
+    assert [verifier.verify(t, now=NOW).subject for t in tokens] == [
+        f"account-{n}" for n in range(5)
+    ]
