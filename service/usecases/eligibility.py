@@ -178,6 +178,10 @@ class EligibilityService:
             await asyncio.wait(
                 (person_call, registrations_call), return_when=asyncio.FIRST_EXCEPTION
             )
+            # The fault first: the other call may still be in flight, with no result yet.
+            for call in (person_call, registrations_call):
+                if call.done() and (fault := call.exception()) is not None:
+                    raise fault
             return person_call.result(), registrations_call.result()
         finally:
             for call in (person_call, registrations_call):

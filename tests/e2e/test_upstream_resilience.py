@@ -330,15 +330,6 @@ def test_under_seeded_random_faults_every_answer_is_the_right_one_or_undetermine
     assert len(entries) == sum(answers.values())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="EligibilityService._gather (service/usecases/eligibility.py) reads the registry "
-    "lookup's result while it is still in flight when the address lookup has already failed "
-    "(asyncio.InvalidStateError): an unaudited 500 instead of an audited 503. Over real HTTP "
-    "that is every check while the address service refuses connections, or while its "
-    "breaker is open. Reported to the lead; not this task's file.",
-)
 def test_a_fault_while_the_other_upstream_is_still_answering_is_undetermined_not_a_500(
     database_url: str, keys: Keys, country: Country
 ) -> None:
