@@ -251,6 +251,10 @@ def data_generate(
     persons: Annotated[int, typer.Option(min=1, help="How many people.")],
     out: Annotated[Path, typer.Option(help="Directory to write the four files into.")],
     seed: Annotated[int, typer.Option(help="Same seed, same files.")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Processes making people (default: one per CPU); same files."),
+    ] = None,
 ) -> None:
     """Write a synthetic country: population, registrations, precincts, elections."""
     import time
@@ -258,7 +262,7 @@ def data_generate(
     from service.datagen import generate_country
 
     started = time.perf_counter()
-    summary = generate_country(out_dir=out, persons=persons, seed=seed)
+    summary = generate_country(out_dir=out, persons=persons, seed=seed, workers=workers)
     elapsed = time.perf_counter() - started
     typer.echo(
         f"wrote {summary.persons} persons, {summary.registrations} registrations, "
