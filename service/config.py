@@ -36,6 +36,10 @@ class Settings(BaseSettings):
     upstream_retry_attempts: int = Field(default=3, ge=1, le=3)
     upstream_breaker_failures: int = Field(default=5, ge=1, le=1000)
     upstream_breaker_reset_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Concurrent lookups travel as `lookup-batch` calls (service/adapters/coalesce.py); off
+    # for an upstream that offers only the single-person lookups of SPEC §9.
+    upstream_batch_lookups: bool = True
+    upstream_batch_in_flight: int = Field(default=4, ge=1, le=64)
     retry_after_seconds: int = Field(default=5, ge=1, le=3600)
 
     jwt_public_keys: dict[str, str] = Field(default_factory=dict)

@@ -19,14 +19,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import httpx
-import orjson
 from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
-from service.adapters.upstream import UpstreamFailure, about_someone_else, status_error
+from service.adapters.resilience import UpstreamGuard
+from service.adapters.upstream import UpstreamFailure, about_someone_else, post_json, status_error
 from service.domain.model import Person, Registration
 from service.errors import UpstreamUnavailable
 
@@ -109,38 +109,37 @@ class _BatchCaller:
         upstream: str,
         deadline_seconds: float,
         retry: RetryPolicy | None = None,
+        guard: UpstreamGuard | None = None,
     ) -> None:
         if not deadline_seconds > 0:
             raise ValueError("deadline_seconds must be positive")
         self._client = client
         self._upstream = upstream
         self._deadline_seconds = deadline_seconds
-        self._retry = retry or RetryPolicy()
+        # With a guard (the service's online path) retries are the guard's: one attempt here.
+        self._retry = retry or (RetryPolicy(attempts=1) if guard else RetryPolicy())
+        self._guard = guard
         self.retries = 0
 
     def _fault(self, failure: UpstreamFailure) -> UpstreamUnavailable:
         return UpstreamUnavailable(upstream=self._upstream, failure=failure)
 
-    async def _post_once(self, path: str, body: bytes) -> bytes:
+    async def _post_once(self, path: str, body: dict[str, Any]) -> bytes:
         """The body of a 200 answer, read whole within the deadline; any fault raised."""
-        try:
-            async with asyncio.timeout(self._deadline_seconds):
-                response = await self._client.post(
-                    path, content=body, headers={"content-type": "application/json"}
-                )
-        except (TimeoutError, httpx.TimeoutException) as exc:
-            raise self._fault(UpstreamFailure.TIMEOUT) from exc
-        except httpx.DecodingError as exc:
-            raise self._fault(UpstreamFailure.MALFORMED) from exc
-        # OSError: injected transports do not all wrap every socket error in httpx's types.
-        except (httpx.RequestError, OSError) as exc:
-            raise self._fault(UpstreamFailure.CONNECTION) from exc
+        response = await post_json(
+            self._client,
+            path,
+            body,
+            upstream=self._upstream,
+            deadline_seconds=self._deadline_seconds,
+            guard=self._guard,
+        )
         if response.status_code != httpx.codes.OK:
             # A batch answers 200 for found and not-found alike: any other status is a fault.
             raise self._fault(UpstreamFailure.STATUS) from status_error(response)
         return response.content
 
-    async def call(self, path: str, body: bytes, read: TypeAdapter[T]) -> T:
+    async def call(self, path: str, body: dict[str, Any], read: TypeAdapter[T]) -> T:
         """POST ``body`` and validate the answer, retrying a failed attempt a bounded number
         of times; the last fault is raised."""
         for attempt in range(1, self._retry.attempts + 1):
@@ -158,10 +157,10 @@ class _BatchCaller:
         raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _batch_body(iins: Sequence[str]) -> bytes:
+def _batch_body(iins: Sequence[str]) -> dict[str, Any]:
     if not 1 <= len(iins) <= MAX_BATCH:
         raise ValueError(f"a batch holds 1 to {MAX_BATCH} IINs")
-    return orjson.dumps({"iins": list(iins)})
+    return {"iins": list(iins)}
 
 
 class BatchRegistryClient(_BatchCaller):
@@ -171,8 +170,11 @@ class BatchRegistryClient(_BatchCaller):
         *,
         deadline_seconds: float,
         retry: RetryPolicy | None = None,
+        guard: UpstreamGuard | None = None,
     ) -> None:
-        super().__init__(client, upstream=REGISTRY, deadline_seconds=deadline_seconds, retry=retry)
+        super().__init__(
+            client, upstream=REGISTRY, deadline_seconds=deadline_seconds, retry=retry, guard=guard
+        )
 
     async def lookup_many(self, iins: Sequence[str]) -> list[Person | None]:
         """The person of each IIN, in order; None where the registry has none."""
@@ -192,8 +194,7 @@ class BatchRegistryClient(_BatchCaller):
 
     async def iins_page(self, cursor: str | None, limit: int) -> IinPage:
         """The next ``limit`` IINs after ``cursor`` (None: from the start)."""
-        body = orjson.dumps({"cursor": cursor, "limit": limit})
-        page = await self.call(IINS_PATH, body, _IIN_PAGE)
+        page = await self.call(IINS_PATH, {"cursor": cursor, "limit": limit}, _IIN_PAGE)
         return IinPage(page["iins"], page["cursor"], page["total"], page["snapshot"])
 
 
@@ -204,8 +205,11 @@ class BatchAddressClient(_BatchCaller):
         *,
         deadline_seconds: float,
         retry: RetryPolicy | None = None,
+        guard: UpstreamGuard | None = None,
     ) -> None:
-        super().__init__(client, upstream=ADDRESSES, deadline_seconds=deadline_seconds, retry=retry)
+        super().__init__(
+            client, upstream=ADDRESSES, deadline_seconds=deadline_seconds, retry=retry, guard=guard
+        )
 
     async def registrations_many(self, iins: Sequence[str]) -> list[tuple[Registration, ...]]:
         """Every registration of each IIN, in order; an empty tuple where there is none."""

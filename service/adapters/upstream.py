@@ -7,10 +7,12 @@ callers branch on one type while logs and debuggers still see what really happen
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from enum import StrEnum
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import httpx
+import orjson
 from pydantic import BaseModel, ValidationError
 
 from service.adapters.transport import upstream_transport
@@ -77,20 +79,44 @@ async def post_lookup(
     deadline_seconds: float,
     guard: UpstreamGuard | None = None,
 ) -> httpx.Response:
-    """POST ``{"iin": ...}`` and read the whole answer within ``deadline_seconds``.
+    """POST ``{"iin": ...}``: see ``post_json``."""
+    return await post_json(
+        client,
+        path,
+        {"iin": iin},
+        upstream=upstream,
+        deadline_seconds=deadline_seconds,
+        guard=guard,
+    )
+
+
+_JSON = {"content-type": "application/json"}
+
+
+async def post_json(
+    client: httpx.AsyncClient,
+    path: str,
+    body: Mapping[str, Any],
+    *,
+    upstream: str,
+    deadline_seconds: float,
+    guard: UpstreamGuard | None = None,
+) -> httpx.Response:
+    """POST ``body`` as JSON and read the whole answer within ``deadline_seconds``.
 
     httpx's own timeouts bound each read or write separately, so a server trickling bytes
     could hold a request for far longer; the deadline bounds the call as a whole, retries
     and their backoff included when a ``guard`` (service.adapters.resilience) is given.
     """
-    body = {"iin": iin}
+    content = orjson.dumps(body)
     try:
         if guard is not None:
             return await guard.send(
-                lambda: client.post(path, json=body), deadline_seconds=deadline_seconds
+                lambda: client.post(path, content=content, headers=_JSON),
+                deadline_seconds=deadline_seconds,
             )
         async with asyncio.timeout(deadline_seconds):
-            return await client.post(path, json=body)
+            return await client.post(path, content=content, headers=_JSON)
     except (TimeoutError, httpx.TimeoutException) as exc:
         raise UpstreamUnavailable(upstream=upstream, failure=UpstreamFailure.TIMEOUT) from exc
     except httpx.DecodingError as exc:

@@ -17,6 +17,8 @@ from fastapi import Depends, FastAPI
 
 from service.adapters import addresses, registry
 from service.adapters.addresses import AddressClient
+from service.adapters.batch import BatchAddressClient, BatchRegistryClient
+from service.adapters.coalesce import CoalescingAddresses, CoalescingRegistry
 from service.adapters.registry import RegistryClient
 from service.adapters.resilience import CircuitBreaker, RetryPolicy, UpstreamGuard
 from service.adapters.upstream import build_upstream_client
@@ -46,7 +48,7 @@ from service.ratelimit import BulkLookupWatch, RequestLimits
 from service.reference import ReferenceCache
 from service.security.tokens import TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
-from service.usecases.eligibility import EligibilityService
+from service.usecases.eligibility import EligibilityService, PersonSource, RegistrationSource
 from service.usecases.overrides import OverrideService
 from service.usecases.recording import Recorder
 
@@ -98,6 +100,37 @@ def upstream_guard(upstream: str, settings: Settings) -> UpstreamGuard:
     )
 
 
+def _upstream_sources(
+    settings: Settings,
+    *,
+    registry_http: httpx.AsyncClient,
+    addresses_http: httpx.AsyncClient,
+    registry_guard: UpstreamGuard,
+    addresses_guard: UpstreamGuard,
+) -> tuple[PersonSource, RegistrationSource]:
+    """The two upstreams as the eligibility check sees them: batched, or one by one."""
+    deadline = settings.upstream_deadline_seconds
+    if settings.upstream_batch_lookups:
+        return (
+            CoalescingRegistry(
+                BatchRegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard),
+                deadline_seconds=deadline,
+                max_in_flight=settings.upstream_batch_in_flight,
+            ),
+            CoalescingAddresses(
+                BatchAddressClient(
+                    addresses_http, deadline_seconds=deadline, guard=addresses_guard
+                ),
+                deadline_seconds=deadline,
+                max_in_flight=settings.upstream_batch_in_flight,
+            ),
+        )
+    return (
+        RegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard),
+        AddressClient(addresses_http, deadline_seconds=deadline, guard=addresses_guard),
+    )
+
+
 def _build_services(
     settings: Settings, *, database: Database, clock: Clock, transports: Transports
 ) -> AppServices:
@@ -130,23 +163,16 @@ def _build_services(
         clock=clock,
         observer=metrics,
     )
+    person_source, registration_source = _upstream_sources(
+        settings,
+        registry_http=registry_http,
+        addresses_http=addresses_http,
+        registry_guard=registry_guard,
+        addresses_guard=addresses_guard,
+    )
     eligibility_service = EligibilityService(
-        registry=ObservedRegistry(
-            RegistryClient(
-                registry_http,
-                deadline_seconds=settings.upstream_deadline_seconds,
-                guard=registry_guard,
-            ),
-            observer=metrics,
-        ),
-        addresses=ObservedAddresses(
-            AddressClient(
-                addresses_http,
-                deadline_seconds=settings.upstream_deadline_seconds,
-                guard=addresses_guard,
-            ),
-            observer=metrics,
-        ),
+        registry=ObservedRegistry(person_source, observer=metrics),
+        addresses=ObservedAddresses(registration_source, observer=metrics),
         reference=reference_cache,
         recorder=recorder,
         clock=clock,

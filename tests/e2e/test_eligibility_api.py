@@ -9,7 +9,18 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.security.tokens import Role
-from tests.support import ELECTION_ID, NOT_IN_REGISTRY, PEOPLE, Keys, token
+from tests.support import (
+    ELECTION_ID,
+    NOT_IN_REGISTRY,
+    PEOPLE,
+    Country,
+    Keys,
+    load_reference,
+    make_settings,
+    mock_transports,
+    running_app,
+    token,
+)
 
 
 def check(
@@ -201,3 +212,21 @@ def test_request_id_is_echoed_in_header_and_problem(client: TestClient, keys: Ke
     )
     assert response.headers["x-request-id"] == "req-12345678"
     assert response.json()["request_id"] == "req-12345678"
+
+
+def test_single_lookups_and_batched_lookups_give_the_same_decisions(
+    database_url: str, keys: Keys, country: Country
+) -> None:
+    # Batching is on by default; an upstream without batch endpoints gets single lookups.
+    decisions: dict[bool, list[tuple[str, list[str], str | None]]] = {}
+    for batched in (True, False):
+        settings = make_settings(database_url, keys, upstream_batch_lookups=batched)
+        load_reference(settings, country)
+        with running_app(settings, mock_transports(country)) as (_, client):
+            answers = [check(client, keys, person["iin"]).json() for person in PEOPLE.values()]
+        decisions[batched] = [
+            (a["outcome"], [r["code"] for r in a["reasons"]], (a["precinct"] or {}).get("id"))
+            for a in answers
+        ]
+    assert decisions[True] == decisions[False]
+    assert {outcome for outcome, _, _ in decisions[True]} == {"eligible", "ineligible"}

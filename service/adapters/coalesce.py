@@ -1,0 +1,157 @@
+"""Concurrent single lookups sent upstream as batch calls.
+
+Every check needs one registry and one address lookup. Sent one by one, each costs a whole
+HTTP exchange in this process and in the upstream; under load most of a check's CPU goes
+there (bench/). So lookups made in the same turn of the event loop leave together as one
+``lookup-batch`` call, and while ``max_in_flight`` batches are out, new lookups wait and leave
+together in the next: at low load a lookup leaves at once, alone; under load batches grow by
+themselves and the per-check cost shrinks.
+
+A failed batch fails each of its lookups with its own ``UpstreamUnavailable`` (each check
+audits its own undetermined decision and attaches its own receipt to that error). Retries,
+the circuit breaker and the bulkhead apply per batch call (the batch clients' guard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+from service.adapters.batch import BatchAddressClient, BatchRegistryClient
+from service.adapters.upstream import UpstreamFailure
+from service.domain.model import Person, Registration
+from service.errors import UpstreamUnavailable
+
+V = TypeVar("V")
+
+DEFAULT_MAX_IN_FLIGHT = 4
+DEFAULT_MAX_BATCH = 1000
+
+
+class Coalescer(Generic[V]):
+    """Answers ``get(key)`` by ``fetch_many(keys)`` calls shared with concurrent callers."""
+
+    def __init__(
+        self,
+        fetch_many: Callable[[Sequence[str]], Awaitable[Sequence[V]]],
+        *,
+        upstream: str,
+        deadline_seconds: float,
+        max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+        max_batch: int = DEFAULT_MAX_BATCH,
+    ) -> None:
+        if max_in_flight < 1 or max_batch < 1 or not deadline_seconds > 0:
+            raise ValueError("max_in_flight, max_batch and deadline_seconds must be positive")
+        self._fetch_many = fetch_many
+        self._upstream = upstream
+        self._deadline_seconds = deadline_seconds
+        self._max_in_flight = max_in_flight
+        self._max_batch = max_batch
+        self._waiting: dict[str, list[asyncio.Future[V]]] = {}
+        self._in_flight = 0
+        self._scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.batches = 0
+
+    async def get(self, key: str) -> V:
+        """The value for ``key``; ``UpstreamUnavailable`` if its batch failed or ran late."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[V] = loop.create_future()
+        self._waiting.setdefault(key, []).append(future)
+        self._schedule(loop)
+        try:
+            # The batch call has this deadline too; this one also bounds the wait for a slot.
+            async with asyncio.timeout(self._deadline_seconds):
+                return await future
+        except TimeoutError as exc:
+            raise UpstreamUnavailable(
+                upstream=self._upstream, failure=UpstreamFailure.TIMEOUT
+            ) from exc
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        # Once per loop turn: every lookup made during this turn joins the same batch.
+        if not self._scheduled and self._in_flight < self._max_in_flight:
+            self._scheduled = True
+            loop.call_soon(self._send_next)
+
+    def _send_next(self) -> None:
+        self._scheduled = False
+        self._drop_abandoned()
+        if not self._waiting or self._in_flight >= self._max_in_flight:
+            return
+        keys = list(itertools.islice(self._waiting, self._max_batch))
+        batch = {key: self._waiting.pop(key) for key in keys}
+        self._in_flight += 1
+        self.batches += 1
+        task = asyncio.get_running_loop().create_task(self._send(keys, batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        if self._waiting:  # more than one batch's worth queued
+            self._schedule(asyncio.get_running_loop())
+
+    def _drop_abandoned(self) -> None:
+        # Lookups whose callers gave up (a cancelled check) are not sent.
+        for key in [k for k, futures in self._waiting.items() if all(f.done() for f in futures)]:
+            del self._waiting[key]
+
+    async def _send(self, keys: list[str], batch: dict[str, list[asyncio.Future[V]]]) -> None:
+        try:
+            values = await self._fetch_many(keys)
+        except UpstreamUnavailable as exc:
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(_own_copy(exc))
+        except Exception as exc:  # noqa: BLE001 - handed to every caller, who re-raises it
+            for futures in batch.values():
+                for future in futures:
+                    if not future.done():
+                        future.set_exception(exc)
+        else:
+            for key, value in zip(keys, values, strict=True):
+                for future in batch[key]:
+                    if not future.done():
+                        future.set_result(value)
+        finally:
+            self._in_flight -= 1
+            if self._waiting:
+                self._schedule(asyncio.get_running_loop())
+
+
+def _own_copy(exc: UpstreamUnavailable) -> UpstreamUnavailable:
+    """One error per caller: each attaches its own audit receipt to it."""
+    copy = UpstreamUnavailable(upstream=exc.upstream, failure=exc.failure)
+    copy.__cause__ = exc.__cause__ or exc
+    return copy
+
+
+class CoalescingRegistry:
+    """The registry as a ``PersonSource`` whose lookups travel in batches."""
+
+    def __init__(self, client: BatchRegistryClient, *, deadline_seconds: float, **limits: int):
+        self._lookups: Coalescer[Person | None] = Coalescer(
+            client.lookup_many,
+            upstream="registry",
+            deadline_seconds=deadline_seconds,
+            **limits,
+        )
+
+    async def lookup(self, iin: str) -> Person | None:
+        return await self._lookups.get(iin)
+
+
+class CoalescingAddresses:
+    """The address service as a ``RegistrationSource`` whose lookups travel in batches."""
+
+    def __init__(self, client: BatchAddressClient, *, deadline_seconds: float, **limits: int):
+        self._lookups: Coalescer[tuple[Registration, ...]] = Coalescer(
+            client.registrations_many,
+            upstream="addresses",
+            deadline_seconds=deadline_seconds,
+            **limits,
+        )
+
+    async def registrations(self, iin: str) -> tuple[Registration, ...]:
+        return await self._lookups.get(iin)
