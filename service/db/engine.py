@@ -19,7 +19,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Long enough for other workers' commits (milliseconds each), short enough that a held lock
+# turns into a quick 503 rather than a client waiting half a minute.
+SQLITE_BUSY_TIMEOUT_MS = 5_000
 
 
 @dataclass(frozen=True)

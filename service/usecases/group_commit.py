@@ -18,6 +18,7 @@ returns. A batch the database refuses fails every job in it with ``StorageUnavai
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import datetime as dt
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -144,7 +145,10 @@ class DecisionWriter:
             # One writer per event loop; a new loop (a test client's) gets a fresh one.
             self._loop = loop
             self._queue = asyncio.Queue()
-            self._task = loop.create_task(self._run(self._queue), name="decision-writer")
+            # A context of its own: not the first caller's request id and account on its logs.
+            self._task = loop.create_task(
+                self._run(self._queue), name="decision-writer", context=contextvars.Context()
+            )
         return self._queue
 
     async def _run(self, queue: asyncio.Queue[_Pending]) -> None:
@@ -155,7 +159,14 @@ class DecisionWriter:
             try:
                 outcomes = await anyio.to_thread.run_sync(self._commit, [p.job for p in batch])
             except SQLAlchemyError as exc:
-                _log.error("storage.write.failed", error=type(exc).__name__, batch=len(batch))
+                _log.error(
+                    "storage.write.failed",
+                    error=type(exc).__name__,
+                    # The driver's own code (SQLITE_FULL, SQLITE_BUSY, a PostgreSQL SQLSTATE):
+                    # tells a full disk from a held lock; never carries row data.
+                    driver_code=_driver_code(exc),
+                    batch=len(batch),
+                )
                 outcomes = [_storage_unavailable(exc) for _ in batch]
             except Exception as exc:  # noqa: BLE001 - the writer must outlive one bad batch
                 _log.exception("decision.batch.failed", batch=len(batch))
@@ -218,6 +229,12 @@ class DecisionWriter:
         for (index, _, d), receipt in zip(decided, receipts, strict=True):
             outcomes[index] = Recorded(result=d.result, decided_at=now, receipt=receipt)
         return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _driver_code(exc: SQLAlchemyError) -> str | None:
+    original = getattr(exc, "orig", None)
+    code = getattr(original, "sqlite_errorname", None) or getattr(original, "sqlstate", None)
+    return str(code) if code else None
 
 
 def _storage_unavailable(cause: SQLAlchemyError) -> StorageUnavailable:
