@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import TypeAdapter
 
 from service.datafiles import RegistrationRecord, iter_records
-from service.mocks.batch import iin_json, read_batch, results_body
+from service.mocks.batch import read_batch, results_body
 from service.mocks.problems import (
     JSON_MEDIA_TYPE,
     healthy,
@@ -42,7 +42,10 @@ class AddressBook:
 
     def registrations_of(self, iin: str) -> bytes:
         """The JSON array of this IIN's registrations, in file order."""
-        return b"[" + b",".join(self.registrations.all_of(iin)) + b"]"
+        held = self.registrations.all_of(iin)
+        if len(held) == 1:
+            return b"[%s]" % held[0]
+        return b"[" + b",".join(held) + b"]"
 
     def address(self, rca: str) -> bytes | None:
         where = self.addresses.get(rca)
@@ -87,7 +90,9 @@ def create_addresses_app(data: Path) -> FastAPI:
             return malformed_request()
         body = results_body(
             [
-                b'{"iin":%s,"registrations":%s}' % (iin_json(iin), book.registrations_of(iin))
+                # The IIN was checked to be 12 digits: nothing in it needs escaping.
+                b'{"iin":"%s","registrations":%s}'
+                % (iin.encode("ascii"), book.registrations_of(iin))
                 for iin in iins
             ]
         )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 MAX_BATCH = 1000
@@ -49,7 +48,3 @@ def read_page(body: bytes) -> PageRequest | None:
 def results_body(parts: list[bytes]) -> bytes:
     """``{"results": [part, ...]}`` from already serialised parts."""
     return b'{"results":[' + b",".join(parts) + b"]}"
-
-
-def iin_json(iin: str) -> bytes:
-    return orjson.dumps(iin)

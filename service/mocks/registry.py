@@ -19,7 +19,7 @@ from fastapi import FastAPI, Request, Response
 from pydantic import TypeAdapter
 
 from service.datafiles import DataFileError, PersonRecord, iter_records
-from service.mocks.batch import iin_json, read_batch, read_page, results_body
+from service.mocks.batch import read_batch, read_page, results_body
 from service.mocks.problems import (
     JSON_MEDIA_TYPE,
     healthy,
@@ -49,10 +49,11 @@ def load_persons(path: Path) -> RecordStore:
     return store
 
 
-def _batch_result(iin: str, person: bytes | None) -> bytes:
+def _batch_result(iin: str, person: memoryview | None) -> bytes:
+    # The IIN was checked to be 12 digits: nothing in it needs escaping.
     if person is None:
-        return b'{"iin":%s,"found":false,"person":null}' % iin_json(iin)
-    return b'{"iin":%s,"found":true,"person":%s}' % (iin_json(iin), person)
+        return b'{"iin":"%s","found":false,"person":null}' % iin.encode("ascii")
+    return b'{"iin":"%s","found":true,"person":%s}' % (iin.encode("ascii"), person)
 
 
 def _page_body(store: RecordStore, *, position: int, limit: int, snapshot: str) -> bytes:
@@ -82,7 +83,7 @@ def create_registry_app(data: Path) -> FastAPI:
         body = persons.one(iin)
         if body is None:
             return problem_response(status=404, title="Person not found", code="PERSON_NOT_FOUND")
-        return Response(content=body, media_type=JSON_MEDIA_TYPE)
+        return Response(content=bytes(body), media_type=JSON_MEDIA_TYPE)
 
     @app.post("/persons/lookup-batch")
     async def lookup_persons(request: Request) -> Response:

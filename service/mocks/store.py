@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from array import array
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 
 
 class RecordStoreBuilder:
@@ -66,13 +66,15 @@ class RecordStore:
         self._lengths = lengths
         self._lines = lines
         self._blob = blob
+        # Slices of a memoryview are zero-copy; bytes.join and %-formatting take them as is.
+        self._view = memoryview(blob)
 
     def __len__(self) -> int:
         return len(self._keys)
 
-    def _record(self, index: int) -> bytes:
+    def _record(self, index: int) -> memoryview:
         start = self._offsets[index]
-        return bytes(self._blob[start : start + self._lengths[index]])
+        return self._view[start : start + self._lengths[index]]
 
     def first_duplicate_line(self) -> int | None:
         """The line number of the first record whose IIN an earlier line already holds."""
@@ -80,24 +82,29 @@ class RecordStore:
         later = [lines[i] for i in range(1, len(keys)) if keys[i] == keys[i - 1]]
         return min(later) if later else None
 
-    def one(self, iin: str) -> bytes | None:
+    def one(self, iin: str) -> memoryview | None:
         """The first record of this IIN, or None."""
         key = int(iin)
-        index = bisect_left(self._keys, key)
-        if index < len(self._keys) and self._keys[index] == key:
+        keys = self._keys
+        index = bisect_left(keys, key)
+        if index < len(keys) and keys[index] == key:
             return self._record(index)
         return None
 
-    def all_of(self, iin: str) -> list[bytes]:
+    def all_of(self, iin: str) -> list[memoryview]:
         """Every record of this IIN in file order (empty if none)."""
         key = int(iin)
-        low = bisect_left(self._keys, key)
-        high = bisect_right(self._keys, key, lo=low)
-        return [self._record(i) for i in range(low, high)]
+        keys = self._keys
+        index = bisect_left(keys, key)
+        found: list[memoryview] = []
+        while index < len(keys) and keys[index] == key:
+            found.append(self._record(index))
+            index += 1
+        return found
 
     def at(self, offset: int, length: int) -> bytes:
         """The bytes ``RecordStoreBuilder.add`` kept at ``offset``."""
-        return bytes(self._blob[offset : offset + length])
+        return bytes(self._view[offset : offset + length])
 
     # The paged listing (registry only, where every IIN holds one record).
 
