@@ -73,9 +73,13 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = _header(scope, REQUEST_ID_HEADER.encode())
-        request_id = (
-            incoming if incoming and _ACCEPTABLE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # A caller's id holding an IIN would be echoed and written into audit entries.
+        acceptable = (
+            incoming is not None
+            and _ACCEPTABLE_REQUEST_ID.match(incoming) is not None
+            and IIN_SHAPED.search(incoming) is None
         )
+        request_id = incoming if acceptable and incoming is not None else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
+
+from service.logs import IIN_SHAPED
 
 IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 ELECTION_ID_PATTERN = r"^[0-9A-Za-z_-]+$"
@@ -15,8 +18,20 @@ NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0B\x0C\x0E-\x1F\x7F]*$"
 ElectionId = Annotated[
     str, StringConstraints(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
 ]
+
+
+def _holds_no_iin(text: str) -> str:
+    # Free text is stored, shown to other operators and partly written into the audit log,
+    # which never holds an IIN (SPEC §8): refuse it rather than silently alter the text.
+    if IIN_SHAPED.search(text):
+        raise PydanticCustomError("contains_iin", "free text must not hold an IIN")
+    return text
+
+
 FreeText1000 = Annotated[
-    str, StringConstraints(min_length=1, max_length=1000, pattern=NO_CONTROL_CHARACTERS)
+    str,
+    StringConstraints(min_length=1, max_length=1000, pattern=NO_CONTROL_CHARACTERS),
+    AfterValidator(_holds_no_iin),
 ]
 
 
@@ -143,7 +158,9 @@ class OverrideRequest(_Request):
     ]
     reason_text: FreeText1000
     document_ref: Annotated[
-        str, StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS)
+        str,
+        StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS),
+        AfterValidator(_holds_no_iin),
     ]
     expires_on: dt.date | None = None
 
