@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+from array import array
 from collections.abc import Iterable
 
 _FIRST_WEIGHTS = tuple(range(1, 12))
@@ -43,14 +44,14 @@ _DIGIT_TEXT = tuple(b"%d" % digit for digit in range(_CHECK_MODULUS))
 
 
 @functools.cache
-def _heads() -> tuple[tuple[bytes, ...], tuple[int, ...]]:
-    """The head and check class of every birth date and sex, by key (see `IinIssuer`).
+def _heads() -> tuple[bytes, bytes]:
+    """The heads of every birth date and sex, one after another by key, and their classes.
 
-    YYMMDD, then the century/sex digit: 3 and 4 for 1900s men and women, 5 and 6 after.
-    The fifth digit is a tens-of-days digit, 0-3, so a head never has a BIN's shape.
+    A head is YYMMDD, then the century/sex digit: 3 and 4 for 1900s men and women, 5 and 6
+    after. The fifth digit is a tens-of-days digit, 0-3, so a head never has a BIN's shape.
     """
-    texts: list[bytes] = []
-    classes: list[int] = []
+    heads = bytearray()
+    classes = bytearray()
     for ordinal in range(_FIRST_BIRTH, _LAST_BIRTH + 1):
         born = dt.date.fromordinal(ordinal)
         year = born.year % 100
@@ -60,15 +61,17 @@ def _heads() -> tuple[tuple[bytes, ...], tuple[int, ...]]:
             century_digit = 2 * ((born.year - 1800) // 100) + 1 + female
             first_sum = _weighted((*digits, century_digit), _FIRST_WEIGHTS) % _CHECK_MODULUS
             second_sum = _weighted((*digits, century_digit), _SECOND_WEIGHTS) % _CHECK_MODULUS
-            texts.append(date_text + _DIGIT_TEXT[century_digit])
+            heads += date_text + _DIGIT_TEXT[century_digit]
             classes.append(first_sum * _CHECK_MODULUS + second_sum)
-    return tuple(texts), tuple(classes)
+    return bytes(heads), bytes(classes)
 
 
 @functools.cache
-def _prefixed_heads(prefix: bytes) -> tuple[bytes, ...]:
-    texts, _ = _heads()
-    return tuple(prefix + text for text in texts)
+def _prefixed_heads(prefix: bytes) -> bytes:
+    heads, _ = _heads()
+    return b"".join(
+        prefix + heads[start : start + _HEAD_LENGTH] for start in range(0, len(heads), _HEAD_LENGTH)
+    )
 
 
 class IinIssuer:
@@ -76,46 +79,45 @@ class IinIssuer:
 
     Issuers given disjoint `serials` never hand out the same IIN, so each can work alone.
     Each IIN comes after `prefix`, which saves the writer a concatenation per line.
-    Everything is kept in flat lists by key, 2 × days since 1900-01-01 + female: the
-    73,000 birth dates and sexes of a population are drawn in random order, and dicts and
-    per-key objects scattered over the heap cost a cache miss each.
+    What is kept by key (2 × days since 1900-01-01 + female) is kept in contiguous bytes
+    and arrays: a population's 73,000 birth dates and sexes come in random order, and
+    lists of objects scattered over the heap cost a cache miss each.
     """
 
     def __init__(self, serials: range = range(SERIALS_PER_HEAD), *, prefix: bytes = b"") -> None:
         self._serials = serials
+        self._width = len(prefix) + _HEAD_LENGTH
         self._heads = _prefixed_heads(prefix)
-        self._keys = len(self._heads)
-        self._by_class: dict[int, tuple[bytes, ...]] = {}
-        # Filled in on a key's first IIN: tabulating all 121 classes up front would take
-        # half a second for the full range of serials.
-        self._endings: list[tuple[bytes, ...] | None] = [None] * self._keys
-        self._issued = [0] * self._keys
+        self._classes = _heads()[1]
+        self._keys = len(self._classes)
+        # Tabulated on first use: all 121 classes of 10,000 serials take half a second.
+        self._endings: list[tuple[bytes, ...]] = [()] * _CHECK_MODULUS**2
+        self._issued = array("H", bytes(2 * self._keys))
 
     def issue(self, birth_ordinal: int, female: bool) -> bytes:
         """`prefix` and the next unused IIN for a birth date (`date.toordinal()`) and sex."""
         key = 2 * (birth_ordinal - _FIRST_BIRTH) + female
         if not 0 <= key < self._keys:
             raise ValueError("IINs are issued for births from 1900 to 2099 only")
-        endings = self._endings[key]
-        if endings is None:
-            endings = self._endings[key] = self._endings_of(_heads()[1][key])
         issued = self._issued[key]
-        self._issued[key] = issued + 1
+        check_class = self._classes[key]
+        endings = self._endings[check_class] or self._endings_of(check_class)
+        start = key * self._width
         try:
-            return self._heads[key] + endings[issued]
+            iin = self._heads[start : start + self._width] + endings[issued]
         except IndexError:
             raise OverflowError("no serials left for one birth date and sex") from None
+        self._issued[key] = issued + 1
+        return iin
 
     def _endings_of(self, check_class: int) -> tuple[bytes, ...]:
         """Serial and check digit of each usable serial after a head of this class."""
-        endings = self._by_class.get(check_class)
-        if endings is None:
-            checks = _checks(check_class)
-            endings = self._by_class[check_class] = tuple(
-                _SERIAL_TEXT[serial] + _DIGIT_TEXT[check]
-                for serial in self._serials
-                if (check := checks[_TAIL_CLASSES[serial]]) != _UNUSABLE
-            )
+        checks = _checks(check_class)
+        endings = self._endings[check_class] = tuple(
+            _SERIAL_TEXT[serial] + _DIGIT_TEXT[check]
+            for serial in self._serials
+            if (check := checks[_TAIL_CLASSES[serial]]) != _UNUSABLE
+        )
         return endings
 
 
