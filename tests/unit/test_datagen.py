@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
+import math
 import re
 import tempfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import service.datagen.generate as generation
+import service.datagen.output as output
 from service.datafiles import (
     ElectionRecord,
     PersonRecord,
@@ -32,6 +36,8 @@ from service.datagen import (
 )
 from service.datagen.iins import IinIssuer
 from service.datagen.names import NEW_STREET_NAMES
+from service.datagen.output import DirectFile
+from service.datagen.people import _ODDS, _WITH_TEMPORARY, _alias_table, _Odds
 from service.domain.decision import decide
 from service.domain.iin import complete_iin, parse_iin
 from service.domain.model import (
@@ -223,6 +229,19 @@ def test_worker_processes_write_the_same_bytes_as_one_process(
         assert (alone / name).read_bytes() == (together / name).read_bytes(), name
     assert one.categories == two.categories
     assert not list(together.glob(".datagen-*")), "scratch files are cleaned up"
+
+
+def test_iins_stay_valid_and_unique_across_many_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Each chunk issues from its own block of serials; 30 chunks share every birth date.
+    monkeypatch.setattr(generation, "CHUNK_PERSONS", 1_000)
+
+    summary = generate_country(out_dir=tmp_path, persons=30_000, seed=SEED, workers=1)
+    iins = [str(line["iin"]) for line in _json_lines(tmp_path / "population.jsonl")]
+
+    assert len(iins) == len(set(iins)) == summary.persons == 30_000
+    assert all(parse_iin(iin) == iin for iin in iins)
 
 
 # Identity numbers
@@ -633,3 +652,73 @@ def test_no_birth_date_is_crowded(tmp_path: Path) -> None:
     births = Counter(line["birth_date"] for line in _json_lines(tmp_path / "population.jsonl"))
 
     assert max(births.values()) < 20
+
+
+# What makes it fast keeps the data exact
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["o_direct", "plain"])
+def test_a_direct_file_holds_exactly_what_was_written_and_appended(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, direct: bool
+) -> None:
+    if not direct:
+        monkeypatch.setattr(output, "_O_DIRECT", 0)
+    rng = Random(SEED)
+    part = tmp_path / "part"
+    part.write_bytes(rng.randbytes(9_000_001))
+    # Sizes around the 4 KiB block and past the 8 MiB buffer.
+    pieces = [rng.randbytes(n) for n in (0, 1, 4_095, 4_096, 4_097, 8_388_609, 3)]
+
+    with DirectFile(tmp_path / "out") as out:
+        for piece in pieces[:4]:
+            out.write(piece)
+        out.append_file(part)
+        for piece in pieces[4:]:
+            out.write(piece)
+        out.append_file(part)
+
+    expected = b"".join(pieces[:4]) + part.read_bytes() + b"".join(pieces[4:]) + part.read_bytes()
+    assert (tmp_path / "out").read_bytes() == expected
+
+
+def test_an_empty_direct_file_is_empty(tmp_path: Path) -> None:
+    with DirectFile(tmp_path / "out"):
+        pass
+
+    assert (tmp_path / "out").read_bytes() == b""
+
+
+@given(weights=st.lists(st.floats(0.5, 1_000.0), min_size=1, max_size=300))
+def test_alias_tables_pick_each_home_in_proportion_to_its_residents(weights: list[float]) -> None:
+    shares, aliases = _alias_table(weights)
+    chances = [0.0] * len(weights)
+    for slot, (share, alias) in enumerate(zip(shares, aliases, strict=True)):
+        chances[slot] += share / len(weights)
+        chances[alias] += (1 - share) / len(weights)
+
+    total = math.fsum(weights)
+    assert all(0 <= share <= 1 for share in shares)
+    for chance, weight in zip(chances, weights, strict=True):
+        assert chance == pytest.approx(weight / total, rel=1e-9, abs=1e-12)
+
+
+@pytest.mark.parametrize("odds", _ODDS, ids=["minor", "adult", "elderly"])
+def test_drawing_plain_people_first_leaves_every_bar_independent(odds: _Odds) -> None:
+    """Telling plain people apart with one draw gives each combination of bars (deceased,
+    foreigner, incapacitated, in custody) and of registrations the chance that independent
+    draws would."""
+    unusual = 1 - odds.plain
+    for bars in itertools.product((False, True), repeat=len(odds.bars)):
+        independent = math.prod(p if bar else 1 - p for p, bar in zip(odds.bars, bars, strict=True))
+        if not any(bars):
+            # Plain, or without a bar but with more than one current home.
+            assert odds.plain == pytest.approx(independent * (1 - _WITH_TEMPORARY), rel=1e-12)
+            assert unusual * odds.no_bar_unless_plain == pytest.approx(
+                independent * _WITH_TEMPORARY, rel=1e-12
+            )
+            continue
+        drawn = unusual * (1 - odds.no_bar_unless_plain)
+        for index, bar in enumerate(bars):
+            chance = odds.bars[index] if any(bars[:index]) else odds.first_bar[index]
+            drawn *= chance if bar else 1 - chance
+        assert drawn == pytest.approx(independent, rel=1e-9, abs=1e-15)
