@@ -13,6 +13,7 @@ import sys
 from collections.abc import MutableMapping
 from typing import Any
 
+import orjson
 import structlog
 from structlog.types import EventDict, Processor, WrappedLogger
 
@@ -68,11 +69,17 @@ class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+def _json_line(event: Any, **_options: Any) -> str:
+    # orjson: several times faster than json.dumps, and every request writes a line. Values
+    # are already strings, numbers, lists or dicts here (``_redact`` made them so).
+    return orjson.dumps(event, default=str).decode()
+
+
 def configure_logging(*, json_output: bool | None = None, level: int = logging.INFO) -> None:
     """Route structlog and the standard library (uvicorn, httpx) through one pipeline."""
     use_json = (not sys.stderr.isatty()) if json_output is None else json_output
     renderer: Processor = (
-        structlog.processors.JSONRenderer()
+        structlog.processors.JSONRenderer(serializer=_json_line)
         if use_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )

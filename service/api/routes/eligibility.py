@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import structlog
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 
 from service.api.deps import DeciderDep, LanguageDep, RequestIdDep, ServicesDep
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
@@ -49,10 +49,12 @@ async def check_eligibility(
     services: ServicesDep,
     language: LanguageDep,
     request_id: RequestIdDep,
-) -> DecisionOut:
+) -> Response:
     recorded = await services.eligibility.check(
         raw_iin=body.iin, election_id=body.election_id, caller=caller, request_id=request_id
     )
     structlog.contextvars.bind_contextvars(outcome=recorded.decision.outcome.value)
     reference = await services.reference.current()
-    return decision_out(recorded, directory=reference.directory, language=language)
+    decision = decision_out(recorded, directory=reference.directory, language=language)
+    # Already a validated DecisionOut: serialised once, not validated again by FastAPI.
+    return Response(decision.model_dump_json(), media_type="application/json")
