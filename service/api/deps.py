@@ -8,7 +8,7 @@ from typing import Annotated
 
 import httpx
 import structlog
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 
 from service.audit.log import AuditLog
@@ -62,14 +62,21 @@ async def _services(request: Request) -> AppServices:
 ServicesDep = Annotated[AppServices, Depends(_services)]
 
 
-async def _language(request: Request) -> Language:
+# Declared so that the contract's length bounds on these headers are enforced (422), not only
+# written down; the values themselves are read where they are used.
+AcceptLanguageHeader = Annotated[str | None, Header(alias="Accept-Language", max_length=256)]
+RequestIdHeader = Annotated[str | None, Header(alias="X-Request-ID", max_length=128)]
+
+
+async def _language(request: Request, _declared: AcceptLanguageHeader = None) -> Language:
     return negotiate(request.headers.get("accept-language"))
 
 
 LanguageDep = Annotated[Language, Depends(_language)]
 
 
-async def _request_id(request: Request) -> str:
+async def _request_id(request: Request, _declared: RequestIdHeader = None) -> str:
+    # The middleware chose the id (the caller's, when acceptable) before any handler ran.
     return str(getattr(request.state, "request_id", "-"))
 
 

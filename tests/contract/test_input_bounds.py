@@ -197,3 +197,23 @@ def test_a_body_at_the_bound_is_read(client: TestClient, keys: Keys) -> None:
     )
     # Read and judged on its content (the iin is over its maxLength), not refused for size.
     assert (response.status_code, response.json()["code"]) == (422, "VALIDATION_FAILED")
+
+
+@pytest.mark.parametrize(
+    ("header", "bound"), [("X-Request-ID", 128), ("Accept-Language", 256)], ids=["rid", "lang"]
+)
+def test_a_declared_header_over_its_bound_is_refused(
+    client: TestClient, keys: Keys, header: str, bound: int
+) -> None:
+    # Schemathesis found these bounds written in the contract but not enforced.
+    def check(value: str) -> Any:
+        return client.post(
+            "/v1/eligibility/check",
+            json={"iin": "900101300126", "election_id": "2027-president"},
+            headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}", header: value},
+        )
+
+    assert check("a" * bound).status_code == 200
+    refused = check("a" * (bound + 1))
+    assert (refused.status_code, refused.json()["code"]) == (422, "VALIDATION_FAILED")
+    assert refused.json()["errors"][0]["type"] == "string_too_long"
