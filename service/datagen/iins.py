@@ -10,6 +10,7 @@ The tests check every issued IIN against `service.domain.iin.parse_iin`.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import functools
 import operator
@@ -22,8 +23,9 @@ _HEAD_LENGTH = 7
 _CHECK_MODULUS = 11
 _UNUSABLE = 10
 SERIALS_PER_HEAD = 10_000
-_FIRST_BIRTH = dt.date(1900, 1, 1).toordinal()
-_LAST_BIRTH = dt.date(2099, 12, 31).toordinal()
+_FIRST_BIRTH_YEAR = 1900
+_LAST_BIRTH_YEAR = 2099
+_FIRST_BIRTH = dt.date(_FIRST_BIRTH_YEAR, 1, 1).toordinal()
 
 
 def _weighted(digits: Iterable[int], weights: Iterable[int]) -> int:
@@ -50,19 +52,40 @@ def _heads() -> tuple[bytes, bytes]:
     A head is YYMMDD, then the century/sex digit: 3 and 4 for 1900s men and women, 5 and 6
     after. The fifth digit is a tens-of-days digit, 0-3, so a head never has a BIN's shape.
     """
+
+    # Each sum is a year's, a month's, a day's and the century digit's share: about 80 ms
+    # for 200 years, where a date object and digit tuples per day took 300 ms.
+    def shares(number: int, position: int) -> tuple[int, int]:
+        digits = divmod(number, 10)
+        return (
+            _weighted(digits, _FIRST_WEIGHTS[position : position + 2]),
+            _weighted(digits, _SECOND_WEIGHTS[position : position + 2]),
+        )
+
+    years = [shares(year, 0) for year in range(100)]
+    months = [shares(month, 2) for month in range(13)]
+    days = [shares(day, 4) for day in range(32)]
     heads = bytearray()
     classes = bytearray()
-    for ordinal in range(_FIRST_BIRTH, _LAST_BIRTH + 1):
-        born = dt.date.fromordinal(ordinal)
-        year = born.year % 100
-        digits = (*divmod(year, 10), *divmod(born.month, 10), *divmod(born.day, 10))
-        date_text = b"%02d%02d%02d" % (year, born.month, born.day)
-        for female in (0, 1):
-            century_digit = 2 * ((born.year - 1800) // 100) + 1 + female
-            first_sum = _weighted((*digits, century_digit), _FIRST_WEIGHTS) % _CHECK_MODULUS
-            second_sum = _weighted((*digits, century_digit), _SECOND_WEIGHTS) % _CHECK_MODULUS
-            heads += date_text + _DIGIT_TEXT[century_digit]
-            classes.append(first_sum * _CHECK_MODULUS + second_sum)
+    for year in range(_FIRST_BIRTH_YEAR, _LAST_BIRTH_YEAR + 1):
+        year_first, year_second = years[year % 100]
+        for month in range(1, 13):
+            month_first, month_second = months[month]
+            for day in range(1, calendar.monthrange(year, month)[1] + 1):
+                day_first, day_second = days[day]
+                date_text = b"%02d%02d%02d" % (year % 100, month, day)
+                for female in (0, 1):
+                    century_digit = 2 * ((year - 1800) // 100) + 1 + female
+                    first_sum = (
+                        year_first + month_first + day_first + century_digit * _FIRST_WEIGHTS[6]
+                    )
+                    second_sum = (
+                        year_second + month_second + day_second + century_digit * _SECOND_WEIGHTS[6]
+                    )
+                    heads += date_text + _DIGIT_TEXT[century_digit]
+                    classes.append(
+                        first_sum % _CHECK_MODULUS * _CHECK_MODULUS + second_sum % _CHECK_MODULUS
+                    )
     return bytes(heads), bytes(classes)
 
 
