@@ -13,16 +13,23 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
 WORKDIR /src
+# Exactly the locked runtime (requirements/lock.txt, made by scripts/lock), every file checked
+# against its hash; the lock pins pip and the build backend too, so nothing below is fetched
+# unchecked. --only-binary keeps it to prebuilt wheels, so neither stage needs a compiler and a
+# dependency that would have to be compiled fails the build loudly.
+COPY requirements/lock.txt ./requirements/lock.txt
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --no-cache-dir "pip==26.3"
+    && /opt/venv/bin/pip install --no-cache-dir --require-hashes --only-binary=:all: \
+       -r requirements/lock.txt
 
 COPY pyproject.toml ./
 COPY service ./service
-# A wheel, not the source tree: the final image carries only what the package declares.
-# --only-binary keeps the runtime dependencies to prebuilt wheels, so neither stage needs a
-# compiler and a dependency that would have to be compiled fails the build loudly.
-RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --wheel-dir /wheels . \
-    && /opt/venv/bin/pip install --no-cache-dir --only-binary=:all: /wheels/voter_eligibility-*.whl
+# A wheel, not the source tree: the final image carries only what the package declares. Built
+# with the locked setuptools and installed without dependencies (they are all in place), then
+# `pip check` proves the lock satisfies what pyproject.toml asks for.
+RUN /opt/venv/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . \
+    && /opt/venv/bin/pip install --no-cache-dir --no-deps /wheels/voter_eligibility-*.whl \
+    && /opt/venv/bin/pip check
 
 # The app reads the contract from CONTRACT_PATH (service/api/app.py: two directories above the
 # package), which for an installed wheel lies in site-packages; ask the code where, rather
