@@ -9,6 +9,7 @@ voter at one home, is inlined: a call per person costs seconds per million peopl
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 import math
 from array import array
@@ -303,25 +304,30 @@ def _ended(day: bytes) -> bytes:
     return b'"%b"}\n' % day
 
 
+@functools.cache
 def _person_tail(
-    *, female: bool, citizenship: str, death: str | None, capacity: str, custody: str
-) -> bytes:
-    death_date = f'"{death}"' if death else "null"
+    *, female: bool, citizenship: str, capacity: str, custody: str
+) -> tuple[bytes, bytes]:
+    """A person's line after the birth date, in two parts: before and after the death date."""
     return (
-        f'","sex":"{"F" if female else "M"}","citizenship":"{citizenship}",'
-        f'"death_date":{death_date},"legal_capacity":"{capacity}","custody":"{custody}",'
-        f'"data_as_of":"{DATA_AS_OF}"}}\n'
-    ).encode()
+        f'","sex":"{"F" if female else "M"}","citizenship":"{citizenship}","death_date":'.encode(),
+        f',"legal_capacity":"{capacity}","custody":"{custody}","data_as_of":"{DATA_AS_OF}"}}\n'.encode(),
+    )
+
+
+def _death_date(day: bytes | None) -> bytes:
+    return b'"%b"' % day if day else _NULL
 
 
 # Most people: citizens, alive, fully capable, not in custody; indexed by `female`.
 _ORDINARY_TAILS = tuple(
-    _person_tail(
-        female=female,
-        citizenship=HOME_COUNTRY,
-        death=None,
-        capacity=LegalCapacity.FULL.value,
-        custody=Custody.NONE.value,
+    _NULL.join(
+        _person_tail(
+            female=female,
+            citizenship=HOME_COUNTRY,
+            capacity=LegalCapacity.FULL.value,
+            custody=Custody.NONE.value,
+        )
     )
     for female in (False, True)
 )
@@ -333,20 +339,16 @@ class Sink(Protocol):
     def write(self, data: bytes, /) -> int: ...
 
 
-class _Reasons(NamedTuple):
-    """Which bars of SPEC §3 apply, named after the PERSON_CATEGORIES they lead to."""
+# The PERSON_CATEGORIES of people barred by one of SPEC §3's rules alone, in this order.
+_BARRED_CATEGORIES = ("deceased", "not_citizen", "under_18", "incapacitated", "imprisoned")
 
-    deceased: bool
-    not_citizen: bool
-    under_18: bool
-    incapacitated: bool
-    imprisoned: bool
 
-    def category(self, eligible_as: str) -> str:
-        applying = [name for name, applies in zip(self._fields, self, strict=True) if applies]
-        if not applying:
-            return eligible_as
-        return applying[0] if len(applying) == 1 else "multiple_reasons"
+def _category(bars: tuple[bool, ...], *, eligible_as: str) -> str:
+    """The category of someone with these bars, in _BARRED_CATEGORIES' order."""
+    barred = sum(bars)
+    if not barred:
+        return eligible_as
+    return _BARRED_CATEGORIES[bars.index(True)] if barred == 1 else "multiple_reasons"
 
 
 class _Stay(NamedTuple):
@@ -609,20 +611,20 @@ class PopulationWriter:
             citizenship = _FOREIGN_CITIZENSHIPS[int(random() * len(_FOREIGN_CITIZENSHIPS))]
         else:
             citizenship = HOME_COUNTRY
-        tail = _person_tail(
+        before_death, after_death = _person_tail(
             female=female,
             citizenship=citizenship,
-            death=self._days[death - self._epoch].decode() if death else None,
             capacity=(LegalCapacity.INCAPACITATED if incapacitated else LegalCapacity.FULL).value,
             custody=(
                 Custody.SENTENCED if sentenced else Custody.PRETRIAL if pretrial else Custody.NONE
             ).value,
         )
-        adult = stage > 0
-        reasons = _Reasons(dies, foreign, not adult, incapacitated, sentenced)
-        self.categories[reasons.category(eligible_as)] += 1
+        death_date = _death_date(self._days[death - self._epoch] if death else None)
+        bars = (dies, foreign, stage == 0, incapacitated, sentenced)
+        self.categories[_category(bars, eligible_as=eligible_as)] += 1
         names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
-        people += (opening, names, self._days[birth - self._epoch], tail)
+        born = self._days[birth - self._epoch]
+        people += (opening, names, born, before_death, death_date, after_death)
 
     def _register(
         self, opening: bytes, birth: int, draw: float, *, foreign: bool, lines: list[bytes]
@@ -717,15 +719,16 @@ class PopulationWriter:
             samples[sample.category] = opening.removeprefix(_OPENING).decode()
             if sample.category == "not_found":
                 continue
-            tail = _person_tail(
+            before_death, after_death = _person_tail(
                 female=female,
                 citizenship=sample.citizenship,
-                death=sample.death.isoformat() if sample.death else None,
                 capacity=sample.capacity.value,
                 custody=sample.custody.value,
             )
+            death_date = _death_date(sample.death.isoformat().encode() if sample.death else None)
             names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
-            people += (opening, names, sample.birth.isoformat().encode(), tail)
+            born = sample.birth.isoformat().encode()
+            people += (opening, names, born, before_death, death_date, after_death)
             for stay in sample.stays:
                 lines += self._stay_line(opening, stay)
             category = _SAMPLES_COUNTED_AS.get(sample.category, sample.category)
