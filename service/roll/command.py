@@ -117,4 +117,6 @@ def roll_compile(
         f"unassigned {summary['unassigned']}"
     )
     typer.echo(f"  audit entries {audit['first_seq']}..{audit['last_seq']}")
+    spent = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.timings.items())
+    typer.echo(f"  main process: {spent}")
     typer.echo(f"  summary {report.summary_path}")

@@ -13,6 +13,7 @@ import fcntl
 import multiprocessing
 import os
 import shutil
+import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
@@ -161,6 +162,7 @@ class RollReport:
     chunks: int
     summary_path: Path
     summary: dict[str, Any] = field(repr=False)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -214,6 +216,8 @@ class RollCompiler:
         self._transports = transports or Transports()
         self._on_commit = on_commit
         self._out_dir = options.out_dir.resolve()
+        # Where the main process's time goes: listing, waiting for workers, committing.
+        self._timings: dict[str, float] = {"list": 0.0, "wait": 0.0, "commit": 0.0}
 
     # --- the run -------------------------------------------------------------------------
 
@@ -254,7 +258,9 @@ class RollCompiler:
             if not run.exhausted:
                 decided_now = await self._decide_all(run, election, lister, total=total)
         self._progress.stage("assembling the lists")
+        started = time.perf_counter()
         summary = self._finish(run, election)
+        self._timings["assemble"] = time.perf_counter() - started
         self._progress.end()
         return RollReport(
             run_id=run.row.id,
@@ -264,6 +270,7 @@ class RollCompiler:
             chunks=summary["chunks"],
             summary_path=self._out_dir / SUMMARY_NAME,
             summary=summary,
+            timings=dict(self._timings),
         )
 
     def _election(self) -> Election:
@@ -416,29 +423,54 @@ class RollCompiler:
             assert decider is not None
             return asyncio.ensure_future(decider.decide_chunk(task, now=self._clock.now()))
 
+        # Chunks handed out and not yet committed, in order. The dispatcher keeps it topped
+        # up while the committer works through it, so listing, deciding and committing
+        # overlap; its bound is what holds memory flat.
         inflight: deque[tuple[ChunkTask, Awaitable[ChunkResult]]] = deque()
-        most_inflight = max(1, options.workers) + 1
+        room = asyncio.Semaphore(max(1, options.workers) + 2)
+        arrived = asyncio.Event()
         chunk_no, cursor, exhausted = run.next_chunk, run.cursor, run.exhausted
         committed_persons = run.persons_done
         decided_now = 0
-        try:
-            while True:
-                while len(inflight) < most_inflight and not exhausted:
-                    page = await lister.iins_page(cursor, options.chunk_size)
-                    if page.snapshot != run.row.snapshot:
-                        raise RollRefused("the registry's data changed during the run")
-                    exhausted = page.cursor is None
-                    if not page.iins:
-                        break
-                    task = ChunkTask(chunk_no, page.iins, page.cursor, next_seq)
-                    inflight.append((task, submit(task)))
-                    chunk_no, cursor = chunk_no + 1, page.cursor
-                    next_seq += len(page.iins)
-                if not inflight:
+
+        async def dispatch() -> None:
+            nonlocal chunk_no, cursor, exhausted, next_seq
+            while not exhausted:
+                await room.acquire()
+                started = time.perf_counter()
+                page = await lister.iins_page(cursor, options.chunk_size)
+                self._timings["list"] += time.perf_counter() - started
+                if page.snapshot != run.row.snapshot:
+                    raise RollRefused("the registry's data changed during the run")
+                exhausted = page.cursor is None
+                if not page.iins:
                     break
-                task, pending = inflight.popleft()
+                task = ChunkTask(chunk_no, page.iins, page.cursor, next_seq)
+                inflight.append((task, submit(task)))
+                arrived.set()
+                chunk_no, cursor = chunk_no + 1, page.cursor
+                next_seq += len(page.iins)
+            exhausted = True
+            arrived.set()
+
+        async def commit_in_order() -> None:
+            nonlocal committed_persons, decided_now, next_seq
+            while True:
+                if not inflight:
+                    if exhausted:
+                        return
+                    arrived.clear()
+                    await arrived.wait()
+                    continue
+                task, pending = inflight[0]
+                started = time.perf_counter()
                 result = await pending
+                waited = time.perf_counter()
                 last_seq = await asyncio.to_thread(self._commit, run, result)
+                self._timings["wait"] += waited - started
+                self._timings["commit"] += time.perf_counter() - waited
+                inflight.popleft()
+                room.release()
                 if last_seq != task.first_seq + len(task.iins) - 1:
                     # Someone else appended meanwhile: later chunks' seqs move along.
                     next_seq = last_seq + 1 + sum(len(t.iins) for t, _ in inflight)
@@ -447,6 +479,13 @@ class RollCompiler:
                 self._progress.advance(result.persons)
                 if self._on_commit is not None:
                     self._on_commit(result.chunk_no)
+
+        stages = [asyncio.ensure_future(dispatch()), asyncio.ensure_future(commit_in_order())]
+        try:
+            done, _ = await asyncio.wait(stages, return_when=asyncio.FIRST_EXCEPTION)
+            for stage in done:
+                stage.result()  # the first failure, if any
+            await asyncio.gather(*stages)
         except (UpstreamUnavailable, _ChunkFailed) as exc:
             raise RollStopped(
                 upstream=exc.upstream,
@@ -455,6 +494,9 @@ class RollCompiler:
                 total=total,
             ) from exc
         finally:
+            for stage in stages:
+                stage.cancel()
+            await asyncio.gather(*stages, return_exceptions=True)
             for _, pending in inflight:
                 if isinstance(pending, asyncio.Future):
                     pending.cancel()
@@ -467,6 +509,12 @@ class RollCompiler:
     def _commit(self, run: _Run, result: ChunkResult) -> int:
         """The chunk's audit entries and its progress row, in one transaction; the last seq."""
         with write_session(self._database) as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # No wait for the WAL flush at each chunk: a crash can lose the last chunks'
+                # commits whole (never part of one), and the resume redoes them. The run's
+                # completion commits synchronously, and so does anyone appending after us,
+                # which flushes our entries first: the chain never has a hole.
+                session.connection().exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
             appended = self._audit_log.append_rendered(
                 session,
                 first_seq=result.first_seq,

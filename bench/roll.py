@@ -1,0 +1,233 @@
+"""Compiling a whole election's voter lists (issue 5): persons per second, 12M projection.
+
+Starts both mock upstreams on a generated country (``voterctl mock ...``, separate processes,
+load time and memory reported), loads the reference data into a fresh database, runs
+``voterctl roll compile`` as an operator would and measures it from the outside: wall time,
+persons/s, the projection to twelve million, CPU per person of every process involved
+(the compile and its workers, each mock, and the PostgreSQL server when it is local), the
+compile's peak RSS; then times ``voterctl audit verify``.
+
+Usage:
+  .venv/bin/python -m bench.roll --persons 1000000 [--data DIR] [--workers 2]
+      [--postgres-admin postgresql+psycopg://USER@HOST:PORT/postgres] [--format csv]
+
+Without --postgres-admin the service database is SQLite in a temporary directory. With it,
+a fresh database is created there (and dropped afterwards unless --keep). --data reuses a
+generated country (``voterctl data generate``); otherwise one is generated under var/bench.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+ROOT = Path(__file__).resolve().parents[1]
+VOTERCTL = [sys.executable, "-m", "service.cli"]
+TARGET_PERSONS = 12_000_000
+ELECTION = "2027-president"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of every local PostgreSQL process (server, backends, writers)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError):
+            if (entry / "comm").read_text().strip().startswith("postgres"):
+                total += _cpu_seconds(int(entry.name))
+    return total
+
+
+@contextlib.contextmanager
+def _mock(kind: str, data: Path, env: dict[str, str]) -> Iterator[tuple[str, int]]:
+    port = _free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [*VOTERCTL, "mock", kind, "--data", str(data), "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        while True:
+            if process.poll() is not None:
+                raise SystemExit(f"the {kind} mock exited with {process.returncode}")
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{url}/healthz", timeout=1).close()
+                break
+            time.sleep(0.5)
+        print(
+            f"{kind} mock: loaded in {time.monotonic() - started:.0f} s, "
+            f"RSS {_rss_mb(process.pid):.0f} MB",
+            flush=True,
+        )
+        yield url, process.pid
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def _database(args: argparse.Namespace, scratch: Path) -> tuple[str, str | None]:
+    if args.postgres_admin is None:
+        return f"sqlite:///{scratch / 'voter.db'}", None
+    name = f"roll_bench_{uuid.uuid4().hex[:8]}"
+    engine = create_engine(args.postgres_admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    url = make_url(args.postgres_admin).set(database=name)
+    return url.render_as_string(hide_password=False), name
+
+
+def _drop(admin: str, name: str) -> None:
+    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _run(command: list[str], env: dict[str, str]) -> None:
+    subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--persons", type=int, default=200_000)
+    parser.add_argument("--data", type=Path, help="a generated country to reuse")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--chunk-size", type=int, default=20_000)
+    parser.add_argument("--format", default="csv", choices=["csv", "parquet"])
+    parser.add_argument("--postgres-admin", help="admin URL of a local PostgreSQL cluster")
+    parser.add_argument("--out", type=Path, help="where the lists go (default: a temp dir)")
+    parser.add_argument("--keep", action="store_true", help="keep the database and lists")
+    args = parser.parse_args()
+
+    data = args.data or ROOT / "var" / "bench" / f"roll-{args.persons}"
+    if not (data / "population.jsonl").exists():
+        print(f"generating {args.persons} persons into {data} ...", flush=True)
+        _run(
+            [*VOTERCTL, "data", "generate", "--persons", str(args.persons), "--out", str(data)],
+            dict(os.environ),
+        )
+    with (data / "population.jsonl").open("rb") as handle:
+        persons = sum(1 for line in handle if line.strip())
+
+    from service.audit.signing import generate_signing_key
+
+    scratch = Path(tempfile.mkdtemp(prefix="roll-bench-"))
+    out = args.out or scratch / "lists"
+    database_url, created = _database(args, scratch)
+    env = {
+        **os.environ,
+        "VOTER_ENV": "dev",
+        "VOTER_DATABASE_URL": database_url,
+        "VOTER_AUDIT_SIGNING_KEY": generate_signing_key(),
+        "VOTER_AUDIT_HMAC_KEY": "roll-bench-hmac-key-0123456789abcdef",
+        "VOTER_LOG_FORMAT": "json",
+    }
+    try:
+        with (
+            _mock("registry", data / "population.jsonl", env) as (registry, registry_pid),
+            _mock("addresses", data / "registrations.jsonl", env) as (addresses, addresses_pid),
+        ):
+            env |= {"VOTER_REGISTRY_URL": registry, "VOTER_ADDRESSES_URL": addresses}
+            _run([*VOTERCTL, "db", "upgrade"], env)
+            _run([*VOTERCTL, "import", "precincts", str(data / "precincts.jsonl")], env)
+            _run([*VOTERCTL, "import", "elections", str(data / "elections.jsonl")], env)
+            mocks_before = [_cpu_seconds(registry_pid), _cpu_seconds(addresses_pid)]
+            postgres_before = _postgres_cpu() if created else 0.0
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            started = time.monotonic()
+            compile_command = [
+                *VOTERCTL,
+                "roll",
+                "compile",
+                "--election",
+                ELECTION,
+                "--out",
+                str(out),
+                "--workers",
+                str(args.workers),
+                "--chunk-size",
+                str(args.chunk_size),
+                "--format",
+                args.format,
+            ]
+            subprocess.run(compile_command, cwd=ROOT, env=env, check=True)
+            wall = time.monotonic() - started
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            mocks = [
+                _cpu_seconds(registry_pid) - mocks_before[0],
+                _cpu_seconds(addresses_pid) - mocks_before[1],
+            ]
+            postgres = _postgres_cpu() - postgres_before if created else None
+        verify_started = time.monotonic()
+        _run([*VOTERCTL, "audit", "verify"], env)
+        verify = time.monotonic() - verify_started
+    finally:
+        if created and not args.keep:
+            _drop(args.postgres_admin, created)
+        if not args.keep:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    compile_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    rate = persons / wall
+    per_person = 1e6 / persons
+    print()
+    print(f"persons            {persons}")
+    print(f"wall               {wall:.1f} s   ({rate:,.0f} persons/s)")
+    print(f"12M projection     {TARGET_PERSONS / rate / 60:.1f} min at this rate")
+    print(f"peak RSS           {after.ru_maxrss / 1024:.0f} MB (largest compile process)")
+    print(
+        "CPU per person     "
+        f"compile+workers {compile_cpu * per_person:.1f} us, "
+        f"registry mock {mocks[0] * per_person:.1f} us, "
+        f"address mock {mocks[1] * per_person:.1f} us"
+        + (f", PostgreSQL {postgres * per_person:.1f} us" if postgres is not None else "")
+    )
+    total = compile_cpu + sum(mocks) + (postgres or 0.0)
+    print(
+        f"CPU in all         {total:.0f} s over {wall:.0f} s wall "
+        f"({total / wall:.2f} cores busy; machine load {os.getloadavg()[0]:.1f})"
+    )
+    print(f"audit verify       {verify:.1f} s (ok)")
+
+
+if __name__ == "__main__":
+    main()
