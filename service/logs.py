@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 import structlog
-from structlog.types import EventDict, Processor, WrappedLogger
+from structlog.types import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
 IIN_SHAPED = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 REDACTED = "[REDACTED-IIN]"
@@ -54,6 +54,20 @@ def _shared_processors() -> list[Processor]:
     ]
 
 
+class _StderrLogger:
+    """A structlog logger writing each rendered line to whatever sys.stderr is now."""
+
+    def __init__(self, name: str = "service") -> None:
+        self.name = name
+
+    def msg(self, message: str) -> None:
+        stream = sys.stderr
+        stream.write(message + "\n")
+        stream.flush()
+
+    debug = info = warning = warn = error = critical = exception = fatal = log = msg
+
+
 class _CurrentStderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is now, so a replaced stream is never written closed."""
 
@@ -83,14 +97,13 @@ def configure_logging(*, json_output: bool | None = None, level: int = logging.I
         if use_json
         else structlog.dev.ConsoleRenderer(colors=False)
     )
+    # Our own events go straight to stderr: no stdlib LogRecord, no caller lookup (a stack
+    # walk per line), no handler chain. Libraries' stdlib logging goes through the same
+    # processors and renderer on the root handler below.
     structlog.configure(
-        processors=[
-            structlog.stdlib.filter_by_level,
-            *_shared_processors(),
-            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
-        ],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[*_shared_processors(), renderer],
+        logger_factory=_StderrLogger,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
         cache_logger_on_first_use=False,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
@@ -113,6 +126,6 @@ def configure_logging(*, json_output: bool | None = None, level: int = logging.I
         logging.getLogger(name).propagate = True
 
 
-def get_logger(name: str) -> structlog.stdlib.BoundLogger:
-    logger: structlog.stdlib.BoundLogger = structlog.stdlib.get_logger(name)
+def get_logger(name: str) -> FilteringBoundLogger:
+    logger: FilteringBoundLogger = structlog.get_logger(name)
     return logger
