@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from service.audit.log import AuditReader
 from service.audit.pseudonym import pseudonymise
@@ -577,3 +577,32 @@ def test_progress_rows_commit_with_their_entries(world: World) -> None:
         assert after.first_seq == before.last_seq + 1
     assert ordered[-1].cursor is None
     assert not (out / ".parts").exists() or not any((out / ".parts").rglob("*.part"))
+
+
+def test_entries_appended_by_someone_else_meanwhile_keep_one_linear_chain(
+    world: World,
+) -> None:
+    out = world.tmp / "roll"
+    others = world.audit_log()
+
+    def a_check_lands_meanwhile(chunk_no: int) -> None:
+        if chunk_no in (1, 4):
+            with write_session(world.database) as session:
+                others.append(
+                    session,
+                    kind="eligibility.check",
+                    subject=pseudonymise("900101300126", key=HMAC_KEY),
+                    payload={"outcome": "eligible"},
+                    recorded_at=NOW,
+                )
+
+    world.compiler(out, on_commit=a_check_lands_meanwhile).run()
+
+    assert len(decision_entries(world.database)) == PERSONS
+    with read_session(world.database) as session:
+        kinds = Counter(orjson.loads(e.body)["kind"] for e in AuditReader().iter_entries(session))
+        chunks = session.exec(select(RollChunkRow).order_by(col(RollChunkRow.chunk_no))).all()
+    assert kinds["eligibility.check"] == 2
+    assert [c.first_seq for c in chunks][2] == chunks[1].last_seq + 2
+    assert read_lists(out) == oracle(world.data).lists
+    assert verifies(world)
