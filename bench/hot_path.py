@@ -6,6 +6,11 @@ fakes answering batch lookups from memory. CPU time per request is process time 
 requests, so neighbours on a shared machine cost wall time here, not CPU. The difference
 between the two apps is what the service adds to a request; ``--profile`` prints cProfile's
 view of it. Usage: .venv/bin/python -m bench.hot_path [--requests N] [--profile]
+
+Ablations, to see what each part costs (BENCHMARKS.md quotes them):
+  BENCH_LOG_LEVEL=30                   no INFO lines (the canonical request line is one)
+  BENCH_NO_UPSTREAM_CLIENTS=1          in-memory upstream sources instead of the HTTP clients
+  BENCH_ABLATE=commit,metrics,ratelimit  no group commit / Prometheus / rate limiter
 """
 
 from __future__ import annotations
@@ -115,7 +120,7 @@ def main() -> None:
     os.environ.update(environment)
     settings = Settings()
     load_reference_data(settings, country, force=True)
-    configure_logging(json_output=True)
+    configure_logging(json_output=True, level=int(os.environ.get("BENCH_LOG_LEVEL", "20")))
     election = json.loads((country / "elections.jsonl").read_text().splitlines()[0])["id"]
     iins = [orjson.loads(line)["iin"] for line in (country / "population.jsonl").open()][:5000]
     bodies = [orjson.dumps({"iin": iin, "election_id": election}) for iin in iins]
@@ -129,6 +134,46 @@ def main() -> None:
         now=clock,
         lifetime_seconds=3600,
     )
+    if os.environ.get("BENCH_NO_UPSTREAM_CLIENTS"):
+        # Ablation: the upstreams as in-memory sources, no HTTP client layers at all.
+        import service.api.app as app_module
+        from service.datafiles import PersonRecord, RegistrationRecord, iter_records
+
+        people = {
+            r.iin: r.to_domain()
+            for _, r in iter_records(country / "population.jsonl", PersonRecord)
+        }
+        homes: dict[str, list[Any]] = {}
+        for _, r in iter_records(country / "registrations.jsonl", RegistrationRecord):
+            homes.setdefault(r.iin, []).append(r.to_domain())
+
+        class Memory:
+            async def lookup(self, iin: str) -> Any:
+                return people.get(iin)
+
+            async def registrations(self, iin: str) -> Any:
+                return tuple(homes.get(iin, ()))
+
+        app_module._upstream_sources = lambda *a, **k: (Memory(), Memory())  # type: ignore[assignment]
+    ablate = set(filter(None, os.environ.get("BENCH_ABLATE", "").split(",")))
+    if "commit" in ablate:
+        from service.audit.log import Receipt
+        from service.usecases.group_commit import NO_STANDING, Recorded
+
+        async def no_commit(self: Any, job: Any) -> Any:
+            decided = job.decide(NO_STANDING, clock)
+            return Recorded(decided.result, clock, Receipt(1, "0" * 64))
+
+        DecisionWriter.submit = no_commit  # type: ignore[method-assign]
+    if "metrics" in ablate:
+        from service.observability.metrics import Metrics
+
+        for name in ("observe_request", "count_decision", "observe_upstream"):
+            setattr(Metrics, name, lambda *a, **k: None)
+    if "ratelimit" in ablate:
+        from service.ratelimit import RequestLimits
+
+        RequestLimits.admit = lambda *a, **k: None  # type: ignore[method-assign]
     service = create_app(settings, clock=FixedClock(clock), transports=fake_upstreams(country))
     commit_cpu = [0.0, 0]
     original_commit = DecisionWriter._commit
