@@ -8,6 +8,7 @@ progress row in one transaction. A resumed run starts after the last committed c
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import fcntl
 import multiprocessing
@@ -649,4 +650,6 @@ class RollCompiler:
             session.add(row)
             self._audit_log.checkpoint_if_due(session, now=now)
         shutil.rmtree(self._parts_dir(run), ignore_errors=True)
+        with contextlib.suppress(OSError):  # only if no other run's parts are left in it
+            (self._out_dir / PARTS_DIR).rmdir()
         return summary
