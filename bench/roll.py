@@ -21,12 +21,12 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import resource
 import shutil
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 import uuid
@@ -48,11 +48,6 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -60,16 +55,60 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _postgres_cpu() -> float:
-    """CPU seconds of every local PostgreSQL process (server, backends, writers)."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        with contextlib.suppress(OSError):
-            if (entry / "comm").read_text().strip().startswith("postgres"):
-                total += _cpu_seconds(int(entry.name))
-    return total
+class CpuSampler:
+    """CPU seconds per process, sampled twice a second: processes that exit (the compile's
+    workers, PostgreSQL backends) are counted up to their last sample."""
+
+    def __init__(self) -> None:
+        self.seen: dict[int, tuple[str, int, float]] = {}  # pid -> (comm, ppid, cpu seconds)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _sample(self) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (entry / "stat").read_text()
+                comm = stat[stat.index("(") + 1 : stat.rindex(")")]
+                fields = stat.rsplit(")", 1)[1].split()
+                cpu = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+                self.seen[int(entry.name)] = (comm, int(fields[1]), cpu)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def __enter__(self) -> CpuSampler:
+        self._sample()
+        self.baseline = {pid: cpu for pid, (_, _, cpu) in self.seen.items()}
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+
+    def used(self, pid: int) -> float:
+        return self.seen[pid][2] - self.baseline.get(pid, 0.0)
+
+    def tree(self, root: int) -> float:
+        """CPU of ``root`` and every descendant seen."""
+        members = {root}
+        grew = True
+        while grew:
+            grew = False
+            for pid, (_, ppid, _) in self.seen.items():
+                if ppid in members and pid not in members:
+                    members.add(pid)
+                    grew = True
+        return sum(self.used(pid) for pid in members if pid in self.seen)
+
+    def named(self, prefix: str) -> float:
+        return sum(
+            self.used(pid) for pid, (comm, _, _) in self.seen.items() if comm.startswith(prefix)
+        )
 
 
 @contextlib.contextmanager
@@ -170,10 +209,6 @@ def main() -> None:
             _run([*VOTERCTL, "db", "upgrade"], env)
             _run([*VOTERCTL, "import", "precincts", str(data / "precincts.jsonl")], env)
             _run([*VOTERCTL, "import", "elections", str(data / "elections.jsonl")], env)
-            mocks_before = [_cpu_seconds(registry_pid), _cpu_seconds(addresses_pid)]
-            postgres_before = _postgres_cpu() if created else 0.0
-            before = resource.getrusage(resource.RUSAGE_CHILDREN)
-            started = time.monotonic()
             compile_command = [
                 *VOTERCTL,
                 "roll",
@@ -189,14 +224,16 @@ def main() -> None:
                 "--format",
                 args.format,
             ]
-            subprocess.run(compile_command, cwd=ROOT, env=env, check=True)
-            wall = time.monotonic() - started
-            after = resource.getrusage(resource.RUSAGE_CHILDREN)
-            mocks = [
-                _cpu_seconds(registry_pid) - mocks_before[0],
-                _cpu_seconds(addresses_pid) - mocks_before[1],
-            ]
-            postgres = _postgres_cpu() - postgres_before if created else None
+            with CpuSampler() as cpu:
+                started = time.monotonic()
+                process = subprocess.Popen(compile_command, cwd=ROOT, env=env)
+                _, status, usage = os.wait4(process.pid, 0)
+                wall = time.monotonic() - started
+            if status != 0:
+                raise SystemExit(f"the compile failed: wait status {status}")
+            compile_cpu = cpu.tree(process.pid)
+            mocks = [cpu.used(registry_pid), cpu.used(addresses_pid)]
+            postgres = cpu.named("postgres") if created else None
         verify_started = time.monotonic()
         _run([*VOTERCTL, "audit", "verify"], env)
         verify = time.monotonic() - verify_started
@@ -206,14 +243,13 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    compile_cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     rate = persons / wall
     per_person = 1e6 / persons
     print()
     print(f"persons            {persons}")
     print(f"wall               {wall:.1f} s   ({rate:,.0f} persons/s)")
     print(f"12M projection     {TARGET_PERSONS / rate / 60:.1f} min at this rate")
-    print(f"peak RSS           {after.ru_maxrss / 1024:.0f} MB (largest compile process)")
+    print(f"peak RSS           {usage.ru_maxrss / 1024:.0f} MB (largest process of the compile)")
     print(
         "CPU per person     "
         f"compile+workers {compile_cpu * per_person:.1f} us, "
