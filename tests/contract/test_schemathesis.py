@@ -157,6 +157,8 @@ def _schema(app: Any, *, examples: int, **generation: Any) -> Any:
     # conflict with one already made. Such requests are refused with 404, 409 or 422 problem
     # bodies, which the contract documents.
     config = {
+        # Each run starts from scratch: no state carried over in a .schemathesis/ folder.
+        "cache": {"enabled": False},
         "checks": {
             "enabled": True,
             "max_response_time": MAX_RESPONSE_SECONDS,
