@@ -141,8 +141,9 @@ class DecisionWriter:
 
     def _queue_for_this_loop(self) -> asyncio.Queue[_Pending]:
         loop = asyncio.get_running_loop()
-        if self._queue is None or self._task is None or self._loop is not loop:
-            # One writer per event loop; a new loop (a test client's) gets a fresh one.
+        if self._queue is None or self._task is None or self._task.done() or self._loop is not loop:
+            # One writer per event loop; a new loop (a test client's) gets a fresh one, and
+            # a writer that died (it should not: it outlives failed batches) is replaced.
             self._loop = loop
             self._queue = asyncio.Queue()
             # A context of its own: not the first caller's request id and account on its logs.
