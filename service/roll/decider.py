@@ -38,6 +38,7 @@ from service.roll.model import (
     DeciderSetup,
 )
 from service.roll.parts import UNASSIGNED, ListRow, write_part
+from service.usecases.eligibility import decision_payload as check_payload
 
 _SORTED = orjson.OPT_SORT_KEYS
 RENDER_CACHE_SIZE = 100_000
@@ -58,21 +59,8 @@ def render_body(payload_json: str, *, recorded_at: str, seq: int, subject: str) 
 
 
 def decision_payload(decision: Decision, *, run_id: str, election_id: str) -> dict[str, Any]:
-    """What the audit log keeps of a roll decision: codes and ids, no personal data."""
-    return {
-        "run_id": run_id,
-        "election_id": election_id,
-        "outcome": decision.outcome.value,
-        "reasons": [r.value for r in decision.reasons],
-        "precinct_id": decision.precinct_id,
-        "basis": decision.basis.value if decision.basis else None,
-        "next_steps": [step.code.value for step in decision.next_steps],
-        "ruleset": decision.ruleset,
-        "registry_data_as_of": (
-            decision.registry_data_as_of.isoformat() if decision.registry_data_as_of else None
-        ),
-        "override_id": decision.override_id,
-    }
+    """What the audit log keeps of a roll decision: a check's codes and ids, plus the run."""
+    return {"run_id": run_id, "election_id": election_id, **check_payload(decision)}
 
 
 _PLACED_BY = {
