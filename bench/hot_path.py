@@ -31,18 +31,16 @@ import httpx
 import orjson
 
 from bench.bare import app as bare_app
+from bench.service_vs_bare import bench_token, prepare_service
 from service.api.app import Transports, create_app
 from service.clock import FixedClock
 from service.config import Settings
 from service.demo import (
-    demo_environment,
     ensure_country,
     ensure_keys,
     inside_the_window,
-    load_reference_data,
 )
 from service.logs import configure_logging
-from service.security.tokens import Role, mint_token
 from service.usecases.group_commit import DecisionWriter
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -110,30 +108,20 @@ def main() -> None:
     ensure_country(country, persons=20_000, seed=2026)
     work = Path(tempfile.mkdtemp(prefix="voter-hot-path-"))
     clock = inside_the_window(country)
-    environment = demo_environment(
-        work, keys, registry_url="http://registry", addresses_url="http://addresses", clock=clock
+    prepare_service(
+        work,
+        keys,
+        country,
+        registry_url="http://registry",
+        addresses_url="http://addresses",
+        clock=clock,
     )
-    environment |= {
-        "VOTER_RATE_LIMIT_PER_MINUTE": str(10**9),
-        "VOTER_BULK_LOOKUP_THRESHOLD": str(10**9),
-    }
-    os.environ.update(environment)
     settings = Settings()
-    load_reference_data(settings, country, force=True)
     configure_logging(json_output=True, level=int(os.environ.get("BENCH_LOG_LEVEL", "20")))
     election = json.loads((country / "elections.jsonl").read_text().splitlines()[0])["id"]
     iins = [orjson.loads(line)["iin"] for line in (country / "population.jsonl").open()][:5000]
     bodies = [orjson.dumps({"iin": iin, "election_id": election}) for iin in iins]
-    token = mint_token(
-        private_key_pem=keys.jwt_private,
-        kid="demo",
-        subject="bench-egov",
-        roles=[Role.EGOV],
-        issuer="voter-eligibility-demo",
-        audience="voter-eligibility",
-        now=clock,
-        lifetime_seconds=3600,
-    )
+    token = bench_token(keys, clock)
     if os.environ.get("BENCH_NO_UPSTREAM_CLIENTS"):
         # Ablation: the upstreams as in-memory sources, no HTTP client layers at all.
         import service.api.app as app_module

@@ -40,6 +40,10 @@ from pathlib import Path
 
 from service.config import Settings
 from service.demo import (
+    DEMO_AUDIENCE,
+    DEMO_ISSUER,
+    DEMO_KID,
+    DemoKeys,
     demo_environment,
     ensure_country,
     ensure_keys,
@@ -301,33 +305,16 @@ def main() -> None:
     iins_file.write_text("\n".join(voter_iins(country / "population.jsonl", 5000, 1)) + "\n")
     registry_port, addresses_port = free_port(HOST), free_port(HOST)
     clock = inside_the_window(country)
-    environment = demo_environment(
+    prepare_service(
         work,
         keys,
+        country,
         registry_url=f"http://{HOST}:{registry_port}",
         addresses_url=f"http://{HOST}:{addresses_port}",
         clock=clock,
     )
-    environment |= {
-        "VOTER_LOG_FORMAT": "json",
-        # One benchmark account makes every request: the per-subject limit and the bulk
-        # lookup alarm would measure themselves, not the check.
-        "VOTER_RATE_LIMIT_PER_MINUTE": str(10**9),
-        "VOTER_BULK_LOOKUP_THRESHOLD": str(10**9),
-    }
-    os.environ.update(environment)
-    load_reference_data(Settings(), country, force=True)
     election_id = json.loads((country / "elections.jsonl").read_text().splitlines()[0])["id"]
-    token = mint_token(
-        private_key_pem=keys.jwt_private,
-        kid="demo",
-        subject="bench-egov",
-        roles=[Role.EGOV],
-        issuer="voter-eligibility-demo",
-        audience="voter-eligibility",
-        now=clock,
-        lifetime_seconds=3600,
-    )
+    token = bench_token(keys, clock)
     wrk_environment = {
         "BENCH_IINS": str(iins_file),
         "BENCH_TOKEN": token,
@@ -418,6 +405,45 @@ def main() -> None:
         ]
         args.json.write_text(json.dumps(flat, indent=2))
     print(f"\nserver logs: {work}")
+
+
+def prepare_service(
+    work: Path,
+    keys: DemoKeys,
+    country: Path,
+    *,
+    registry_url: str,
+    addresses_url: str,
+    clock: dt.datetime,
+) -> dict[str, str]:
+    """The service's VOTER_* settings for a benchmark, put in os.environ; reference data loaded."""
+    environment = demo_environment(
+        work, keys, registry_url=registry_url, addresses_url=addresses_url, clock=clock
+    )
+    environment |= {
+        "VOTER_LOG_FORMAT": "json",
+        # One benchmark account makes every request: the per-subject limit and the bulk
+        # lookup alarm would measure themselves, not the check.
+        "VOTER_RATE_LIMIT_PER_MINUTE": str(10**9),
+        "VOTER_BULK_LOOKUP_THRESHOLD": str(10**9),
+    }
+    os.environ.update(environment)
+    load_reference_data(Settings(), country, force=True)
+    return environment
+
+
+def bench_token(keys: DemoKeys, clock: dt.datetime) -> str:
+    """The one e-gov account every benchmark request comes from."""
+    return mint_token(
+        private_key_pem=keys.jwt_private,
+        kid=DEMO_KID,
+        subject="bench-egov",
+        roles=[Role.EGOV],
+        issuer=DEMO_ISSUER,
+        audience=DEMO_AUDIENCE,
+        now=clock,
+        lifetime_seconds=3600,
+    )
 
 
 def reset_database(url: str, country: Path) -> None:
