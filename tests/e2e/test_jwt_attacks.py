@@ -8,7 +8,6 @@ reason, and a valid token without a deciding role must give 403. Tokens are buil
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 import json
@@ -24,7 +23,13 @@ from httpx import Response
 
 from service.logs import configure_logging
 from service.security.tokens import Role
-from tests.jwt_crafting import b64url, es256_signature, segment
+from tests.jwt_crafting import (
+    b64url,
+    es256_signature,
+    flip_signature_byte,
+    replace_payload,
+    segment,
+)
 from tests.support import ELECTION_ID, NOW, PEOPLE, Keys, token
 
 NOW_TS = int(NOW.timestamp())
@@ -83,18 +88,6 @@ def public_der(keys: Keys) -> bytes:
     return serialization.load_pem_public_key(keys.jwt_public.encode()).public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-
-
-def replace_payload(jwt: str, payload: dict[str, Any]) -> str:
-    header, _, signature = jwt.split(".")
-    return f"{header}.{segment(payload)}.{signature}"
-
-
-def flip_signature_byte(jwt: str) -> str:
-    signing_input, signature = jwt.rsplit(".", 1)
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    raw[10] ^= 0x01
-    return f"{signing_input}.{b64url(bytes(raw))}"
 
 
 def bearer(make: Callable[[Keys], str]) -> Callable[[Keys], dict[str, str]]:

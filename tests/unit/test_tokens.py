@@ -31,7 +31,13 @@ from service.security import (
     public_key_from_private,
 )
 from service.security import tokens as tokens_module
-from tests.jwt_crafting import b64url, es256_signature, segment
+from tests.jwt_crafting import (
+    b64url,
+    es256_signature,
+    flip_signature_byte,
+    replace_payload,
+    segment,
+)
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 NOW_TS = int(NOW.timestamp())
@@ -155,18 +161,6 @@ def hs256(header: dict[str, Any], payload: dict[str, Any], secret: bytes) -> str
     signing_input = f"{segment(header)}.{segment(payload)}"
     mac = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
     return f"{signing_input}.{b64url(mac)}"
-
-
-def replace_payload(token: str, payload: dict[str, Any]) -> str:
-    header, _, signature = token.split(".")
-    return f"{header}.{segment(payload)}.{signature}"
-
-
-def flip_signature_byte(token: str) -> str:
-    signing_input, signature = token.rsplit(".", 1)
-    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
-    raw[10] ^= 0x01
-    return f"{signing_input}.{b64url(bytes(raw))}"
 
 
 def public_der(keys: Keys) -> bytes:
