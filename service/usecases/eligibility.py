@@ -285,16 +285,16 @@ class EligibilityService:
         self,
         *,
         iin: str,
+        subject: str,
         election: Election,
         audit_kind: str,
         context: dict[str, Any],
         present: Callable[[Decision], tuple[dict[str, Any], T]],
-    ) -> tuple[Recorded[tuple[Decision, T]], str]:
+    ) -> Recorded[tuple[Decision, T]]:
         """Gather from the upstreams, then decide and record in the group commit.
 
         ``present`` turns the decision into the extra audit payload and the caller's result.
         """
-        subject = self._recorder.subject_of(iin)
         directory = (await self._reference.current()).directory
         try:
             person, registrations = await self._gather(iin)
@@ -327,13 +327,14 @@ class EligibilityService:
             )
         )
         count_recorded(self._counter, kind=audit_kind, decision=recorded.result[0])
-        return recorded, subject
+        return recorded
 
     async def check(
         self, *, raw_iin: str, election_id: str, caller: Caller, request_id: str
     ) -> RecordedDecision:
         iin = validated_iin(raw_iin)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=self._recorder.subject_of(iin))
+        subject = self._recorder.subject_of(iin)
+        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
         election = await self.election(election_id)
         decision_id = str(uuid.uuid4())
         context = {
@@ -342,8 +343,9 @@ class EligibilityService:
             "actor": actor_of(caller),
             "request_id": request_id,
         }
-        recorded, _ = await self._decide_and_record(
+        recorded = await self._decide_and_record(
             iin=iin,
+            subject=subject,
             election=election,
             audit_kind=DECISION_KIND,
             context=context,
@@ -365,7 +367,8 @@ class EligibilityService:
     ) -> PrecinctCheck:
         """Service A: included only if eligible and this is the voter's own precinct."""
         iin = validated_iin(raw_iin)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=self._recorder.subject_of(iin))
+        subject = self._recorder.subject_of(iin)
+        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
         election = await self.election(election_id)
         reference = await self._reference.current()
         if reference.directory.get(precinct_id) is None:
@@ -383,8 +386,9 @@ class EligibilityService:
             reasons = precinct_check_reasons(decision, precinct_id=precinct_id)
             return {"included": not reasons, "refusal_reasons": list(reasons)}, reasons
 
-        recorded, _ = await self._decide_and_record(
+        recorded = await self._decide_and_record(
             iin=iin,
+            subject=subject,
             election=election,
             audit_kind=PRECINCT_CHECK_KIND,
             context=context,
