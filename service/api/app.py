@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -23,6 +24,7 @@ from service.adapters.registry import RegistryClient
 from service.adapters.resilience import CircuitBreaker, RetryPolicy, UpstreamGuard
 from service.adapters.upstream import build_upstream_client
 from service.api.deps import AppServices, reject_unknown_query_parameters
+from service.api.fast_check import CHECK_PATH, EligibilityFastPath
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import (
@@ -229,6 +231,18 @@ async def _sign_checkpoints_while_running(services: AppServices) -> None:
             _log.error("audit.checkpoint.failed", error=type(exc).__name__)
 
 
+def _freeze_startup_heap() -> None:
+    """Leave what start-up built (modules, reference data, clients) out of every GC pass.
+
+    The cyclic collector's oldest generation walks every tracked object the process holds;
+    with the start-up heap in it, those passes were the worst of the check's latency tail
+    (p99 220 ms against 22 ms frozen at 16 connections, bench/run) and a third of its CPU.
+    Frozen objects are still freed by reference counting; only cycle detection skips them.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(
     settings: Settings, *, clock: Clock | None = None, transports: Transports | None = None
 ) -> FastAPI:
@@ -246,6 +260,8 @@ def create_app(
         )
         app.state.services = services
         signer_task = asyncio.create_task(_sign_checkpoints_while_running(services))
+        await services.reference.current()
+        _freeze_startup_heap()
         _log.info("service.started", env=settings.env.value, database=database.writer.dialect.name)
         try:
             yield
@@ -255,6 +271,7 @@ def create_app(
                 await signer_task
             # Requests have stopped: commit what the group commit still holds, then close.
             await services.recorder.aclose()
+            gc.unfreeze()  # what this app leaves behind is collectable again
             for client in services.upstream_clients:
                 await client.aclose()
             database.dispose()
@@ -269,7 +286,6 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     for module in (
         health,
         eligibility,
@@ -280,6 +296,13 @@ def create_app(
         audit,
     ):
         app.include_router(module.router)
+    # Added first, so it runs inside the request context (the last added is outermost).
+    if settings.check_fast_path:
+        (check_route,) = (
+            r for r in eligibility.router.routes if getattr(r, "path", "") == CHECK_PATH
+        )
+        app.add_middleware(EligibilityFastPath, route=check_route)
+    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     # The hand-written contract is what the service publishes; tests hold the code to it.
     contract = load_contract()
     app.openapi = lambda: contract  # type: ignore[method-assign]

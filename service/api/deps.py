@@ -85,13 +85,15 @@ RequestIdDep = Annotated[str, Depends(_request_id)]
 _BEARER_PREFIX = "bearer "
 
 
-async def _authenticate(request: Request, services: ServicesDep) -> Caller:
-    # async on purpose: contextvars bound here must reach the canonical request line.
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith(_BEARER_PREFIX):
+def authenticate(services: AppServices, authorization: str) -> Caller:
+    """The caller an ``Authorization`` header names, admitted by the rate limiter.
+
+    Call it from a coroutine: the caller's subject is bound to the request's log lines.
+    """
+    if not authorization.lower().startswith(_BEARER_PREFIX):
         _security_log.warning("security.token.rejected", reason="missing")
         raise Unauthenticated
-    token = header[len(_BEARER_PREFIX) :].strip()
+    token = authorization[len(_BEARER_PREFIX) :].strip()
     try:
         caller = services.verifier.verify(token, now=services.clock.now())
     except TokenRejected as exc:
@@ -107,25 +109,36 @@ async def _authenticate(request: Request, services: ServicesDep) -> Caller:
     return caller
 
 
+def ensure_role(caller: Caller, allowed: frozenset[Role]) -> Caller:
+    if caller.roles.isdisjoint(allowed):
+        _security_log.warning(
+            "security.role.refused", sub=caller.subject, required=sorted(r.value for r in allowed)
+        )
+        raise Forbidden
+    return caller
+
+
+async def _authenticate(request: Request, services: ServicesDep) -> Caller:
+    # async on purpose: contextvars bound here must reach the canonical request line.
+    return authenticate(services, request.headers.get("authorization", ""))
+
+
 AuthenticatedDep = Annotated[Caller, Depends(_authenticate)]
 
 
 def require_role(*allowed: Role) -> Callable[[Caller], Awaitable[Caller]]:
+    roles = frozenset(allowed)
+
     async def _check(caller: AuthenticatedDep) -> Caller:
-        if caller.roles.isdisjoint(allowed):
-            _security_log.warning(
-                "security.role.refused",
-                sub=caller.subject,
-                required=sorted(r.value for r in allowed),
-            )
-            raise Forbidden
-        return caller
+        return ensure_role(caller, roles)
 
     return _check
 
 
+DECIDER_ROLES = frozenset({Role.EGOV, Role.COMMISSION, Role.OPERATOR})
+
 AnyRoleDep = Annotated[Caller, Depends(require_role(*Role))]
-DeciderDep = Annotated[Caller, Depends(require_role(Role.EGOV, Role.COMMISSION, Role.OPERATOR))]
+DeciderDep = Annotated[Caller, Depends(require_role(*DECIDER_ROLES))]
 AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR))]
 CommissionDep = Annotated[Caller, Depends(require_role(Role.COMMISSION))]
 EgovDep = Annotated[Caller, Depends(require_role(Role.EGOV))]

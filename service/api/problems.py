@@ -94,7 +94,7 @@ def _safe_location(loc: tuple[Any, ...]) -> str:
     return IIN_SHAPED.sub(REDACTED, ".".join(str(part) for part in loc))[:128]
 
 
-async def _on_service_error(request: Request, exc: Exception) -> Response:
+async def on_service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     headers: dict[str, str] = {}
     if exc.code is ErrorCode.UNAUTHENTICATED:
@@ -173,7 +173,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ServiceError, _on_service_error)
+    app.add_exception_handler(ServiceError, on_service_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter, Response
 
-from service.api.deps import DeciderDep, LanguageDep, RequestIdDep, ServicesDep
+from service.api.deps import AppServices, DeciderDep, LanguageDep, RequestIdDep, ServicesDep
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.schemas import DecisionOut, EligibilityCheckRequest, NextStepOut
 from service.domain.precincts import PrecinctDirectory
 from service.messages import Language, message
+from service.security.tokens import Caller
 from service.usecases.eligibility import RecordedDecision
 
 router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])
@@ -42,6 +43,25 @@ def decision_out(
     )
 
 
+async def checked_decision_json(
+    services: AppServices,
+    body: EligibilityCheckRequest,
+    *,
+    caller: Caller,
+    language: Language,
+    request_id: str,
+) -> bytes:
+    """The check and its answer, serialised: shared by this route and the fast path."""
+    recorded = await services.eligibility.check(
+        raw_iin=body.iin, election_id=body.election_id, caller=caller, request_id=request_id
+    )
+    structlog.contextvars.bind_contextvars(outcome=recorded.decision.outcome.value)
+    reference = await services.reference.current()
+    decision = decision_out(recorded, directory=reference.directory, language=language)
+    # Already a validated DecisionOut: serialised once, not validated again by FastAPI.
+    return decision.model_dump_json().encode()
+
+
 @router.post("/check", response_model=DecisionOut)
 async def check_eligibility(
     body: EligibilityCheckRequest,
@@ -50,11 +70,9 @@ async def check_eligibility(
     language: LanguageDep,
     request_id: RequestIdDep,
 ) -> Response:
-    recorded = await services.eligibility.check(
-        raw_iin=body.iin, election_id=body.election_id, caller=caller, request_id=request_id
+    # Requests of the usual shape are answered by service/api/fast_check.py before they get
+    # here, with the same function; this route serves the rest and defines the contract.
+    content = await checked_decision_json(
+        services, body, caller=caller, language=language, request_id=request_id
     )
-    structlog.contextvars.bind_contextvars(outcome=recorded.decision.outcome.value)
-    reference = await services.reference.current()
-    decision = decision_out(recorded, directory=reference.directory, language=language)
-    # Already a validated DecisionOut: serialised once, not validated again by FastAPI.
-    return Response(decision.model_dump_json(), media_type="application/json")
+    return Response(content, media_type="application/json")
