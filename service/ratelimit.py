@@ -64,13 +64,15 @@ class SlidingWindowLimiter:
         if limit < 1:
             raise ValueError("limit must be at least 1")
         now = self._now()
-        self._evict_idle(now)
-        stamps = self._admissions.get(key)
-        if stamps is None:
-            stamps = self._admissions[key] = deque()
-        else:
-            self._admissions.move_to_end(key)
         horizon = now - self._window
+        admissions = self._admissions
+        if admissions:
+            self._evict_idle(horizon)
+        stamps = admissions.get(key)
+        if stamps is None:
+            stamps = admissions[key] = deque()
+        else:
+            admissions.move_to_end(key)
         while stamps and stamps[0] <= horizon:
             stamps.popleft()
         # The limit may have shrunk since the last call (a different role set).
@@ -81,14 +83,15 @@ class SlidingWindowLimiter:
         stamps.append(now)
         return None
 
-    def _evict_idle(self, now: float) -> None:
-        horizon = now - self._window
-        while self._admissions:
-            key, stamps = next(iter(self._admissions.items()))
+    def _evict_idle(self, horizon: float) -> None:
+        admissions = self._admissions
+        while admissions:
+            key = next(iter(admissions))
+            stamps = admissions[key]
             is_idle = not stamps or stamps[-1] <= horizon
-            if not is_idle and len(self._admissions) < self._max_keys:
+            if not is_idle and len(admissions) < self._max_keys:
                 return
-            del self._admissions[key]
+            del admissions[key]
 
 
 @dataclass
@@ -184,11 +187,17 @@ class RequestLimits:
         self._per_role = {known[name]: limit for name, limit in per_role_per_minute.items()}
         self._observer = observer
         self._window = SlidingWindowLimiter(window_seconds=MINUTE_SECONDS, now=now)
+        # The limit of each role set seen: at most one entry per subset of ``Role``.
+        self._limits: dict[frozenset[Role], tuple[int, str]] = {}
 
     def admit(self, caller: Caller) -> None:
-        limit, role = _limit_for(
-            caller.roles, per_subject=self._per_subject, per_role=self._per_role
-        )
+        roles = caller.roles
+        granted = self._limits.get(roles)
+        if granted is None:
+            granted = self._limits[roles] = _limit_for(
+                roles, per_subject=self._per_subject, per_role=self._per_role
+            )
+        limit, role = granted
         retry_after = self._window.acquire(caller.subject, limit=limit)
         if retry_after is None:
             return

@@ -10,12 +10,16 @@ themselves and the per-check cost shrinks.
 A failed batch fails each of its lookups with its own ``UpstreamUnavailable`` (each check
 audits its own undetermined decision and attaches its own receipt to that error). Retries,
 the circuit breaker and the bulkhead apply per batch call (the batch clients' guard).
+
+A lookup is a plain future (``submit``), not a task: the eligibility check awaits both of its
+lookups without a task, a coroutine chain and a timeout scope for each (bench/hot_path.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -50,6 +54,10 @@ class Coalescer(Generic[V]):
         self._max_in_flight = max_in_flight
         self._max_batch = max_batch
         self._waiting: dict[str, list[asyncio.Future[V]]] = {}
+        # Every caller's future with its deadline, oldest first (one deadline for all, so also
+        # soonest first), and one timer for the soonest: a timer per lookup costs more.
+        self._deadlines: deque[tuple[float, asyncio.Future[V]]] = deque()
+        self._expiry: asyncio.TimerHandle | None = None
         self._in_flight = 0
         self._scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
@@ -57,18 +65,52 @@ class Coalescer(Generic[V]):
 
     async def get(self, key: str) -> V:
         """The value for ``key``; ``UpstreamUnavailable`` if its batch failed or ran late."""
+        return await self.submit(key)
+
+    def submit(self, key: str) -> asyncio.Future[V]:
+        """A future of the value for ``key``, failed with ``UpstreamUnavailable`` if its batch
+        failed or ran late. Cancelling it abandons the lookup; it is not sent if not yet out.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[V] = loop.create_future()
-        self._waiting.setdefault(key, []).append(future)
-        self._schedule(loop)
-        try:
-            # The batch call has this deadline too; this one also bounds the wait for a slot.
-            async with asyncio.timeout(self._deadline_seconds):
-                return await future
-        except TimeoutError as exc:
-            raise UpstreamUnavailable(
-                upstream=self._upstream, failure=UpstreamFailure.TIMEOUT
-            ) from exc
+        # The batch call has this deadline too; this one also bounds the wait for a slot.
+        deadline_at = loop.time() + self._deadline_seconds
+        self._deadlines.append((deadline_at, future))
+        if self._expiry is None:
+            self._expiry = loop.call_at(deadline_at, self._expire_due)
+        waiters = self._waiting.get(key)
+        if waiters is None:
+            self._waiting[key] = [future]
+        else:
+            waiters.append(future)
+        if not self._scheduled and self._in_flight < self._max_in_flight:
+            self._schedule(loop)
+        return future
+
+    def _expire_due(self) -> None:
+        self._expiry = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        deadlines = self._deadlines
+        while deadlines:
+            deadline_at, future = deadlines[0]
+            if not future.done():
+                if deadline_at > now:
+                    self._expiry = loop.call_at(deadline_at, self._expire_due)
+                    return
+                fault = UpstreamUnavailable(
+                    upstream=self._upstream, failure=UpstreamFailure.TIMEOUT
+                )
+                fault.__cause__ = TimeoutError()
+                future.set_exception(fault)
+            deadlines.popleft()
+
+    def _forget_done(self) -> None:
+        # Answered lookups leave the deadline queue from its front; the timer, if one is set,
+        # finds a later front when it fires and moves itself there.
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][1].done():
+            deadlines.popleft()
 
     def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
         # Once per loop turn: every lookup made during this turn joins the same batch.
@@ -116,6 +158,7 @@ class Coalescer(Generic[V]):
                         future.set_result(value)
         finally:
             self._in_flight -= 1
+            self._forget_done()
             if self._waiting:
                 self._schedule(asyncio.get_running_loop())
 
@@ -139,7 +182,10 @@ class CoalescingRegistry:
         )
 
     async def lookup(self, iin: str) -> Person | None:
-        return await self._lookups.get(iin)
+        return await self._lookups.submit(iin)
+
+    def start_lookup(self, iin: str) -> asyncio.Future[Person | None]:
+        return self._lookups.submit(iin)
 
 
 class CoalescingAddresses:
@@ -154,4 +200,7 @@ class CoalescingAddresses:
         )
 
     async def registrations(self, iin: str) -> tuple[Registration, ...]:
-        return await self._lookups.get(iin)
+        return await self._lookups.submit(iin)
+
+    def start_registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]:
+        return self._lookups.submit(iin)

@@ -95,7 +95,7 @@ _JSON = {"content-type": "application/json"}
 
 async def post_json(
     client: httpx.AsyncClient,
-    path: str,
+    path: str | httpx.URL,
     body: Mapping[str, Any],
     *,
     upstream: str,

@@ -37,6 +37,8 @@ MEDIA_TYPE = "text/plain; version=0.0.4"
 OTHER = "other"
 UNMATCHED_ROUTE = "unmatched"
 UPSTREAM_OK = "ok"
+# Bounds the per-request series cache; far above routes x methods x statuses.
+MAX_CACHED_REQUEST_SERIES = 4096
 
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 # Kinds whose outcomes reach the counter: checks, precinct checks, and day registrations
@@ -148,25 +150,49 @@ class Metrics:
 
     def _initialise_series(self) -> None:
         # Series that exist at zero from the start let rate() and alerts see the first event.
-        for kind in DECISION_KINDS:
-            for outcome in OUTCOMES:
-                self.decisions.labels(kind, outcome)
-        for reason in REASONS:
-            self.decision_reasons.labels(reason)
-        for step in NEXT_STEPS:
-            self.unassigned.labels(step)
-        for upstream in UPSTREAMS:
-            self.upstream_request_duration.labels(upstream)
-            for result in UPSTREAM_RESULTS:
-                self.upstream_requests.labels(upstream, result)
-        for role in RATE_LIMIT_ROLES:
-            self.rate_limited.labels(role)
+        # Their children are kept, keyed by label values: ``labels()`` costs a lock, a tuple
+        # of str() calls and a lookup each time, on every request.
+        self._decisions = {
+            (kind, outcome): self.decisions.labels(kind, outcome)
+            for kind in DECISION_KINDS
+            for outcome in OUTCOMES
+        }
+        self._decision_reasons = {
+            reason: self.decision_reasons.labels(reason) for reason in REASONS
+        }
+        self._unassigned = {step: self.unassigned.labels(step) for step in NEXT_STEPS}
+        self._upstream_requests = {
+            (upstream, result): self.upstream_requests.labels(upstream, result)
+            for upstream in UPSTREAMS
+            for result in UPSTREAM_RESULTS
+        }
+        self._upstream_durations = {
+            upstream: self.upstream_request_duration.labels(upstream) for upstream in UPSTREAMS
+        }
+        self._rate_limited = {role: self.rate_limited.labels(role) for role in RATE_LIMIT_ROLES}
+        # Filled as requests come: routes are templates, methods and statuses closed sets.
+        self._requests: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, *, route: str, method: str, status: int, seconds: float) -> None:
         """``route`` must be a path template (``/v1/day-registrations/{registration_id}``)."""
-        method = method_label(method)
-        self.http_requests.labels(route, method, status_label(status)).inc()
-        self.http_request_duration.labels(route, method).observe(seconds)
+        series = self._requests.get((route, method, status))
+        if series is None:
+            series = self._request_series(route, method, status)
+        counter, duration = series
+        counter.inc()
+        duration.observe(seconds)
+
+    def _request_series(self, route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+        label = method_label(method)
+        series = (
+            self.http_requests.labels(route, label, status_label(status)),
+            self.http_request_duration.labels(route, label),
+        )
+        # Keyed by the method as sent: only methods that are their own label are kept, so
+        # a client sending made-up methods cannot grow the cache.
+        if label == method and len(self._requests) < MAX_CACHED_REQUEST_SERIES:
+            self._requests[(route, method, status)] = series
+        return series
 
     def count_decision(
         self,
@@ -176,19 +202,38 @@ class Metrics:
         reasons: Iterable[str] = (),
         next_steps: Iterable[str] = (),
     ) -> None:
-        self.decisions.labels(closed(kind, DECISION_KINDS), closed(outcome, OUTCOMES)).inc()
+        decisions = self._decisions.get((kind, outcome))
+        if decisions is None:
+            decisions = self.decisions.labels(
+                closed(kind, DECISION_KINDS), closed(outcome, OUTCOMES)
+            )
+        decisions.inc()
         for reason in reasons:
-            self.decision_reasons.labels(closed(reason, REASONS)).inc()
+            counter = self._decision_reasons.get(reason)
+            if counter is None:
+                counter = self.decision_reasons.labels(OTHER)
+            counter.inc()
         for step in next_steps:
-            self.unassigned.labels(closed(step, NEXT_STEPS)).inc()
+            counter = self._unassigned.get(step)
+            if counter is None:
+                counter = self.unassigned.labels(OTHER)
+            counter.inc()
 
     def observe_upstream(self, *, upstream: str, result: str, seconds: float) -> None:
-        upstream = closed(upstream, UPSTREAMS)
-        self.upstream_requests.labels(upstream, closed(result, UPSTREAM_RESULTS)).inc()
-        self.upstream_request_duration.labels(upstream).observe(seconds)
+        requests = self._upstream_requests.get((upstream, result))
+        duration = self._upstream_durations.get(upstream)
+        if requests is None or duration is None:
+            upstream = closed(upstream, UPSTREAMS)
+            requests = self.upstream_requests.labels(upstream, closed(result, UPSTREAM_RESULTS))
+            duration = self.upstream_request_duration.labels(upstream)
+        requests.inc()
+        duration.observe(seconds)
 
     def count_rate_limited(self, *, role: str) -> None:
-        self.rate_limited.labels(closed(role, RATE_LIMIT_ROLES)).inc()
+        counter = self._rate_limited.get(role)
+        if counter is None:
+            counter = self.rate_limited.labels(OTHER)
+        counter.inc()
 
     def count_bulk_lookup_alert(self) -> None:
         self.bulk_lookup_alerts.inc()

@@ -3,19 +3,28 @@
 The adapters stay free of metrics (the CLI and the tests use them bare); this wrapper sees
 the whole lookup, validation included, and the adapters' own fault classification, so the
 ``result`` label is the same ``UpstreamFailure`` the caller's 503 reports.
+
+The check starts its lookups as futures (``start_lookup``), and the wrappers report from a
+done callback on them: no coroutine of their own runs for each lookup.
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from service.adapters import addresses, registry
 from service.domain.model import Person, Registration
 from service.errors import UpstreamUnavailable
 from service.observability.metrics import UPSTREAM_OK
-from service.usecases.eligibility import PersonSource, RegistrationSource
+from service.usecases.eligibility import (
+    PersonSource,
+    RegistrationSource,
+    person_lookup_starter,
+    registrations_lookup_starter,
+)
 
 T = TypeVar("T")
 
@@ -44,23 +53,61 @@ async def observed(call: Awaitable[T], *, upstream: str, observer: UpstreamObser
     return value
 
 
+class _Report:
+    """Reports one started lookup once it is done, as ``observed`` would; a slotted callable
+    rather than a closure, made once per lookup."""
+
+    __slots__ = ("_observer", "_started", "_upstream")
+
+    def __init__(self, *, upstream: str, observer: UpstreamObserver) -> None:
+        self._upstream = upstream
+        self._observer = observer
+        self._started = time.perf_counter()
+
+    def __call__(self, call: asyncio.Future[Any]) -> None:
+        if call.cancelled():
+            return
+        fault = call.exception()
+        if fault is None:
+            result = UPSTREAM_OK
+        elif isinstance(fault, UpstreamUnavailable):
+            result = str(fault.failure)
+        else:
+            return
+        self._observer.observe_upstream(
+            upstream=self._upstream, result=result, seconds=time.perf_counter() - self._started
+        )
+
+
 class ObservedRegistry:
     def __init__(self, source: PersonSource, *, observer: UpstreamObserver) -> None:
         self._source = source
         self._observer = observer
+        self._start = person_lookup_starter(source)
 
     async def lookup(self, iin: str) -> Person | None:
         return await observed(
             self._source.lookup(iin), upstream=registry.UPSTREAM, observer=self._observer
         )
 
+    def start_lookup(self, iin: str) -> asyncio.Future[Person | None]:
+        call = self._start(iin)
+        call.add_done_callback(_Report(upstream=registry.UPSTREAM, observer=self._observer))
+        return call
+
 
 class ObservedAddresses:
     def __init__(self, source: RegistrationSource, *, observer: UpstreamObserver) -> None:
         self._source = source
         self._observer = observer
+        self._start = registrations_lookup_starter(source)
 
     async def registrations(self, iin: str) -> tuple[Registration, ...]:
         return await observed(
             self._source.registrations(iin), upstream=addresses.UPSTREAM, observer=self._observer
         )
+
+    def start_registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]:
+        call = self._start(iin)
+        call.add_done_callback(_Report(upstream=addresses.UPSTREAM, observer=self._observer))
+        return call

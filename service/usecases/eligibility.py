@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from sqlmodel import Session
 
@@ -51,6 +51,63 @@ class PersonSource(Protocol):
 
 class RegistrationSource(Protocol):
     async def registrations(self, iin: str) -> tuple[Registration, ...]: ...
+
+
+@runtime_checkable
+class StartsPersonLookups(Protocol):
+    """A ``PersonSource`` that can hand back a lookup already under way, as a future.
+
+    The check awaits its two lookups at once; a future spares it a task for each.
+    Cancelling the future abandons the lookup.
+    """
+
+    def start_lookup(self, iin: str) -> asyncio.Future[Person | None]: ...
+
+
+@runtime_checkable
+class StartsRegistrationLookups(Protocol):
+    """A ``RegistrationSource`` that can hand back a lookup already under way, as a future."""
+
+    def start_registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]: ...
+
+
+def person_lookup_starter(source: PersonSource) -> Callable[[str], asyncio.Future[Person | None]]:
+    """How to start a lookup from ``source``: its own future, or a task around its coroutine."""
+    if isinstance(source, StartsPersonLookups):
+        return source.start_lookup
+    return lambda iin: asyncio.ensure_future(source.lookup(iin))
+
+
+def registrations_lookup_starter(
+    source: RegistrationSource,
+) -> Callable[[str], asyncio.Future[tuple[Registration, ...]]]:
+    """How to start a lookup from ``source``: its own future, or a task around its coroutine."""
+    if isinstance(source, StartsRegistrationLookups):
+        return source.start_registrations
+    return lambda iin: asyncio.ensure_future(source.registrations(iin))
+
+
+def _is_fault(call: asyncio.Future[Any]) -> bool:
+    return not call.cancelled() and call.exception() is not None
+
+
+async def _both_or_first_fault(first: asyncio.Future[Any], second: asyncio.Future[Any]) -> None:
+    """Wait until both calls are done or one has failed: ``asyncio.wait`` with
+    ``FIRST_EXCEPTION``, without the task and the sets it builds each time.
+    """
+    waiter = first.get_loop().create_future()
+
+    def on_done(call: asyncio.Future[Any]) -> None:
+        if not waiter.done() and (_is_fault(call) or (first.done() and second.done())):
+            waiter.set_result(None)
+
+    first.add_done_callback(on_done)
+    second.add_done_callback(on_done)
+    try:
+        await waiter
+    finally:
+        first.remove_done_callback(on_done)
+        second.remove_done_callback(on_done)
 
 
 class DecisionCounter(Protocol):
@@ -163,6 +220,8 @@ class EligibilityService:
     ) -> None:
         self._registry = registry
         self._addresses = addresses
+        self._start_lookup = person_lookup_starter(registry)
+        self._start_registrations = registrations_lookup_starter(addresses)
         self._reference = reference
         self._recorder = recorder
         self._clock = clock
@@ -170,14 +229,13 @@ class EligibilityService:
         self._lookups = lookups or _NotObserved()
 
     async def _gather(self, iin: str) -> tuple[Person | None, tuple[Registration, ...]]:
-        person_call = asyncio.ensure_future(self._registry.lookup(iin))
-        registrations_call = asyncio.ensure_future(self._addresses.registrations(iin))
+        person_call = self._start_lookup(iin)
+        registrations_call = self._start_registrations(iin)
         try:
             # Both in flight at once: the check costs one round trip, not two; the first
             # fault ends the wait, since one missing answer already makes it undetermined.
-            await asyncio.wait(
-                (person_call, registrations_call), return_when=asyncio.FIRST_EXCEPTION
-            )
+            if not (person_call.done() and registrations_call.done()):
+                await _both_or_first_fault(person_call, registrations_call)
             # The fault first: the other call may still be in flight, with no result yet.
             for call in (person_call, registrations_call):
                 if call.done() and (fault := call.exception()) is not None:

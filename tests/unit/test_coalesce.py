@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from service.adapters.coalesce import Coalescer
 from service.errors import UpstreamUnavailable
+from service.usecases.eligibility import EligibilityService
 
 
 class FakeUpstream:
@@ -139,3 +140,112 @@ def test_every_caller_gets_its_own_keys_answer_whatever_the_grouping(
     assert all(len(batch) <= max_batch for batch in upstream.batches)
     assert upstream.most_in_flight <= max_in_flight
     assert len(upstream.batches) <= len(keys)
+
+
+async def test_a_lookup_still_waiting_for_a_slot_at_its_deadline_is_a_timeout_fault() -> None:
+    lookups = coalescer(FakeUpstream(delay=1.0), max_in_flight=1, deadline_seconds=0.05)
+    first = lookups.submit("a")
+    await asyncio.sleep(0)  # "a" is in flight and holds the only slot
+    waiting = lookups.submit("b")
+
+    outcomes = await asyncio.gather(first, waiting, return_exceptions=True)
+
+    assert [getattr(o, "failure", None) for o in outcomes] == ["timeout", "timeout"]
+
+
+async def test_each_lookup_has_its_whole_deadline_from_when_it_was_made() -> None:
+    lookups = coalescer(FakeUpstream(delay=0.12), deadline_seconds=0.1)
+    early = lookups.submit("a")
+    await asyncio.sleep(0.05)
+    late = lookups.submit("b")  # its batch answers at 0.17 s, its deadline is at 0.15 s
+
+    with pytest.raises(UpstreamUnavailable):
+        await early
+    assert not late.done()  # the first deadline did not end the second lookup early
+    with pytest.raises(UpstreamUnavailable) as caught:
+        await late
+    assert caught.value.failure == "timeout"
+
+
+async def test_a_submitted_lookup_cancelled_before_it_leaves_is_not_sent() -> None:
+    upstream = FakeUpstream()
+    lookups = coalescer(upstream)
+    abandoned = lookups.submit("gone")
+    kept = lookups.submit("kept")
+    abandoned.cancel()
+
+    assert await kept == "KEPT"
+    assert upstream.batches == [["kept"]]
+
+
+class _Source:
+    """A registry or an address service over one coalescer: the check only passes values on."""
+
+    def __init__(self, upstream: FakeUpstream) -> None:
+        self._lookups = coalescer(upstream)
+        self.started: list[asyncio.Future[str]] = []
+
+    def _start(self, iin: str) -> asyncio.Future[str]:
+        self.started.append(self._lookups.submit(iin))
+        return self.started[-1]
+
+    start_lookup = start_registrations = _start
+
+
+class TwoUpstreams:
+    """A registry and an address service that answer (or fail) after their own delays."""
+
+    def __init__(self, *, person_after: float, homes_after: float, failing: str = "") -> None:
+        self.registry = _Source(FakeUpstream(delay=person_after, fail=failing == "registry"))
+        self.addresses = _Source(FakeUpstream(delay=homes_after, fail=failing == "addresses"))
+        self.service = EligibilityService(
+            registry=self.registry,  # type: ignore[arg-type]
+            addresses=self.addresses,  # type: ignore[arg-type]
+            reference=None,  # type: ignore[arg-type]
+            recorder=None,  # type: ignore[arg-type]
+            clock=None,  # type: ignore[arg-type]
+        )
+
+
+# The gathering step itself, private: what it returns or raises is what the check decides on.
+
+
+async def test_the_check_gathers_both_lookups_at_once() -> None:
+    upstreams = TwoUpstreams(person_after=0.05, homes_after=0.05)
+    started = asyncio.get_running_loop().time()
+
+    assert await upstreams.service._gather("a") == ("A", "A")
+    assert asyncio.get_running_loop().time() - started < 0.09
+
+
+@pytest.mark.parametrize("failing", ["registry", "addresses"])
+async def test_the_first_fault_ends_the_gathering_and_abandons_the_other_lookup(
+    failing: str,
+) -> None:
+    slow = 1.0
+    upstreams = TwoUpstreams(
+        person_after=0.0 if failing == "registry" else slow,
+        homes_after=0.0 if failing == "addresses" else slow,
+        failing=failing,
+    )
+    started = asyncio.get_running_loop().time()
+
+    # The fault, not an error from reading the other lookup's missing result.
+    with pytest.raises(UpstreamUnavailable):
+        await upstreams.service._gather("a")
+
+    assert asyncio.get_running_loop().time() - started < slow / 2
+    other = upstreams.addresses if failing == "registry" else upstreams.registry
+    assert other.started[0].cancelled()
+
+
+async def test_a_cancelled_check_abandons_both_lookups() -> None:
+    upstreams = TwoUpstreams(person_after=1.0, homes_after=1.0)
+    gathering = asyncio.ensure_future(upstreams.service._gather("a"))
+    await asyncio.sleep(0.01)
+    gathering.cancel()
+
+    with pytest.raises(asyncio.CancelledError):
+        await gathering
+    assert upstreams.registry.started[0].cancelled()
+    assert upstreams.addresses.started[0].cancelled()

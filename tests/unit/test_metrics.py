@@ -26,7 +26,7 @@ from service.observability.metrics import (
     UPSTREAMS,
     Metrics,
 )
-from service.observability.upstreams import observed
+from service.observability.upstreams import ObservedAddresses, ObservedRegistry, observed
 from service.usecases.eligibility import DECISION_KIND
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -174,6 +174,82 @@ async def test_a_lookup_cancelled_because_the_other_upstream_failed_is_not_count
     assert (
         _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="addresses") == 0
     )
+
+
+class _Started:
+    """A source whose lookups the test answers, fails or leaves hanging, as futures."""
+
+    def __init__(self) -> None:
+        self.calls: list[asyncio.Future[None]] = []
+
+    async def lookup(self, iin: str) -> None:
+        raise AssertionError("the check starts lookups as futures")
+
+    def start_lookup(self, iin: str) -> asyncio.Future[None]:
+        self.calls.append(asyncio.get_running_loop().create_future())
+        return self.calls[-1]
+
+
+async def test_a_started_lookup_is_counted_by_its_result_and_a_cancelled_one_not_at_all(
+    metrics: Metrics,
+) -> None:
+    source = _Started()
+    observed_registry = ObservedRegistry(source, observer=metrics)  # type: ignore[arg-type]
+    answered, failed, cancelled = (observed_registry.start_lookup("x") for _ in range(3))
+    source.calls[0].set_result(None)
+    source.calls[1].set_exception(
+        UpstreamUnavailable(upstream="registry", failure=UpstreamFailure.CONNECTION)
+    )
+    source.calls[2].cancel()
+    await asyncio.sleep(0)  # done callbacks run on the next turn of the loop
+
+    assert answered.result() is None
+    assert isinstance(failed.exception(), UpstreamUnavailable)
+    assert cancelled.cancelled()
+    assert _value(metrics, "voter_upstream_requests_total", upstream="registry", result="ok") == 1
+    assert (
+        _value(metrics, "voter_upstream_requests_total", upstream="registry", result="connection")
+        == 1
+    )
+    assert (
+        _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="registry") == 2
+    )
+
+
+async def test_a_source_without_futures_is_started_as_a_task_and_still_counted(
+    metrics: Metrics,
+) -> None:
+    class Plain:
+        async def registrations(self, iin: str) -> tuple[()]:
+            return ()
+
+    call = ObservedAddresses(Plain(), observer=metrics).start_registrations("x")  # type: ignore[arg-type]
+
+    assert await call == ()
+    await asyncio.sleep(0)
+    assert _value(metrics, "voter_upstream_requests_total", upstream="addresses", result="ok") == 1
+
+
+def test_repeated_series_add_up_in_one_child_and_made_up_methods_stay_other(
+    metrics: Metrics,
+) -> None:
+    for method in ("POST", "POST", "post", "BREW1", "BREW2"):
+        metrics.observe_request(
+            route="/v1/eligibility/check", method=method, status=200, seconds=0.1
+        )
+    metrics.count_rate_limited(role="made-up")
+    metrics.count_rate_limited(role="none")
+
+    route = "/v1/eligibility/check"
+    assert (
+        _value(metrics, "voter_http_requests_total", route=route, method="POST", status="200") == 3
+    )
+    assert (
+        _value(metrics, "voter_http_requests_total", route=route, method=OTHER, status="200") == 2
+    )
+    assert _value(metrics, "voter_rate_limited_total", role=OTHER) == 1
+    assert _value(metrics, "voter_rate_limited_total", role="none") == 1
+    assert len(metrics._requests) == 1  # the cache holds no made-up method
 
 
 @pytest.fixture
