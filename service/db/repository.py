@@ -4,11 +4,24 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func
+from sqlalchemy import (
+    CompoundSelect,
+    Connection,
+    bindparam,
+    delete,
+    exists,
+    func,
+    null,
+    or_,
+    union_all,
+)
 from sqlmodel import Session, col, select
 
 from service.datafiles import ElectionRecord, PrecinctRecord
+from service.db.engine import driver_value, insert_rows
 from service.db.tables import (
     ActiveOverrideRow,
     DayRegistrationRow,
@@ -20,7 +33,39 @@ from service.db.tables import (
     PrecinctRow,
     ReferenceImportRow,
 )
-from service.domain.model import Election, Precinct
+from service.domain.model import ActiveDayRegistration, Election, Precinct
+
+_DECISIONS = DecisionRow.metadata.tables["decisions"]
+_DECISION_COLUMNS = (
+    "decision_id",
+    "kind",
+    "election_id",
+    "subject",
+    "outcome",
+    "audit_seq",
+    "body",
+    "decided_at",
+)
+# Conservative: an active_key may be one that has lapsed, a guard one whose override expired.
+_ANYONE_HAS_STANDING = select(
+    or_(
+        exists().where(col(DayRegistrationRow.active_key).is_not(None)),
+        exists().select_from(ActiveOverrideRow),
+    )
+)
+# Day registrations (id set) and active-override guards (id NULL) of some voters, in one query.
+_STANDING: CompoundSelect[Any] = union_all(
+    select(
+        DayRegistrationRow.subject,
+        DayRegistrationRow.id,
+        DayRegistrationRow.precinct_id,
+        DayRegistrationRow.lapses_at,
+    ).where(col(DayRegistrationRow.active_key).in_(bindparam("keys", expanding=True))),
+    select(ActiveOverrideRow.subject, null(), null(), null()).where(
+        ActiveOverrideRow.election_id == bindparam("election_id"),
+        col(ActiveOverrideRow.subject).in_(bindparam("subjects", expanding=True)),
+    ),
+)
 
 
 def replace_precincts(session: Session, records: Sequence[PrecinctRecord]) -> None:
@@ -74,6 +119,42 @@ def add_decision(session: Session, row: DecisionRow) -> None:
     session.add(row)
 
 
+@dataclass(frozen=True, slots=True)
+class NewDecision:
+    decision_id: str
+    kind: str
+    election_id: str
+    subject: str
+    outcome: str
+    audit_seq: int
+    body: str
+
+
+def add_decisions(
+    connection: Connection, decisions: Sequence[NewDecision], *, decided_at: dt.datetime
+) -> None:
+    """Insert a batch of decisions taken at one instant with one driver-level executemany."""
+    stored_at = driver_value(connection, _DECISIONS.c.decided_at, decided_at)
+    insert_rows(
+        connection,
+        _DECISIONS,
+        _DECISION_COLUMNS,
+        [
+            (
+                d.decision_id,
+                d.kind,
+                d.election_id,
+                d.subject,
+                d.outcome,
+                d.audit_seq,
+                d.body,
+                stored_at,
+            )
+            for d in decisions
+        ],
+    )
+
+
 # --- day registrations and idempotency ---------------------------------------------------
 
 
@@ -94,17 +175,38 @@ def active_day_registration(
     return row
 
 
-def active_day_registrations(
-    session: Session, *, election_id: str, subjects: Collection[str], now: dt.datetime
-) -> dict[str, DayRegistrationRow]:
-    """``active_day_registration`` for many voters at once, by subject."""
+def anyone_has_standing(connection: Connection) -> bool:
+    """Whether any voter in any election may have a day registration or an override.
+
+    Each probe stops at its first row, so this costs a fraction of ``standing_of``, which a
+    batch can skip while no one has either (every day before voting day, typically).
+    """
+    return bool(connection.execute(_ANYONE_HAS_STANDING).scalar())
+
+
+def standing_of(
+    connection: Connection, *, election_id: str, subjects: Collection[str], now: dt.datetime
+) -> tuple[dict[str, ActiveDayRegistration], set[str]]:
+    """In one query: the active day registration (``active_day_registration``'s rule) of each
+    of ``subjects`` that has one, and which of them have an active-override guard row."""
     if not subjects:
-        return {}
-    keys = [active_key(election_id, subject) for subject in subjects]
-    rows = session.exec(
-        select(DayRegistrationRow).where(col(DayRegistrationRow.active_key).in_(keys))
-    ).all()
-    return {row.subject: row for row in rows if as_utc(row.lapses_at) > now}
+        return {}, set()
+    rows = connection.execute(
+        _STANDING,
+        {
+            "keys": [active_key(election_id, subject) for subject in subjects],
+            "election_id": election_id,
+            "subjects": list(subjects),
+        },
+    )
+    days: dict[str, ActiveDayRegistration] = {}
+    guarded: set[str] = set()
+    for subject, registration_id, precinct_id, lapses_at in rows:
+        if registration_id is None:
+            guarded.add(subject)
+        elif as_utc(lapses_at) > now:
+            days[subject] = ActiveDayRegistration(registration_id, precinct_id)
+    return days, guarded
 
 
 def add_day_registration(session: Session, row: DayRegistrationRow) -> None:
@@ -176,19 +278,6 @@ def active_override_guard(
     session: Session, *, election_id: str, subject: str
 ) -> ActiveOverrideRow | None:
     return session.get(ActiveOverrideRow, (election_id, subject))
-
-
-def subjects_with_active_override(
-    session: Session, *, election_id: str, subjects: Collection[str]
-) -> set[str]:
-    """Which of ``subjects`` have an active-override guard row for the election."""
-    if not subjects:
-        return set()
-    statement = select(ActiveOverrideRow.subject).where(
-        ActiveOverrideRow.election_id == election_id,
-        col(ActiveOverrideRow.subject).in_(list(subjects)),
-    )
-    return set(session.exec(statement).all())
 
 
 def set_active_override(

@@ -27,7 +27,6 @@ from typing import Any, Generic, Protocol, TypeVar
 
 import anyio
 import orjson
-from sqlalchemy import insert
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
@@ -35,7 +34,6 @@ from service.audit.log import AuditLog, NewEntry, Receipt
 from service.clock import Clock
 from service.db import repository
 from service.db.engine import Database, write_session
-from service.db.tables import DecisionRow
 from service.domain.model import ActiveDayRegistration, ActiveOverride
 from service.errors import StorageUnavailable
 from service.logs import get_logger
@@ -192,6 +190,13 @@ class DecisionWriter:
     def _decide_and_append(
         self, session: Session, jobs: Sequence[DecisionJob[Any]]
     ) -> list[Recorded[Any] | Exception]:
+        # Core and driver-level statements on the session's connection: a batch needs nothing
+        # of the ORM's unit of work, whose per-statement bookkeeping was much of this thread's
+        # CPU (and so of the event loop's GIL time). The session stays the transaction's seam.
+        connection = session.connection()
+        # Before the standing reads: an override or day registration another process commits
+        # to the chain is then either seen by this batch or chained after it, never between.
+        self._audit_log.lock_chain(connection)
         now = self._clock.now()
         standings = _standings(session, [j for j in jobs if j.needs_standing], now=now)
         outcomes: list[Recorded[Any] | Exception | None] = [None] * len(jobs)
@@ -204,29 +209,28 @@ class DecisionWriter:
                 _log.exception("decision.failed", kind=job.kind)
                 outcomes[index] = exc
         receipts = self._audit_log.append_many(
-            session,
+            connection,
             [
                 NewEntry(kind=job.kind, subject=job.subject, payload=d.payload, recorded_at=now)
                 for _, job, d in decided
             ],
         )
-        if decided:
-            session.connection().execute(
-                insert(DecisionRow),
-                [
-                    {
-                        "decision_id": job.decision_id,
-                        "kind": job.kind,
-                        "election_id": job.election_id,
-                        "subject": job.subject,
-                        "outcome": d.outcome,
-                        "decided_at": now,
-                        "audit_seq": receipt.seq,
-                        "body": orjson.dumps(d.payload).decode(),
-                    }
-                    for (_, job, d), receipt in zip(decided, receipts, strict=True)
-                ],
-            )
+        repository.add_decisions(
+            connection,
+            [
+                repository.NewDecision(
+                    decision_id=job.decision_id,
+                    kind=job.kind,
+                    election_id=job.election_id,
+                    subject=job.subject,
+                    outcome=d.outcome,
+                    audit_seq=receipt.seq,
+                    body=orjson.dumps(d.payload).decode(),
+                )
+                for (_, job, d), receipt in zip(decided, receipts, strict=True)
+            ],
+            decided_at=now,
+        )
         for (index, _, d), receipt in zip(decided, receipts, strict=True):
             outcomes[index] = Recorded(result=d.result, decided_at=now, receipt=receipt)
         return [outcome for outcome in outcomes if outcome is not None]
@@ -247,29 +251,28 @@ def _storage_unavailable(cause: SQLAlchemyError) -> StorageUnavailable:
 def _standings(
     session: Session, jobs: Sequence[DecisionJob[Any]], *, now: dt.datetime
 ) -> dict[tuple[str, str], Standing]:
-    """Every job's standing with two queries per election in the batch (usually one)."""
+    """Every job's standing: one query per election in the batch (usually one), none while
+    no one at all has a day registration or an override."""
     from service.usecases.overrides import load_active_override
 
+    connection = session.connection()
+    if not jobs or not repository.anyone_has_standing(connection):
+        return {}
     subjects_by_election: dict[str, set[str]] = {}
     for job in jobs:
         subjects_by_election.setdefault(job.election_id, set()).add(job.subject)
     standings: dict[tuple[str, str], Standing] = {}
     for election_id, subjects in subjects_by_election.items():
-        days = repository.active_day_registrations(
-            session, election_id=election_id, subjects=subjects, now=now
+        days, guarded = repository.standing_of(
+            connection, election_id=election_id, subjects=subjects, now=now
         )
-        guarded = repository.subjects_with_active_override(
-            session, election_id=election_id, subjects=subjects
-        )
-        for subject in subjects & (guarded | days.keys()):
+        for subject in subjects & (days.keys() | guarded):
             override = (
                 load_active_override(session, election_id=election_id, subject=subject, now=now)
                 if subject in guarded
                 else None
             )
-            day = days.get(subject)
             standings[(election_id, subject)] = Standing(
-                override=override,
-                day_registration=ActiveDayRegistration(day.id, day.precinct_id) if day else None,
+                override=override, day_registration=days.get(subject)
             )
     return standings

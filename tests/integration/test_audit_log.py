@@ -11,15 +11,18 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlmodel import Session
 
 from service.audit.chain import (
+    ChainEntry,
     Problem,
     VerifyReport,
     canonical_body,
@@ -32,6 +35,7 @@ from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
 from service.audit.verify import verify_database, verify_export
 from service.db.engine import Database, create_schema, open_database, read_session, write_session
+from service.domain.model import Outcome
 
 HMAC_KEY = b"integration-test-hmac-key"
 CLOCK_START = datetime(2026, 8, 30, 7, 0, tzinfo=UTC)
@@ -234,6 +238,77 @@ def test_a_batch_appended_at_once_is_the_same_chain_as_one_by_one(
     with read_session(database) as session:
         assert [c.size for c in audit.checkpoints(session)] == [5, 10]
     assert verify_database(database, verifier=verifier).ok
+
+
+json_values = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+    | st.sampled_from(Outcome),
+    lambda children: (
+        st.lists(children, max_size=3)
+        | st.tuples(children, children)
+        | st.dictionaries(st.text(max_size=6), children, max_size=3)
+    ),
+    max_leaves=10,
+)
+instants = st.sampled_from(
+    [CLOCK_START, CLOCK_START.astimezone(timezone(timedelta(hours=5, minutes=30))), at(1)]
+)
+
+
+@given(
+    batch=st.lists(
+        st.tuples(
+            st.dictionaries(st.text(max_size=10), json_values, max_size=5),
+            st.none() | st.integers(min_value=0, max_value=99).map(str),
+            instants,
+        ),
+        min_size=1,
+        max_size=4,
+    )
+)
+@example(batch=[({"small": 1e-07, "large": 1e16, "float": 1.5}, None, CLOCK_START)])
+@example(batch=[({"int past 64 bits": 2**64, "enum": Outcome.ELIGIBLE}, "1", CLOCK_START)])
+@example(batch=[({"ü": '\u2028\x00\x1f"\\/😀', "t": (1, [None, True])}, "2", at(1))])
+@settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
+def test_every_stored_body_is_the_canonical_body_of_its_entry(
+    database: Database,
+    audit: AuditLog,
+    batch: list[tuple[dict[str, object], str | None, datetime]],
+) -> None:
+    # The writer renders most bodies with orjson; the chain defines them with json.dumps.
+    entries = [
+        NewEntry(
+            kind="eligibility.check",
+            subject=pseudonymise(number, key=HMAC_KEY) if number is not None else None,
+            payload=payload,
+            recorded_at=recorded_at,
+        )
+        for payload, number, recorded_at in batch
+    ]
+    stored: list[ChainEntry] = []
+
+    def append_read_and_roll_back() -> None:  # so every example starts from an empty log
+        with write_session(database) as session:
+            audit.append_many(session, entries)
+            stored.extend(audit.entries(session, after_seq=0, limit=len(entries)))
+            raise Rollback
+
+    with pytest.raises(Rollback):
+        append_read_and_roll_back()
+
+    assert [entry.seq for entry in stored] == list(range(1, len(entries) + 1))
+    for entry, new in zip(stored, entries, strict=True):
+        assert entry.body == canonical_body(
+            seq=entry.seq,
+            kind=new.kind,
+            recorded_at=new.recorded_at,
+            subject=new.subject,
+            payload=new.payload,
+        )
 
 
 def test_a_batch_with_one_bad_subject_writes_nothing(database: Database, audit: AuditLog) -> None:

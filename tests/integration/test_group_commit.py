@@ -190,6 +190,59 @@ async def test_decisions_see_the_day_registrations_committed_before_their_batch(
     assert other.result == Standing()
 
 
+def register_on_the_day(database: Database, n: int) -> None:
+    with write_session(database) as session:
+        repository.add_day_registration(
+            session,
+            DayRegistrationRow(
+                id=f"reg-{n}",
+                election_id=ELECTION,
+                subject=subject(n),
+                precinct_id="75-0001",
+                registered_by="egov-test",
+                registered_at=NOW,
+                lapses_at=NOW + dt.timedelta(hours=12),
+                active_key=repository.active_key(ELECTION, subject(n)),
+                audit_seq=0,
+            ),
+        )
+
+
+async def test_the_first_day_registration_is_seen_by_the_next_batch(
+    database: Database, audit_log: AuditLog
+) -> None:
+    # While no one has any standing, batches skip the standing query; the first registration
+    # must end that at once, not after some cached answer expires.
+    writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
+
+    before = await writer.submit(job(1))
+    register_on_the_day(database, 1)
+    after = await writer.submit(job(1))
+    await writer.aclose()
+
+    assert before.result == Standing()
+    assert after.result.day_registration is not None
+    assert after.result.day_registration.id == "reg-1"
+
+
+async def test_decision_rows_and_entries_are_found_by_the_instant_of_the_decision(
+    database: Database, audit_log: AuditLog
+) -> None:
+    # Rows go in through the driver, past SQLAlchemy's conversions: they must still be stored
+    # as SQLAlchemy stores instants, or queries by time (bound by SQLAlchemy) miss them.
+    writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
+
+    recorded = await asyncio.gather(*(writer.submit(job(n)) for n in range(3)))
+    await writer.aclose()
+
+    with read_session(database) as session:
+        decisions = session.exec(select(DecisionRow).where(DecisionRow.decided_at == NOW)).all()
+        entries = session.exec(select(AuditEntryRow).where(AuditEntryRow.recorded_at == NOW)).all()
+    assert sorted(row.audit_seq for row in decisions) == sorted(r.receipt.seq for r in recorded)
+    assert sorted(row.seq for row in entries) == sorted(r.receipt.seq for r in recorded)
+    assert {repository.as_utc(row.decided_at) for row in decisions} == {NOW}
+
+
 async def test_close_commits_what_is_still_queued(database: Database, audit_log: AuditLog) -> None:
     writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
     pending = [asyncio.ensure_future(writer.submit(job(n))) for n in range(20)]
