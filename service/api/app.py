@@ -283,6 +283,9 @@ def create_app(
         dependencies=[Depends(reject_unknown_query_parameters)],
         docs_url=None,
         redoc_url=None,
+        # Observability is Prometheus metrics and JSON log lines (service/observability); with
+        # FastAPI's OpenTelemetry off it stops looking for a configured provider per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.settings = settings
     install_problem_handlers(app)
