@@ -92,6 +92,15 @@ def ask(client: TestClient, request: dict[str, Any]) -> httpx.Response:
     )
 
 
+def usual_request(keys: Keys, who: str) -> dict[str, Any]:
+    """A check as the front ends send it, for one of the test country's people."""
+    return {
+        "query": "",
+        "content": f'{{"iin": "{PEOPLE[who]["iin"]}", "election_id": "{ELECTION_ID}"}}',
+        "headers": {"authorization": _bearer(keys, Role.EGOV), "content-type": "application/json"},
+    }
+
+
 def _bearer(keys: Keys, role: Role | None) -> str:
     return f"Bearer {token(keys, role)}" if role else "Bearer not-a-token"
 
@@ -180,11 +189,7 @@ def test_the_usual_request_is_answered_by_the_fast_path(
     twins: dict[bool, TestClient], keys: Keys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     served = Served(monkeypatch)
-    request = {
-        "query": "",
-        "content": f'{{"iin": "{PEOPLE["under_18"]["iin"]}", "election_id": "{ELECTION_ID}"}}',
-        "headers": {"authorization": _bearer(keys, Role.EGOV), "content-type": "application/json"},
-    }
+    request = usual_request(keys, "under_18")
     fast, route = ask(twins[True], request), ask(twins[False], request)
     assert served.count == 1
     assert fast.status_code == route.status_code == 200
@@ -210,11 +215,7 @@ def test_unusual_requests_are_left_to_the_route(
     value: Any,
 ) -> None:
     served = Served(monkeypatch)
-    request: dict[str, Any] = {
-        "query": "",
-        "content": f'{{"iin": "{PEOPLE["under_18"]["iin"]}", "election_id": "{ELECTION_ID}"}}',
-        "headers": {"authorization": _bearer(keys, Role.EGOV), "content-type": "application/json"},
-    }
+    request = usual_request(keys, "under_18")
     if change in ("query", "content"):
         request[change] = value
     else:
@@ -230,11 +231,7 @@ def test_unusual_requests_are_left_to_the_route(
 def test_a_fast_path_decision_is_logged_and_counted_under_the_route(
     twins: dict[bool, TestClient], keys: Keys
 ) -> None:
-    request = {
-        "query": "",
-        "content": f'{{"iin": "{PEOPLE["deceased"]["iin"]}", "election_id": "{ELECTION_ID}"}}',
-        "headers": {"authorization": _bearer(keys, Role.EGOV), "content-type": "application/json"},
-    }
+    request = usual_request(keys, "deceased")
     before = _requests_counted(twins[True])
     assert ask(twins[True], request).status_code == 200
     assert _requests_counted(twins[True]) == before + 1
