@@ -162,7 +162,18 @@ def measure(
 def start_profiler(pid: int, seconds: int, output: Path) -> subprocess.Popen[bytes]:
     """py-spy, sampling only the thread holding the GIL: where the CPU goes, not who waits."""
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
-    command = [spy, "record", "--gil", "--nonblocking", "-r", "250", "-p", str(pid), "-d", str(max(seconds - 1, 1))]
+    command = [
+        spy,
+        "record",
+        "--gil",
+        "--nonblocking",
+        "-r",
+        "250",
+        "-p",
+        str(pid),
+        "-d",
+        str(max(seconds - 1, 1)),
+    ]
     return subprocess.Popen(
         [*command, "-f", "raw", "-o", str(output)],
         stdout=subprocess.DEVNULL,
