@@ -33,29 +33,10 @@ class UpstreamObserver(Protocol):
     def observe_upstream(self, *, upstream: str, result: str, seconds: float) -> None: ...
 
 
-async def observed(call: Awaitable[T], *, upstream: str, observer: UpstreamObserver) -> T:
-    """Await ``call`` and report its result and duration; a cancelled call is not reported.
-
-    A lookup is cancelled when the other upstream has already failed the check: it has no
-    result of its own, and counting it as a fault would blame an upstream that did nothing.
-    """
-    started = time.perf_counter()
-    try:
-        value = await call
-    except UpstreamUnavailable as exc:
-        observer.observe_upstream(
-            upstream=upstream, result=str(exc.failure), seconds=time.perf_counter() - started
-        )
-        raise
-    observer.observe_upstream(
-        upstream=upstream, result=UPSTREAM_OK, seconds=time.perf_counter() - started
-    )
-    return value
-
-
 class _Report:
-    """Reports one started lookup once it is done, as ``observed`` would; a slotted callable
-    rather than a closure, made once per lookup."""
+    """Reports one lookup once it is done: its result (ok, or the ``UpstreamFailure`` of an
+    ``UpstreamUnavailable``) and its duration; nothing for a cancelled call or another error.
+    A slotted callable rather than a closure, made once per lookup."""
 
     __slots__ = ("_observer", "_started", "_upstream")
 
@@ -77,6 +58,17 @@ class _Report:
         self._observer.observe_upstream(
             upstream=self._upstream, result=result, seconds=time.perf_counter() - self._started
         )
+
+
+async def observed(call: Awaitable[T], *, upstream: str, observer: UpstreamObserver) -> T:
+    """Await ``call`` and report its result and duration; a cancelled call is not reported.
+
+    A lookup is cancelled when the other upstream has already failed the check: it has no
+    result of its own, and counting it as a fault would blame an upstream that did nothing.
+    """
+    future = asyncio.ensure_future(call)
+    future.add_done_callback(_Report(upstream=upstream, observer=observer))
+    return await future
 
 
 class ObservedRegistry:

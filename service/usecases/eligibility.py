@@ -218,8 +218,6 @@ class EligibilityService:
         counter: DecisionCounter | None = None,
         lookups: LookupObserver | None = None,
     ) -> None:
-        self._registry = registry
-        self._addresses = addresses
         self._start_lookup = person_lookup_starter(registry)
         self._start_registrations = registrations_lookup_starter(addresses)
         self._reference = reference
