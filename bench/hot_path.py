@@ -32,7 +32,8 @@ import orjson
 
 from bench.bare import app as bare_app
 from bench.service_vs_bare import bench_token, prepare_service
-from service.api.app import Transports, create_app
+from service.api.app import create_app
+from service.bootstrap import Transports
 from service.clock import FixedClock
 from service.config import Settings
 from service.demo import (
@@ -124,7 +125,7 @@ def main() -> None:
     token = bench_token(keys, clock)
     if os.environ.get("BENCH_NO_UPSTREAM_CLIENTS"):
         # Ablation: the upstreams as in-memory sources, no HTTP client layers at all.
-        import service.api.app as app_module
+        import service.bootstrap as app_module
         from service.datafiles import PersonRecord, RegistrationRecord, iter_records
 
         people = {

@@ -53,7 +53,8 @@ from service.demo import (
     start_mock,
     wait_until_healthy,
 )
-from service.security.tokens import Role, mint_token
+from service.domain.caller import Role
+from service.security.tokens import mint_token
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent

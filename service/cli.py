@@ -94,7 +94,7 @@ def serve(
     configure_logging(
         json_output=None if settings.log_format == "auto" else settings.log_format == "json"
     )
-    from service.api.app import checkpoint_signer
+    from service.bootstrap import checkpoint_signer
 
     try:
         checkpoint_signer(settings)  # refuse a missing or bad key before forking workers
@@ -277,7 +277,7 @@ def data_generate(
 
 
 def _import(kind: str, path: Path) -> None:
-    from service.api.app import build_audit_log, checkpoint_signer
+    from service.bootstrap import build_audit_log, checkpoint_signer
     from service.clock import clock_from
     from service.datafiles import DataFileError
     from service.db.engine import create_schema, open_database
@@ -382,7 +382,8 @@ def token_mint(
 ) -> None:
     """Sign a development token with VOTER_JWT_PRIVATE_KEY (refused in production)."""
     from service.clock import clock_from
-    from service.security.tokens import Role, mint_token
+    from service.domain.caller import Role
+    from service.security.tokens import mint_token
 
     settings = load_settings()
     if settings.is_production:

@@ -28,8 +28,9 @@ import uvicorn
 
 from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.config import Settings
+from service.domain.caller import Role
 from service.logs import configure_logging
-from service.security.tokens import Role, generate_dev_keypair, mint_token
+from service.security.tokens import generate_dev_keypair, mint_token
 
 DEMO_ISSUER = "voter-eligibility-demo"
 DEMO_AUDIENCE = "voter-eligibility"
@@ -188,7 +189,7 @@ def write_env_file(path: Path, environment: dict[str, str]) -> None:
 
 
 def load_reference_data(settings: Settings, country: Path, *, force: bool) -> None:
-    from service.api.app import build_audit_log, checkpoint_signer
+    from service.bootstrap import build_audit_log, checkpoint_signer
     from service.db.engine import create_schema, open_database, read_session
     from service.db.repository import latest_import_id
     from service.usecases.reference_import import import_elections, import_precincts

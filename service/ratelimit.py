@@ -19,9 +19,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from service.domain.caller import Caller, Role
 from service.errors import RateLimited
 from service.logs import get_logger
-from service.security.tokens import Caller, Role
 
 MINUTE_SECONDS = 60.0
 HOUR_SECONDS = 3600.0

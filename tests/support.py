@@ -14,16 +14,18 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from service.api.app import Transports, create_app
+from service.api.app import create_app
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
+from service.bootstrap import Transports
 from service.clock import FixedClock
 from service.config import Settings
 from service.db.engine import create_schema, open_database
+from service.domain.caller import Role
 from service.mocks.addresses import create_addresses_app
 from service.mocks.faults import FaultProfile, inject_faults
 from service.mocks.registry import create_registry_app
-from service.security.tokens import Role, generate_dev_keypair, mint_token
+from service.security.tokens import generate_dev_keypair, mint_token
 from service.usecases.reference_import import import_elections, import_precincts
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)

@@ -3,53 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from typing import Annotated
 
-import httpx
 import structlog
 from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 
-from service.audit.log import AuditLog
-from service.clock import Clock
-from service.config import Settings
-from service.db.engine import Database
+from service.bootstrap import AppServices
+from service.domain.caller import Caller, Role
 from service.errors import Forbidden, InvalidInput, Unauthenticated
 from service.logs import IIN_SHAPED, get_logger
 from service.messages import Language, negotiate
-from service.observability.metrics import Metrics
-from service.observability.readiness import ReadinessProbe
-from service.ratelimit import RequestLimits
-from service.reference import ReferenceCache
-from service.security.tokens import Caller, Role, TokenRejected, TokenVerifier
-from service.usecases.day_registrations import DayRegistrationService
-from service.usecases.eligibility import EligibilityService
-from service.usecases.overrides import OverrideService
-from service.usecases.recording import Recorder
+from service.security.tokens import TokenRejected
 
 _security_log = get_logger("service.security")
-
-
-@dataclass(frozen=True)
-class AppServices:
-    """Everything the lifespan builds once and the handlers share."""
-
-    settings: Settings
-    clock: Clock
-    database: Database
-    verifier: TokenVerifier
-    audit_log: AuditLog
-    checkpoint_public_key: str
-    reference: ReferenceCache
-    eligibility: EligibilityService
-    day_registrations: DayRegistrationService
-    overrides: OverrideService
-    upstream_clients: tuple[httpx.AsyncClient, ...]
-    recorder: Recorder
-    metrics: Metrics
-    rate_limits: RequestLimits
-    readiness: ReadinessProbe
 
 
 # The dependencies are coroutines even where nothing awaits: FastAPI runs a plain function in

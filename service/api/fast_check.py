@@ -24,10 +24,11 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.api.deps import DECIDER_ROLES, AppServices, authenticate, ensure_role
+from service.api.deps import DECIDER_ROLES, authenticate, ensure_role
 from service.api.problems import on_service_error
 from service.api.routes.eligibility import checked_decision_json
 from service.api.schemas import EligibilityCheckRequest
+from service.bootstrap import AppServices
 from service.errors import ServiceError
 from service.messages import negotiate
 

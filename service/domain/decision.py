@@ -139,3 +139,19 @@ def decide(
         # An inclusion overrode the registry: the outcome is the override's doing.
         return eligible(precinct_id, Basis.OVERRIDE, assignment.next_steps, override.id)
     return eligible(precinct_id, assignment.basis, assignment.next_steps)
+
+
+# Service A (SPEC §5): why a voter is not on the list of the precinct checked.
+NOT_IN_PRECINCT = "NOT_IN_PRECINCT"
+NO_PRECINCT = "NO_PRECINCT"
+
+
+def precinct_check_reasons(decision: Decision, *, precinct_id: str) -> tuple[str, ...]:
+    """Why a voter is not on this precinct's list; empty when they are."""
+    if decision.outcome is not Outcome.ELIGIBLE:
+        return tuple(r.value for r in decision.reasons)
+    if decision.precinct_id is None:
+        return (NO_PRECINCT,)
+    if decision.precinct_id != precinct_id:
+        return (NOT_IN_PRECINCT,)
+    return ()

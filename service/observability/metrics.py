@@ -24,11 +24,11 @@ from service.adapters.upstream import UpstreamFailure
 from service.audit.log import AuditReader
 from service.clock import Clock
 from service.db.engine import Database
+from service.domain.caller import Role
 from service.domain.model import NextStepCode, Outcome, ReasonCode
 from service.observability.audit_gauges import AuditLogCollector
 from service.observability.resilience import UpstreamGuardCollector
 from service.ratelimit import NO_ROLE
-from service.security.tokens import Role
 from service.usecases.day_registrations import KIND_REFUSED
 from service.usecases.eligibility import DECISION_KIND, PRECINCT_CHECK_KIND
 

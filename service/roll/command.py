@@ -53,7 +53,7 @@ def roll_compile(
     One audit entry per decision. Interrupted (Ctrl-C, a crash, an upstream outage)? Run the
     same command again: it resumes after the last committed chunk.
     """
-    from service.api.app import checkpoint_signer
+    from service.bootstrap import checkpoint_signer
     from service.cli import load_settings
     from service.clock import clock_from
     from service.db.engine import create_schema, open_database

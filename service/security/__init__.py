@@ -1,9 +1,8 @@
 """Authentication: bearer-token verification and dev-key minting, wrapping python-jose."""
 
+from service.domain.caller import Caller, Role
 from service.security.tokens import (
     REASONS,
-    Caller,
-    Role,
     TokenRejected,
     TokenVerifier,
     generate_dev_keypair,

@@ -18,7 +18,6 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 from typing import Any, Final, Literal, get_args
 
 from cryptography.hazmat.primitives import serialization
@@ -26,6 +25,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from jose import jwk, jws, jwt  # type: ignore[import-untyped]
 from jose.exceptions import JOSEError  # type: ignore[import-untyped]
+
+from service.domain.caller import Caller, Role
 
 ES256: Final = "ES256"
 RS256: Final = "RS256"
@@ -70,20 +71,6 @@ Reason = Literal[
     "bad_roles",
 ]
 REASONS: Final[frozenset[str]] = frozenset(get_args(Reason))
-
-
-class Role(StrEnum):
-    EGOV = "egov"
-    COMMISSION = "commission"
-    OPERATOR = "operator"
-    AUDITOR = "auditor"
-
-
-@dataclass(frozen=True)
-class Caller:
-    subject: str
-    roles: frozenset[Role]
-    token_id: str | None
 
 
 class TokenRejected(Exception):

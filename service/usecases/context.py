@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from service.domain.caller import Caller
 from service.domain.iin import InvalidIin, parse_iin
 from service.errors import ErrorCode, InvalidInput
-from service.security.tokens import Caller
 
 
 def validated_iin(raw: str) -> str:

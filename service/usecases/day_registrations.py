@@ -21,6 +21,7 @@ from sqlmodel import Session
 from service.clock import Clock
 from service.db import repository
 from service.db.tables import DayRegistrationRow, IdempotencyRow
+from service.domain.caller import Caller, Role
 from service.domain.day_registration import (
     DayRegistrationRefusal,
     Refusal,
@@ -31,7 +32,6 @@ from service.domain.model import Election, Precinct
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
 from service.reference import ReferenceCache
-from service.security.tokens import Caller, Role
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.eligibility import EligibilityService, decision_payload
 from service.usecases.recording import IntegrityError, Receipt, Recorder

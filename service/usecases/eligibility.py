@@ -18,7 +18,8 @@ from sqlmodel import Session
 
 from service.clock import Clock
 from service.db import repository
-from service.domain.decision import decide
+from service.domain.caller import Caller
+from service.domain.decision import decide, precinct_check_reasons
 from service.domain.model import (
     ActiveDayRegistration,
     ActiveOverride,
@@ -31,7 +32,6 @@ from service.domain.model import (
 from service.domain.precincts import PrecinctDirectory
 from service.errors import ErrorCode, NotFound, UpstreamUnavailable
 from service.reference import ReferenceCache
-from service.security.tokens import Caller
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.group_commit import Standing
 from service.usecases.overrides import load_active_override
@@ -41,8 +41,6 @@ T = TypeVar("T")
 
 DECISION_KIND = "eligibility.check"
 PRECINCT_CHECK_KIND = "precinct.check"
-NOT_IN_PRECINCT = "NOT_IN_PRECINCT"
-NO_PRECINCT = "NO_PRECINCT"
 
 
 class PersonSource(Protocol):
@@ -461,14 +459,3 @@ class EligibilityService:
             recorded.decided_at,
             recorded.receipt,
         )
-
-
-def precinct_check_reasons(decision: Decision, *, precinct_id: str) -> tuple[str, ...]:
-    """Why a voter is not on this precinct's list; empty when they are."""
-    if decision.outcome is not Outcome.ELIGIBLE:
-        return tuple(r.value for r in decision.reasons)
-    if decision.precinct_id is None:
-        return (NO_PRECINCT,)
-    if decision.precinct_id != precinct_id:
-        return (NOT_IN_PRECINCT,)
-    return ()

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from service.clock import Clock
 from service.db import repository
 from service.db.tables import OverrideActionRow, OverrideRow
+from service.domain.caller import Caller
 from service.domain.model import ActiveOverride, OverrideKind
 from service.domain.overrides import (
     OverrideAction,
@@ -29,7 +30,6 @@ from service.domain.overrides import (
 )
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from service.reference import ReferenceCache
-from service.security.tokens import Caller
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.recording import Receipt, Recorder
 

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 
 from service.api.app import load_contract
 from service.config import Settings
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import Keys, token
 
 METHODS = {"get", "post", "put", "patch", "delete"}

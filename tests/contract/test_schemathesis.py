@@ -36,8 +36,8 @@ from schemathesis.engine import Status, events, from_schema
 from service.api.app import create_app
 from service.api.schemas import DayRegistrationRequest
 from service.clock import FixedClock
+from service.domain.caller import Caller, Role
 from service.domain.iin import complete_iin
-from service.security.tokens import Caller, Role
 from service.usecases.day_registrations import DayRegistrationService
 from tests.databases import new_database_url
 from tests.support import (

@@ -16,7 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from service.api.app import load_contract
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import ELECTION_ID, PEOPLE, Keys, token
 
 EGOV, COMMISSION, OPERATOR, AUDITOR = Role.EGOV, Role.COMMISSION, Role.OPERATOR, Role.AUDITOR

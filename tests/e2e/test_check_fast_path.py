@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from service.api.fast_check import EligibilityFastPath
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import (
     ELECTION_ID,
     NOT_IN_REGISTRY,

@@ -10,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from service.cli import EXIT_REFUSED, EXIT_TAMPERED, app
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import (
     ELECTION_ID,
     PEOPLE,

@@ -33,7 +33,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.databases import on_postgres
 from tests.durability import Acknowledged, DurabilityReport, check_durability
 from tests.support import (

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from fastapi.testclient import TestClient
 
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import (
     ELECTION_2023_ID,
     ELECTION_ID,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import (
     ELECTION_ID,
     NOT_IN_REGISTRY,

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.api.app import Transports
-from service.security.tokens import Role
+from service.bootstrap import Transports
+from service.domain.caller import Role
 from tests.support import (
     ELECTION_ID,
     NOT_IN_REGISTRY,

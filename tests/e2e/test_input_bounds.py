@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import ELECTION_ID, Keys, token
 
 

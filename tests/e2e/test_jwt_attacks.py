@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from service.domain.caller import Role
 from service.logs import configure_logging
-from service.security.tokens import Role
 from tests.jwt_crafting import (
     b64url,
     es256_signature,

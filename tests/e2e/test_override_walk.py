@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 from service.api.app import create_app
 from service.cli import app as voterctl
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import (
     ELECTION_ID,
     NOW,

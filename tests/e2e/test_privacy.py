@@ -31,12 +31,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from service.api.app import Transports, load_contract
+from service.api.app import load_contract
+from service.bootstrap import Transports
+from service.domain.caller import Role
 from service.domain.iin import complete_iin
 from service.logs import IIN_SHAPED, configure_logging, redact_iins
 from service.mocks.addresses import create_addresses_app
 from service.mocks.registry import create_registry_app
-from service.security.tokens import Role
 from tests.databases import drop_database, new_database_url, on_postgres
 from tests.support import (
     ELECTION_ID,

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.support import (
     ELECTION_ID,
     PEOPLE,

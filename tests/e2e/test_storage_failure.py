@@ -23,7 +23,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, event
 
-from service.security.tokens import Role
+from service.domain.caller import Role
 from tests.durability import Acknowledged, check_durability
 from tests.support import (
     ELECTION_ID,

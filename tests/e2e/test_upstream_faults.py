@@ -10,10 +10,10 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from service.api.app import Transports
+from service.bootstrap import Transports
+from service.domain.caller import Role
 from service.mocks.addresses import create_addresses_app
 from service.mocks.registry import create_registry_app
-from service.security.tokens import Role
 from tests.support import (
     ELECTION_ID,
     PEOPLE,

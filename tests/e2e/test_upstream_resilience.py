@@ -18,10 +18,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.api.app import Transports
+from service.bootstrap import Transports
+from service.domain.caller import Role
 from service.mocks.faults import FaultProfile
 from service.mocks.registry import create_registry_app
-from service.security.tokens import Role
 from tests.support import (
     ELECTION_ID,
     PEOPLE,

@@ -125,7 +125,8 @@ def test_verifying_and_minting_tokens_never_import_ecdsa() -> None:
     program = """
 import datetime as dt, sys
 from service.api.app import create_app
-from service.security.tokens import Role, TokenVerifier, generate_dev_keypair, mint_token
+from service.domain.caller import Role
+from service.security.tokens import TokenVerifier, generate_dev_keypair, mint_token
 private, public = generate_dev_keypair()
 now = dt.datetime(2027, 3, 1, tzinfo=dt.UTC)
 token = mint_token(private_key_pem=private, kid="k", subject="s", roles=[Role.EGOV],

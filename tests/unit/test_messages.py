@@ -1,11 +1,11 @@
 import pytest
 
 from service.domain.day_registration import DayRegistrationRefusal
+from service.domain.decision import NO_PRECINCT, NOT_IN_PRECINCT
 from service.domain.model import NextStepCode, ReasonCode
 from service.domain.overrides import OverrideRefusal
 from service.errors import ErrorCode
 from service.messages import Language, known_codes, message, negotiate
-from service.usecases.eligibility import NO_PRECINCT, NOT_IN_PRECINCT
 
 EVERY_CODE = sorted(
     {c.value for c in ErrorCode}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from service.domain.caller import Caller, Role
 from service.errors import RateLimited
 from service.ratelimit import (
     BulkLookupWatch,
@@ -11,7 +12,6 @@ from service.ratelimit import (
     RequestLimits,
     SlidingWindowLimiter,
 )
-from service.security.tokens import Caller, Role
 
 
 class FakeClock:

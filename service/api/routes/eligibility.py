@@ -5,12 +5,13 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter, Response
 
-from service.api.deps import AppServices, DeciderDep, LanguageDep, RequestIdDep, ServicesDep
+from service.api.deps import DeciderDep, LanguageDep, RequestIdDep, ServicesDep
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.schemas import DecisionOut, EligibilityCheckRequest, NextStepOut
+from service.bootstrap import AppServices
+from service.domain.caller import Caller
 from service.domain.precincts import PrecinctDirectory
 from service.messages import Language, message
-from service.security.tokens import Caller
 from service.usecases.eligibility import RecordedDecision
 
 router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])

@@ -1,0 +1,207 @@
+"""The composition root: every entry point builds the service's parts here, and only here.
+
+The API's lifespan, the operator commands that touch the database, the voter-list compiler,
+the demo and the benchmarks all take settings, the database, the checkpoint signer, the audit
+log, the upstream clients and the use cases from these functions, so each is built one way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+import httpx
+
+from service.adapters import addresses, registry
+from service.adapters.addresses import AddressClient
+from service.adapters.batch import BatchAddressClient, BatchRegistryClient
+from service.adapters.coalesce import CoalescingAddresses, CoalescingRegistry
+from service.adapters.registry import RegistryClient
+from service.adapters.resilience import CircuitBreaker, RetryPolicy, UpstreamGuard
+from service.adapters.upstream import build_upstream_client
+from service.audit.log import AuditLog
+from service.audit.signing import CheckpointSigner
+from service.clock import Clock
+from service.config import Settings
+from service.db.engine import Database
+from service.observability.metrics import Metrics
+from service.observability.readiness import ReadinessProbe
+from service.observability.upstreams import ObservedAddresses, ObservedRegistry
+from service.ratelimit import BulkLookupWatch, RequestLimits
+from service.reference import ReferenceCache
+from service.security.tokens import TokenVerifier
+from service.usecases.day_registrations import DayRegistrationService
+from service.usecases.eligibility import EligibilityService, PersonSource, RegistrationSource
+from service.usecases.overrides import OverrideService
+from service.usecases.recording import Recorder
+
+
+@dataclass(frozen=True)
+class AppServices:
+    """Everything the lifespan builds once and the handlers share."""
+
+    settings: Settings
+    clock: Clock
+    database: Database
+    verifier: TokenVerifier
+    audit_log: AuditLog
+    checkpoint_public_key: str
+    reference: ReferenceCache
+    eligibility: EligibilityService
+    day_registrations: DayRegistrationService
+    overrides: OverrideService
+    upstream_clients: tuple[httpx.AsyncClient, ...]
+    recorder: Recorder
+    metrics: Metrics
+    rate_limits: RequestLimits
+    readiness: ReadinessProbe
+
+
+@dataclass(frozen=True)
+class Transports:
+    """Injected upstream transports (tests, benchmarks); None means real HTTP."""
+
+    registry: httpx.AsyncBaseTransport | None = None
+    addresses: httpx.AsyncBaseTransport | None = None
+
+
+def checkpoint_signer(settings: Settings) -> CheckpointSigner:
+    if settings.audit_signing_key is None:
+        raise ValueError("VOTER_AUDIT_SIGNING_KEY is not set (an Ed25519 private key in PEM)")
+    return CheckpointSigner(settings.audit_signing_key.get_secret_value())
+
+
+def build_audit_log(settings: Settings, signer: CheckpointSigner) -> AuditLog:
+    return AuditLog(
+        signer,
+        checkpoint_every=settings.audit_checkpoint_every,
+        checkpoint_max_age=timedelta(seconds=settings.audit_checkpoint_max_age_seconds),
+    )
+
+
+def upstream_guard(upstream: str, settings: Settings) -> UpstreamGuard:
+    """Retries, circuit breaker and bulkhead for one upstream's lookups."""
+    return UpstreamGuard(
+        upstream,
+        breaker=CircuitBreaker(
+            upstream,
+            failure_threshold=settings.upstream_breaker_failures,
+            reset_seconds=settings.upstream_breaker_reset_seconds,
+        ),
+        max_concurrent_calls=settings.upstream_max_connections,
+        retry=RetryPolicy(attempts=settings.upstream_retry_attempts),
+    )
+
+
+def _upstream_sources(
+    settings: Settings,
+    *,
+    registry_http: httpx.AsyncClient,
+    addresses_http: httpx.AsyncClient,
+    registry_guard: UpstreamGuard,
+    addresses_guard: UpstreamGuard,
+) -> tuple[PersonSource, RegistrationSource]:
+    """The two upstreams as the eligibility check sees them: batched, or one by one."""
+    deadline = settings.upstream_deadline_seconds
+    if settings.upstream_batch_lookups:
+        return (
+            CoalescingRegistry(
+                BatchRegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard),
+                deadline_seconds=deadline,
+                max_in_flight=settings.upstream_batch_in_flight,
+            ),
+            CoalescingAddresses(
+                BatchAddressClient(
+                    addresses_http, deadline_seconds=deadline, guard=addresses_guard
+                ),
+                deadline_seconds=deadline,
+                max_in_flight=settings.upstream_batch_in_flight,
+            ),
+        )
+    return (
+        RegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard),
+        AddressClient(addresses_http, deadline_seconds=deadline, guard=addresses_guard),
+    )
+
+
+def build_services(
+    settings: Settings, *, database: Database, clock: Clock, transports: Transports
+) -> AppServices:
+    signer = checkpoint_signer(settings)
+    audit_log = build_audit_log(settings, signer)
+    timeout = httpx.Timeout(settings.upstream_deadline_seconds)
+    registry_http = build_upstream_client(
+        settings.registry_url,
+        timeout=timeout,
+        max_connections=settings.upstream_max_connections,
+        transport=transports.registry,
+    )
+    addresses_http = build_upstream_client(
+        settings.addresses_url,
+        timeout=timeout,
+        max_connections=settings.upstream_max_connections,
+        transport=transports.addresses,
+    )
+    reference_cache = ReferenceCache(database)
+    registry_guard = upstream_guard(registry.UPSTREAM, settings)
+    addresses_guard = upstream_guard(addresses.UPSTREAM, settings)
+    # Per lifespan, not global: many apps run in one test process (service.observability).
+    metrics = Metrics()
+    metrics.watch_audit_log(database=database, reader=audit_log, clock=clock)
+    metrics.watch_upstream_guards((registry_guard, addresses_guard))
+    recorder = Recorder(
+        database=database,
+        audit_log=audit_log,
+        hmac_key=settings.audit_hmac_key.get_secret_value().encode(),
+        clock=clock,
+        observer=metrics,
+    )
+    person_source, registration_source = _upstream_sources(
+        settings,
+        registry_http=registry_http,
+        addresses_http=addresses_http,
+        registry_guard=registry_guard,
+        addresses_guard=addresses_guard,
+    )
+    eligibility_service = EligibilityService(
+        registry=ObservedRegistry(person_source, observer=metrics),
+        addresses=ObservedAddresses(registration_source, observer=metrics),
+        reference=reference_cache,
+        recorder=recorder,
+        clock=clock,
+        counter=metrics,
+        lookups=BulkLookupWatch(threshold=settings.bulk_lookup_threshold, observer=metrics),
+    )
+    return AppServices(
+        settings=settings,
+        clock=clock,
+        database=database,
+        verifier=TokenVerifier(
+            public_keys=settings.jwt_public_keys,
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        ),
+        audit_log=audit_log,
+        checkpoint_public_key=signer.public_key_pem,
+        reference=reference_cache,
+        eligibility=eligibility_service,
+        day_registrations=DayRegistrationService(
+            eligibility=eligibility_service,
+            recorder=recorder,
+            reference=reference_cache,
+            clock=clock,
+        ),
+        overrides=OverrideService(recorder=recorder, reference=reference_cache, clock=clock),
+        upstream_clients=(registry_http, addresses_http),
+        recorder=recorder,
+        metrics=metrics,
+        rate_limits=RequestLimits(
+            per_subject_per_minute=settings.rate_limit_per_minute,
+            per_role_per_minute=settings.rate_limit_per_role,
+            observer=metrics,
+        ),
+        readiness=ReadinessProbe(
+            database=database, upstreams={"registry": registry_http, "addresses": addresses_http}
+        ),
+    )

@@ -1,0 +1,20 @@
+"""Who is acting: an authenticated account and the roles its token grants (SPEC §1, §12)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    EGOV = "egov"
+    COMMISSION = "commission"
+    OPERATOR = "operator"
+    AUDITOR = "auditor"
+
+
+@dataclass(frozen=True)
+class Caller:
+    subject: str
+    roles: frozenset[Role]
+    token_id: str | None
