@@ -41,9 +41,6 @@ class Settings(BaseSettings):
     upstream_batch_lookups: bool = True
     upstream_batch_in_flight: int = Field(default=4, ge=1, le=64)
     retry_after_seconds: int = Field(default=5, ge=1, le=3600)
-    # The eligibility check's route without FastAPI's per-request machinery for requests of
-    # the usual shape (service/api/fast_check.py); off, every check goes through the route.
-    check_fast_path: bool = True
 
     jwt_public_keys: dict[str, str] = Field(default_factory=dict)
     jwt_issuer: str = "voter-eligibility-dev"

@@ -14,7 +14,6 @@ import yaml
 from fastapi import Depends, FastAPI
 
 from service.api.deps import reject_unknown_query_parameters
-from service.api.fast_check import CHECK_PATH, EligibilityFastPath
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import (
@@ -118,9 +117,10 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
+    # The check first: it is most of the traffic, and routes are tried in order.
     for module in (
-        health,
         eligibility,
+        health,
         precinct_checks,
         day_registrations,
         overrides,
@@ -128,12 +128,6 @@ def create_app(
         audit,
     ):
         app.include_router(module.router)
-    # Added first, so it runs inside the request context (the last added is outermost).
-    if settings.check_fast_path:
-        (check_route,) = (
-            r for r in eligibility.router.routes if getattr(r, "path", "") == CHECK_PATH
-        )
-        app.add_middleware(EligibilityFastPath, route=check_route)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     # The hand-written contract is what the service publishes; tests hold the code to it.
     contract = load_contract()

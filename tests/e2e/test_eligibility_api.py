@@ -206,6 +206,75 @@ def test_no_token_is_401_and_wrong_role_is_403(client: TestClient, keys: Keys) -
     assert forbidden.json()["code"] == "FORBIDDEN"
 
 
+@pytest.mark.parametrize(
+    ("request_", "status", "code", "fields"),
+    [
+        # Malformed JSON is refused before anyone is authenticated: nothing was read yet.
+        ({"content": b"{", "role": None}, 400, "MALFORMED_REQUEST", ["body.1"]),
+        ({"query": "?lang=ru", "role": Role.EGOV}, 422, "VALIDATION_FAILED", ["query"]),
+        # Query parameters are refused before the token is looked at, too.
+        ({"query": "?x=1", "role": None}, 422, "VALIDATION_FAILED", ["query"]),
+        ({"role": None}, 401, "UNAUTHENTICATED", None),
+        ({"role": Role.AUDITOR}, 403, "FORBIDDEN", None),
+        # Authentication comes before field validation: a stranger learns nothing of the fields.
+        ({"content": b"[]", "role": None}, 401, "UNAUTHENTICATED", None),
+        ({"content": b"", "role": Role.EGOV}, 422, "VALIDATION_FAILED", ["body"]),
+        ({"content_type": "text/plain", "role": Role.EGOV}, 422, "VALIDATION_FAILED", ["body"]),
+        (
+            {"headers": {"Accept-Language": "x" * 257}, "content": b"[]", "role": Role.EGOV},
+            422,
+            "VALIDATION_FAILED",
+            ["header.Accept-Language", "body"],
+        ),
+        (
+            {"headers": {"X-Request-ID": "r" * 129}, "role": Role.COMMISSION},
+            422,
+            "VALIDATION_FAILED",
+            ["header.X-Request-ID"],
+        ),
+    ],
+)
+def test_the_check_refuses_a_bad_request_in_the_order_the_contract_gives(
+    client: TestClient,
+    keys: Keys,
+    request_: dict[str, Any],
+    status: int,
+    code: str,
+    fields: list[str] | None,
+) -> None:
+    usual = json.dumps({"iin": PEOPLE["under_18"]["iin"], "election_id": ELECTION_ID}).encode()
+    headers = {"Content-Type": request_.get("content_type", "application/json")}
+    headers.update(request_.get("headers", {}))
+    if request_["role"] is not None:
+        headers["Authorization"] = f"Bearer {token(keys, request_['role'])}"
+    response = client.post(
+        "/v1/eligibility/check" + request_.get("query", ""),
+        content=request_.get("content", usual),
+        headers=headers,
+    )
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == code
+    assert "decision_id" not in problem
+    if fields is not None:
+        assert [error["field"] for error in problem["errors"]] == fields
+
+
+def test_a_check_with_every_header_at_its_bound_is_decided(client: TestClient, keys: Keys) -> None:
+    response = client.post(
+        "/v1/eligibility/check",
+        json={"iin": PEOPLE["under_18"]["iin"], "election_id": ELECTION_ID},
+        headers={
+            "Authorization": f"Bearer {token(keys, Role.EGOV)}",
+            "Accept-Language": "ru," + "x" * 253,
+            "X-Request-ID": "r" * 128,
+        },
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "ineligible"
+
+
 def test_request_id_is_echoed_in_header_and_problem(client: TestClient, keys: Keys) -> None:
     response = client.post(
         "/v1/eligibility/check", json={}, headers={"X-Request-ID": "req-12345678"}
