@@ -30,7 +30,8 @@ from sqlalchemy.engine import make_url
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
 from service.audit.verify import verify_database
-from service.db.engine import create_schema, open_database, read_session
+from service.db.engine import open_database, read_session
+from service.db.migrations import create_schema
 from service.usecases.recording import Recorder
 
 HMAC_KEY = b"bench-audit-appends-hmac-key-0123456789"

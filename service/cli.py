@@ -6,10 +6,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from pydantic import ValidationError
 
-from service.config import Settings
-from service.console import EXIT_REFUSED, fail
+from service.console import EXIT_REFUSED, fail, load_settings
 from service.operator import register as register_operator_commands
 from service.roll.command import register as register_roll_commands
 
@@ -39,16 +37,6 @@ register_operator_commands(app)
 register_roll_commands(app)
 
 EXIT_TAMPERED = 3
-
-
-def load_settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        details = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
-        )
-        raise fail(f"invalid configuration: {details}") from None
 
 
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
@@ -280,7 +268,8 @@ def _import(kind: str, path: Path) -> None:
     from service.bootstrap import build_audit_log, checkpoint_signer
     from service.clock import clock_from
     from service.datafiles import DataFileError
-    from service.db.engine import create_schema, open_database
+    from service.db.engine import open_database
+    from service.db.migrations import create_schema
     from service.usecases.reference_import import (
         BoundaryConflicts,
         DuplicateIds,

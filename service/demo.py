@@ -190,7 +190,8 @@ def write_env_file(path: Path, environment: dict[str, str]) -> None:
 
 def load_reference_data(settings: Settings, country: Path, *, force: bool) -> None:
     from service.bootstrap import build_audit_log, checkpoint_signer
-    from service.db.engine import create_schema, open_database, read_session
+    from service.db.engine import open_database, read_session
+    from service.db.migrations import create_schema
     from service.db.repository import latest_import_id
     from service.usecases.reference_import import import_elections, import_precincts
 

@@ -20,7 +20,8 @@ from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.bootstrap import Transports
 from service.clock import FixedClock
 from service.config import Settings
-from service.db.engine import create_schema, open_database
+from service.db.engine import open_database
+from service.db.migrations import create_schema
 from service.domain.caller import Role
 from service.mocks.addresses import create_addresses_app
 from service.mocks.faults import FaultProfile, inject_faults

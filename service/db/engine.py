@@ -79,13 +79,6 @@ def open_database(url: str) -> Database:
     return Database(url=url, reader=engine, writer=engine)
 
 
-def create_schema(database: Database) -> None:
-    """Bring the schema to the newest migration (tests, the demo, `voterctl db upgrade`)."""
-    from service.db.migrations import upgrade
-
-    upgrade(database.url)
-
-
 @contextmanager
 def write_session(database: Database) -> Iterator[Session]:
     """A session whose transaction holds the write lock; commits on success."""

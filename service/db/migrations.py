@@ -33,6 +33,11 @@ def alembic_config(database_url: str, *, app_role: str | None = None) -> Config:
     return config
 
 
+def create_schema(database: Database) -> None:
+    """Bring the schema to the newest migration (tests, the demo, `voterctl db upgrade`)."""
+    upgrade(database.url)
+
+
 def upgrade(database_url: str, *, app_role: str | None = None) -> None:
     command.upgrade(alembic_config(database_url, app_role=app_role), "head")
 

@@ -7,6 +7,8 @@ Exit codes: 0 done, 2 a local usage problem (no token, bad option), 4 the server
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -82,6 +84,7 @@ Election = Annotated[str, typer.Option("--election", help="Election id.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why; kept in the audit log.")]
 OverrideId = Annotated[str, typer.Argument(metavar="ID", help="Override id.")]
 RegistrationId = Annotated[str, typer.Argument(metavar="ID", help="Day registration id.")]
+_KEYWORD = inspect.Parameter.KEYWORD_ONLY
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,52 @@ class Connection:
     token_file: Path | None
     language: Language
     as_json: bool
+
+
+@dataclass(frozen=True)
+class Request:
+    """What an operator command asks of the API, and how its answer is shown."""
+
+    call: Callable[[ApiClient], Body]
+    render: Render
+
+
+# The options every operator command takes, declared once: ``connected`` adds them.
+_CONNECTION_OPTIONS = (
+    inspect.Parameter("server", _KEYWORD, default=DEFAULT_SERVER_URL, annotation=Server),
+    inspect.Parameter("token", _KEYWORD, default=None, annotation=Token),
+    inspect.Parameter("token_file", _KEYWORD, default=None, annotation=TokenFile),
+    inspect.Parameter("lang", _KEYWORD, default=Language.EN, annotation=Lang),
+    inspect.Parameter("as_json", _KEYWORD, default=False, annotation=AsJson),
+)
+
+
+def connected(command: Callable[..., Request]) -> Callable[..., None]:
+    """An operator command with the connection options added to its own parameters.
+
+    ``command`` takes only its own arguments and returns the ``Request`` to make; the
+    wrapper's signature, which typer reads, is the command's followed by the shared options.
+    """
+    own = inspect.signature(command, eval_str=True)
+    parameters = [p.replace(kind=_KEYWORD) for p in own.parameters.values()]
+    parameters += _CONNECTION_OPTIONS
+
+    @functools.wraps(command)
+    def run(**arguments: Any) -> None:
+        connection = Connection(
+            server=arguments.pop("server"),
+            token=arguments.pop("token"),
+            token_file=arguments.pop("token_file"),
+            language=arguments.pop("lang"),
+            as_json=arguments.pop("as_json"),
+        )
+        request = command(**arguments)
+        _run(connection, request.call, request.render)
+
+    del run.__wrapped__  # typer must read the signature below, not the command's
+    run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    run.__annotations__ = {p.name: p.annotation for p in parameters}
+    return run
 
 
 def _run(connection: Connection, call: Callable[[ApiClient], Body], render: Render) -> None:
@@ -345,44 +394,33 @@ def render_registration(body: Body) -> list[Any]:
 # --- commands ----------------------------------------------------------------------------
 
 
+@connected
 def check(
     iin: Annotated[str, typer.Argument(metavar="IIN", help="The voter's IIN (sent in the body).")],
     election: Election,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Decide whether a voter may vote in an election, and where."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(
-        connection,
+    return Request(
         lambda api: api.check_eligibility(iin=iin, election_id=election),
         render_decision,
     )
 
 
+@connected
 def precinct_check(
     iin: Annotated[str, typer.Argument(metavar="IIN", help="The voter's IIN (sent in the body).")],
     election: Election,
     precinct: Annotated[str, typer.Option("--precinct", help="The commission's precinct id.")],
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Service A: is the voter on this precinct's list? If not, say why and where instead."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(
-        connection,
+    return Request(
         lambda api: api.check_precinct(iin=iin, election_id=election, precinct_id=precinct),
         render_precinct_check,
     )
 
 
 @override_app.command("create")
+@connected
 def override_create(
     iin: Annotated[str, typer.Option("--iin", help="The voter's IIN (sent in the body).")],
     election: Election,
@@ -404,16 +442,9 @@ def override_create(
             help="Last day in force (default: the day after voting day).",
         ),
     ] = None,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Propose an override; it stays pending until a different operator approves it."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(
-        connection,
+    return Request(
         lambda api: api.create_override(
             iin=iin,
             election_id=election,
@@ -429,99 +460,67 @@ def override_create(
 
 
 @override_app.command("approve")
+@connected
 def override_approve(
     override_id: OverrideId,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Approve a pending override (the checker must not be its maker)."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(connection, lambda api: api.approve_override(override_id), render_override)
+    return Request(lambda api: api.approve_override(override_id), render_override)
 
 
 @override_app.command("refuse")
+@connected
 def override_refuse(
     override_id: OverrideId,
     reason: Reason,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Refuse a pending override."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(connection, lambda api: api.refuse_override(override_id, reason=reason), render_override)
+    return Request(lambda api: api.refuse_override(override_id, reason=reason), render_override)
 
 
 @override_app.command("revoke")
+@connected
 def override_revoke(
     override_id: OverrideId,
     reason: Reason,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Revoke an active override; recorded as a new action, never an edit."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(connection, lambda api: api.revoke_override(override_id, reason=reason), render_override)
+    return Request(lambda api: api.revoke_override(override_id, reason=reason), render_override)
 
 
 @override_app.command("list")
+@connected
 def override_list(
     election: Annotated[str | None, typer.Option("--election", help="Election id.")] = None,
     status: Annotated[
         OverrideStatus | None, typer.Option("--status", help="Only this status.")
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """List overrides, optionally for one election or in one status."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(
-        connection,
+    return Request(
         lambda api: api.list_overrides(election_id=election, status=status, limit=limit),
         render_override_list,
     )
 
 
 @registration_app.command("show")
+@connected
 def registration_show(
     registration_id: RegistrationId,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Show one day registration."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(connection, lambda api: api.get_day_registration(registration_id), render_registration)
+    return Request(lambda api: api.get_day_registration(registration_id), render_registration)
 
 
 @registration_app.command("cancel")
+@connected
 def registration_cancel(
     registration_id: RegistrationId,
     reason: Reason,
-    server: Server = DEFAULT_SERVER_URL,
-    token: Token = None,
-    token_file: TokenFile = None,
-    lang: Lang = Language.EN,
-    as_json: AsJson = False,
-) -> None:
+) -> Request:
     """Cancel a day registration; the voter may then register again."""
-    connection = Connection(server, token, token_file, lang, as_json)
-    _run(
-        connection,
+    return Request(
         lambda api: api.cancel_day_registration(registration_id, reason=reason),
         render_registration,
     )

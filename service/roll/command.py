@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from service.console import EXIT_REFUSED, fail
+from service.console import EXIT_REFUSED, fail, load_settings
 from service.roll.model import ListFormat
 
 EXIT_UNAVAILABLE = 5
@@ -54,9 +54,9 @@ def roll_compile(
     same command again: it resumes after the last committed chunk.
     """
     from service.bootstrap import checkpoint_signer
-    from service.cli import load_settings
     from service.clock import clock_from
-    from service.db.engine import create_schema, open_database
+    from service.db.engine import open_database
+    from service.db.migrations import create_schema
     from service.roll.chain_writer import RollAuditLog
     from service.roll.compile import RollCompiler, RollOptions, RollRefused, RollStopped
     from service.roll.parts import PartFileMismatch

@@ -34,7 +34,8 @@ from service.audit.log import AuditLog, NewEntry, Receipt
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
 from service.audit.verify import verify_database, verify_export
-from service.db.engine import Database, create_schema, open_database, read_session, write_session
+from service.db.engine import Database, open_database, read_session, write_session
+from service.db.migrations import create_schema
 from service.domain.model import Outcome
 
 HMAC_KEY = b"integration-test-hmac-key"

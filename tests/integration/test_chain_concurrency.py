@@ -21,7 +21,8 @@ from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, CheckpointVerifier
 from service.audit.tables import AuditEntryRow
 from service.audit.verify import verify_database
-from service.db.engine import create_schema, open_database, read_session
+from service.db.engine import open_database, read_session
+from service.db.migrations import create_schema
 from service.db.tables import DecisionRow
 from service.usecases.recording import Recorder
 from tests.support import Keys

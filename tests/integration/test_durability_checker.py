@@ -14,7 +14,8 @@ from sqlmodel import Session
 from service.audit.log import AuditLog, Receipt
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner
-from service.db.engine import create_schema, open_database, write_session
+from service.db.engine import open_database, write_session
+from service.db.migrations import create_schema
 from service.db.tables import DecisionRow
 from service.usecases.eligibility import DECISION_KIND
 from tests.durability import Acknowledged, check_durability

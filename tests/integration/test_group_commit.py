@@ -27,7 +27,8 @@ from service.audit.tables import AuditEntryRow
 from service.audit.verify import verify_database
 from service.clock import FixedClock
 from service.db import repository
-from service.db.engine import Database, create_schema, open_database, read_session, write_session
+from service.db.engine import Database, open_database, read_session, write_session
+from service.db.migrations import create_schema
 from service.db.tables import DayRegistrationRow, DecisionRow
 from service.errors import StorageUnavailable
 from service.usecases.group_commit import (

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy.exc import IntegrityError
 
 from service.db import repository
-from service.db.engine import create_schema, open_database, write_session
+from service.db.engine import open_database, write_session
+from service.db.migrations import create_schema
 from service.db.tables import DayRegistrationRow
 
 NOW = dt.datetime(2027, 3, 21, 5, 0, tzinfo=dt.UTC)

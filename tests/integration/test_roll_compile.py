@@ -35,7 +35,8 @@ from service.datafiles import (
     iter_records,
 )
 from service.datagen import generate_country
-from service.db.engine import Database, create_schema, open_database, read_session, write_session
+from service.db.engine import Database, open_database, read_session, write_session
+from service.db.migrations import create_schema
 from service.db.tables import (
     ActiveOverrideRow,
     OverrideActionRow,

@@ -13,7 +13,8 @@ from service.adapters.upstream import UpstreamFailure
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.clock import FixedClock
-from service.db.engine import Database, create_schema, open_database, write_session
+from service.db.engine import Database, open_database, write_session
+from service.db.migrations import create_schema
 from service.domain.model import NextStepCode, Outcome, ReasonCode
 from service.errors import UpstreamUnavailable
 from service.observability.metrics import (
