@@ -117,9 +117,8 @@ def create_app(
     )
     app.state.settings = settings
     install_problem_handlers(app)
-    # The check first: it is most of the traffic, and routes are tried in order.
+    eligibility.install(app)
     for module in (
-        eligibility,
         health,
         precinct_checks,
         day_registrations,

@@ -299,3 +299,15 @@ def test_single_lookups_and_batched_lookups_give_the_same_decisions(
         ]
     assert decisions[True] == decisions[False]
     assert {outcome for outcome, _, _ in decisions[True]} == {"eligible", "ineligible"}
+
+
+def test_the_check_answers_another_method_with_a_405_naming_post(
+    client: TestClient, keys: Keys
+) -> None:
+    response = client.get(
+        "/v1/eligibility/check", headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}"}
+    )
+    assert response.status_code == 405
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["allow"] == "POST"
+    assert response.json()["code"] == "METHOD_NOT_ALLOWED"
