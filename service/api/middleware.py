@@ -85,7 +85,6 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}
-        language = negotiate(_header(scope, b"accept-language"))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -96,6 +95,7 @@ class RequestContextMiddleware:
             await send(message)
 
         async def too_large() -> None:
+            language = negotiate(_header(scope, b"accept-language"))
             response = problem_response(
                 ErrorCode.PAYLOAD_TOO_LARGE, request_id=request_id, language=language
             )
