@@ -1,6 +1,6 @@
 """Audit appends per second through the real code path, with 1, 4 and 8 concurrent writers.
 
-Each writer is a process with its own Recorder (what one service worker or replica holds):
+Each writer is a process with its own DecisionWriter (what one service worker or replica holds):
 decision row plus hash-chained audit entry, committed by the group commit. Every writer
 keeps ``--in-flight`` decisions outstanding (1: a worker serving one request at a time, the
 worst case for grouping; 32: a busy worker). All writers share one chain, so this measures
@@ -28,34 +28,39 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from service.audit.log import AuditLog
+from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
 from service.audit.verify import verify_database
+from service.clock import SystemClock
 from service.db.engine import open_database, read_session
+from service.db.group_commit import DecisionWriter
 from service.db.migrations import create_schema
-from service.usecases.recording import Recorder
+from service.usecases.ports import already_decided
 
 HMAC_KEY = b"bench-audit-appends-hmac-key-0123456789"
 
 
 def _writer(url: str, key: str, writer: int, seconds: float, in_flight: int, out: object) -> None:
     database = open_database(url)
-    recorder = Recorder(
+    decisions = DecisionWriter(
         database=database,
         audit_log=AuditLog(CheckpointSigner(key), checkpoint_every=1000),
-        hmac_key=HMAC_KEY,
+        clock=SystemClock(),
     )
 
     async def one_stream(stream: int, deadline: float) -> int:
         written = 0
         while time.monotonic() < deadline:
             decision_id = str(uuid.uuid4())
-            await recorder.record_decision(
-                kind="eligibility.check",
-                subject=recorder.subject_of(f"{writer:03d}{stream:03d}{written:06d}"),
-                decision_id=decision_id,
-                election_id="2027-president",
-                outcome="eligible",
-                payload={"decision_id": decision_id, "outcome": "eligible", "reasons": []},
+            await decisions.decide_and_record(
+                already_decided(
+                    kind="eligibility.check",
+                    subject=pseudonymise(f"{writer:03d}{stream:03d}{written:06d}", key=HMAC_KEY),
+                    decision_id=decision_id,
+                    election_id="2027-president",
+                    outcome="eligible",
+                    payload={"decision_id": decision_id, "outcome": "eligible", "reasons": []},
+                )
             )
             written += 1
         return written
@@ -63,7 +68,7 @@ def _writer(url: str, key: str, writer: int, seconds: float, in_flight: int, out
     async def run() -> int:
         deadline = time.monotonic() + seconds
         counts = await asyncio.gather(*(one_stream(s, deadline) for s in range(in_flight)))
-        await recorder.aclose()
+        await decisions.aclose()
         return sum(counts)
 
     total = asyncio.run(run())

@@ -36,13 +36,13 @@ from service.api.app import create_app
 from service.bootstrap import Transports
 from service.clock import FixedClock
 from service.config import Settings
+from service.db.group_commit import DecisionWriter
 from service.demo import (
     ensure_country,
     ensure_keys,
     inside_the_window,
 )
 from service.logs import configure_logging
-from service.usecases.group_commit import DecisionWriter
 
 ROOT = Path(__file__).resolve().parent.parent
 CONCURRENCY = 64
@@ -146,14 +146,13 @@ def main() -> None:
         app_module._upstream_sources = lambda *a, **k: (Memory(), Memory())  # type: ignore[assignment]
     ablate = set(filter(None, os.environ.get("BENCH_ABLATE", "").split(",")))
     if "commit" in ablate:
-        from service.audit.log import Receipt
-        from service.usecases.group_commit import NO_STANDING, Recorded
+        from service.usecases.ports import NO_STANDING, Receipt, Recorded
 
         async def no_commit(self: Any, job: Any) -> Any:
             decided = job.decide(NO_STANDING, clock)
             return Recorded(decided.result, clock, Receipt(1, "0" * 64))
 
-        DecisionWriter.submit = no_commit  # type: ignore[method-assign]
+        DecisionWriter.decide_and_record = no_commit  # type: ignore[method-assign]
     if "metrics" in ablate:
         from service.observability.metrics import Metrics
 

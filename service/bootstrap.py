@@ -7,8 +7,11 @@ log, the upstream clients and the use cases from these functions, so each is bui
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
+from pathlib import Path
 
 import httpx
 
@@ -20,20 +23,25 @@ from service.adapters.registry import RegistryClient
 from service.adapters.resilience import CircuitBreaker, RetryPolicy, UpstreamGuard
 from service.adapters.upstream import build_upstream_client
 from service.audit.log import AuditLog
+from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner
 from service.clock import Clock
 from service.config import Settings
+from service.datafiles import read_elections, read_precincts
+from service.db.audit_reading import AuditReading
 from service.db.engine import Database
+from service.db.group_commit import DecisionWriter
+from service.db.reference import ReferenceCache
+from service.db.storage import SqlStorage
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.observability.upstreams import ObservedAddresses, ObservedRegistry
 from service.ratelimit import BulkLookupWatch, RequestLimits
-from service.reference import ReferenceCache
 from service.security.tokens import TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService, PersonSource, RegistrationSource
 from service.usecases.overrides import OverrideService
-from service.usecases.recording import Recorder
+from service.usecases.reference_import import ImportResult, import_elections, import_precincts
 
 
 @dataclass(frozen=True)
@@ -45,13 +53,14 @@ class AppServices:
     database: Database
     verifier: TokenVerifier
     audit_log: AuditLog
+    audit_reading: AuditReading
     checkpoint_public_key: str
     reference: ReferenceCache
     eligibility: EligibilityService
     day_registrations: DayRegistrationService
     overrides: OverrideService
     upstream_clients: tuple[httpx.AsyncClient, ...]
-    recorder: Recorder
+    decisions: DecisionWriter
     metrics: Metrics
     rate_limits: RequestLimits
     readiness: ReadinessProbe
@@ -77,6 +86,24 @@ def build_audit_log(settings: Settings, signer: CheckpointSigner) -> AuditLog:
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_max_age=timedelta(seconds=settings.audit_checkpoint_max_age_seconds),
     )
+
+
+def import_reference(
+    kind: str,
+    path: Path,
+    *,
+    database: Database,
+    audit_log: AuditLog,
+    actor: str,
+    now: dt.datetime,
+) -> ImportResult:
+    """Import one published reference file, ``kind`` "precincts" or "elections", audited."""
+    storage = SqlStorage(database, audit_log=audit_log)
+    if kind == "precincts":
+        return import_precincts(storage, read_precincts(path), actor=actor, now=now)
+    if kind == "elections":
+        return import_elections(storage, read_elections(path), actor=actor, now=now)
+    raise ValueError(f"no reference data of kind {kind!r}")
 
 
 def upstream_guard(upstream: str, settings: Settings) -> UpstreamGuard:
@@ -149,13 +176,11 @@ def build_services(
     metrics = Metrics()
     metrics.watch_audit_log(database=database, reader=audit_log, clock=clock)
     metrics.watch_upstream_guards((registry_guard, addresses_guard))
-    recorder = Recorder(
-        database=database,
-        audit_log=audit_log,
-        hmac_key=settings.audit_hmac_key.get_secret_value().encode(),
-        clock=clock,
-        observer=metrics,
+    storage = SqlStorage(database, audit_log=audit_log, observer=metrics)
+    decisions = DecisionWriter(
+        database=database, audit_log=audit_log, clock=clock, observer=metrics
     )
+    voter_subject = partial(pseudonymise, key=settings.audit_hmac_key.get_secret_value().encode())
     person_source, registration_source = _upstream_sources(
         settings,
         registry_http=registry_http,
@@ -167,7 +192,9 @@ def build_services(
         registry=ObservedRegistry(person_source, observer=metrics),
         addresses=ObservedAddresses(registration_source, observer=metrics),
         reference=reference_cache,
-        recorder=recorder,
+        storage=storage,
+        decisions=decisions,
+        pseudonymise=voter_subject,
         clock=clock,
         counter=metrics,
         lookups=BulkLookupWatch(threshold=settings.bulk_lookup_threshold, observer=metrics),
@@ -183,18 +210,22 @@ def build_services(
             max_lifetime_seconds=settings.jwt_max_lifetime_seconds,
         ),
         audit_log=audit_log,
+        audit_reading=AuditReading(database, reader=audit_log),
         checkpoint_public_key=signer.public_key_pem,
         reference=reference_cache,
         eligibility=eligibility_service,
         day_registrations=DayRegistrationService(
             eligibility=eligibility_service,
-            recorder=recorder,
+            storage=storage,
             reference=reference_cache,
+            pseudonymise=voter_subject,
             clock=clock,
         ),
-        overrides=OverrideService(recorder=recorder, reference=reference_cache, clock=clock),
+        overrides=OverrideService(
+            storage=storage, reference=reference_cache, pseudonymise=voter_subject, clock=clock
+        ),
         upstream_clients=(registry_http, addresses_http),
-        recorder=recorder,
+        decisions=decisions,
         metrics=metrics,
         rate_limits=RequestLimits(
             per_subject_per_minute=settings.rate_limit_per_minute,

@@ -265,17 +265,12 @@ def data_generate(
 
 
 def _import(kind: str, path: Path) -> None:
-    from service.bootstrap import build_audit_log, checkpoint_signer
+    from service.bootstrap import build_audit_log, checkpoint_signer, import_reference
     from service.clock import clock_from
     from service.datafiles import DataFileError
     from service.db.engine import open_database
     from service.db.migrations import create_schema
-    from service.usecases.reference_import import (
-        BoundaryConflicts,
-        DuplicateIds,
-        import_elections,
-        import_precincts,
-    )
+    from service.usecases.reference_import import BoundaryConflicts, DuplicateIds
 
     settings = load_settings()
     try:
@@ -284,12 +279,12 @@ def _import(kind: str, path: Path) -> None:
         raise fail(str(exc)) from None
     database = open_database(settings.database_url)
     create_schema(database)
-    run = import_precincts if kind == "precincts" else import_elections
     try:
-        result = run(
-            database,
-            audit_log,
+        result = import_reference(
+            kind,
             path,
+            database=database,
+            audit_log=audit_log,
             actor="voterctl",
             now=clock_from(settings.clock_fixed).now(),
         )

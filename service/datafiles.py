@@ -7,6 +7,7 @@ Unknown fields are ignored; a line that does not parse stops the load with its l
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
@@ -34,6 +35,8 @@ from service.domain.model import (
     RegistrationWindow,
     Segment,
 )
+from service.usecases.ports import Published
+from service.usecases.reference_import import ReferenceFile
 
 
 def _checked_iin(value: str) -> str:
@@ -206,6 +209,36 @@ def iter_records(path: Path, model: type[R]) -> Iterator[tuple[int, R]]:
                 yield line_number, model.model_validate_json(raw)
             except ValidationError as exc:
                 raise DataFileError(path, line_number, _describe(exc)) from None
+
+
+def read_precincts(path: Path) -> ReferenceFile[Precinct]:
+    """A ``precincts.jsonl`` for import: each record also kept as published."""
+    return ReferenceFile(
+        [
+            Published(r.to_domain(), r.model_dump_json(by_alias=True))
+            for _, r in iter_records(path, PrecinctRecord)
+        ],
+        _sha256(path),
+    )
+
+
+def read_elections(path: Path) -> ReferenceFile[Election]:
+    """An ``elections.jsonl`` for import: each record also kept as published."""
+    return ReferenceFile(
+        [
+            Published(r.to_domain(), r.model_dump_json())
+            for _, r in iter_records(path, ElectionRecord)
+        ],
+        _sha256(path),
+    )
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def person_to_json(person: Person) -> dict[str, Any]:

@@ -189,11 +189,10 @@ def write_env_file(path: Path, environment: dict[str, str]) -> None:
 
 
 def load_reference_data(settings: Settings, country: Path, *, force: bool) -> None:
-    from service.bootstrap import build_audit_log, checkpoint_signer
+    from service.bootstrap import build_audit_log, checkpoint_signer, import_reference
     from service.db.engine import open_database, read_session
     from service.db.migrations import create_schema
     from service.db.repository import latest_import_id
-    from service.usecases.reference_import import import_elections, import_precincts
 
     database = open_database(settings.database_url)
     try:
@@ -204,8 +203,11 @@ def load_reference_data(settings: Settings, country: Path, *, force: bool) -> No
             return
         audit_log = build_audit_log(settings, checkpoint_signer(settings))
         now = dt.datetime.now(dt.UTC)
-        for run, name in ((import_precincts, "precincts"), (import_elections, "elections")):
-            result = run(database, audit_log, country / f"{name}.jsonl", actor="demo", now=now)
+        for name in ("precincts", "elections"):
+            path = country / f"{name}.jsonl"
+            result = import_reference(
+                name, path, database=database, audit_log=audit_log, actor="demo", now=now
+            )
             print(f"imported {result.records} {name} (audit seq {result.audit_seq})", flush=True)
     finally:
         database.dispose()

@@ -17,7 +17,7 @@ from fastapi.testclient import TestClient
 from service.api.app import create_app
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
-from service.bootstrap import Transports
+from service.bootstrap import Transports, import_reference
 from service.clock import FixedClock
 from service.config import Settings
 from service.db.engine import open_database
@@ -27,7 +27,6 @@ from service.mocks.addresses import create_addresses_app
 from service.mocks.faults import FaultProfile, inject_faults
 from service.mocks.registry import create_registry_app
 from service.security.tokens import generate_dev_keypair, mint_token
-from service.usecases.reference_import import import_elections, import_precincts
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
 ELECTION_ID = "2027-president"
@@ -257,8 +256,10 @@ def load_reference(settings: Settings, country: Country) -> None:
     try:
         create_schema(database)
         audit_log = AuditLog(CheckpointSigner(settings.audit_signing_key.get_secret_value()))  # type: ignore[union-attr]
-        import_precincts(database, audit_log, country.precincts, actor="test", now=NOW)
-        import_elections(database, audit_log, country.elections, actor="test", now=NOW)
+        for kind, path in (("precincts", country.precincts), ("elections", country.elections)):
+            import_reference(
+                kind, path, database=database, audit_log=audit_log, actor="test", now=NOW
+            )
     finally:
         database.dispose()
 

@@ -98,7 +98,7 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await signer_task
             # Requests have stopped: commit what the group commit still holds, then close.
-            await services.recorder.aclose()
+            await services.decisions.aclose()
             gc.unfreeze()  # what this app leaves behind is collectable again
             for client in services.upstream_clients:
                 await client.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from service.api.schemas import AuditReceipt, PrecinctRef, Reason
 from service.domain.precincts import PrecinctDirectory
 from service.messages import Language, message
-from service.usecases.recording import Receipt
+from service.usecases.ports import Receipt
 
 
 def precinct_ref(directory: PrecinctDirectory, precinct_id: str | None) -> PrecinctRef | None:

@@ -35,6 +35,8 @@ from service.audit.chain import (
 from service.audit.signing import CheckpointSigner
 from service.audit.tables import AuditCheckpointRow, AuditEntryRow
 from service.db.engine import driver_value, insert_rows
+from service.db.repository import as_utc
+from service.usecases.ports import Receipt
 
 DEFAULT_CHECKPOINT_EVERY = 1000
 DEFAULT_CHECKPOINT_MAX_AGE = timedelta(seconds=60)
@@ -54,12 +56,6 @@ _CHAIN_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
 _ENTRIES = AuditEntryRow.metadata.tables["audit_entries"]
 _ENTRY_COLUMNS = ("seq", "prev_hash", "entry_hash", "kind", "subject", "body", "recorded_at")
 _INSERT_CHECKPOINT = insert(AuditCheckpointRow)
-
-
-@dataclass(frozen=True)
-class Receipt:
-    seq: int
-    entry_hash: str
 
 
 @dataclass(frozen=True)
@@ -121,11 +117,6 @@ def _fast_body(
         return None
 
 
-def _as_utc(instant: datetime) -> datetime:
-    # SQLite hands back naive datetimes for what was written as UTC.
-    return instant.replace(tzinfo=UTC) if instant.tzinfo is None else instant.astimezone(UTC)
-
-
 def _to_checkpoint(row: AuditCheckpointRow) -> Checkpoint:
     try:
         signature = bytes.fromhex(row.signature)
@@ -135,7 +126,7 @@ def _to_checkpoint(row: AuditCheckpointRow) -> Checkpoint:
     return Checkpoint(
         size=row.size,
         head_hash=row.head_hash,
-        signed_at=_as_utc(row.signed_at),
+        signed_at=as_utc(row.signed_at),
         key_id=row.key_id,
         signature=signature,
     )

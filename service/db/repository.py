@@ -1,9 +1,15 @@
-"""Every query of the service database (the audit log's own queries live in service.audit)."""
+"""Every query of the service database (the audit log's own queries live in service.audit).
+
+The classes take the unit of work's session and hand back the plain records of
+``service.usecases.ports``, never table rows; the module functions serve the group commit
+and the voter-list compiler, which work on a connection or a run of their own.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection, Sequence
+from collections import defaultdict
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +38,32 @@ from service.db.tables import (
     OverrideRow,
     PrecinctRow,
     ReferenceImportRow,
+    RollChunkRow,
+    RollRunRow,
 )
-from service.domain.model import ActiveDayRegistration, Election, Precinct
+from service.domain.model import (
+    ActiveDayRegistration,
+    ActiveOverride,
+    Election,
+    OverrideKind,
+    Precinct,
+)
+from service.domain.overrides import (
+    OverrideAction,
+    OverrideStatus,
+    kazakhstan_date,
+    override_status,
+)
+from service.usecases.ports import (
+    NO_STANDING,
+    Answer,
+    DayRegistrationRecord,
+    IdempotencyRecord,
+    OverrideActionRecord,
+    OverrideRecord,
+    Published,
+    Standing,
+)
 
 _DECISIONS = DecisionRow.metadata.tables["decisions"]
 _DECISION_COLUMNS = (
@@ -53,7 +83,7 @@ _ANYONE_HAS_STANDING = select(
         exists().select_from(ActiveOverrideRow),
     )
 )
-# Day registrations (id set) and active-override guards (id NULL) of some voters, in one query.
+# Day registrations and active-override guards (lapses_at NULL) of some voters, in one query.
 _STANDING: CompoundSelect[Any] = union_all(
     select(
         DayRegistrationRow.subject,
@@ -61,43 +91,29 @@ _STANDING: CompoundSelect[Any] = union_all(
         DayRegistrationRow.precinct_id,
         DayRegistrationRow.lapses_at,
     ).where(col(DayRegistrationRow.active_key).in_(bindparam("keys", expanding=True))),
-    select(ActiveOverrideRow.subject, null(), null(), null()).where(
+    select(ActiveOverrideRow.subject, ActiveOverrideRow.override_id, null(), null()).where(
         ActiveOverrideRow.election_id == bindparam("election_id"),
         col(ActiveOverrideRow.subject).in_(bindparam("subjects", expanding=True)),
     ),
 )
+_OVERRIDES_BY_ID = select(
+    col(OverrideRow.id),
+    col(OverrideRow.kind),
+    col(OverrideRow.precinct_id),
+    col(OverrideRow.expires_on),
+).where(col(OverrideRow.id).in_(bindparam("ids", expanding=True)))
+_ACTIONS_BY_OVERRIDE = select(OverrideActionRow.override_id, OverrideActionRow.action).where(
+    col(OverrideActionRow.override_id).in_(bindparam("ids", expanding=True))
+)
 
 
-def replace_precincts(session: Session, records: Sequence[PrecinctRecord]) -> None:
-    """Swap the whole boundary set: akim decisions publish complete sets, not diffs."""
-    session.exec(delete(PrecinctRow))
-    session.add_all(
-        PrecinctRow(
-            id=r.id,
-            number=r.number,
-            kato=r.kato,
-            kind=r.kind.value,
-            country=r.country,
-            day_registration=r.day_registration,
-            body=r.model_dump_json(by_alias=True),
-        )
-        for r in records
-    )
+def as_utc(instant: dt.datetime) -> dt.datetime:
+    """An instant read back from the database, in UTC: SQLite hands back naive datetimes, and
+    every instant this service stores is UTC."""
+    return instant.replace(tzinfo=dt.UTC) if instant.tzinfo is None else instant.astimezone(dt.UTC)
 
 
-def upsert_elections(session: Session, records: Sequence[ElectionRecord]) -> None:
-    for record in records:
-        session.merge(
-            ElectionRow(id=record.id, voting_day=record.voting_day, body=record.model_dump_json())
-        )
-
-
-def record_import(
-    session: Session, *, kind: str, records: int, imported_at: dt.datetime, audit_seq: int
-) -> None:
-    session.add(
-        ReferenceImportRow(kind=kind, records=records, imported_at=imported_at, audit_seq=audit_seq)
-    )
+# --- reference data ----------------------------------------------------------------------
 
 
 def latest_import_id(session: Session) -> int:
@@ -115,8 +131,43 @@ def load_elections(session: Session) -> list[Election]:
     return [ElectionRecord.model_validate_json(body).to_domain() for body in rows]
 
 
-def add_decision(session: Session, row: DecisionRow) -> None:
-    session.add(row)
+class ReferenceTables:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def replace_precincts(self, precincts: Sequence[Published[Precinct]]) -> None:
+        """Swap the whole boundary set: akim decisions publish complete sets, not diffs."""
+        self._session.exec(delete(PrecinctRow))
+        self._session.add_all(
+            PrecinctRow(
+                id=p.value.id,
+                number=p.value.number,
+                kato=p.value.kato,
+                kind=p.value.kind.value,
+                country=p.value.country,
+                day_registration=p.value.day_registration,
+                body=p.source,
+            )
+            for p in precincts
+        )
+
+    def upsert_elections(self, elections: Sequence[Published[Election]]) -> None:
+        for e in elections:
+            self._session.merge(
+                ElectionRow(id=e.value.id, voting_day=e.value.voting_day, body=e.source)
+            )
+
+    def record_import(
+        self, *, kind: str, records: int, imported_at: dt.datetime, audit_seq: int
+    ) -> None:
+        self._session.add(
+            ReferenceImportRow(
+                kind=kind, records=records, imported_at=imported_at, audit_seq=audit_seq
+            )
+        )
+
+
+# --- decisions ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,42 +206,29 @@ def add_decisions(
     )
 
 
-# --- day registrations and idempotency ---------------------------------------------------
+# --- standing: active overrides and day registrations --------------------------------------
 
 
 def active_key(election_id: str, subject: str) -> str:
     return f"{election_id}|{subject}"
 
 
-def active_day_registration(
-    session: Session, *, election_id: str, subject: str, now: dt.datetime
-) -> DayRegistrationRow | None:
-    row = session.exec(
-        select(DayRegistrationRow).where(
-            DayRegistrationRow.active_key == active_key(election_id, subject)
-        )
-    ).first()
-    if row is None or as_utc(row.lapses_at) <= now:
-        return None
-    return row
-
-
 def anyone_has_standing(connection: Connection) -> bool:
     """Whether any voter in any election may have a day registration or an override.
 
-    Each probe stops at its first row, so this costs a fraction of ``standing_of``, which a
+    Each probe stops at its first row, so this costs a fraction of ``standings``, which a
     batch can skip while no one has either (every day before voting day, typically).
     """
     return bool(connection.execute(_ANYONE_HAS_STANDING).scalar())
 
 
-def standing_of(
+def standings(
     connection: Connection, *, election_id: str, subjects: Collection[str], now: dt.datetime
-) -> tuple[dict[str, ActiveDayRegistration], set[str]]:
-    """In one query: the active day registration (``active_day_registration``'s rule) of each
-    of ``subjects`` that has one, and which of them have an active-override guard row."""
+) -> dict[str, Standing]:
+    """The standing of those of ``subjects`` that have any: one query, and one more for the
+    overrides only if some of them hold one."""
     if not subjects:
-        return {}, set()
+        return {}
     rows = connection.execute(
         _STANDING,
         {
@@ -200,102 +238,312 @@ def standing_of(
         },
     )
     days: dict[str, ActiveDayRegistration] = {}
-    guarded: set[str] = set()
-    for subject, registration_id, precinct_id, lapses_at in rows:
-        if registration_id is None:
-            guarded.add(subject)
-        elif as_utc(lapses_at) > now:
-            days[subject] = ActiveDayRegistration(registration_id, precinct_id)
-    return days, guarded
+    guards: dict[str, str] = {}
+    for subject, record_id, precinct_id, lapses_at in rows:
+        if lapses_at is None:
+            guards[record_id] = subject
+        elif _is_in_force(lapses_at, now=now):
+            days[subject] = ActiveDayRegistration(record_id, precinct_id)
+    return _combined(days, _active_overrides(connection, guards, now=now))
 
 
-def add_day_registration(session: Session, row: DayRegistrationRow) -> None:
-    session.add(row)
-    session.flush()  # the UNIQUE active_key is checked here, inside the transaction
+def election_standings(
+    connection: Connection, *, election_id: str, now: dt.datetime
+) -> dict[str, Standing]:
+    """The standing of every voter of one election who has any (the voter-list compiler)."""
+    guards = {
+        override_id: subject
+        for subject, override_id in connection.execute(
+            select(ActiveOverrideRow.subject, ActiveOverrideRow.override_id).where(
+                ActiveOverrideRow.election_id == election_id
+            )
+        )
+    }
+    days = {
+        subject: ActiveDayRegistration(registration_id, precinct_id)
+        for subject, registration_id, precinct_id, lapses_at in connection.execute(
+            select(
+                DayRegistrationRow.subject,
+                DayRegistrationRow.id,
+                DayRegistrationRow.precinct_id,
+                DayRegistrationRow.lapses_at,
+            ).where(
+                DayRegistrationRow.election_id == election_id,
+                col(DayRegistrationRow.active_key).is_not(None),
+            )
+        )
+        if _is_in_force(lapses_at, now=now)
+    }
+    return _combined(days, _active_overrides(connection, guards, now=now))
 
 
-def get_day_registration(session: Session, registration_id: str) -> DayRegistrationRow | None:
-    return session.get(DayRegistrationRow, registration_id)
+def _is_in_force(lapses_at: dt.datetime, *, now: dt.datetime) -> bool:
+    # A cancelled registration has lost its active_key already; a lapsed one keeps it.
+    return as_utc(lapses_at) > now
 
 
-def cancel_day_registration(
-    session: Session, row: DayRegistrationRow, *, by: str, at: dt.datetime, reason: str
-) -> None:
-    row.active_key = None
-    row.cancelled_at = at
-    row.cancelled_by = by
-    row.cancel_reason = reason
-    session.add(row)
-    session.flush()
+def _active_overrides(
+    connection: Connection, guards: Mapping[str, str], *, now: dt.datetime
+) -> dict[str, ActiveOverride]:
+    """Of the guarded overrides (id -> subject), those in force now, by subject.
+
+    A guard row stays behind an override that has since expired, so the status is judged
+    here, from its steps, by the one rule of ``override_status``.
+    """
+    if not guards:
+        return {}
+    ids = list(guards)
+    steps: defaultdict[str, set[OverrideAction]] = defaultdict(set)
+    for override_id, action in connection.execute(_ACTIONS_BY_OVERRIDE, {"ids": ids}):
+        steps[override_id].add(OverrideAction(action))
+    today = kazakhstan_date(now)
+    active: dict[str, ActiveOverride] = {}
+    for override_id, kind, precinct_id, expires_on in connection.execute(
+        _OVERRIDES_BY_ID, {"ids": ids}
+    ):
+        status = override_status(steps[override_id], expires_on=expires_on, today=today)
+        if status is OverrideStatus.ACTIVE:
+            active[guards[override_id]] = ActiveOverride(
+                override_id, OverrideKind(kind), precinct_id
+            )
+    return active
 
 
-def find_idempotent(
-    session: Session, *, caller: str, operation: str, key: str
-) -> IdempotencyRow | None:
-    return session.get(IdempotencyRow, (caller, operation, key))
+def _combined(
+    days: Mapping[str, ActiveDayRegistration], overrides: Mapping[str, ActiveOverride]
+) -> dict[str, Standing]:
+    return {
+        subject: Standing(override=overrides.get(subject), day_registration=days.get(subject))
+        for subject in days.keys() | overrides.keys()
+    }
 
 
-def remember_idempotent(session: Session, row: IdempotencyRow) -> None:
-    session.add(row)
-    session.flush()
+class Standings:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def of(self, *, election_id: str, subject: str, now: dt.datetime) -> Standing:
+        self._session.flush()  # this transaction's own writes first
+        found = standings(
+            self._session.connection(), election_id=election_id, subjects=[subject], now=now
+        )
+        return found.get(subject, NO_STANDING)
+
+
+# --- day registrations and idempotency ---------------------------------------------------
+
+
+def _day_registration(row: DayRegistrationRow) -> DayRegistrationRecord:
+    return DayRegistrationRecord(
+        id=row.id,
+        election_id=row.election_id,
+        subject=row.subject,
+        precinct_id=row.precinct_id,
+        registered_by=row.registered_by,
+        registered_at=as_utc(row.registered_at),
+        lapses_at=as_utc(row.lapses_at),
+        audit_seq=row.audit_seq,
+        cancelled_at=as_utc(row.cancelled_at) if row.cancelled_at else None,
+        cancelled_by=row.cancelled_by,
+        cancel_reason=row.cancel_reason,
+    )
+
+
+class DayRegistrations:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, registration: DayRegistrationRecord) -> None:
+        r = registration
+        self._session.add(
+            DayRegistrationRow(
+                id=r.id,
+                election_id=r.election_id,
+                subject=r.subject,
+                precinct_id=r.precinct_id,
+                registered_by=r.registered_by,
+                registered_at=r.registered_at,
+                lapses_at=r.lapses_at,
+                active_key=active_key(r.election_id, r.subject) if r.cancelled_at is None else None,
+                audit_seq=r.audit_seq,
+                cancelled_at=r.cancelled_at,
+                cancelled_by=r.cancelled_by,
+                cancel_reason=r.cancel_reason,
+            )
+        )
+        self._session.flush()  # the UNIQUE active_key is checked here, inside the transaction
+
+    def get(self, registration_id: str) -> DayRegistrationRecord | None:
+        row = self._session.get(DayRegistrationRow, registration_id)
+        return _day_registration(row) if row is not None else None
+
+    def cancel(
+        self, registration_id: str, *, by: str, at: dt.datetime, reason: str
+    ) -> DayRegistrationRecord:
+        row = self._session.get(DayRegistrationRow, registration_id)
+        if row is None:
+            raise LookupError("no such day registration")
+        row.active_key = None
+        row.cancelled_at = at
+        row.cancelled_by = by
+        row.cancel_reason = reason
+        self._session.add(row)
+        self._session.flush()
+        return _day_registration(row)
+
+
+class IdempotencyRecords:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def find(self, *, caller: str, operation: str, key: str) -> IdempotencyRecord | None:
+        row = self._session.get(IdempotencyRow, (caller, operation, key))
+        if row is None:
+            return None
+        return IdempotencyRecord(
+            caller=row.caller,
+            operation=row.operation,
+            key=row.key,
+            request_sha256=row.request_sha256,
+            answer=Answer(row.status_code, row.response_body.encode()),
+            created_at=as_utc(row.created_at),
+        )
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        self._session.add(
+            IdempotencyRow(
+                caller=record.caller,
+                operation=record.operation,
+                key=record.key,
+                request_sha256=record.request_sha256,
+                status_code=record.answer.status,
+                response_body=record.answer.body.decode(),
+                created_at=record.created_at,
+            )
+        )
+        self._session.flush()
 
 
 # --- overrides ---------------------------------------------------------------------------
 
 
-def add_override(session: Session, row: OverrideRow) -> None:
-    session.add(row)
-    session.flush()
+def _override(row: OverrideRow) -> OverrideRecord:
+    return OverrideRecord(
+        id=row.id,
+        election_id=row.election_id,
+        subject=row.subject,
+        kind=row.kind,
+        precinct_id=row.precinct_id,
+        reason_code=row.reason_code,
+        reason_text=row.reason_text,
+        document_ref=row.document_ref,
+        expires_on=row.expires_on,
+        created_by=row.created_by,
+        created_at=as_utc(row.created_at),
+        audit_seq=row.audit_seq,
+    )
 
 
-def get_override(session: Session, override_id: str) -> OverrideRow | None:
-    return session.get(OverrideRow, override_id)
+class Overrides:
+    def __init__(self, session: Session) -> None:
+        self._session = session
 
+    def add(self, override: OverrideRecord) -> None:
+        self._session.add(OverrideRow(**vars(override)))
+        self._session.flush()
 
-def override_actions(session: Session, override_id: str) -> list[OverrideActionRow]:
-    return list(
-        session.exec(
+    def get(self, override_id: str) -> OverrideRecord | None:
+        row = self._session.get(OverrideRow, override_id)
+        return _override(row) if row is not None else None
+
+    def actions(self, override_id: str) -> list[OverrideActionRecord]:
+        rows = self._session.exec(
             select(OverrideActionRow)
             .where(OverrideActionRow.override_id == override_id)
             .order_by(col(OverrideActionRow.id))
         ).all()
-    )
+        return [
+            OverrideActionRecord(
+                override_id=row.override_id,
+                action=OverrideAction(row.action),
+                actor=row.actor,
+                at=as_utc(row.at),
+                reason=row.reason,
+                audit_seq=row.audit_seq,
+            )
+            for row in rows
+        ]
+
+    def add_action(self, action: OverrideActionRecord) -> None:
+        self._session.add(
+            OverrideActionRow(
+                override_id=action.override_id,
+                action=action.action.value,
+                actor=action.actor,
+                at=action.at,
+                reason=action.reason,
+                audit_seq=action.audit_seq,
+            )
+        )
+        self._session.flush()
+
+    def listed(self, *, election_id: str | None) -> list[OverrideRecord]:
+        statement = select(OverrideRow).order_by(col(OverrideRow.created_at), col(OverrideRow.id))
+        if election_id is not None:
+            statement = statement.where(OverrideRow.election_id == election_id)
+        return [_override(row) for row in self._session.exec(statement).all()]
+
+    def hold(self, *, election_id: str, subject: str, override_id: str) -> None:
+        self._session.merge(
+            ActiveOverrideRow(election_id=election_id, subject=subject, override_id=override_id)
+        )
+        self._session.flush()
+
+    def release(self, *, election_id: str, subject: str) -> None:
+        guard = self._session.get(ActiveOverrideRow, (election_id, subject))
+        if guard is not None:
+            self._session.delete(guard)
+            self._session.flush()
 
 
-def add_override_action(session: Session, row: OverrideActionRow) -> None:
+# --- voter-list runs ---------------------------------------------------------------------
+
+
+def roll_run_in_status(session: Session, *, election_id: str, status: str) -> RollRunRow | None:
+    return session.exec(
+        select(RollRunRow).where(RollRunRow.election_id == election_id, RollRunRow.status == status)
+    ).first()
+
+
+def get_roll_run(session: Session, run_id: str) -> RollRunRow | None:
+    return session.get(RollRunRow, run_id)
+
+
+def add_roll_row(session: Session, row: RollRunRow | RollChunkRow) -> None:
     session.add(row)
     session.flush()
 
 
-def list_overrides(session: Session, *, election_id: str | None) -> list[OverrideRow]:
-    statement = select(OverrideRow).order_by(col(OverrideRow.created_at), col(OverrideRow.id))
-    if election_id is not None:
-        statement = statement.where(OverrideRow.election_id == election_id)
-    return list(session.exec(statement).all())
+def last_roll_chunk(session: Session, run_id: str) -> RollChunkRow | None:
+    return session.exec(
+        select(RollChunkRow)
+        .where(RollChunkRow.run_id == run_id)
+        .order_by(col(RollChunkRow.chunk_no).desc())
+        .limit(1)
+    ).first()
 
 
-def active_override_guard(
-    session: Session, *, election_id: str, subject: str
-) -> ActiveOverrideRow | None:
-    return session.get(ActiveOverrideRow, (election_id, subject))
-
-
-def set_active_override(
-    session: Session, *, election_id: str, subject: str, override_id: str
-) -> None:
-    session.merge(
-        ActiveOverrideRow(election_id=election_id, subject=subject, override_id=override_id)
+def roll_persons_done(session: Session, run_id: str) -> int:
+    return sum(
+        session.exec(select(RollChunkRow.persons).where(RollChunkRow.run_id == run_id)).all()
     )
-    session.flush()
 
 
-def clear_active_override(session: Session, *, election_id: str, subject: str) -> None:
-    guard = session.get(ActiveOverrideRow, (election_id, subject))
-    if guard is not None:
-        session.delete(guard)
-        session.flush()
-
-
-def as_utc(instant: dt.datetime) -> dt.datetime:
-    # SQLite hands back naive datetimes; every instant this service stores is UTC.
-    return instant if instant.tzinfo else instant.replace(tzinfo=dt.UTC)
+def roll_chunks(session: Session, run_id: str) -> list[RollChunkRow]:
+    return list(
+        session.exec(
+            select(RollChunkRow)
+            .where(RollChunkRow.run_id == run_id)
+            .order_by(col(RollChunkRow.chunk_no))
+        ).all()
+    )

@@ -26,18 +26,19 @@ from typing import Any, Protocol
 
 import httpx
 import orjson
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service.adapters.batch import BatchAddressClient, BatchRegistryClient, RetryPolicy
 from service.adapters.upstream import build_upstream_client
 from service.audit.log import NewEntry
 from service.clock import Clock
+from service.db import repository
 from service.db.engine import Database, read_session, write_session
+from service.db.reference import load_reference
 from service.db.tables import RollChunkRow, RollRunRow
 from service.domain.model import Election
 from service.domain.rules import ruleset_for
 from service.errors import UpstreamUnavailable
-from service.reference import load_reference
 from service.roll.chain_writer import RollAuditLog
 from service.roll.decider import ChunkDecider, decide_in_worker, start_worker
 from service.roll.model import (
@@ -60,7 +61,6 @@ from service.roll.parts import (
     publish,
     write_durably,
 )
-from service.roll.standing import load_standing
 
 SUMMARY_NAME = "summary.json"
 SUMMARY_FORMAT = "voter-roll-summary/1"
@@ -285,12 +285,9 @@ class RollCompiler:
         options = self._options
         now = self._clock.now()
         with write_session(self._database) as session:
-            row = session.exec(
-                select(RollRunRow).where(
-                    RollRunRow.election_id == election.id,
-                    RollRunRow.status == RunStatus.RUNNING.value,
-                )
-            ).first()
+            row = repository.roll_run_in_status(
+                session, election_id=election.id, status=RunStatus.RUNNING.value
+            )
             if row is not None:
                 return self._resume(session, row, snapshot=snapshot)
             if (self._out_dir / SUMMARY_NAME).exists():
@@ -323,8 +320,7 @@ class RollCompiler:
                 started_at=now,
                 audit_seq=receipt.seq,
             )
-            session.add(row)
-            session.flush()
+            repository.add_roll_row(session, row)
             session.expunge(row)  # read after the commit, which would expire it
             return _Run(row, False, 0, None, False, 0)
 
@@ -345,15 +341,8 @@ class RollCompiler:
                 f"the registry's data changed since run {row.id} began (snapshot "
                 f"{row.snapshot[:12]} is now {snapshot[:12]}); its chunks no longer line up"
             )
-        last = session.exec(
-            select(RollChunkRow)
-            .where(RollChunkRow.run_id == row.id)
-            .order_by(col(RollChunkRow.chunk_no).desc())
-            .limit(1)
-        ).first()
-        done = sum(
-            session.exec(select(RollChunkRow.persons).where(RollChunkRow.run_id == row.id)).all()
-        )
+        last = repository.last_roll_chunk(session, row.id)
+        done = repository.roll_persons_done(session, row.id)
         session.expunge(row)
         if last is None:
             return _Run(row, True, 0, None, False, 0)
@@ -364,7 +353,9 @@ class RollCompiler:
     def _setup(self, run: _Run, election: Election) -> DeciderSetup:
         options = self._options
         with read_session(self._database) as session:
-            standing = load_standing(session, election_id=election.id, now=self._clock.now())
+            standing = repository.election_standings(
+                session.connection(), election_id=election.id, now=self._clock.now()
+            )
         reference = load_reference(self._database)
         return DeciderSetup(
             run_id=run.row.id,
@@ -540,7 +531,8 @@ class RollCompiler:
                     ],
                 )
                 first_seq, last_seq = receipts[0].seq, receipts[-1].seq
-            session.add(
+            repository.add_roll_row(
+                session,
                 RollChunkRow(
                     run_id=run.row.id,
                     chunk_no=result.chunk_no,
@@ -551,9 +543,8 @@ class RollCompiler:
                     part_sha256=result.part_sha256,
                     counts=orjson.dumps(result.counts).decode(),
                     committed_at=self._clock.now(),
-                )
+                ),
             )
-            session.flush()
         return last_seq
 
     # --- the lists ------------------------------------------------------------------------
@@ -562,13 +553,7 @@ class RollCompiler:
         """Assemble the lists from the committed parts, write the summary, mark complete."""
         options = self._options
         with read_session(self._database) as session:
-            chunks = list(
-                session.exec(
-                    select(RollChunkRow)
-                    .where(RollChunkRow.run_id == run.row.id)
-                    .order_by(col(RollChunkRow.chunk_no))
-                ).all()
-            )
+            chunks = repository.roll_chunks(session, run.row.id)
         directory = load_reference(self._database).directory
         precincts = directory.all()
         keys = [p.id for p in precincts] + [UNASSIGNED]
@@ -629,7 +614,7 @@ class RollCompiler:
             self._out_dir / SUMMARY_NAME, orjson.dumps(summary, option=orjson.OPT_INDENT_2)
         )
         with write_session(self._database) as session:
-            row = session.get(RollRunRow, run.row.id)
+            row = repository.get_roll_run(session, run.row.id)
             assert row is not None
             self._audit_log.append(
                 session,

@@ -39,6 +39,7 @@ from service.roll.model import (
 )
 from service.roll.parts import UNASSIGNED, ListRow, write_part
 from service.usecases.eligibility import decision_payload as check_payload
+from service.usecases.ports import NO_STANDING
 
 _SORTED = orjson.OPT_SORT_KEYS
 RENDER_CACHE_SIZE = 100_000
@@ -181,8 +182,7 @@ class ChunkDecider:
         directory = self._directory
         persons, registrations = await self.fetch(task.iins)
         recorded_at = format_instant(now)
-        overrides = setup.standing.overrides
-        days = setup.standing.day_registrations
+        standings = setup.standing
         pseudonym = self._pseudonyms.of
         # Decision -> [payload JSON, how many]: counted per distinct decision, not per voter.
         shapes: dict[Decision, list[Any]] = {}
@@ -192,13 +192,14 @@ class ChunkDecider:
         seq = task.first_seq
         for iin, person, held in zip(task.iins, persons, registrations, strict=True):
             subject = pseudonym(iin)
+            standing = standings.get(subject, NO_STANDING)
             decision = decide(
                 person,
                 held,
                 election=election,
                 directory=directory,
-                override=overrides.get(subject),
-                day_registration=days.get(subject),
+                override=standing.override,
+                day_registration=standing.day_registration,
             )
             shape = shapes.get(decision)
             if shape is None:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from service.domain.model import ActiveDayRegistration, ActiveOverride, Election, Precinct
+from service.domain.model import Election, Precinct
+from service.usecases.ports import Standing
 
 DECISION_KIND = "roll.decision"
 START_KIND = "roll.start"
@@ -25,14 +26,6 @@ class RunStatus(StrEnum):
     COMPLETE = "complete"
 
 
-@dataclass(frozen=True, slots=True)
-class Standing:
-    """What comes before registrations (SPEC §4), loaded once per run, by voter pseudonym."""
-
-    overrides: dict[str, ActiveOverride] = field(default_factory=dict)
-    day_registrations: dict[str, ActiveDayRegistration] = field(default_factory=dict)
-
-
 @dataclass(frozen=True)
 class DeciderSetup:
     """Everything a worker needs to decide chunks on its own."""
@@ -40,7 +33,8 @@ class DeciderSetup:
     run_id: str
     election: Election
     precincts: tuple[Precinct, ...]
-    standing: Standing
+    # What comes before registrations (SPEC §4), read once per run, by voter pseudonym.
+    standing: dict[str, Standing]
     hmac_key: bytes
     parts_dir: Path
     registry_url: str

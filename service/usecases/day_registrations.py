@@ -1,9 +1,9 @@
 """Service B: registering, on voting day, a citizen with no registration anywhere (SPEC §6).
 
-Every answer, registration or refusal, is audited, and the first answer to an
+Every outcome, registration or refusal, is audited, and the first answer to an
 Idempotency-Key is stored in the same transaction so that a retry replays it. One active
-registration per voter and election is enforced by a UNIQUE column, not by a read followed
-by a write: two concurrent requests for one voter cannot both succeed.
+registration per voter and election is enforced by the storage (a unique record), not by a
+read followed by a write: two concurrent requests for one voter cannot both succeed.
 """
 
 from __future__ import annotations
@@ -16,11 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlmodel import Session
 
 from service.clock import Clock
-from service.db import repository
-from service.db.tables import DayRegistrationRow, IdempotencyRow
 from service.domain.caller import Caller, Role
 from service.domain.day_registration import (
     DayRegistrationRefusal,
@@ -31,10 +28,19 @@ from service.domain.day_registration import (
 from service.domain.model import Election, Precinct
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
-from service.reference import ReferenceCache
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.eligibility import EligibilityService, decision_payload
-from service.usecases.recording import IntegrityError, Receipt, Recorder
+from service.usecases.ports import (
+    Answer,
+    DayRegistrationRecord,
+    DuplicateRecord,
+    IdempotencyRecord,
+    Pseudonymise,
+    Receipt,
+    ReferenceSource,
+    Storage,
+    UnitOfWork,
+)
 
 OPERATION = "day_registration.create"
 KIND_REGISTERED = "day_registration.create"
@@ -79,40 +85,30 @@ class Refused:
 
 
 Outcome = Registered | Refused
+# The caller's rendering of an outcome, which a retry with the same key gets back unchanged.
+AnswerFor = Callable[[Outcome], Answer]
 
 
-@dataclass(frozen=True)
-class Rendered:
-    """An answer as sent, so that a retry with the same key gets it byte for byte."""
-
-    status_code: int
-    body: bytes
-    media_type: str
-
-
-Renderer = Callable[[Outcome], Rendered]
-
-
-def registration_status(row: DayRegistrationRow, *, now: dt.datetime) -> str:
-    if row.cancelled_at is not None:
+def registration_status(record: DayRegistrationRecord, *, now: dt.datetime) -> str:
+    if record.cancelled_at is not None:
         return "cancelled"
-    if repository.as_utc(row.lapses_at) <= now:
+    if record.lapses_at <= now:
         return "lapsed"
     return "active"
 
 
-def _view(row: DayRegistrationRow, *, now: dt.datetime, receipt: Receipt) -> RegistrationView:
+def _view(record: DayRegistrationRecord, *, now: dt.datetime, receipt: Receipt) -> RegistrationView:
     return RegistrationView(
-        id=row.id,
-        election_id=row.election_id,
-        precinct_id=row.precinct_id,
-        status=registration_status(row, now=now),
-        registered_by=row.registered_by,
-        registered_at=repository.as_utc(row.registered_at),
-        lapses_at=repository.as_utc(row.lapses_at),
-        cancelled_at=repository.as_utc(row.cancelled_at) if row.cancelled_at else None,
-        cancelled_by=row.cancelled_by,
-        cancel_reason=row.cancel_reason,
+        id=record.id,
+        election_id=record.election_id,
+        precinct_id=record.precinct_id,
+        status=registration_status(record, now=now),
+        registered_by=record.registered_by,
+        registered_at=record.registered_at,
+        lapses_at=record.lapses_at,
+        cancelled_at=record.cancelled_at,
+        cancelled_by=record.cancelled_by,
+        cancel_reason=record.cancel_reason,
         receipt=receipt,
     )
 
@@ -130,13 +126,15 @@ class DayRegistrationService:
         self,
         *,
         eligibility: EligibilityService,
-        recorder: Recorder,
-        reference: ReferenceCache,
+        storage: Storage,
+        reference: ReferenceSource,
+        pseudonymise: Pseudonymise,
         clock: Clock,
     ) -> None:
         self._eligibility = eligibility
-        self._recorder = recorder
+        self._storage = storage
         self._reference = reference
+        self._subject_of = pseudonymise
         self._clock = clock
 
     async def register(
@@ -148,8 +146,16 @@ class DayRegistrationService:
         idempotency_key: str,
         caller: Caller,
         request_id: str,
-        render: Renderer,
-    ) -> Rendered:
+        answer_for: AnswerFor,
+    ) -> Answer:
+        """Register the voter or refuse, audited, and return the caller's answer to it.
+
+        ``answer_for`` renders the outcome (the API makes its HTTP response of it); the
+        answer is remembered under ``idempotency_key`` in the same transaction as the
+        registration or refusal and its audit entry, so a retry after a crash finds both or
+        neither, and a retry with the same key and request gets the first answer back. The
+        same key with another request is ``IdempotencyConflict``.
+        """
         iin = validated_iin(raw_iin)
         election = await self._eligibility.election(election_id)
         reference = await self._reference.current()
@@ -157,13 +163,13 @@ class DayRegistrationService:
         if precinct is None:
             raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
         fingerprint = request_digest(iin=iin, election_id=election.id, precinct_id=precinct_id)
-        replay = await self._recorder.read(
-            lambda session: self._replay(session, caller, idempotency_key, fingerprint)
+        replay = await self._storage.read(
+            lambda uow: self._replay(uow, caller, idempotency_key, fingerprint)
         )
         if replay is not None:
             return replay
 
-        subject = self._recorder.subject_of(iin)
+        subject = self._subject_of(iin)
         context = {
             "election_id": election.id,
             "precinct_id": precinct_id,
@@ -185,12 +191,12 @@ class DayRegistrationService:
             )
             context["decision"] = decision_payload(assessment.decision)
 
-        def write(session: Session) -> Rendered:
-            replayed = self._replay(session, caller, idempotency_key, fingerprint)
+        def write(uow: UnitOfWork) -> Answer:
+            replayed = self._replay(uow, caller, idempotency_key, fingerprint)
             if replayed is not None:
                 return replayed
             outcome = self._decide_and_store(
-                session,
+                uow,
                 refusal=refusal,
                 subject=subject,
                 election=election,
@@ -198,46 +204,39 @@ class DayRegistrationService:
                 caller=caller,
                 context=context,
             )
-            rendered = render(outcome)
-            repository.remember_idempotent(
-                session,
-                IdempotencyRow(
+            answer = answer_for(outcome)
+            uow.idempotency.remember(
+                IdempotencyRecord(
                     caller=caller.subject,
                     operation=OPERATION,
                     key=idempotency_key,
                     request_sha256=fingerprint,
-                    status_code=rendered.status_code,
-                    response_body=rendered.body.decode(),
+                    answer=answer,
                     created_at=self._clock.now(),
-                ),
+                )
             )
-            return rendered
+            return answer
 
         try:
-            return await self._recorder.transact(write)
-        except IntegrityError:
+            return await self._storage.transact(write)
+        except DuplicateRecord:
             # Another request for this voter (or with this key) committed between our
             # check and our insert; run again so the loser is refused (or replayed)
-            # properly, against the winner's committed rows.
-            return await self._recorder.transact(write)
+            # properly, against the winner's committed records.
+            return await self._storage.transact(write)
 
-    def _replay(
-        self, session: Session, caller: Caller, key: str, fingerprint: str
-    ) -> Rendered | None:
-        stored = repository.find_idempotent(
-            session, caller=caller.subject, operation=OPERATION, key=key
-        )
+    @staticmethod
+    def _replay(uow: UnitOfWork, caller: Caller, key: str, fingerprint: str) -> Answer | None:
+        stored = uow.idempotency.find(caller=caller.subject, operation=OPERATION, key=key)
         if stored is None:
             return None
         if stored.request_sha256 != fingerprint:
             raise IdempotencyConflict
-        return Rendered(
-            stored.status_code, stored.response_body.encode(), _media_type(stored.status_code)
-        )
+        return stored.answer
 
     def _decide_and_store(
         self,
-        session: Session,
+        uow: UnitOfWork,
         *,
         refusal: Refusal | None,
         subject: str,
@@ -249,16 +248,14 @@ class DayRegistrationService:
         now = self._clock.now()
         existing = None
         if refusal is None:
-            existing = repository.active_day_registration(
-                session, election_id=election.id, subject=subject, now=now
-            )
+            standing = uow.standing.of(election_id=election.id, subject=subject, now=now)
+            existing = standing.day_registration
             if existing is not None:
                 refusal = Refusal(
                     DayRegistrationRefusal.ALREADY_REGISTERED, precinct_id=existing.precinct_id
                 )
         if refusal is not None:
-            receipt = self._recorder.audit(
-                session,
+            receipt = uow.audit.append(
                 kind=KIND_REFUSED,
                 subject=subject,
                 payload={
@@ -272,76 +269,74 @@ class DayRegistrationService:
             )
             return Refused(refusal, receipt, existing.id if existing else None)
 
-        row = DayRegistrationRow(
-            id=str(uuid.uuid4()),
+        registration_id = str(uuid.uuid4())
+        lapses_at = lapse_instant(election, precinct)
+        receipt = uow.audit.append(
+            kind=KIND_REGISTERED,
+            subject=subject,
+            payload={
+                **context,
+                "registration_id": registration_id,
+                "lapses_at": lapses_at.isoformat(),
+            },
+            recorded_at=now,
+        )
+        record = DayRegistrationRecord(
+            id=registration_id,
             election_id=election.id,
             subject=subject,
             precinct_id=precinct.id,
             registered_by=caller.subject,
             registered_at=now,
-            lapses_at=lapse_instant(election, precinct),
-            active_key=repository.active_key(election.id, subject),
-            audit_seq=0,
+            lapses_at=lapses_at,
+            audit_seq=receipt.seq,
         )
-        receipt = self._recorder.audit(
-            session,
-            kind=KIND_REGISTERED,
-            subject=subject,
-            payload={**context, "registration_id": row.id, "lapses_at": row.lapses_at.isoformat()},
-            recorded_at=now,
-        )
-        row.audit_seq = receipt.seq
-        repository.add_day_registration(session, row)
-        return Registered(_view(row, now=now, receipt=receipt))
+        uow.day_registrations.add(record)
+        return Registered(_view(record, now=now, receipt=receipt))
 
     async def get(self, registration_id: str, *, caller: Caller) -> RegistrationView:
         now = self._clock.now()
 
-        def read(session: Session) -> RegistrationView:
-            row = repository.get_day_registration(session, registration_id)
+        def read(uow: UnitOfWork) -> RegistrationView:
+            record = uow.day_registrations.get(registration_id)
             # Service-centre staff see only what they registered; operators see all.
-            visible = row is not None and (
-                Role.OPERATOR in caller.roles or row.registered_by == caller.subject
+            visible = record is not None and (
+                Role.OPERATOR in caller.roles or record.registered_by == caller.subject
             )
-            if row is None or not visible:
+            if record is None or not visible:
                 raise NotFound(ErrorCode.REGISTRATION_NOT_FOUND)
-            return _view(row, now=now, receipt=self._recorder.receipt_of(session, row.audit_seq))
+            return _view(record, now=now, receipt=uow.audit.receipt_of(record.audit_seq))
 
-        return await self._recorder.read(read)
+        return await self._storage.read(read)
 
     async def cancel(
         self, registration_id: str, *, reason: str, caller: Caller, request_id: str
     ) -> RegistrationView:
         now = self._clock.now()
 
-        def write(session: Session) -> RegistrationView:
-            row = repository.get_day_registration(session, registration_id)
-            if row is None:
+        def write(uow: UnitOfWork) -> RegistrationView:
+            record = uow.day_registrations.get(registration_id)
+            if record is None:
                 raise NotFound(ErrorCode.REGISTRATION_NOT_FOUND)
-            status = registration_status(row, now=now)
+            status = registration_status(record, now=now)
             if status != "active":
                 raise RegistrationNotActive(current_status=status)
-            receipt = self._recorder.audit(
-                session,
+            receipt = uow.audit.append(
                 kind=KIND_CANCELLED,
-                subject=row.subject,
+                subject=record.subject,
                 payload={
-                    "registration_id": row.id,
-                    "election_id": row.election_id,
-                    "precinct_id": row.precinct_id,
+                    "registration_id": record.id,
+                    "election_id": record.election_id,
+                    "precinct_id": record.precinct_id,
                     "reason": reason,
                     "actor": actor_of(caller),
                     "request_id": request_id,
                 },
                 recorded_at=now,
             )
-            repository.cancel_day_registration(
-                session, row, by=caller.subject, at=now, reason=reason
+            cancelled = uow.day_registrations.cancel(
+                record.id, by=caller.subject, at=now, reason=reason
             )
-            return _view(row, now=now, receipt=receipt)
+            return _view(cancelled, now=now, receipt=receipt)
 
-        return await self._recorder.transact(write)
-
-
-def _media_type(status_code: int) -> str:
-    return "application/json" if status_code < 400 else "application/problem+json"
+        return await self._storage.transact(write)

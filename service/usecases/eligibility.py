@@ -14,15 +14,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-from sqlmodel import Session
-
 from service.clock import Clock
-from service.db import repository
 from service.domain.caller import Caller
 from service.domain.decision import decide, precinct_check_reasons
 from service.domain.model import (
-    ActiveDayRegistration,
-    ActiveOverride,
     Decision,
     Election,
     Outcome,
@@ -31,11 +26,19 @@ from service.domain.model import (
 )
 from service.domain.precincts import PrecinctDirectory
 from service.errors import ErrorCode, NotFound, UpstreamUnavailable
-from service.reference import ReferenceCache
 from service.usecases.context import actor_of, validated_iin
-from service.usecases.group_commit import Standing
-from service.usecases.overrides import load_active_override
-from service.usecases.recording import Decided, DecisionJob, Receipt, Recorded, Recorder
+from service.usecases.ports import (
+    Decided,
+    DecisionJob,
+    DecisionLog,
+    Pseudonymise,
+    Receipt,
+    Recorded,
+    ReferenceSource,
+    Standing,
+    Storage,
+    already_decided,
+)
 
 T = TypeVar("T")
 
@@ -210,8 +213,10 @@ class EligibilityService:
         *,
         registry: PersonSource,
         addresses: RegistrationSource,
-        reference: ReferenceCache,
-        recorder: Recorder,
+        reference: ReferenceSource,
+        storage: Storage,
+        decisions: DecisionLog,
+        pseudonymise: Pseudonymise,
         clock: Clock,
         counter: DecisionCounter | None = None,
         lookups: LookupObserver | None = None,
@@ -219,7 +224,9 @@ class EligibilityService:
         self._start_lookup = person_lookup_starter(registry)
         self._start_registrations = registrations_lookup_starter(addresses)
         self._reference = reference
-        self._recorder = recorder
+        self._storage = storage
+        self._decisions = decisions
+        self._subject_of = pseudonymise
         self._clock = clock
         self._counter = counter or _NotCounted()
         self._lookups = lookups or _NotObserved()
@@ -251,22 +258,11 @@ class EligibilityService:
             raise NotFound(ErrorCode.ELECTION_NOT_FOUND)
         return election
 
-    async def _standing(
-        self, *, election: Election, subject: str, now: dt.datetime
-    ) -> tuple[ActiveOverride | None, ActiveDayRegistration | None]:
+    async def _standing(self, *, election: Election, subject: str, now: dt.datetime) -> Standing:
         """The operators' and service centres' records that come before registrations."""
-
-        def read(session: Session) -> tuple[ActiveOverride | None, ActiveDayRegistration | None]:
-            override = load_active_override(
-                session, election_id=election.id, subject=subject, now=now
-            )
-            row = repository.active_day_registration(
-                session, election_id=election.id, subject=subject, now=now
-            )
-            day = ActiveDayRegistration(row.id, row.precinct_id) if row else None
-            return override, day
-
-        return await self._recorder.read(read)
+        return await self._storage.read(
+            lambda uow: uow.standing.of(election_id=election.id, subject=subject, now=now)
+        )
 
     async def _record_undetermined(
         self,
@@ -279,18 +275,20 @@ class EligibilityService:
     ) -> None:
         """Audit an upstream fault as an ``undetermined`` decision; the caller re-raises."""
         decision_id = context.get("decision_id") or str(uuid.uuid4())
-        recorded = await self._recorder.record_decision(
-            kind=audit_kind,
-            subject=subject,
-            decision_id=decision_id,
-            election_id=election.id,
-            outcome=Outcome.UNDETERMINED.value,
-            payload={
-                **context,
-                "outcome": Outcome.UNDETERMINED.value,
-                "upstream": exc.upstream,
-                "failure": str(exc.failure),
-            },
+        recorded = await self._decisions.decide_and_record(
+            already_decided(
+                kind=audit_kind,
+                subject=subject,
+                decision_id=decision_id,
+                election_id=election.id,
+                outcome=Outcome.UNDETERMINED.value,
+                payload={
+                    **context,
+                    "outcome": Outcome.UNDETERMINED.value,
+                    "upstream": exc.upstream,
+                    "failure": str(exc.failure),
+                },
+            )
         )
         self._counter.count_decision(kind=audit_kind, outcome=Outcome.UNDETERMINED.value)
         receipt = recorded.receipt
@@ -311,11 +309,11 @@ class EligibilityService:
         For callers that record the outcome in a transaction of their own (day
         registrations); checks take their decision inside the group commit instead.
         """
-        subject = self._recorder.subject_of(iin)
+        subject = self._subject_of(iin)
         reference = await self._reference.current()
         now = self._clock.now()
         try:
-            (person, registrations), (override, day) = await asyncio.gather(
+            (person, registrations), standing = await asyncio.gather(
                 self._gather(iin), self._standing(election=election, subject=subject, now=now)
             )
         except UpstreamUnavailable as exc:
@@ -328,8 +326,8 @@ class EligibilityService:
             registrations,
             election=election,
             directory=reference.directory,
-            override=override,
-            day_registration=day if use_day_registration else None,
+            override=standing.override,
+            day_registration=standing.day_registration if use_day_registration else None,
         )
         return Assessment(
             iin, subject, election, person, registrations, decision, reference.directory
@@ -371,7 +369,7 @@ class EligibilityService:
             payload = {**context, **decision_payload(decision), **extra}
             return Decided(decision.outcome.value, payload, (decision, result))
 
-        recorded = await self._recorder.decide_and_record(
+        recorded = await self._decisions.decide_and_record(
             DecisionJob(
                 kind=audit_kind,
                 subject=subject,
@@ -387,7 +385,7 @@ class EligibilityService:
         self, *, raw_iin: str, election_id: str, caller: Caller, request_id: str
     ) -> RecordedDecision:
         iin = validated_iin(raw_iin)
-        subject = self._recorder.subject_of(iin)
+        subject = self._subject_of(iin)
         self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
         election = await self.election(election_id)
         decision_id = str(uuid.uuid4())
@@ -421,7 +419,7 @@ class EligibilityService:
     ) -> PrecinctCheck:
         """Service A: included only if eligible and this is the voter's own precinct."""
         iin = validated_iin(raw_iin)
-        subject = self._recorder.subject_of(iin)
+        subject = self._subject_of(iin)
         self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
         election = await self.election(election_id)
         reference = await self._reference.current()

@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlmodel import Session
-
 from service.clock import Clock
-from service.db import repository
-from service.db.tables import OverrideActionRow, OverrideRow
 from service.domain.caller import Caller
-from service.domain.model import ActiveOverride, OverrideKind
+from service.domain.model import OverrideKind
 from service.domain.overrides import (
     OverrideAction,
     OverrideReason,
@@ -29,9 +25,16 @@ from service.domain.overrides import (
     refusal_of,
 )
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.reference import ReferenceCache
 from service.usecases.context import actor_of, validated_iin
-from service.usecases.recording import Receipt, Recorder
+from service.usecases.ports import (
+    OverrideActionRecord,
+    OverrideRecord,
+    Pseudonymise,
+    Receipt,
+    ReferenceSource,
+    Storage,
+    UnitOfWork,
+)
 
 KIND_CREATED = "override.create"
 KIND_BY_ACTION = {
@@ -90,13 +93,11 @@ class NewOverride:
 
 
 def _view(
-    session: Session, row: OverrideRow, *, now: dt.datetime, receipt: Receipt | None = None
+    uow: UnitOfWork, row: OverrideRecord, *, now: dt.datetime, receipt: Receipt | None = None
 ) -> OverrideView:
-    actions = repository.override_actions(session, row.id)
+    actions = uow.overrides.actions(row.id)
     status = override_status(
-        {OverrideAction(a.action) for a in actions},
-        expires_on=row.expires_on,
-        today=kazakhstan_date(now),
+        {a.action for a in actions}, expires_on=row.expires_on, today=kazakhstan_date(now)
     )
     return OverrideView(
         id=row.id,
@@ -110,29 +111,13 @@ def _view(
         expires_on=row.expires_on,
         status=status,
         created_by=row.created_by,
-        created_at=repository.as_utc(row.created_at),
-        actions=tuple(
-            ActionView(a.action, a.actor, repository.as_utc(a.at), a.reason) for a in actions
-        ),
+        created_at=row.created_at,
+        actions=tuple(ActionView(a.action.value, a.actor, a.at, a.reason) for a in actions),
         receipt=receipt,
     )
 
 
-def load_active_override(
-    session: Session, *, election_id: str, subject: str, now: dt.datetime
-) -> ActiveOverride | None:
-    guard = repository.active_override_guard(session, election_id=election_id, subject=subject)
-    if guard is None:
-        return None
-    row = repository.get_override(session, guard.override_id)
-    if row is None:
-        return None
-    if _view(session, row, now=now).status is not OverrideStatus.ACTIVE:
-        return None
-    return ActiveOverride(row.id, OverrideKind(row.kind), row.precinct_id)
-
-
-def _payload(row: OverrideRow, caller: Caller, request_id: str, **extra: Any) -> dict[str, Any]:
+def _payload(row: OverrideRecord, caller: Caller, request_id: str, **extra: Any) -> dict[str, Any]:
     return {
         "override_id": row.id,
         "election_id": row.election_id,
@@ -148,9 +133,17 @@ def _payload(row: OverrideRow, caller: Caller, request_id: str, **extra: Any) ->
 
 
 class OverrideService:
-    def __init__(self, *, recorder: Recorder, reference: ReferenceCache, clock: Clock) -> None:
-        self._recorder = recorder
+    def __init__(
+        self,
+        *,
+        storage: Storage,
+        reference: ReferenceSource,
+        pseudonymise: Pseudonymise,
+        clock: Clock,
+    ) -> None:
+        self._storage = storage
         self._reference = reference
+        self._subject_of = pseudonymise
         self._clock = clock
 
     async def create(self, new: NewOverride, *, caller: Caller, request_id: str) -> OverrideView:
@@ -169,10 +162,10 @@ class OverrideService:
         expires_on = new.expires_on or default_expiry(election)
         if expires_on < kazakhstan_date(now):
             raise InvalidInput(errors=[{"field": "body.expires_on", "type": "in_the_past"}])
-        row = OverrideRow(
+        pending = OverrideRecord(
             id=str(uuid.uuid4()),
             election_id=election.id,
-            subject=self._recorder.subject_of(iin),
+            subject=self._subject_of(iin),
             kind=new.kind.value,
             precinct_id=new.precinct_id,
             reason_code=new.reason_code.value,
@@ -184,19 +177,18 @@ class OverrideService:
             audit_seq=0,
         )
 
-        def write(session: Session) -> OverrideView:
-            receipt = self._recorder.audit(
-                session,
+        def write(uow: UnitOfWork) -> OverrideView:
+            receipt = uow.audit.append(
                 kind=KIND_CREATED,
-                subject=row.subject,
-                payload=_payload(row, caller, request_id),
+                subject=pending.subject,
+                payload=_payload(pending, caller, request_id),
                 recorded_at=now,
             )
-            row.audit_seq = receipt.seq
-            repository.add_override(session, row)
-            return _view(session, row, now=now, receipt=receipt)
+            created = replace(pending, audit_seq=receipt.seq)
+            uow.overrides.add(created)
+            return _view(uow, created, now=now, receipt=receipt)
 
-        return await self._recorder.transact(write)
+        return await self._storage.transact(write)
 
     async def act(
         self,
@@ -209,61 +201,57 @@ class OverrideService:
     ) -> OverrideView:
         now = self._clock.now()
 
-        def write(session: Session) -> OverrideView:
-            row = repository.get_override(session, override_id)
+        def write(uow: UnitOfWork) -> OverrideView:
+            row = uow.overrides.get(override_id)
             if row is None:
                 raise NotFound(ErrorCode.OVERRIDE_NOT_FOUND)
-            status = _view(session, row, now=now).status
+            status = _view(uow, row, now=now).status
             refusal = refusal_of(
                 action, status=status, created_by=row.created_by, actor=caller.subject
             )
             if refusal is not None:
                 raise OverrideRefused(ErrorCode(refusal.value), current_status=status.value)
             if action is OverrideAction.APPROVE:
-                held = load_active_override(
-                    session, election_id=row.election_id, subject=row.subject, now=now
-                )
+                held = uow.standing.of(
+                    election_id=row.election_id, subject=row.subject, now=now
+                ).override
                 if held is not None:
                     raise OverrideConflict(active_override_id=held.id)
-                repository.set_active_override(
-                    session, election_id=row.election_id, subject=row.subject, override_id=row.id
+                uow.overrides.hold(
+                    election_id=row.election_id, subject=row.subject, override_id=row.id
                 )
             elif action is OverrideAction.REVOKE:
-                repository.clear_active_override(
-                    session, election_id=row.election_id, subject=row.subject
-                )
-            receipt = self._recorder.audit(
-                session,
+                uow.overrides.release(election_id=row.election_id, subject=row.subject)
+            receipt = uow.audit.append(
                 kind=KIND_BY_ACTION[action],
                 subject=row.subject,
                 payload=_payload(row, caller, request_id, action=action.value, reason=reason),
                 recorded_at=now,
             )
-            repository.add_override_action(
-                session,
-                OverrideActionRow(
+            uow.overrides.add_action(
+                OverrideActionRecord(
                     override_id=row.id,
-                    action=action.value,
+                    action=action,
                     actor=caller.subject,
                     at=now,
                     reason=reason,
                     audit_seq=receipt.seq,
-                ),
+                )
             )
-            return _view(session, row, now=now, receipt=receipt)
+            return _view(uow, row, now=now, receipt=receipt)
 
-        return await self._recorder.transact(write)
+        return await self._storage.transact(write)
 
     async def get(self, override_id: str) -> OverrideView:
         now = self._clock.now()
 
-        def read(session: Session) -> OverrideView:
-            row = repository.get_override(session, override_id)
+        def read(uow: UnitOfWork) -> OverrideView:
+            row = uow.overrides.get(override_id)
             if row is None:
                 raise NotFound(ErrorCode.OVERRIDE_NOT_FOUND)
-            return _view(session, row, now=now)
+            return _view(uow, row, now=now)
 
-        return await self._recorder.read(read)
+        return await self._storage.read(read)
 
     async def list(
         self,
@@ -275,13 +263,13 @@ class OverrideService:
     ) -> list[OverrideView]:
         now = self._clock.now()
 
-        def read(session: Session) -> list[OverrideView]:
+        def read(uow: UnitOfWork) -> list[OverrideView]:
             # Status is derived, so filtering happens after the page is read; operators list
             # overrides of one election, a few hundred at most.
-            rows = repository.list_overrides(session, election_id=election_id)
-            views = [_view(session, row, now=now) for row in rows]
+            rows = uow.overrides.listed(election_id=election_id)
+            views = [_view(uow, row, now=now) for row in rows]
             if status is not None:
                 views = [v for v in views if v.status is status]
             return views[offset : offset + limit]
 
-        return await self._recorder.read(read)
+        return await self._storage.read(read)

@@ -1,27 +1,24 @@
 """Loading precincts and elections into the service database (operator CLI).
 
 A boundary set in which two precincts claim the same address is refused whole, listing
-every conflict; an accepted import is audited like any decision.
+every conflict; an accepted import is audited like any decision, in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from typing import Generic, TypeVar
 
-from sqlmodel import Session
-
-from service.audit.log import AuditLog
-from service.datafiles import ElectionRecord, PrecinctRecord, iter_records
-from service.db import repository
-from service.db.engine import Database, write_session
+from service.domain.model import Election, Precinct
 from service.domain.precincts import BoundaryConflict, find_conflicts
+from service.usecases.ports import Published, Storage, UnitOfWork
 
 IMPORT_KIND = "reference.import"
+
+V = TypeVar("V")
 
 
 class BoundaryConflicts(ValueError):
@@ -37,19 +34,19 @@ class DuplicateIds(ValueError):
 
 
 @dataclass(frozen=True)
+class ReferenceFile(Generic[V]):
+    """A published reference file, read whole: its records and the SHA-256 of its bytes."""
+
+    records: Sequence[Published[V]]
+    sha256: str
+
+
+@dataclass(frozen=True)
 class ImportResult:
     kind: str
     records: int
     sha256: str
     audit_seq: int
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _refuse_duplicates(ids: list[str]) -> None:
@@ -59,69 +56,66 @@ def _refuse_duplicates(ids: list[str]) -> None:
 
 
 def import_precincts(
-    database: Database, audit_log: AuditLog, path: Path, *, actor: str, now: dt.datetime
+    storage: Storage, source: ReferenceFile[Precinct], *, actor: str, now: dt.datetime
 ) -> ImportResult:
-    records = [record for _, record in iter_records(path, PrecinctRecord)]
-    _refuse_duplicates([r.id for r in records])
-    conflicts = find_conflicts([r.to_domain() for r in records])
+    precincts = [record.value for record in source.records]
+    _refuse_duplicates([p.id for p in precincts])
+    conflicts = find_conflicts(precincts)
     if conflicts:
         raise BoundaryConflicts(conflicts)
     return _commit(
-        database,
-        audit_log,
-        path,
+        storage,
+        source,
         "precincts",
-        len(records),
-        lambda session: repository.replace_precincts(session, records),
+        lambda uow: uow.reference.replace_precincts(source.records),
         actor=actor,
         now=now,
     )
 
 
 def import_elections(
-    database: Database, audit_log: AuditLog, path: Path, *, actor: str, now: dt.datetime
+    storage: Storage, source: ReferenceFile[Election], *, actor: str, now: dt.datetime
 ) -> ImportResult:
-    records = [record for _, record in iter_records(path, ElectionRecord)]
-    _refuse_duplicates([r.id for r in records])
+    _refuse_duplicates([record.value.id for record in source.records])
     return _commit(
-        database,
-        audit_log,
-        path,
+        storage,
+        source,
         "elections",
-        len(records),
-        lambda session: repository.upsert_elections(session, records),
+        lambda uow: uow.reference.upsert_elections(source.records),
         actor=actor,
         now=now,
     )
 
 
 def _commit(
-    database: Database,
-    audit_log: AuditLog,
-    path: Path,
+    storage: Storage,
+    source: ReferenceFile[V],
     kind: str,
-    count: int,
-    store: Callable[[Session], None],
+    store: Callable[[UnitOfWork], None],
     *,
     actor: str,
     now: dt.datetime,
 ) -> ImportResult:
-    sha256 = _sha256(path)
-    with write_session(database) as session:
-        store(session)
-        receipt = audit_log.append(
-            session,
+    count = len(source.records)
+
+    def write(uow: UnitOfWork) -> int:
+        store(uow)
+        receipt = uow.audit.append(
             kind=IMPORT_KIND,
             subject=None,
             payload={
                 "reference": kind,
                 "records": count,
-                "file_sha256": sha256,
+                "file_sha256": source.sha256,
                 "actor": {"sub": actor, "roles": ["operator"]},
             },
             recorded_at=now,
         )
-        repository.record_import(
-            session, kind=kind, records=count, imported_at=now, audit_seq=receipt.seq
+        uow.reference.record_import(
+            kind=kind, records=count, imported_at=now, audit_seq=receipt.seq
         )
-    return ImportResult(kind=kind, records=count, sha256=sha256, audit_seq=receipt.seq)
+        return receipt.seq
+
+    # The operator CLI has no event loop: the import commits on the caller's thread.
+    audit_seq = storage.transact_blocking(write)
+    return ImportResult(kind=kind, records=count, sha256=source.sha256, audit_seq=audit_seq)

@@ -1,6 +1,6 @@
 """One audit chain, whatever the number of writers (issue 4).
 
-Several processes append decisions at once through the real code path (Recorder, the same
+Several processes append decisions at once through the real code path (the group commit, the same
 object the API uses: decision row and audit entry in one transaction). Afterwards the chain
 must be one linear sequence 1..N with no fork, gap or duplicate, verify against its signed
 checkpoints, and match the decisions one to one.
@@ -18,13 +18,16 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from service.audit.log import AuditLog
+from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier
 from service.audit.tables import AuditEntryRow
 from service.audit.verify import verify_database
+from service.clock import SystemClock
 from service.db.engine import open_database, read_session
+from service.db.group_commit import DecisionWriter
 from service.db.migrations import create_schema
 from service.db.tables import DecisionRow
-from service.usecases.recording import Recorder
+from service.usecases.ports import already_decided
 from tests.support import Keys
 
 PROCESSES = int(os.environ.get("VOTER_CHAIN_PROCESSES", "4"))
@@ -34,24 +37,26 @@ HMAC_KEY = b"chain-concurrency-test-hmac-key-0123"
 
 def _append_many(database_url: str, signing_key: str, worker: int, count: int) -> None:
     database = open_database(database_url)
-    recorder = Recorder(
+    decisions = DecisionWriter(
         database=database,
         audit_log=AuditLog(CheckpointSigner(signing_key), checkpoint_every=1000),
-        hmac_key=HMAC_KEY,
+        clock=SystemClock(),
     )
 
     async def run() -> None:
         for i in range(count):
             decision_id = str(uuid.uuid4())
-            await recorder.record_decision(
-                kind="eligibility.check",
-                subject=recorder.subject_of(f"{worker:02d}{i:010d}"),
-                decision_id=decision_id,
-                election_id="2027-president",
-                outcome="eligible",
-                payload={"decision_id": decision_id, "worker": worker, "i": i},
+            await decisions.decide_and_record(
+                already_decided(
+                    kind="eligibility.check",
+                    subject=pseudonymise(f"{worker:02d}{i:010d}", key=HMAC_KEY),
+                    decision_id=decision_id,
+                    election_id="2027-president",
+                    outcome="eligible",
+                    payload={"decision_id": decision_id, "worker": worker, "i": i},
+                )
             )
-        await recorder.aclose()
+        await decisions.aclose()
 
     asyncio.run(run())
     database.dispose()

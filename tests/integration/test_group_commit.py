@@ -1,4 +1,4 @@
-"""The group commit (service/usecases/group_commit.py) on a real database.
+"""The group commit (service/db/group_commit.py) on a real database.
 
 Many decisions submitted at once must share commits yet each get its own entry, in one chain
 that verifies, with a decision row per entry; a job that fails must fail alone; a database
@@ -28,15 +28,11 @@ from service.audit.verify import verify_database
 from service.clock import FixedClock
 from service.db import repository
 from service.db.engine import Database, open_database, read_session, write_session
+from service.db.group_commit import DecisionWriter
 from service.db.migrations import create_schema
-from service.db.tables import DayRegistrationRow, DecisionRow
+from service.db.tables import DecisionRow
 from service.errors import StorageUnavailable
-from service.usecases.group_commit import (
-    Decided,
-    DecisionJob,
-    DecisionWriter,
-    Standing,
-)
+from service.usecases.ports import DayRegistrationRecord, Decided, DecisionJob, Standing
 from tests.support import Keys
 
 NOW = dt.datetime(2027, 3, 20, 5, 0, tzinfo=dt.UTC)
@@ -100,7 +96,7 @@ async def test_concurrent_decisions_share_commits_and_each_gets_its_own_entry(
     )
     jobs = [job(n) for n in range(300)]
 
-    recorded = await asyncio.gather(*(writer.submit(j) for j in jobs))
+    recorded = await asyncio.gather(*(writer.decide_and_record(j) for j in jobs))
     await writer.aclose()
 
     assert sorted(r.receipt.seq for r in recorded) == list(range(1, 301))
@@ -121,9 +117,9 @@ async def test_a_decision_that_raises_fails_alone(database: Database, audit_log:
     writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
 
     outcomes = await asyncio.gather(
-        writer.submit(job(1)),
-        writer.submit(job(2, fail=True)),
-        writer.submit(job(3)),
+        writer.decide_and_record(job(1)),
+        writer.decide_and_record(job(2, fail=True)),
+        writer.decide_and_record(job(3)),
         return_exceptions=True,
     )
     await writer.aclose()
@@ -147,13 +143,13 @@ async def test_a_refused_commit_fails_the_whole_batch_and_the_next_batch_still_c
     event.listen(database.writer, "commit", refuse_commit)
     try:
         failed = await asyncio.gather(
-            *(writer.submit(job(n)) for n in range(5)), return_exceptions=True
+            *(writer.decide_and_record(job(n)) for n in range(5)), return_exceptions=True
         )
         assert all(isinstance(outcome, StorageUnavailable) for outcome in failed)
         assert counts(database) == (0, 0)
 
         refuse["on"] = False
-        recovered = await writer.submit(job(6))
+        recovered = await writer.decide_and_record(job(6))
     finally:
         event.remove(database.writer, "commit", refuse_commit)
         await writer.aclose()
@@ -166,24 +162,12 @@ async def test_a_refused_commit_fails_the_whole_batch_and_the_next_batch_still_c
 async def test_decisions_see_the_day_registrations_committed_before_their_batch(
     database: Database, audit_log: AuditLog
 ) -> None:
-    with write_session(database) as session:
-        repository.add_day_registration(
-            session,
-            DayRegistrationRow(
-                id="reg-1",
-                election_id=ELECTION,
-                subject=subject(1),
-                precinct_id="75-0001",
-                registered_by="egov-test",
-                registered_at=NOW,
-                lapses_at=NOW + dt.timedelta(hours=12),
-                active_key=repository.active_key(ELECTION, subject(1)),
-                audit_seq=0,
-            ),
-        )
+    register_on_the_day(database, 1)
     writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
 
-    registered, other = await asyncio.gather(writer.submit(job(1)), writer.submit(job(2)))
+    registered, other = await asyncio.gather(
+        writer.decide_and_record(job(1)), writer.decide_and_record(job(2))
+    )
     await writer.aclose()
 
     assert registered.result.day_registration is not None
@@ -193,9 +177,8 @@ async def test_decisions_see_the_day_registrations_committed_before_their_batch(
 
 def register_on_the_day(database: Database, n: int) -> None:
     with write_session(database) as session:
-        repository.add_day_registration(
-            session,
-            DayRegistrationRow(
+        repository.DayRegistrations(session).add(
+            DayRegistrationRecord(
                 id=f"reg-{n}",
                 election_id=ELECTION,
                 subject=subject(n),
@@ -203,9 +186,8 @@ def register_on_the_day(database: Database, n: int) -> None:
                 registered_by="egov-test",
                 registered_at=NOW,
                 lapses_at=NOW + dt.timedelta(hours=12),
-                active_key=repository.active_key(ELECTION, subject(n)),
                 audit_seq=0,
-            ),
+            )
         )
 
 
@@ -216,9 +198,9 @@ async def test_the_first_day_registration_is_seen_by_the_next_batch(
     # must end that at once, not after some cached answer expires.
     writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
 
-    before = await writer.submit(job(1))
+    before = await writer.decide_and_record(job(1))
     register_on_the_day(database, 1)
-    after = await writer.submit(job(1))
+    after = await writer.decide_and_record(job(1))
     await writer.aclose()
 
     assert before.result == Standing()
@@ -233,7 +215,7 @@ async def test_decision_rows_and_entries_are_found_by_the_instant_of_the_decisio
     # as SQLAlchemy stores instants, or queries by time (bound by SQLAlchemy) miss them.
     writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
 
-    recorded = await asyncio.gather(*(writer.submit(job(n)) for n in range(3)))
+    recorded = await asyncio.gather(*(writer.decide_and_record(job(n)) for n in range(3)))
     await writer.aclose()
 
     with read_session(database) as session:
@@ -246,7 +228,7 @@ async def test_decision_rows_and_entries_are_found_by_the_instant_of_the_decisio
 
 async def test_close_commits_what_is_still_queued(database: Database, audit_log: AuditLog) -> None:
     writer = DecisionWriter(database=database, audit_log=audit_log, clock=FixedClock(NOW))
-    pending = [asyncio.ensure_future(writer.submit(job(n))) for n in range(20)]
+    pending = [asyncio.ensure_future(writer.decide_and_record(job(n))) for n in range(20)]
     await asyncio.sleep(0)  # queued, not yet committed
 
     await writer.aclose()

@@ -10,14 +10,14 @@ from sqlalchemy.exc import IntegrityError
 from service.db import repository
 from service.db.engine import open_database, write_session
 from service.db.migrations import create_schema
-from service.db.tables import DayRegistrationRow
+from service.usecases.ports import DayRegistrationRecord
 
 NOW = dt.datetime(2027, 3, 21, 5, 0, tzinfo=dt.UTC)
 SUBJECT = "v1:" + "ab" * 32
 
 
-def _row(registration_id: str, *, active: bool = True) -> DayRegistrationRow:
-    return DayRegistrationRow(
+def _record(registration_id: str, *, active: bool = True) -> DayRegistrationRecord:
+    return DayRegistrationRecord(
         id=registration_id,
         election_id="2027-president",
         subject=SUBJECT,
@@ -25,8 +25,10 @@ def _row(registration_id: str, *, active: bool = True) -> DayRegistrationRow:
         registered_by="clerk@egov",
         registered_at=NOW,
         lapses_at=NOW + dt.timedelta(hours=20),
-        active_key=repository.active_key("2027-president", SUBJECT) if active else None,
         audit_seq=1,
+        cancelled_at=None if active else NOW,
+        cancelled_by=None if active else "operator@tec",
+        cancel_reason=None if active else "entered in error",
     )
 
 
@@ -36,11 +38,11 @@ def test_two_active_registrations_of_one_voter_violate_a_unique_constraint(
     database = open_database(database_url)
     create_schema(database)
     with write_session(database) as session:
-        repository.add_day_registration(session, _row("r-1"))
+        repository.DayRegistrations(session).add(_record("r-1"))
     with pytest.raises(IntegrityError), write_session(database) as session:
-        repository.add_day_registration(session, _row("r-2"))
+        repository.DayRegistrations(session).add(_record("r-2"))
     # Cancelled ones do not count: any number may coexist with one active registration.
     with write_session(database) as session:
-        repository.add_day_registration(session, _row("r-3", active=False))
-        repository.add_day_registration(session, _row("r-4", active=False))
+        repository.DayRegistrations(session).add(_record("r-3", active=False))
+        repository.DayRegistrations(session).add(_record("r-4", active=False))
     database.dispose()

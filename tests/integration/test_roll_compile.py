@@ -27,6 +27,7 @@ from service.audit.log import AuditReader
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier
 from service.audit.verify import verify_database
+from service.bootstrap import import_reference
 from service.datafiles import (
     ElectionRecord,
     PersonRecord,
@@ -60,7 +61,6 @@ from service.roll.compile import (
 )
 from service.roll.model import DECISION_KIND, ListFormat
 from service.roll.parts import COLUMNS, PartFileMismatch
-from service.usecases.reference_import import import_elections, import_precincts
 from tests.databases import drop_database, new_database_url, on_postgres
 from tests.support import Keys
 
@@ -150,8 +150,15 @@ def _world(data: Path, url: str, keys: Keys, tmp: Path) -> World:
     database = open_database(url)
     create_schema(database)
     audit_log = RollAuditLog(CheckpointSigner(keys.audit_signing))
-    import_precincts(database, audit_log, data / "precincts.jsonl", actor="test", now=NOW)
-    import_elections(database, audit_log, data / "elections.jsonl", actor="test", now=NOW)
+    for kind in ("precincts", "elections"):
+        import_reference(
+            kind,
+            data / f"{kind}.jsonl",
+            database=database,
+            audit_log=audit_log,
+            actor="test",
+            now=NOW,
+        )
     return World(data, database, url, keys, tmp)
 
 

@@ -202,7 +202,9 @@ class TwoUpstreams:
             registry=self.registry,  # type: ignore[arg-type]
             addresses=self.addresses,  # type: ignore[arg-type]
             reference=None,  # type: ignore[arg-type]
-            recorder=None,  # type: ignore[arg-type]
+            storage=None,  # type: ignore[arg-type]
+            decisions=None,  # type: ignore[arg-type]
+            pseudonymise=None,  # type: ignore[arg-type]
             clock=None,  # type: ignore[arg-type]
         )
 

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Query
 
 from service.api.deps import AuditorDep, ServicesDep
 from service.api.schemas import AuditEntryList, AuditEntryOut, CheckpointOut
-from service.audit.chain import ChainEntry, Checkpoint
-from service.db.engine import read_session
 from service.errors import NotFound
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"])
@@ -23,11 +20,7 @@ async def list_entries(
     after_seq: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditEntryList:
-    def read() -> list[ChainEntry]:
-        with read_session(services.database) as session:
-            return services.audit_log.entries(session, after_seq=after_seq, limit=limit)
-
-    entries = await anyio.to_thread.run_sync(read)
+    entries = await services.audit_reading.entries(after_seq=after_seq, limit=limit)
     return AuditEntryList(
         items=[
             AuditEntryOut(seq=e.seq, prev_hash=e.prev_hash, entry_hash=e.entry_hash, body=e.body)
@@ -39,11 +32,7 @@ async def list_entries(
 
 @router.get("/checkpoint", response_model=CheckpointOut)
 async def latest_checkpoint(_caller: AuditorDep, services: ServicesDep) -> CheckpointOut:
-    def read() -> Checkpoint | None:
-        with read_session(services.database) as session:
-            return services.audit_log.latest_checkpoint(session)
-
-    checkpoint = await anyio.to_thread.run_sync(read)
+    checkpoint = await services.audit_reading.latest_checkpoint()
     if checkpoint is None:
         raise NotFound
     return CheckpointOut(

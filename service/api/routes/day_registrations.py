@@ -22,13 +22,8 @@ from service.api.schemas import DayRegistrationOut, DayRegistrationRequest, Reas
 from service.domain.precincts import PrecinctDirectory
 from service.errors import ErrorCode, ServiceError
 from service.messages import Language
-from service.usecases.day_registrations import (
-    Outcome,
-    Registered,
-    RegistrationView,
-    Rendered,
-    Renderer,
-)
+from service.usecases.day_registrations import AnswerFor, Outcome, Registered, RegistrationView
+from service.usecases.ports import Answer
 
 router = APIRouter(prefix="/v1/day-registrations", tags=["day-registrations"])
 
@@ -57,13 +52,14 @@ def registration_out(view: RegistrationView, directory: PrecinctDirectory) -> Da
     )
 
 
-def _renderer(directory: PrecinctDirectory, language: Language, request_id: str) -> Renderer:
-    """How this request's answer is rendered; stored as sent so a retry replays it."""
+def _renderer(directory: PrecinctDirectory, language: Language, request_id: str) -> AnswerFor:
+    """How this request's outcome is answered: the status and the body, stored as sent so
+    that a retry with the same Idempotency-Key replays them."""
 
-    def render(outcome: Outcome) -> Rendered:
+    def render(outcome: Outcome) -> Answer:
         if isinstance(outcome, Registered):
             body = registration_out(outcome.registration, directory).model_dump_json()
-            return Rendered(201, body.encode(), "application/json")
+            return Answer(201, body.encode())
         refusal = outcome.refusal
         extensions = {
             "reasons": [
@@ -79,7 +75,7 @@ def _renderer(directory: PrecinctDirectory, language: Language, request_id: str)
             language=language,
             extensions=extensions,
         )
-        return Rendered(response.status_code, bytes(response.body), "application/problem+json")
+        return Answer(response.status_code, bytes(response.body))
 
     return render
 
@@ -96,17 +92,18 @@ async def register(
     if idempotency_key is None:
         raise ServiceError(ErrorCode.IDEMPOTENCY_KEY_REQUIRED)
     reference = await services.reference.current()
-    rendered = await services.day_registrations.register(
+    answer = await services.day_registrations.register(
         raw_iin=body.iin,
         election_id=body.election_id,
         precinct_id=body.precinct_id,
         idempotency_key=idempotency_key,
         caller=caller,
         request_id=request_id,
-        render=_renderer(reference.directory, language, request_id),
+        answer_for=_renderer(reference.directory, language, request_id),
     )
-    structlog.contextvars.bind_contextvars(outcome=str(rendered.status_code))
-    return Response(rendered.body, status_code=rendered.status_code, media_type=rendered.media_type)
+    structlog.contextvars.bind_contextvars(outcome=str(answer.status))
+    media_type = "application/json" if answer.status < 400 else "application/problem+json"
+    return Response(answer.body, status_code=answer.status, media_type=media_type)
 
 
 @router.get("/{registration_id}", response_model=DayRegistrationOut)

@@ -1,4 +1,5 @@
-"""Reference data (precincts, elections) cached in memory, reloaded after an import.
+"""Reference data (precincts, elections) cached in memory, reloaded after an import: the use
+cases' ``ReferenceSource``.
 
 Imports are rare and run from the operator CLI against the database; replicas notice a new
 import id at most ``refresh_seconds`` later and rebuild their indexes.
@@ -7,21 +8,13 @@ import id at most ``refresh_seconds`` later and rebuild their indexes.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 import anyio
 
 from service.db import repository
 from service.db.engine import Database, read_session
-from service.domain.model import Election
 from service.domain.precincts import PrecinctDirectory
-
-
-@dataclass(frozen=True)
-class ReferenceData:
-    import_id: int
-    directory: PrecinctDirectory
-    elections: dict[str, Election]
+from service.usecases.ports import ReferenceData
 
 
 def load_reference(database: Database) -> ReferenceData:

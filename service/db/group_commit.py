@@ -11,8 +11,9 @@ not per check). So a decision and the override or day registration it rests on a
 consistent snapshot, serialised with the writes that change them, and the audit log's order is
 the order in which the law was applied.
 
-Nothing is acknowledged before its batch commits: ``submit`` resolves only after COMMIT
-returns. A batch the database refuses fails every job in it with ``StorageUnavailable``.
+Nothing is acknowledged before its batch commits: ``decide_and_record`` (the use cases'
+``DecisionLog`` port) resolves only after COMMIT returns. A batch the database refuses fails
+every job in it with ``StorageUnavailable``.
 """
 
 from __future__ import annotations
@@ -21,22 +22,22 @@ import asyncio
 import contextvars
 import datetime as dt
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 import anyio
 import orjson
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
 
-from service.audit.log import AuditLog, NewEntry, Receipt
+from service.audit.log import AuditLog, NewEntry
 from service.clock import Clock
 from service.db import repository
 from service.db.engine import Database, write_session
-from service.domain.model import ActiveDayRegistration, ActiveOverride
+from service.db.storage import WriteObserver
 from service.errors import StorageUnavailable
 from service.logs import get_logger
+from service.usecases.ports import NO_STANDING, Decided, DecisionJob, Recorded, Standing
 
 _log = get_logger("service.recording")
 
@@ -44,49 +45,6 @@ T = TypeVar("T")
 
 # Enough to carry every in-flight request of one worker in one commit; bounds one transaction.
 DEFAULT_MAX_BATCH = 512
-
-
-@dataclass(frozen=True)
-class Standing:
-    """The operators' and service centres' records about a voter that come before addresses."""
-
-    override: ActiveOverride | None = None
-    day_registration: ActiveDayRegistration | None = None
-
-
-NO_STANDING = Standing()
-
-
-@dataclass(frozen=True)
-class Decided(Generic[T]):
-    """What a job decided: its outcome, the audit payload (no personal data), its result."""
-
-    outcome: str
-    payload: Mapping[str, Any]
-    result: T
-
-
-@dataclass(frozen=True)
-class DecisionJob(Generic[T]):
-    """One decision to take and record. ``decide`` is pure: standing and instant in, result out."""
-
-    kind: str
-    subject: str
-    election_id: str
-    decision_id: str
-    decide: Callable[[Standing, dt.datetime], Decided[T]]
-    needs_standing: bool = True
-
-
-@dataclass(frozen=True)
-class Recorded(Generic[T]):
-    result: T
-    decided_at: dt.datetime
-    receipt: Receipt
-
-
-class CommitObserver(Protocol):
-    def observe_audit_append(self, seconds: float) -> None: ...
 
 
 class _Pending:
@@ -106,7 +64,7 @@ class DecisionWriter:
         database: Database,
         audit_log: AuditLog,
         clock: Clock,
-        observer: CommitObserver | None = None,
+        observer: WriteObserver | None = None,
         max_batch: int = DEFAULT_MAX_BATCH,
     ) -> None:
         if max_batch < 1:
@@ -120,7 +78,7 @@ class DecisionWriter:
         self._queue: asyncio.Queue[_Pending] | None = None
         self._task: asyncio.Task[None] | None = None
 
-    async def submit(self, job: DecisionJob[T]) -> Recorded[T]:
+    async def decide_and_record(self, job: DecisionJob[T]) -> Recorded[T]:
         """Take and record ``job``'s decision; returns once it is committed, or raises."""
         queue = self._queue_for_this_loop()
         future: asyncio.Future[Recorded[T]] = asyncio.get_running_loop().create_future()
@@ -182,23 +140,22 @@ class DecisionWriter:
         started = time.perf_counter()
         try:
             with write_session(self._database) as session:
-                return self._decide_and_append(session, jobs)
+                # Core and driver-level statements on the session's connection: a batch needs
+                # nothing of the ORM's unit of work, whose per-statement bookkeeping was much of
+                # this thread's CPU (and so of the event loop's GIL time).
+                return self._decide_and_append(session.connection(), jobs)
         finally:
             if self._observer is not None:
                 self._observer.observe_audit_append(time.perf_counter() - started)
 
     def _decide_and_append(
-        self, session: Session, jobs: Sequence[DecisionJob[Any]]
+        self, connection: Connection, jobs: Sequence[DecisionJob[Any]]
     ) -> list[Recorded[Any] | Exception]:
-        # Core and driver-level statements on the session's connection: a batch needs nothing
-        # of the ORM's unit of work, whose per-statement bookkeeping was much of this thread's
-        # CPU (and so of the event loop's GIL time). The session stays the transaction's seam.
-        connection = session.connection()
         # Before the standing reads: an override or day registration another process commits
         # to the chain is then either seen by this batch or chained after it, never between.
         self._audit_log.lock_chain(connection)
         now = self._clock.now()
-        standings = _standings(session, [j for j in jobs if j.needs_standing], now=now)
+        standings = _standings(connection, [j for j in jobs if j.needs_standing], now=now)
         outcomes: list[Recorded[Any] | Exception | None] = [None] * len(jobs)
         decided: list[tuple[int, DecisionJob[Any], Decided[Any]]] = []
         for index, job in enumerate(jobs):
@@ -249,30 +206,19 @@ def _storage_unavailable(cause: SQLAlchemyError) -> StorageUnavailable:
 
 
 def _standings(
-    session: Session, jobs: Sequence[DecisionJob[Any]], *, now: dt.datetime
+    connection: Connection, jobs: Sequence[DecisionJob[Any]], *, now: dt.datetime
 ) -> dict[tuple[str, str], Standing]:
     """Every job's standing: one query per election in the batch (usually one), none while
     no one at all has a day registration or an override."""
-    from service.usecases.overrides import load_active_override
-
-    connection = session.connection()
     if not jobs or not repository.anyone_has_standing(connection):
         return {}
     subjects_by_election: dict[str, set[str]] = {}
     for job in jobs:
         subjects_by_election.setdefault(job.election_id, set()).add(job.subject)
-    standings: dict[tuple[str, str], Standing] = {}
-    for election_id, subjects in subjects_by_election.items():
-        days, guarded = repository.standing_of(
+    return {
+        (election_id, subject): standing
+        for election_id, subjects in subjects_by_election.items()
+        for subject, standing in repository.standings(
             connection, election_id=election_id, subjects=subjects, now=now
-        )
-        for subject in subjects & (days.keys() | guarded):
-            override = (
-                load_active_override(session, election_id=election_id, subject=subject, now=now)
-                if subject in guarded
-                else None
-            )
-            standings[(election_id, subject)] = Standing(
-                override=override, day_registration=days.get(subject)
-            )
-    return standings
+        ).items()
+    }

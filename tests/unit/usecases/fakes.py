@@ -1,0 +1,312 @@
+"""Dict-backed fakes of the use cases' ports: what the database does, without one.
+
+A unit of work runs on a copy of the store that replaces it only when the work returns, so a
+failed unit leaves nothing behind, as a rolled-back transaction would.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+from service.domain.model import (
+    ActiveDayRegistration,
+    ActiveOverride,
+    Election,
+    OverrideKind,
+    Person,
+    Precinct,
+    Registration,
+)
+from service.domain.overrides import OverrideStatus, kazakhstan_date, override_status
+from service.domain.precincts import PrecinctDirectory
+from service.errors import UpstreamUnavailable
+from service.usecases.ports import (
+    DayRegistrationRecord,
+    DecisionJob,
+    DuplicateRecord,
+    IdempotencyRecord,
+    OverrideActionRecord,
+    OverrideRecord,
+    Published,
+    Receipt,
+    Recorded,
+    ReferenceData,
+    Standing,
+    UnitOfWork,
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    kind: str
+    subject: str | None
+    payload: Mapping[str, Any]
+
+
+@dataclass
+class Store:
+    entries: list[AuditEntry] = field(default_factory=list)
+    overrides: dict[str, OverrideRecord] = field(default_factory=dict)
+    override_actions: list[OverrideActionRecord] = field(default_factory=list)
+    active_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
+    day_registrations: dict[str, DayRegistrationRecord] = field(default_factory=dict)
+    idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
+    decisions: dict[str, tuple[str, int]] = field(default_factory=dict)
+
+    def kinds(self) -> list[str]:
+        return [entry.kind for entry in self.entries]
+
+
+def _entry_hash(seq: int) -> str:
+    return hashlib.sha256(str(seq).encode()).hexdigest()
+
+
+def _append(store: Store, *, kind: str, subject: str | None, payload: Mapping[str, Any]) -> Receipt:
+    seq = len(store.entries) + 1
+    store.entries.append(AuditEntry(seq, kind, subject, dict(payload)))
+    return Receipt(seq, _entry_hash(seq))
+
+
+def standing_in(store: Store, *, election_id: str, subject: str, now: dt.datetime) -> Standing:
+    override = None
+    override_id = store.active_overrides.get((election_id, subject))
+    if override_id is not None:
+        record = store.overrides[override_id]
+        steps = {a.action for a in store.override_actions if a.override_id == override_id}
+        status = override_status(steps, expires_on=record.expires_on, today=kazakhstan_date(now))
+        if status is OverrideStatus.ACTIVE:
+            override = ActiveOverride(record.id, OverrideKind(record.kind), record.precinct_id)
+    day = next(
+        (
+            ActiveDayRegistration(r.id, r.precinct_id)
+            for r in store.day_registrations.values()
+            if r.election_id == election_id
+            and r.subject == subject
+            and r.cancelled_at is None
+            and r.lapses_at > now
+        ),
+        None,
+    )
+    return Standing(override=override, day_registration=day)
+
+
+class FakeOverrides:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, override: OverrideRecord) -> None:
+        self._store.overrides[override.id] = override
+
+    def get(self, override_id: str) -> OverrideRecord | None:
+        return self._store.overrides.get(override_id)
+
+    def actions(self, override_id: str) -> list[OverrideActionRecord]:
+        return [a for a in self._store.override_actions if a.override_id == override_id]
+
+    def add_action(self, action: OverrideActionRecord) -> None:
+        if any(
+            a.override_id == action.override_id and a.action is action.action
+            for a in self._store.override_actions
+        ):
+            raise DuplicateRecord
+        self._store.override_actions.append(action)
+
+    def listed(self, *, election_id: str | None) -> list[OverrideRecord]:
+        return [
+            o
+            for o in self._store.overrides.values()
+            if election_id is None or o.election_id == election_id
+        ]
+
+    def hold(self, *, election_id: str, subject: str, override_id: str) -> None:
+        self._store.active_overrides[(election_id, subject)] = override_id
+
+    def release(self, *, election_id: str, subject: str) -> None:
+        self._store.active_overrides.pop((election_id, subject), None)
+
+
+class FakeDayRegistrations:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, registration: DayRegistrationRecord) -> None:
+        if any(
+            r.election_id == registration.election_id
+            and r.subject == registration.subject
+            and r.cancelled_at is None
+            for r in self._store.day_registrations.values()
+        ):
+            raise DuplicateRecord
+        self._store.day_registrations[registration.id] = registration
+
+    def get(self, registration_id: str) -> DayRegistrationRecord | None:
+        return self._store.day_registrations.get(registration_id)
+
+    def cancel(
+        self, registration_id: str, *, by: str, at: dt.datetime, reason: str
+    ) -> DayRegistrationRecord:
+        cancelled = replace(
+            self._store.day_registrations[registration_id],
+            cancelled_at=at,
+            cancelled_by=by,
+            cancel_reason=reason,
+        )
+        self._store.day_registrations[registration_id] = cancelled
+        return cancelled
+
+
+class FakeStanding:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def of(self, *, election_id: str, subject: str, now: dt.datetime) -> Standing:
+        return standing_in(self._store, election_id=election_id, subject=subject, now=now)
+
+
+class FakeIdempotency:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def find(self, *, caller: str, operation: str, key: str) -> IdempotencyRecord | None:
+        return self._store.idempotency.get((caller, operation, key))
+
+    def remember(self, record: IdempotencyRecord) -> None:
+        key = (record.caller, record.operation, record.key)
+        if key in self._store.idempotency:
+            raise DuplicateRecord
+        self._store.idempotency[key] = record
+
+
+class FakeAuditTrail:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def append(
+        self,
+        *,
+        kind: str,
+        subject: str | None,
+        payload: Mapping[str, Any],
+        recorded_at: dt.datetime,
+    ) -> Receipt:
+        return _append(self._store, kind=kind, subject=subject, payload=payload)
+
+    def receipt_of(self, seq: int) -> Receipt:
+        return Receipt(seq, _entry_hash(seq))
+
+
+class FakeReferenceTables:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self.precincts: list[Published[Precinct]] = []
+        self.elections: list[Published[Election]] = []
+
+    def replace_precincts(self, precincts: Sequence[Published[Precinct]]) -> None:
+        self.precincts = list(precincts)
+
+    def upsert_elections(self, elections: Sequence[Published[Election]]) -> None:
+        self.elections = list(elections)
+
+    def record_import(
+        self, *, kind: str, records: int, imported_at: dt.datetime, audit_seq: int
+    ) -> None:
+        pass
+
+
+class FakeUnitOfWork:
+    def __init__(self, store: Store) -> None:
+        self.overrides = FakeOverrides(store)
+        self.day_registrations = FakeDayRegistrations(store)
+        self.standing = FakeStanding(store)
+        self.idempotency = FakeIdempotency(store)
+        self.audit = FakeAuditTrail(store)
+        self.reference = FakeReferenceTables(store)
+
+
+class FakeStorage:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.commits = 0
+        # Runs inside the next unit of work, before its own work: a concurrent request's.
+        self.before_next_unit: Callable[[UnitOfWork], None] | None = None
+
+    def transact_blocking(self, work: Callable[[UnitOfWork], T]) -> T:
+        if self.before_next_unit is not None:
+            interloper, self.before_next_unit = self.before_next_unit, None
+            self.transact_blocking(interloper)
+        working = copy.deepcopy(self.store)
+        result = work(FakeUnitOfWork(working))
+        self.store.__dict__.update(working.__dict__)
+        self.commits += 1
+        return result
+
+    async def transact(self, work: Callable[[UnitOfWork], T]) -> T:
+        return self.transact_blocking(work)
+
+    async def read(self, work: Callable[[UnitOfWork], T]) -> T:
+        return work(FakeUnitOfWork(copy.deepcopy(self.store)))
+
+
+class FakeDecisionLog:
+    """The group commit's contract: the decision taken from the standing as stored, then
+    committed with its audit entry."""
+
+    def __init__(self, store: Store, *, now: dt.datetime) -> None:
+        self._store = store
+        self._now = now
+
+    async def decide_and_record(self, job: DecisionJob[T]) -> Recorded[T]:
+        standing = (
+            standing_in(
+                self._store, election_id=job.election_id, subject=job.subject, now=self._now
+            )
+            if job.needs_standing
+            else Standing()
+        )
+        decided = job.decide(standing, self._now)
+        receipt = _append(self._store, kind=job.kind, subject=job.subject, payload=decided.payload)
+        self._store.decisions[job.decision_id] = (decided.outcome, receipt.seq)
+        return Recorded(decided.result, self._now, receipt)
+
+
+class FakeReference:
+    def __init__(self, *, precincts: Sequence[Precinct], elections: Sequence[Election]) -> None:
+        self._data = ReferenceData(
+            import_id=1,
+            directory=PrecinctDirectory(list(precincts)),
+            elections={e.id: e for e in elections},
+        )
+
+    async def current(self) -> ReferenceData:
+        return self._data
+
+
+class Registry:
+    def __init__(self, *persons: Person, fault: str | None = None) -> None:
+        self._persons = {p.iin: p for p in persons}
+        self._fault = fault
+
+    async def lookup(self, iin: str) -> Person | None:
+        if self._fault is not None:
+            raise UpstreamUnavailable(upstream="registry", failure=self._fault)
+        return self._persons.get(iin)
+
+
+class Addresses:
+    def __init__(self, *registrations: Registration) -> None:
+        self._registrations = registrations
+
+    async def registrations(self, iin: str) -> tuple[Registration, ...]:
+        return tuple(r for r in self._registrations if r.iin == iin)
+
+
+def pseudonym(iin: str) -> str:
+    return "v1:" + hashlib.sha256(iin.encode()).hexdigest()

@@ -1,0 +1,180 @@
+"""The eligibility check and Service A over in-memory ports: what the caller is told, and
+what the audit log keeps."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from service.domain.overrides import OverrideAction
+from service.errors import ErrorCode, NotFound, UpstreamUnavailable
+from service.usecases.ports import DayRegistrationRecord, OverrideActionRecord, OverrideRecord
+from tests.unit.factories import ELECTION, person
+from tests.unit.usecases.fakes import Registry, pseudonym
+from tests.unit.usecases.world import (
+    BEFORE_THE_DAY,
+    COMMISSION,
+    EGOV,
+    HOMELESS,
+    RESIDENT,
+    SPECIAL,
+    voters,
+    world,
+)
+
+UNDERAGE = "900101300811"
+
+
+async def test_registered_voter_is_eligible_at_the_precinct_of_the_address() -> None:
+    w = world()
+
+    recorded = await w.eligibility.check(
+        raw_iin=RESIDENT, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert recorded.decision.outcome.value == "eligible"
+    assert recorded.decision.precinct_id == "75-0001"
+    assert recorded.decision.basis is not None
+    assert recorded.decision.basis.value == "permanent_registration"
+    [entry] = w.store.entries
+    assert (entry.kind, entry.subject) == ("eligibility.check", pseudonym(RESIDENT))
+    assert entry.payload["outcome"] == "eligible"
+    assert entry.payload["actor"] == {"sub": "clerk@egov", "roles": ["egov"]}
+    assert recorded.receipt.seq == entry.seq
+    assert w.store.decisions[recorded.decision_id] == ("eligible", entry.seq)
+
+
+async def test_every_reason_that_applies_is_given_and_audited() -> None:
+    minor_foreigner = person(iin=UNDERAGE, citizenship="RUS", birth_date=dt.date(2012, 5, 5))
+    w = world(registry=voters(minor_foreigner))
+
+    recorded = await w.eligibility.check(
+        raw_iin=UNDERAGE, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert recorded.decision.outcome.value == "ineligible"
+    assert [r.value for r in recorded.decision.reasons] == ["NOT_CITIZEN", "UNDER_18"]
+    assert recorded.decision.precinct_id is None
+    assert w.store.entries[0].payload["reasons"] == ["NOT_CITIZEN", "UNDER_18"]
+
+
+async def test_an_upstream_fault_is_audited_as_undetermined_and_reraised_with_its_receipt() -> None:
+    w = world(registry=Registry(fault="timeout"))
+
+    with pytest.raises(UpstreamUnavailable) as raised:
+        await w.eligibility.check(
+            raw_iin=RESIDENT, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+        )
+
+    [entry] = w.store.entries
+    assert entry.payload["outcome"] == "undetermined"
+    assert (entry.payload["upstream"], entry.payload["failure"]) == ("registry", "timeout")
+    assert raised.value.extensions["audit"]["seq"] == entry.seq
+    assert w.store.decisions[raised.value.extensions["decision_id"]] == ("undetermined", 1)
+
+
+async def test_an_active_override_places_the_voter_and_is_named_in_the_decision() -> None:
+    w = world()
+    subject = pseudonym(RESIDENT)
+    w.store.overrides["ov-1"] = OverrideRecord(
+        id="ov-1",
+        election_id=ELECTION.id,
+        subject=subject,
+        kind="assign",
+        precinct_id=SPECIAL.id,
+        reason_code="SPECIAL_INSTITUTION",
+        reason_text="in hospital on voting day",
+        document_ref="order 12",
+        expires_on=dt.date(2027, 3, 22),
+        created_by="maker@tec",
+        created_at=BEFORE_THE_DAY,
+        audit_seq=0,
+    )
+    w.store.override_actions.append(
+        OverrideActionRecord("ov-1", OverrideAction.APPROVE, "checker@tec", BEFORE_THE_DAY, None, 0)
+    )
+    w.store.active_overrides[(ELECTION.id, subject)] = "ov-1"
+
+    recorded = await w.eligibility.check(
+        raw_iin=RESIDENT, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert recorded.decision.precinct_id == SPECIAL.id
+    assert recorded.decision.basis is not None
+    assert recorded.decision.basis.value == "override"
+    assert recorded.decision.override_id == "ov-1"
+
+
+async def test_a_day_registration_places_a_voter_registered_nowhere() -> None:
+    w = world()
+    w.store.day_registrations["reg-1"] = DayRegistrationRecord(
+        id="reg-1",
+        election_id=ELECTION.id,
+        subject=pseudonym(HOMELESS),
+        precinct_id="75-0002",
+        registered_by="clerk@egov",
+        registered_at=BEFORE_THE_DAY,
+        lapses_at=BEFORE_THE_DAY + dt.timedelta(days=30),
+        audit_seq=0,
+    )
+
+    recorded = await w.eligibility.check(
+        raw_iin=HOMELESS, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert recorded.decision.precinct_id == "75-0002"
+    assert recorded.decision.basis is not None
+    assert recorded.decision.basis.value == "day_registration"
+
+
+async def test_precinct_check_includes_a_voter_of_that_precinct() -> None:
+    w = world()
+
+    result = await w.eligibility.check_precinct(
+        raw_iin=RESIDENT,
+        election_id=ELECTION.id,
+        precinct_id="75-0001",
+        caller=COMMISSION,
+        request_id="req-1",
+    )
+
+    assert result.included
+    assert result.reasons == ()
+    [entry] = w.store.entries
+    assert entry.kind == "precinct.check"
+    assert entry.payload["included"] is True
+    assert result.receipt.seq == entry.seq
+
+
+async def test_precinct_check_refuses_a_voter_of_another_precinct_and_names_theirs() -> None:
+    w = world()
+
+    result = await w.eligibility.check_precinct(
+        raw_iin=RESIDENT,
+        election_id=ELECTION.id,
+        precinct_id="75-0002",
+        caller=COMMISSION,
+        request_id="req-1",
+    )
+
+    assert not result.included
+    assert result.reasons == ("NOT_IN_PRECINCT",)
+    assert result.decision.precinct_id == "75-0001"
+    assert w.store.entries[0].payload["refusal_reasons"] == ["NOT_IN_PRECINCT"]
+
+
+async def test_precinct_check_of_an_unknown_precinct_is_not_found_and_not_audited() -> None:
+    w = world()
+
+    with pytest.raises(NotFound) as raised:
+        await w.eligibility.check_precinct(
+            raw_iin=RESIDENT,
+            election_id=ELECTION.id,
+            precinct_id="99-9999",
+            caller=COMMISSION,
+            request_id="req-1",
+        )
+
+    assert raised.value.code is ErrorCode.PRECINCT_NOT_FOUND
+    assert w.store.entries == []
