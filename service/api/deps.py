@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 import structlog
 from fastapi import Depends, Header, Request
 from fastapi.dependencies.models import Dependant
 
 from service.bootstrap import AppServices
+from service.db.audit_reading import AuditReading
 from service.domain.caller import Caller, Role
 from service.errors import Forbidden, InvalidInput, Unauthenticated
 from service.logs import IIN_SHAPED, get_logger
 from service.messages import Language, negotiate
+from service.observability.metrics import Metrics
+from service.observability.readiness import ReadinessProbe
 from service.security.tokens import TokenRejected
+from service.usecases.day_registrations import DayRegistrationService
+from service.usecases.eligibility import EligibilityService
+from service.usecases.overrides import OverrideService
+from service.usecases.ports import ReferenceData
 
 _security_log = get_logger("service.security")
 
@@ -27,6 +34,31 @@ async def _services(request: Request) -> AppServices:
 
 
 ServicesDep = Annotated[AppServices, Depends(_services)]
+
+
+def _part(name: str) -> Callable[[Request], Awaitable[Any]]:
+    """A dependency giving one part of the services, so a route names only what it uses."""
+
+    async def part(request: Request) -> Any:
+        return getattr(request.app.state.services, name)
+
+    return part
+
+
+async def _reference_data(request: Request) -> ReferenceData:
+    services: AppServices = request.app.state.services
+    return await services.reference.current()
+
+
+EligibilityDep = Annotated[EligibilityService, Depends(_part("eligibility"))]
+DayRegistrationsDep = Annotated[DayRegistrationService, Depends(_part("day_registrations"))]
+OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
+AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]
+ReadinessDep = Annotated[ReadinessProbe, Depends(_part("readiness"))]
+MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
+CheckpointKeyDep = Annotated[str, Depends(_part("checkpoint_public_key"))]
+# The reference data in force when the request is handled (precincts, elections).
+ReferenceDep = Annotated[ReferenceData, Depends(_reference_data)]
 
 
 # Declared so that the contract's length bounds on these headers are enforced (422), not only

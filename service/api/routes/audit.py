@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from service.api.deps import AuditorDep, ServicesDep
+from service.api.deps import AuditorDep, AuditReadingDep, CheckpointKeyDep
 from service.api.schemas import AuditEntryList, AuditEntryOut, CheckpointOut
 from service.errors import NotFound
 
@@ -16,11 +16,11 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 @router.get("/entries", response_model=AuditEntryList)
 async def list_entries(
     _caller: AuditorDep,
-    services: ServicesDep,
+    audit_reading: AuditReadingDep,
     after_seq: Annotated[int, Query(ge=0, le=2**53)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> AuditEntryList:
-    entries = await services.audit_reading.entries(after_seq=after_seq, limit=limit)
+    entries = await audit_reading.entries(after_seq=after_seq, limit=limit)
     return AuditEntryList(
         items=[
             AuditEntryOut(seq=e.seq, prev_hash=e.prev_hash, entry_hash=e.entry_hash, body=e.body)
@@ -31,8 +31,10 @@ async def list_entries(
 
 
 @router.get("/checkpoint", response_model=CheckpointOut)
-async def latest_checkpoint(_caller: AuditorDep, services: ServicesDep) -> CheckpointOut:
-    checkpoint = await services.audit_reading.latest_checkpoint()
+async def latest_checkpoint(
+    _caller: AuditorDep, audit_reading: AuditReadingDep, public_key: CheckpointKeyDep
+) -> CheckpointOut:
+    checkpoint = await audit_reading.latest_checkpoint()
     if checkpoint is None:
         raise NotFound
     return CheckpointOut(
@@ -41,5 +43,5 @@ async def latest_checkpoint(_caller: AuditorDep, services: ServicesDep) -> Check
         signed_at=checkpoint.signed_at,
         key_id=checkpoint.key_id,
         signature=checkpoint.signature.hex(),
-        public_key=services.checkpoint_public_key,
+        public_key=public_key,
     )

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Header, Path
 from starlette.responses import Response
 
 from service.api.deps import (
+    DayRegistrationsDep,
     EgovDep,
     LanguageDep,
     OperatorDep,
+    ReferenceDep,
     RegistrationReaderDep,
     RequestIdDep,
-    ServicesDep,
 )
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.problems import problem_response
@@ -84,15 +85,15 @@ def _renderer(directory: PrecinctDirectory, language: Language, request_id: str)
 async def register(
     body: DayRegistrationRequest,
     caller: EgovDep,
-    services: ServicesDep,
+    registrations: DayRegistrationsDep,
+    reference: ReferenceDep,
     language: LanguageDep,
     request_id: RequestIdDep,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     if idempotency_key is None:
         raise ServiceError(ErrorCode.IDEMPOTENCY_KEY_REQUIRED)
-    reference = await services.reference.current()
-    answer = await services.day_registrations.register(
+    answer = await registrations.register(
         raw_iin=body.iin,
         election_id=body.election_id,
         precinct_id=body.precinct_id,
@@ -108,10 +109,12 @@ async def register(
 
 @router.get("/{registration_id}", response_model=DayRegistrationOut)
 async def get_registration(
-    registration_id: RegistrationId, caller: RegistrationReaderDep, services: ServicesDep
+    registration_id: RegistrationId,
+    caller: RegistrationReaderDep,
+    registrations: DayRegistrationsDep,
+    reference: ReferenceDep,
 ) -> DayRegistrationOut:
-    view = await services.day_registrations.get(registration_id, caller=caller)
-    reference = await services.reference.current()
+    view = await registrations.get(registration_id, caller=caller)
     return registration_out(view, reference.directory)
 
 
@@ -120,11 +123,11 @@ async def cancel_registration(
     registration_id: RegistrationId,
     body: ReasonRequest,
     caller: OperatorDep,
-    services: ServicesDep,
+    registrations: DayRegistrationsDep,
+    reference: ReferenceDep,
     request_id: RequestIdDep,
 ) -> DayRegistrationOut:
-    view = await services.day_registrations.cancel(
+    view = await registrations.cancel(
         registration_id, reason=body.reason, caller=caller, request_id=request_id
     )
-    reference = await services.reference.current()
     return registration_out(view, reference.directory)

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.responses import Response
 
-from service.api.deps import ServicesDep
+from service.api.deps import MetricsDep, ReadinessDep
 from service.api.schemas import Health
 from service.errors import ErrorCode, ServiceError
 from service.observability.metrics import MEDIA_TYPE
@@ -40,8 +40,8 @@ async def healthz() -> Health:
 
 
 @router.get("/readyz", response_model=Readiness)
-async def readyz(services: ServicesDep) -> Readiness:
-    report = await services.readiness.report()
+async def readyz(readiness: ReadinessDep) -> Readiness:
+    report = await readiness.report()
     checks = {name: status.value for name, status in report.checks.items()}
     if not report.is_ready:
         raise ServiceError(ErrorCode.SERVICE_UNAVAILABLE, checks=checks)
@@ -49,7 +49,7 @@ async def readyz(services: ServicesDep) -> Readiness:
 
 
 @router.get("/metrics", response_class=PrometheusText)
-async def metrics(services: ServicesDep) -> PrometheusText:
+async def metrics(metrics: MetricsDep) -> PrometheusText:
     # Off the event loop: the audit gauges query the database while rendering.
-    body = await anyio.to_thread.run_sync(services.metrics.render)
+    body = await anyio.to_thread.run_sync(metrics.render)
     return PrometheusText(body)

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
-from service.api.deps import OperatorDep, RequestIdDep, ServicesDep
+from service.api.deps import OperatorDep, OverridesDep, RequestIdDep
 from service.api.presenters import receipt_out
 from service.api.schemas import (
     ELECTION_ID_PATTERN,
@@ -50,9 +50,9 @@ def override_out(view: OverrideView) -> OverrideOut:
 
 @router.post("", status_code=201, response_model=OverrideOut)
 async def create_override(
-    body: OverrideRequest, caller: OperatorDep, services: ServicesDep, request_id: RequestIdDep
+    body: OverrideRequest, caller: OperatorDep, overrides: OverridesDep, request_id: RequestIdDep
 ) -> OverrideOut:
-    view = await services.overrides.create(
+    view = await overrides.create(
         NewOverride(
             raw_iin=body.iin,
             election_id=body.election_id,
@@ -72,7 +72,7 @@ async def create_override(
 @router.get("", response_model=OverrideList)
 async def list_overrides(
     _caller: OperatorDep,
-    services: ServicesDep,
+    overrides: OverridesDep,
     election_id: Annotated[
         str | None, Query(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
     ] = None,
@@ -80,7 +80,7 @@ async def list_overrides(
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> OverrideList:
-    views = await services.overrides.list(
+    views = await overrides.list(
         election_id=election_id,
         status=OverrideStatus(status) if status else None,
         limit=limit,
@@ -91,9 +91,9 @@ async def list_overrides(
 
 @router.get("/{override_id}", response_model=OverrideOut)
 async def get_override(
-    override_id: OverrideId, _caller: OperatorDep, services: ServicesDep
+    override_id: OverrideId, _caller: OperatorDep, overrides: OverridesDep
 ) -> OverrideOut:
-    return override_out(await services.overrides.get(override_id))
+    return override_out(await overrides.get(override_id))
 
 
 @router.post("/{override_id}/approve", response_model=OverrideOut)
@@ -101,10 +101,10 @@ async def approve_override(
     override_id: OverrideId,
     _body: EmptyRequest,
     caller: OperatorDep,
-    services: ServicesDep,
+    overrides: OverridesDep,
     request_id: RequestIdDep,
 ) -> OverrideOut:
-    view = await services.overrides.act(
+    view = await overrides.act(
         override_id, OverrideAction.APPROVE, reason=None, caller=caller, request_id=request_id
     )
     return override_out(view)
@@ -115,10 +115,10 @@ async def refuse_override(
     override_id: OverrideId,
     body: ReasonRequest,
     caller: OperatorDep,
-    services: ServicesDep,
+    overrides: OverridesDep,
     request_id: RequestIdDep,
 ) -> OverrideOut:
-    view = await services.overrides.act(
+    view = await overrides.act(
         override_id, OverrideAction.REFUSE, reason=body.reason, caller=caller, request_id=request_id
     )
     return override_out(view)
@@ -129,10 +129,10 @@ async def revoke_override(
     override_id: OverrideId,
     body: ReasonRequest,
     caller: OperatorDep,
-    services: ServicesDep,
+    overrides: OverridesDep,
     request_id: RequestIdDep,
 ) -> OverrideOut:
-    view = await services.overrides.act(
+    view = await overrides.act(
         override_id, OverrideAction.REVOKE, reason=body.reason, caller=caller, request_id=request_id
     )
     return override_out(view)

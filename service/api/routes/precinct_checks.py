@@ -5,7 +5,13 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter
 
-from service.api.deps import CommissionDep, LanguageDep, RequestIdDep, ServicesDep
+from service.api.deps import (
+    CommissionDep,
+    EligibilityDep,
+    LanguageDep,
+    ReferenceDep,
+    RequestIdDep,
+)
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.schemas import PrecinctCheckOut, PrecinctCheckRequest
 
@@ -16,11 +22,12 @@ router = APIRouter(prefix="/v1", tags=["precinct-checks"])
 async def check_precinct(
     body: PrecinctCheckRequest,
     caller: CommissionDep,
-    services: ServicesDep,
+    eligibility: EligibilityDep,
+    reference: ReferenceDep,
     language: LanguageDep,
     request_id: RequestIdDep,
 ) -> PrecinctCheckOut:
-    result = await services.eligibility.check_precinct(
+    result = await eligibility.check_precinct(
         raw_iin=body.iin,
         election_id=body.election_id,
         precinct_id=body.precinct_id,
@@ -28,7 +35,6 @@ async def check_precinct(
         request_id=request_id,
     )
     structlog.contextvars.bind_contextvars(outcome=result.decision.outcome.value)
-    reference = await services.reference.current()
     decision = result.decision
     return PrecinctCheckOut(
         check_id=result.check_id,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from service.api.deps import AnyRoleDep, ServicesDep
+from service.api.deps import AnyRoleDep, ReferenceDep
 from service.api.schemas import (
     ElectionList,
     ElectionOut,
@@ -61,14 +61,13 @@ def election_out(e: Election) -> ElectionOut:
 @router.get("/precincts", response_model=PrecinctList, response_model_by_alias=True)
 async def list_precincts(
     _caller: AnyRoleDep,
-    services: ServicesDep,
+    reference: ReferenceDep,
     kato: Annotated[str | None, Query(pattern=r"^[0-9]{9}$")] = None,
     day_registration: bool | None = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{3}$")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> PrecinctList:
-    reference = await services.reference.current()
     matching = [
         p
         for p in reference.directory.all()
@@ -82,9 +81,8 @@ async def list_precincts(
 
 @router.get("/precincts/{precinct_id}", response_model=PrecinctOut, response_model_by_alias=True)
 async def get_precinct(
-    precinct_id: PrecinctId, _caller: AnyRoleDep, services: ServicesDep
+    precinct_id: PrecinctId, _caller: AnyRoleDep, reference: ReferenceDep
 ) -> PrecinctOut:
-    reference = await services.reference.current()
     precinct = reference.directory.get(precinct_id)
     if precinct is None:
         raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
@@ -92,17 +90,15 @@ async def get_precinct(
 
 
 @router.get("/elections", response_model=ElectionList)
-async def list_elections(_caller: AnyRoleDep, services: ServicesDep) -> ElectionList:
-    reference = await services.reference.current()
+async def list_elections(_caller: AnyRoleDep, reference: ReferenceDep) -> ElectionList:
     ordered = sorted(reference.elections.values(), key=lambda e: (e.voting_day, e.id))
     return ElectionList(items=[election_out(e) for e in ordered])
 
 
 @router.get("/elections/{election_id}", response_model=ElectionOut)
 async def get_election(
-    election_id: ElectionIdPath, _caller: AnyRoleDep, services: ServicesDep
+    election_id: ElectionIdPath, _caller: AnyRoleDep, reference: ReferenceDep
 ) -> ElectionOut:
-    reference = await services.reference.current()
     election = reference.elections.get(election_id)
     if election is None:
         raise NotFound(ErrorCode.ELECTION_NOT_FOUND)
