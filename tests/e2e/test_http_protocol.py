@@ -1,0 +1,41 @@
+"""How the API speaks HTTP, whatever the route: caching, redirects, methods, media types.
+
+Each test is a regression test for a finding of issue 12 ("Low"), asserted as a front end, a
+proxy or an attacker would see the answer.
+"""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from service.domain.caller import Role
+from tests.support import ELECTION_ID, PEOPLE, Keys, token
+
+
+def _bearer(keys: Keys, role: Role = Role.EGOV) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token(keys, role)}"}
+
+
+def test_no_answer_of_the_api_may_be_stored_by_a_cache(client: TestClient, keys: Keys) -> None:
+    # Decisions, registrations and refusals all speak of a person: no shared or browser cache
+    # may keep them, the 200s as much as the problems.
+    body = {"iin": PEOPLE["under_18"]["iin"], "election_id": ELECTION_ID}
+    answers = [
+        client.post("/v1/eligibility/check", json=body, headers=_bearer(keys)),
+        client.post("/v1/eligibility/check", json={"iin": "1", "election_id": ELECTION_ID}),
+        client.post(
+            "/v1/eligibility/check",
+            json={"iin": "1", "election_id": ELECTION_ID},
+            headers=_bearer(keys),
+        ),
+        client.get("/v1/precincts/75-0001", headers=_bearer(keys)),
+        client.get("/v1/elections", headers=_bearer(keys)),
+        client.get("/v1/no-such-resource", headers=_bearer(keys)),
+        client.post(
+            "/v1/eligibility/check",
+            content=b"{" + b" " * 100_000 + b"}",
+            headers={**_bearer(keys), "Content-Type": "application/json"},
+        ),
+    ]
+    assert [a.status_code for a in answers] == [200, 401, 422, 200, 200, 404, 413]
+    assert [a.headers.get("cache-control") for a in answers] == ["no-store"] * len(answers)
