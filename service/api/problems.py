@@ -67,7 +67,7 @@ def problem_response(
     status = STATUS_BY_CODE[code]
     body: dict[str, Any] = {
         "type": f"urn:voter-eligibility:problem:{code.value}",
-        "title": message(code.value, Language.EN),
+        "title": message(code.value, language),
         "status": status,
         "detail": message(code.value, language),
         "code": code.value,

@@ -39,3 +39,29 @@ def test_no_answer_of_the_api_may_be_stored_by_a_cache(client: TestClient, keys:
     ]
     assert [a.status_code for a in answers] == [200, 401, 422, 200, 200, 404, 413]
     assert [a.headers.get("cache-control") for a in answers] == ["no-store"] * len(answers)
+
+
+def test_a_problem_title_follows_the_negotiated_language_while_type_and_code_stay_stable(
+    client: TestClient, keys: Keys
+) -> None:
+    problems = {
+        lang: client.post(
+            "/v1/eligibility/check",
+            json={"iin": "1", "election_id": ELECTION_ID},
+            headers={**_bearer(keys), "Accept-Language": lang},
+        )
+        for lang in ("kk", "ru", "en")
+    }
+    assert {lang: p.headers["content-language"] for lang, p in problems.items()} == {
+        "kk": "kk",
+        "ru": "ru",
+        "en": "en",
+    }
+    assert {lang: p.json()["title"] for lang, p in problems.items()} == {
+        "kk": "ЖСН 12 цифрдан тұруы керек.",
+        "ru": "ИИН должен состоять из 12 цифр.",
+        "en": "An IIN is exactly 12 digits.",
+    }
+    assert {(p.json()["type"], p.json()["code"]) for p in problems.values()} == {
+        ("urn:voter-eligibility:problem:IIN_FORMAT", "IIN_FORMAT")
+    }
