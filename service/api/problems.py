@@ -9,6 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from service.errors import ErrorCode, RateLimited, ServiceError, UpstreamUnavailable
 from service.logs import IIN_SHAPED, REDACTED, get_logger
@@ -156,13 +157,20 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _methods_for(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.routes:
-        pattern = getattr(route, "path_regex", None)
-        if pattern is not None and pattern.match(request.url.path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """The methods some route serves at this path, asked of the router itself: included
+    routers hold their routes out of sight of ``app.routes``, so only matching finds them."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -6,8 +6,11 @@ proxy or an attacker would see the answer.
 
 from __future__ import annotations
 
+import re
+
 from fastapi.testclient import TestClient
 
+from service.api.app import load_contract
 from service.domain.caller import Role
 from tests.support import ELECTION_ID, PEOPLE, Keys, token
 
@@ -64,4 +67,21 @@ def test_a_problem_title_follows_the_negotiated_language_while_type_and_code_sta
     }
     assert {(p.json()["type"], p.json()["code"]) for p in problems.values()} == {
         ("urn:voter-eligibility:problem:IIN_FORMAT", "IIN_FORMAT")
+    }
+
+
+def test_a_405_names_in_allow_every_method_the_contract_gives_its_path(
+    client: TestClient, keys: Keys
+) -> None:
+    paths = load_contract()["paths"]
+    allowed: dict[str, str] = {}
+    for template in paths:
+        # No operation of the contract is a DELETE; "0a1b" fits every path parameter's pattern.
+        path = re.sub(r"\{[^}]+\}", "0a1b", template)
+        response = client.delete(path, headers=_bearer(keys, Role.OPERATOR))
+        assert (response.status_code, response.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
+        allowed[template] = response.headers.get("allow", "")
+    assert allowed == {
+        template: ", ".join(sorted(method.upper() for method in item))
+        for template, item in paths.items()
     }
