@@ -85,3 +85,23 @@ def test_a_405_names_in_allow_every_method_the_contract_gives_its_path(
         template: ", ".join(sorted(method.upper() for method in item))
         for template, item in paths.items()
     }
+
+
+def test_a_trailing_slash_is_a_404_problem_never_a_redirect_to_the_callers_host(
+    client: TestClient, keys: Keys
+) -> None:
+    for method, path in [
+        ("POST", "/v1/eligibility/check/"),
+        ("GET", "/v1/elections/"),
+        ("GET", "/healthz/"),
+    ]:
+        response = client.request(
+            method,
+            path,
+            json={},
+            headers={**_bearer(keys), "Host": "evil.example"},
+            follow_redirects=False,
+        )
+        assert (response.status_code, response.json()["code"]) == (404, "RESOURCE_NOT_FOUND")
+        assert "location" not in response.headers
+        assert "evil.example" not in response.text
