@@ -121,3 +121,11 @@ def test_authenticated_operations_document_401_403_and_429(contract: dict[str, A
         if operation.get("security") == []:
             continue
         assert {"401", "403", "429"} <= set(operation["responses"]), key
+
+
+def test_operations_with_a_body_document_415_for_a_body_that_is_not_json(
+    contract: dict[str, Any],
+) -> None:
+    for key, operation in _operations(contract).items():
+        if "requestBody" in operation:
+            assert "415" in operation["responses"], key

@@ -105,3 +105,29 @@ def test_a_trailing_slash_is_a_404_problem_never_a_redirect_to_the_callers_host(
         assert (response.status_code, response.json()["code"]) == (404, "RESOURCE_NOT_FOUND")
         assert "location" not in response.headers
         assert "evil.example" not in response.text
+
+
+def _operations_with_a_body() -> list[tuple[str, str]]:
+    return [
+        (method.upper(), re.sub(r"\{[^}]+\}", "0a1b", template))
+        for template, item in load_contract()["paths"].items()
+        for method, operation in item.items()
+        if "requestBody" in operation
+    ]
+
+
+def test_a_body_that_is_not_json_is_refused_with_415_by_every_operation_that_takes_one(
+    client: TestClient, keys: Keys
+) -> None:
+    every_role = {"Authorization": f"Bearer {token(keys, *Role)}"}
+    operations = _operations_with_a_body()
+    assert len(operations) >= 8
+    for method, path in operations:
+        for content_type in ("text/plain", "application/x-www-form-urlencoded", None):
+            headers = dict(every_role)
+            if content_type is not None:
+                headers["Content-Type"] = content_type
+            response = client.request(method, path, content=b'{"iin": "1"}', headers=headers)
+            assert response.status_code == 415, (method, path, content_type, response.text)
+            assert response.headers["content-type"] == "application/problem+json"
+            assert response.json()["code"] == "UNSUPPORTED_MEDIA_TYPE"

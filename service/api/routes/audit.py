@@ -7,13 +7,14 @@ from typing import Annotated
 import anyio
 from fastapi import APIRouter, Query
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import AuditorDep, ServicesDep
 from service.api.schemas import AuditEntryList, AuditEntryOut, CheckpointOut
 from service.audit.chain import ChainEntry, Checkpoint
 from service.db.engine import read_session
 from service.errors import NotFound
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=JsonBodyRoute)
 
 
 @router.get("/entries", response_model=AuditEntryList)

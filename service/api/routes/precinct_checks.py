@@ -5,11 +5,12 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import CommissionDep, LanguageDep, RequestIdDep, ServicesDep
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.schemas import PrecinctCheckOut, PrecinctCheckRequest
 
-router = APIRouter(prefix="/v1", tags=["precinct-checks"])
+router = APIRouter(prefix="/v1", tags=["precinct-checks"], route_class=JsonBodyRoute)
 
 
 @router.post("/precinct-checks", response_model=PrecinctCheckOut)
