@@ -1,6 +1,7 @@
 """JSON request bodies, read the same way by every operation that takes one.
 
-A body must say it is JSON (415 otherwise) and be JSON (400 otherwise). The check reads its
+A body must say it is JSON (415 otherwise) and be JSON, each name once per object (400
+otherwise). The check reads its
 own body with :func:`parse_json_body`; every other route is a :class:`JsonBodyRoute`, which
 reads the body the same way before FastAPI looks at it.
 """
@@ -32,12 +33,33 @@ def is_json_media_type(content_type: str) -> bool:
     )
 
 
+class _DuplicateName(Exception):
+    pass
+
+
+def _object_with_unique_names(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    # Called for objects only, so scalars and arrays parse at full speed.
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        raise _DuplicateName
+    return value
+
+
 def parse_json_body(raw: bytes, content_type: str | None) -> Any:
-    """The value of a non-empty body, or the problem that refuses it."""
+    """The value of a non-empty body, or the problem that refuses it.
+
+    A member named twice in one object is malformed (I-JSON, RFC 7493 §2.3), not "last one
+    wins": parsers disagree on which counts, so a proxy or a log line could read another IIN
+    than the one decided on. Like any unreadable body it is a 400, before authentication.
+    """
     if content_type is None or not is_json_media_type(content_type):
         raise ServiceError(ErrorCode.UNSUPPORTED_MEDIA_TYPE)
     try:
-        return json.loads(raw)
+        return json.loads(raw, object_pairs_hook=_object_with_unique_names)
+    except _DuplicateName:
+        # The name is the caller's own text and is not echoed.
+        errors = [{"field": "body", "type": "json_duplicate_key"}]
+        raise ServiceError(ErrorCode.MALFORMED_REQUEST, errors=errors) from None
     except json.JSONDecodeError as exc:
         errors = [{"field": f"body.{exc.pos}", "type": "json_invalid"}]
         raise ServiceError(ErrorCode.MALFORMED_REQUEST, errors=errors) from None
