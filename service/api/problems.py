@@ -11,7 +11,13 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from service.errors import ErrorCode, RateLimited, ServiceError, UpstreamUnavailable
+from service.errors import (
+    ErrorCode,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+    UpstreamUnavailable,
+)
 from service.logs import IIN_SHAPED, REDACTED, get_logger
 from service.messages import Language, message, negotiate
 
@@ -95,11 +101,21 @@ def _safe_location(loc: tuple[Any, ...]) -> str:
     return IIN_SHAPED.sub(REDACTED, ".".join(str(part) for part in loc))[:128]
 
 
+def _bearer_challenge(reason: str) -> str:
+    """RFC 6750 §3: the challenge names the error only when a bearer token was sent; the
+    reason is a stable code, never the token or a claim."""
+    challenge = 'Bearer realm="voter-eligibility"'
+    if reason == Unauthenticated.NO_BEARER_TOKEN:
+        return challenge
+    description = f"token refused: {reason.replace('_', ' ')}"
+    return f'{challenge}, error="invalid_token", error_description="{description}"'
+
+
 async def on_service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     headers: dict[str, str] = {}
-    if exc.code is ErrorCode.UNAUTHENTICATED:
-        headers["WWW-Authenticate"] = 'Bearer realm="voter-eligibility"'
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = _bearer_challenge(exc.reason)
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if STATUS_BY_CODE[exc.code] == 503:
