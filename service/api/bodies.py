@@ -1,9 +1,8 @@
 """JSON request bodies, read the same way by every operation that takes one.
 
 A body must say it is JSON (415 otherwise) and be JSON, each name once per object (400
-otherwise). The check reads its
-own body with :func:`parse_json_body`; every other route is a :class:`JsonBodyRoute`, which
-reads the body the same way before FastAPI looks at it.
+otherwise). The check reads its own body with :func:`parse_json_body`; every other route is
+a :class:`JsonBodyRoute`, which reads the body the same way before FastAPI looks at it.
 """
 
 from __future__ import annotations

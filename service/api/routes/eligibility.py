@@ -5,8 +5,9 @@ which cost more CPU than the check's own work (BENCHMARKS.md): its endpoint take
 request. It takes the steps a FastAPI route declaring these parameters would take, in the
 same order, and raises the same errors into the same problem handlers: the body is read
 and parsed as every route's is (service.api.bodies: 415 for a body that is not JSON, 400 for
-malformed JSON), unknown query parameters are refused, the caller is authenticated and
-admitted (401, 403, 429), then headers and body are validated together (422).
+malformed JSON or a member named twice), unknown query parameters are refused, the caller
+is authenticated and admitted (401, 403, 429), then headers and body are validated together
+(422).
 ``contracts/openapi.yaml`` defines the operation; the contract tests hold this to it.
 """
 
