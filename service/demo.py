@@ -100,23 +100,36 @@ class DemoKeys:
     hmac: str
 
 
+def private_directory(path: Path) -> Path:
+    """``path`` as a directory only its owner can list or enter (0700)."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path.chmod(0o700)  # made by an earlier demo with the umask's mode
+    return path
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to a file only its owner can read (0600), from the moment it exists."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with open(descriptor, "w", encoding="utf-8") as handle:
+        os.fchmod(descriptor, 0o600)  # left by an earlier demo with another mode: before writing
+        handle.write(text)
+
+
 def _read_or_create(path: Path, make: Any) -> str:
     if path.exists():
         return path.read_text("ascii")
     value: str = make()
-    path.write_text(value, "ascii")
-    path.chmod(0o600)
+    write_private(path, value)
     return value
 
 
 def ensure_keys(directory: Path) -> DemoKeys:
     """Development keys, made once and reused so the demo's audit log stays verifiable."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)
     jwt_private = directory / "jwt-dev.pem"
     if not jwt_private.exists():
         private, public = generate_dev_keypair()
-        jwt_private.write_text(private, "ascii")
-        jwt_private.chmod(0o600)
+        write_private(jwt_private, private)
         (directory / "jwt-dev.pub.pem").write_text(public, "ascii")
     audit_signing = _read_or_create(directory / "audit-signing.pem", generate_signing_key)
     (directory / "audit-signing.pub.pem").write_text(
@@ -184,8 +197,7 @@ def demo_environment(
 
 def write_env_file(path: Path, environment: dict[str, str]) -> None:
     lines = [f"{name}={shlex.quote(value)}" for name, value in environment.items()]
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    path.chmod(0o600)
+    write_private(path, "\n".join(lines) + "\n")
 
 
 def load_reference_data(settings: Settings, country: Path, *, force: bool) -> None:
@@ -396,21 +408,9 @@ def _serve_and_announce(
     from service.api.app import create_app
     from service.clock import clock_from
 
-    now = clock_from(settings.clock_fixed).now()
-    tokens = var_dir / "tokens"
-    tokens.mkdir(exist_ok=True)
-    for name, role in DEMO_ACCOUNTS.items():
-        token = mint_token(
-            private_key_pem=keys_private(settings),
-            kid=DEMO_KID,
-            subject=f"demo-{name}",
-            roles=[role],
-            issuer=DEMO_ISSUER,
-            audience=DEMO_AUDIENCE,
-            now=now,
-            lifetime_seconds=settings.jwt_max_lifetime_seconds,
-        )
-        (tokens / f"{name}.jwt").write_text(token, "ascii")
+    tokens = write_demo_tokens(
+        var_dir / "tokens", settings, now=clock_from(settings.clock_fixed).now()
+    )
     election_id, _ = _first_election(var_dir / "demo-country" / "elections.jsonl")
     server = uvicorn.Server(
         uvicorn.Config(
@@ -437,6 +437,25 @@ def _serve_and_announce(
 
     threading.Thread(target=announce, name="demo-announce", daemon=True).start()
     server.run()
+
+
+def write_demo_tokens(tokens: Path, settings: Settings, *, now: dt.datetime) -> Path:
+    """One token per demo account, in ``tokens/<account>.jwt``: bearer secrets, so readable
+    by their owner only."""
+    private_directory(tokens)
+    for name, role in DEMO_ACCOUNTS.items():
+        token = mint_token(
+            private_key_pem=keys_private(settings),
+            kid=DEMO_KID,
+            subject=f"demo-{name}",
+            roles=[role],
+            issuer=DEMO_ISSUER,
+            audience=DEMO_AUDIENCE,
+            now=now,
+            lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        )
+        write_private(tokens / f"{name}.jwt", token)
+    return tokens
 
 
 def keys_private(settings: Settings) -> str:

@@ -63,7 +63,17 @@ class InvalidInput(ServiceError):
 
 
 class Unauthenticated(ServiceError):
+    """``reason`` says why, as a stable code safe to tell the caller: one of the token
+    verifier's reasons, or one of the two below."""
+
     code = ErrorCode.UNAUTHENTICATED
+
+    NO_BEARER_TOKEN = "missing"  # noqa: S105 - a reason code, not a secret
+    SUBJECT_HOLDS_IIN = "subject_holds_iin"
+
+    def __init__(self, *, reason: str) -> None:
+        super().__init__(reason=reason)
+        self.reason = reason
 
 
 class Forbidden(ServiceError):

@@ -111,6 +111,9 @@ def create_app(
         dependencies=[Depends(reject_unknown_query_parameters)],
         docs_url=None,
         redoc_url=None,
+        # Starlette would answer "/v1/x/" with a 307 to "/v1/x" on the host the caller named,
+        # an open redirect for whoever controls the Host header: a trailing slash is a 404.
+        redirect_slashes=False,
         # Observability is Prometheus metrics and JSON log lines (service/observability); with
         # FastAPI's OpenTelemetry off it stops looking for a configured provider per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},

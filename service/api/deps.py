@@ -17,7 +17,7 @@ from service.logs import IIN_SHAPED, get_logger
 from service.messages import Language, negotiate
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
-from service.security.tokens import TokenRejected
+from service.security.tokens import REASONS, TokenRejected
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.overrides import OverrideService
@@ -82,6 +82,11 @@ async def _request_id(request: Request, _declared: RequestIdHeader = None) -> st
 RequestIdDep = Annotated[str, Depends(_request_id)]
 
 _BEARER_PREFIX = "bearer "
+# Why a 401 (the problem's ``reason``): the token verifier's reasons, no bearer token at all,
+# or a subject that holds an IIN. None carries the token or a claim.
+NO_BEARER_TOKEN = Unauthenticated.NO_BEARER_TOKEN
+SUBJECT_HOLDS_IIN = Unauthenticated.SUBJECT_HOLDS_IIN
+UNAUTHENTICATED_REASONS = REASONS | {NO_BEARER_TOKEN, SUBJECT_HOLDS_IIN}
 
 
 def authenticate(services: AppServices, authorization: str) -> Caller:
@@ -90,18 +95,18 @@ def authenticate(services: AppServices, authorization: str) -> Caller:
     Call it from a coroutine: the caller's subject is bound to the request's log lines.
     """
     if not authorization.lower().startswith(_BEARER_PREFIX):
-        _security_log.warning("security.token.rejected", reason="missing")
-        raise Unauthenticated
+        _security_log.warning("security.token.rejected", reason=NO_BEARER_TOKEN)
+        raise Unauthenticated(reason=NO_BEARER_TOKEN)
     token = authorization[len(_BEARER_PREFIX) :].strip()
     try:
         caller = services.verifier.verify(token, now=services.clock.now())
     except TokenRejected as exc:
         _security_log.warning("security.token.rejected", reason=exc.reason)
-        raise Unauthenticated from None
+        raise Unauthenticated(reason=exc.reason) from None
     if IIN_SHAPED.search(caller.subject):
         # An account named by a national id would write it into every audit entry it causes.
-        _security_log.warning("security.token.rejected", reason="subject_holds_iin")
-        raise Unauthenticated
+        _security_log.warning("security.token.rejected", reason=SUBJECT_HOLDS_IIN)
+        raise Unauthenticated(reason=SUBJECT_HOLDS_IIN)
     structlog.contextvars.bind_contextvars(sub=caller.subject)
     # Every authenticated route comes through here, and only those: health and metrics don't.
     services.rate_limits.admit(caller)

@@ -1,4 +1,5 @@
-"""Request id, body size bound and the one canonical log line per request (pure ASGI)."""
+"""Request id, body size bound, no caching of personal data and the one canonical log line
+per request (pure ASGI)."""
 
 from __future__ import annotations
 
@@ -20,6 +21,10 @@ REQUEST_ID_HEADER = "x-request-id"
 _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 UNMATCHED_ROUTE = "unmatched"
+# Every /v1 answer speaks of a person or a decision, refusals included: no cache may keep one.
+# Health, readiness and metrics hold nothing personal and are left to the caller's caches.
+_PERSONAL_PREFIX = "/v1/"
+_NO_STORE = (b"cache-control", b"no-store")
 
 _log = get_logger("service.http")
 
@@ -85,12 +90,15 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status: dict[str, Any] = {"code": 500}
+        is_personal = scope["path"].startswith(_PERSONAL_PREFIX)
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status["code"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
+                if is_personal:
+                    headers.append(_NO_STORE)
                 message["headers"] = headers
             await send(message)
 

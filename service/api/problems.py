@@ -9,8 +9,15 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
-from service.errors import ErrorCode, RateLimited, ServiceError, UpstreamUnavailable
+from service.errors import (
+    ErrorCode,
+    RateLimited,
+    ServiceError,
+    Unauthenticated,
+    UpstreamUnavailable,
+)
 from service.logs import IIN_SHAPED, REDACTED, get_logger
 from service.messages import Language, message, negotiate
 
@@ -67,7 +74,7 @@ def problem_response(
     status = STATUS_BY_CODE[code]
     body: dict[str, Any] = {
         "type": f"urn:voter-eligibility:problem:{code.value}",
-        "title": message(code.value, Language.EN),
+        "title": message(code.value, language),
         "status": status,
         "detail": message(code.value, language),
         "code": code.value,
@@ -94,11 +101,21 @@ def _safe_location(loc: tuple[Any, ...]) -> str:
     return IIN_SHAPED.sub(REDACTED, ".".join(str(part) for part in loc))[:128]
 
 
+def _bearer_challenge(reason: str) -> str:
+    """RFC 6750 §3: the challenge names the error only when a bearer token was sent; the
+    reason is a stable code, never the token or a claim."""
+    challenge = 'Bearer realm="voter-eligibility"'
+    if reason == Unauthenticated.NO_BEARER_TOKEN:
+        return challenge
+    description = f"token refused: {reason.replace('_', ' ')}"
+    return f'{challenge}, error="invalid_token", error_description="{description}"'
+
+
 async def on_service_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ServiceError)
     headers: dict[str, str] = {}
-    if exc.code is ErrorCode.UNAUTHENTICATED:
-        headers["WWW-Authenticate"] = 'Bearer realm="voter-eligibility"'
+    if isinstance(exc, Unauthenticated):
+        headers["WWW-Authenticate"] = _bearer_challenge(exc.reason)
     if isinstance(exc, RateLimited):
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if STATUS_BY_CODE[exc.code] == 503:
@@ -156,13 +173,20 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     )
 
 
+_METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
 def _methods_for(request: Request) -> list[str]:
-    methods: set[str] = set()
-    for route in request.app.routes:
-        pattern = getattr(route, "path_regex", None)
-        if pattern is not None and pattern.match(request.url.path):
-            methods |= set(getattr(route, "methods", None) or ())
-    return sorted(methods)
+    """The methods some route serves at this path, asked of the router itself: included
+    routers hold their routes out of sight of ``app.routes``, so only matching finds them."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes
+        )
+    ]
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:

@@ -183,7 +183,12 @@ def _new_run_id() -> str:
 @contextmanager
 def _exclusive(out_dir: Path) -> Iterator[None]:
     """One compile per output directory at a time (a second would duplicate entries)."""
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise RollRefused(f"--out {out_dir} is not a directory") from None
+    except OSError as exc:
+        raise RollRefused(f"--out {out_dir} cannot be made: {exc.strerror}") from None
     os.chmod(out_dir, 0o700)  # the lists are personal data
     with (out_dir / LOCK_NAME).open("w") as handle:
         try:

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from service.api.app import create_app, load_contract
+from service.api.deps import UNAUTHENTICATED_REASONS
 from tests.support import Keys, make_settings
 
 METHODS = {"get", "post", "put", "patch", "delete"}
@@ -121,3 +122,18 @@ def test_authenticated_operations_document_401_403_and_429(contract: dict[str, A
         if operation.get("security") == []:
             continue
         assert {"401", "403", "429"} <= set(operation["responses"]), key
+
+
+def test_operations_with_a_body_document_415_for_a_body_that_is_not_json(
+    contract: dict[str, Any],
+) -> None:
+    for key, operation in _operations(contract).items():
+        if "requestBody" in operation:
+            assert "415" in operation["responses"], key
+
+
+def test_the_contract_names_every_reason_a_token_can_be_refused_for(
+    contract: dict[str, Any],
+) -> None:
+    problem = contract["components"]["schemas"]["Problem"]
+    assert set(problem["properties"]["reason"]["enum"]) == UNAUTHENTICATED_REASONS

@@ -5,12 +5,23 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-from service.demo import EXPECTED
+import pytest
+
+from service.config import Settings
+from service.demo import (
+    EXPECTED,
+    demo_environment,
+    ensure_keys,
+    write_demo_tokens,
+    write_env_file,
+)
+from tests.support import NOW
 
 BANNER_TIMEOUT_SECONDS = 120
 
@@ -64,3 +75,40 @@ def test_demo_comes_up_and_every_sample_gets_the_decision_it_claims(tmp_path: Pa
     )
     assert verify.returncode == 0, verify.stderr
     assert f"ok: {len(EXPECTED) + 2} entries" in verify.stdout
+
+
+def test_demo_tokens_keys_and_environment_are_readable_by_their_owner_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    var_dir = tmp_path / "var"
+    # A token file and directory an earlier demo left readable by everyone get tightened too.
+    (var_dir / "tokens").mkdir(parents=True, mode=0o755)
+    (var_dir / "tokens" / "egov.jwt").write_text("old", "ascii")
+    (var_dir / "tokens" / "egov.jwt").chmod(0o644)
+    usual_umask = os.umask(0o022)
+    try:
+        keys = ensure_keys(var_dir / "keys")
+        environment = demo_environment(
+            var_dir,
+            keys,
+            registry_url="http://r.invalid",
+            addresses_url="http://a.invalid",
+            clock=NOW,
+        )
+        write_env_file(var_dir / "demo.env", environment)
+        for name, value in environment.items():
+            monkeypatch.setenv(name, value)
+        tokens = write_demo_tokens(var_dir / "tokens", Settings(), now=NOW)
+    finally:
+        os.umask(usual_umask)
+
+    def mode(path: Path) -> str:
+        return oct(stat.S_IMODE(path.stat().st_mode))
+
+    secrets = [*sorted(tokens.glob("*.jwt")), var_dir / "demo.env"]
+    secrets += [
+        var_dir / "keys" / name for name in ("jwt-dev.pem", "audit-signing.pem", "audit-hmac.key")
+    ]
+    assert len(secrets) == 9
+    assert {path.name: mode(path) for path in secrets} == {path.name: "0o600" for path in secrets}
+    assert {mode(tokens), mode(var_dir / "keys")} == {"0o700"}

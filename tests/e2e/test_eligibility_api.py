@@ -219,7 +219,9 @@ def test_no_token_is_401_and_wrong_role_is_403(client: TestClient, keys: Keys) -
         # Authentication comes before field validation: a stranger learns nothing of the fields.
         ({"content": b"[]", "role": None}, 401, "UNAUTHENTICATED", None),
         ({"content": b"", "role": Role.EGOV}, 422, "VALIDATION_FAILED", ["body"]),
-        ({"content_type": "text/plain", "role": Role.EGOV}, 422, "VALIDATION_FAILED", ["body"]),
+        # A body that is not JSON is not read as one, before anyone is authenticated.
+        ({"content_type": "text/plain", "role": None}, 415, "UNSUPPORTED_MEDIA_TYPE", None),
+        ({"content_type": "text/plain", "role": Role.EGOV}, 415, "UNSUPPORTED_MEDIA_TYPE", None),
         (
             {"headers": {"Accept-Language": "x" * 257}, "content": b"[]", "role": Role.EGOV},
             422,

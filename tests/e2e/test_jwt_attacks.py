@@ -283,3 +283,42 @@ def test_valid_token_without_a_deciding_role_is_refused_with_403(
     assert refusals[0].get("sub") == "auditor@cec"
     assert not [e for e in events if e.get("event") == "security.token.rejected"]
     _assert_never_leaked(auditor, response, out + err)
+
+
+@pytest.mark.parametrize(
+    ("make_headers", "reason"),
+    [pytest.param(make, reason, id=name) for name, make, reason in ATTACKS],
+)
+def test_a_refused_token_is_told_why_in_the_problem_and_the_bearer_challenge(
+    client: TestClient, keys: Keys, make_headers: HeaderFactory, reason: str
+) -> None:
+    headers = make_headers(keys)
+
+    response = client.post(PATH, json=BODY, headers={**headers, "Accept-Language": "ru"})
+
+    problem = _assert_problem(response, 401, "UNAUTHENTICATED")
+    assert problem["reason"] == reason
+    assert problem["detail"] == "Требуется действительный токен доступа."
+    challenge = response.headers["www-authenticate"]
+    if reason == "missing":
+        # RFC 6750 §3.1: no error code when the request carried no bearer token at all.
+        assert challenge == 'Bearer realm="voter-eligibility"'
+    else:
+        assert challenge == (
+            'Bearer realm="voter-eligibility", error="invalid_token", '
+            f'error_description="token refused: {reason.replace("_", " ")}"'
+        )
+    _assert_never_leaked(_secret_of(headers), response, "")
+
+
+def test_a_token_whose_subject_holds_an_iin_is_told_so_without_the_iin(
+    client: TestClient, keys: Keys
+) -> None:
+    iin = PEOPLE["under_18"]["iin"]
+    bearer_token = token(keys, Role.EGOV, subject=f"clerk-{iin}")
+
+    response = client.post(PATH, json=BODY, headers={"Authorization": f"Bearer {bearer_token}"})
+
+    assert _assert_problem(response, 401, "UNAUTHENTICATED")["reason"] == "subject_holds_iin"
+    assert iin not in response.text
+    assert iin not in str(dict(response.headers))

@@ -138,3 +138,20 @@ def test_an_unknown_election_is_refused(env: dict[str, str], tmp_path: Path) -> 
 
     assert result.exit_code == 2
     assert "refused: no election 'nope'" in result.output
+
+
+def test_an_out_that_is_a_file_is_refused_without_a_traceback(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    existing = tmp_path / "roll.csv"
+    existing.write_text("someone's own file\n", "utf-8")
+
+    for out in (existing, existing / "lists"):
+        result = runner.invoke(
+            app, ["roll", "compile", "--election", ELECTION_ID, "--out", str(out)], env=env
+        )
+
+        assert result.exit_code == 2, result.output
+        assert isinstance(result.exception, SystemExit), result.exception
+        assert f"voterctl: refused: --out {out.resolve()} is not a directory" in result.output
+    assert existing.read_text("utf-8") == "someone's own file\n"

@@ -6,11 +6,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import AuditorDep, AuditReadingDep, CheckpointKeyDep
 from service.api.schemas import AuditEntryList, AuditEntryOut, CheckpointOut
 from service.errors import NotFound
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=JsonBodyRoute)
 
 
 @router.get("/entries", response_model=AuditEntryList)

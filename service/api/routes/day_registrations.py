@@ -8,6 +8,7 @@ import structlog
 from fastapi import APIRouter, Header, Path
 from starlette.responses import Response
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import (
     DayRegistrationsDep,
     EgovDep,
@@ -26,7 +27,9 @@ from service.messages import Language
 from service.usecases.day_registrations import AnswerFor, Outcome, Registered, RegistrationView
 from service.usecases.ports import Answer
 
-router = APIRouter(prefix="/v1/day-registrations", tags=["day-registrations"])
+router = APIRouter(
+    prefix="/v1/day-registrations", tags=["day-registrations"], route_class=JsonBodyRoute
+)
 
 RegistrationId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
 IdempotencyKey = Annotated[

@@ -3,16 +3,16 @@
 Voting day's hot route skips FastAPI's per-request dependency solving and body handling,
 which cost more CPU than the check's own work (BENCHMARKS.md): its endpoint takes the bare
 request. It takes the steps a FastAPI route declaring these parameters would take, in the
-same order, and raises the same errors into the same problem handlers: the body
-is read and parsed (400 for malformed JSON), unknown query parameters are refused, the caller
+same order, and raises the same errors into the same problem handlers: the body is read
+and parsed as every route's is (service.api.bodies: 415 for a body that is not JSON, 400 for
+malformed JSON or a member named twice), unknown query parameters are refused, the caller
 is authenticated and admitted (401, 403, 429), then headers and body are validated together
-(422). ``contracts/openapi.yaml`` defines the operation; the contract tests hold this to it.
+(422).
+``contracts/openapi.yaml`` defines the operation; the contract tests hold this to it.
 """
 
 from __future__ import annotations
 
-import email.message
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -21,12 +21,12 @@ from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route, request_response
 from starlette.types import Receive, Scope, Send
 
+from service.api.bodies import JSON_MEDIA_TYPE, parse_json_body
 from service.api.deps import DECIDER_ROLES, authenticate, ensure_role
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.problems import request_id_of
@@ -38,7 +38,6 @@ from service.messages import Language, message, negotiate
 from service.usecases.eligibility import RecordedDecision
 
 CHECK_PATH = "/v1/eligibility/check"
-_JSON = "application/json"
 _REQUEST = TypeAdapter(EligibilityCheckRequest)
 # (header, name in error locations, the contract's maximum length)
 _HEADER_BOUNDS = (
@@ -96,35 +95,15 @@ async def check_eligibility(request: Request) -> Response:
     language = negotiate(request.headers.get("accept-language"))
     decision = decision_out(recorded, directory=reference.directory, language=language)
     # Built from validated values already: serialised once, never validated again.
-    return Response(decision.model_dump_json().encode(), media_type=_JSON)
+    return Response(decision.model_dump_json().encode(), media_type=JSON_MEDIA_TYPE)
 
 
 async def _parsed_body(request: Request) -> Any:
-    """The body as JSON when it says it is JSON; its bytes otherwise (validation refuses them)."""
+    """The body's JSON value (415 when it is not JSON, 400 when it is malformed)."""
     raw = await request.body()
     if not raw:
         return _NO_BODY
-    content_type = request.headers.get("content-type")
-    if content_type is None or not _is_json_media_type(content_type):
-        return raw
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as exc:
-        error = {"type": "json_invalid", "loc": ("body", exc.pos), "msg": "JSON decode error"}
-        raise RequestValidationError([error]) from exc
-    except ValueError as exc:  # not UTF-8, UTF-16 or UTF-32
-        raise HTTPException(status_code=400) from exc
-
-
-def _is_json_media_type(content_type: str) -> bool:
-    if content_type == _JSON:
-        return True
-    parsed = email.message.Message()
-    parsed["content-type"] = content_type
-    subtype = parsed.get_content_subtype()
-    return parsed.get_content_maintype() == "application" and (
-        subtype == "json" or subtype.endswith("+json")
-    )
+    return parse_json_body(raw, request.headers.get("content-type"))
 
 
 def _validated(request: Request, body: Any) -> EligibilityCheckRequest:
@@ -163,7 +142,9 @@ class _SelfParsingRoute(APIRoute):
             openapi_extra={
                 "requestBody": {
                     "required": True,
-                    "content": {_JSON: {"schema": EligibilityCheckRequest.model_json_schema()}},
+                    "content": {
+                        JSON_MEDIA_TYPE: {"schema": EligibilityCheckRequest.model_json_schema()}
+                    },
                 }
             },
         )

@@ -9,13 +9,14 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 from starlette.responses import Response
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import MetricsDep, ReadinessDep
 from service.api.schemas import Health
 from service.errors import ErrorCode, ServiceError
 from service.observability.metrics import MEDIA_TYPE
 from service.observability.readiness import CheckStatus
 
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], route_class=JsonBodyRoute)
 
 
 class ReadinessChecks(BaseModel):

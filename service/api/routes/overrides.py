@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import OperatorDep, OverridesDep, RequestIdDep
 from service.api.presenters import receipt_out
 from service.api.schemas import (
@@ -21,7 +22,7 @@ from service.domain.model import OverrideKind
 from service.domain.overrides import OverrideAction, OverrideReason, OverrideStatus
 from service.usecases.overrides import NewOverride, OverrideView
 
-router = APIRouter(prefix="/v1/overrides", tags=["overrides"])
+router = APIRouter(prefix="/v1/overrides", tags=["overrides"], route_class=JsonBodyRoute)
 
 OverrideId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
 

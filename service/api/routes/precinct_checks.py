@@ -5,6 +5,7 @@ from __future__ import annotations
 import structlog
 from fastapi import APIRouter
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import (
     CommissionDep,
     EligibilityDep,
@@ -15,7 +16,7 @@ from service.api.deps import (
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.schemas import PrecinctCheckOut, PrecinctCheckRequest
 
-router = APIRouter(prefix="/v1", tags=["precinct-checks"])
+router = APIRouter(prefix="/v1", tags=["precinct-checks"], route_class=JsonBodyRoute)
 
 
 @router.post("/precinct-checks", response_model=PrecinctCheckOut)

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
+from service.api.bodies import JsonBodyRoute
 from service.api.deps import AnyRoleDep, ReferenceDep
 from service.api.schemas import (
     ElectionList,
@@ -19,7 +20,7 @@ from service.domain.model import Election, Precinct
 from service.domain.rules import ruleset_for
 from service.errors import ErrorCode, NotFound
 
-router = APIRouter(prefix="/v1", tags=["reference"])
+router = APIRouter(prefix="/v1", tags=["reference"], route_class=JsonBodyRoute)
 
 PrecinctId = Annotated[str, Path(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")]
 ElectionIdPath = Annotated[str, Path(min_length=1, max_length=64, pattern=r"^[0-9A-Za-z_-]+$")]
