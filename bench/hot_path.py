@@ -32,8 +32,8 @@ import orjson
 
 from bench.bare import app as bare_app
 from bench.service_vs_bare import bench_token, prepare_service
+from service.adapters.pipeline import Transports
 from service.api.app import create_app
-from service.bootstrap import Transports
 from service.clock import FixedClock
 from service.config import Settings
 from service.db.group_commit import DecisionWriter
@@ -126,6 +126,7 @@ def main() -> None:
     if os.environ.get("BENCH_NO_UPSTREAM_CLIENTS"):
         # Ablation: the upstreams as in-memory sources, no HTTP client layers at all.
         import service.bootstrap as app_module
+        from service.adapters.pipeline import Upstreams
         from service.datafiles import PersonRecord, RegistrationRecord, iter_records
 
         people = {
@@ -143,7 +144,10 @@ def main() -> None:
             async def registrations(self, iin: str) -> Any:
                 return tuple(homes.get(iin, ()))
 
-        app_module._upstream_sources = lambda *a, **k: (Memory(), Memory())  # type: ignore[assignment]
+        def in_memory(*_args: Any, **_kwargs: Any) -> Upstreams:
+            return Upstreams(persons=Memory(), registrations=Memory(), clients={}, guards=())
+
+        app_module.build_upstreams = in_memory  # type: ignore[attr-defined]
     ablate = set(filter(None, os.environ.get("BENCH_ABLATE", "").split(",")))
     if "commit" in ablate:
         from service.usecases.ports import NO_STANDING, Receipt, Recorded

@@ -15,13 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from service.adapters import addresses, registry
-from service.adapters.addresses import AddressClient
-from service.adapters.batch import BatchAddressClient, BatchRegistryClient
-from service.adapters.coalesce import CoalescingAddresses, CoalescingRegistry
-from service.adapters.registry import RegistryClient
-from service.adapters.resilience import CircuitBreaker, RetryPolicy, UpstreamGuard
-from service.adapters.upstream import build_upstream_client
+from service.adapters.pipeline import Transports, build_upstreams
 from service.audit.log import AuditLog
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner
@@ -35,11 +29,10 @@ from service.db.reference import ReferenceCache
 from service.db.storage import SqlStorage
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
-from service.observability.upstreams import ObservedAddresses, ObservedRegistry
 from service.ratelimit import BulkLookupWatch, RequestLimits
 from service.security.tokens import TokenVerifier
 from service.usecases.day_registrations import DayRegistrationService
-from service.usecases.eligibility import EligibilityService, PersonSource, RegistrationSource
+from service.usecases.eligibility import EligibilityService
 from service.usecases.overrides import OverrideService
 from service.usecases.reference_import import ImportResult, import_elections, import_precincts
 
@@ -64,14 +57,6 @@ class AppServices:
     metrics: Metrics
     rate_limits: RequestLimits
     readiness: ReadinessProbe
-
-
-@dataclass(frozen=True)
-class Transports:
-    """Injected upstream transports (tests, benchmarks); None means real HTTP."""
-
-    registry: httpx.AsyncBaseTransport | None = None
-    addresses: httpx.AsyncBaseTransport | None = None
 
 
 def checkpoint_signer(settings: Settings) -> CheckpointSigner:
@@ -106,91 +91,25 @@ def import_reference(
     raise ValueError(f"no reference data of kind {kind!r}")
 
 
-def upstream_guard(upstream: str, settings: Settings) -> UpstreamGuard:
-    """Retries, circuit breaker and bulkhead for one upstream's lookups."""
-    return UpstreamGuard(
-        upstream,
-        breaker=CircuitBreaker(
-            upstream,
-            failure_threshold=settings.upstream_breaker_failures,
-            reset_seconds=settings.upstream_breaker_reset_seconds,
-        ),
-        max_concurrent_calls=settings.upstream_max_connections,
-        retry=RetryPolicy(attempts=settings.upstream_retry_attempts),
-    )
-
-
-def _upstream_sources(
-    settings: Settings,
-    *,
-    registry_http: httpx.AsyncClient,
-    addresses_http: httpx.AsyncClient,
-    registry_guard: UpstreamGuard,
-    addresses_guard: UpstreamGuard,
-) -> tuple[PersonSource, RegistrationSource]:
-    """The two upstreams as the eligibility check sees them: batched, or one by one."""
-    deadline = settings.upstream_deadline_seconds
-    if settings.upstream_batch_lookups:
-        return (
-            CoalescingRegistry(
-                BatchRegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard),
-                deadline_seconds=deadline,
-                max_in_flight=settings.upstream_batch_in_flight,
-            ),
-            CoalescingAddresses(
-                BatchAddressClient(
-                    addresses_http, deadline_seconds=deadline, guard=addresses_guard
-                ),
-                deadline_seconds=deadline,
-                max_in_flight=settings.upstream_batch_in_flight,
-            ),
-        )
-    return (
-        RegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard),
-        AddressClient(addresses_http, deadline_seconds=deadline, guard=addresses_guard),
-    )
-
-
 def build_services(
     settings: Settings, *, database: Database, clock: Clock, transports: Transports
 ) -> AppServices:
     signer = checkpoint_signer(settings)
     audit_log = build_audit_log(settings, signer)
-    timeout = httpx.Timeout(settings.upstream_deadline_seconds)
-    registry_http = build_upstream_client(
-        settings.registry_url,
-        timeout=timeout,
-        max_connections=settings.upstream_max_connections,
-        transport=transports.registry,
-    )
-    addresses_http = build_upstream_client(
-        settings.addresses_url,
-        timeout=timeout,
-        max_connections=settings.upstream_max_connections,
-        transport=transports.addresses,
-    )
     reference_cache = ReferenceCache(database)
-    registry_guard = upstream_guard(registry.UPSTREAM, settings)
-    addresses_guard = upstream_guard(addresses.UPSTREAM, settings)
     # Per lifespan, not global: many apps run in one test process (service.observability).
     metrics = Metrics()
     metrics.watch_audit_log(database=database, reader=audit_log, clock=clock)
-    metrics.watch_upstream_guards((registry_guard, addresses_guard))
+    upstreams = build_upstreams(settings, transports=transports, observer=metrics)
+    metrics.watch_upstream_guards(upstreams.guards)
     storage = SqlStorage(database, audit_log=audit_log, observer=metrics)
     decisions = DecisionWriter(
         database=database, audit_log=audit_log, clock=clock, observer=metrics
     )
     voter_subject = partial(pseudonymise, key=settings.audit_hmac_key.get_secret_value().encode())
-    person_source, registration_source = _upstream_sources(
-        settings,
-        registry_http=registry_http,
-        addresses_http=addresses_http,
-        registry_guard=registry_guard,
-        addresses_guard=addresses_guard,
-    )
     eligibility_service = EligibilityService(
-        registry=ObservedRegistry(person_source, observer=metrics),
-        addresses=ObservedAddresses(registration_source, observer=metrics),
+        registry=upstreams.persons,
+        addresses=upstreams.registrations,
         reference=reference_cache,
         storage=storage,
         decisions=decisions,
@@ -224,7 +143,7 @@ def build_services(
         overrides=OverrideService(
             storage=storage, reference=reference_cache, pseudonymise=voter_subject, clock=clock
         ),
-        upstream_clients=(registry_http, addresses_http),
+        upstream_clients=tuple(upstreams.clients.values()),
         decisions=decisions,
         metrics=metrics,
         rate_limits=RequestLimits(
@@ -232,7 +151,5 @@ def build_services(
             per_role_per_minute=settings.rate_limit_per_role,
             observer=metrics,
         ),
-        readiness=ReadinessProbe(
-            database=database, upstreams={"registry": registry_http, "addresses": addresses_http}
-        ),
+        readiness=ReadinessProbe(database=database, upstreams=upstreams.clients),
     )

@@ -92,6 +92,18 @@ class RateLimited(ServiceError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class UpstreamFailure(StrEnum):
+    """How an upstream call failed: the ``failure`` of ``UpstreamUnavailable``."""
+
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    STATUS = "status"
+    MALFORMED = "malformed"
+    # Refused here without calling: the breaker is open, or every slot stayed taken.
+    CIRCUIT_OPEN = "circuit_open"
+    SATURATED = "saturated"
+
+
 class UpstreamUnavailable(ServiceError):
     """An upstream timed out, failed, was unreachable or answered nonsense.
 

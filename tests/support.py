@@ -14,10 +14,11 @@ import httpx
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from service.adapters.pipeline import Transports
 from service.api.app import create_app
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
-from service.bootstrap import Transports, import_reference
+from service.bootstrap import import_reference
 from service.clock import FixedClock
 from service.config import Settings
 from service.db.engine import open_database

@@ -24,9 +24,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
 from service.adapters.batch import BatchAddressClient, BatchRegistryClient
-from service.adapters.upstream import UpstreamFailure
 from service.domain.model import Person, Registration
-from service.errors import UpstreamUnavailable
+from service.errors import UpstreamFailure, UpstreamUnavailable
 
 V = TypeVar("V")
 
@@ -181,10 +180,7 @@ class CoalescingRegistry:
             **limits,
         )
 
-    async def lookup(self, iin: str) -> Person | None:
-        return await self._lookups.submit(iin)
-
-    def start_lookup(self, iin: str) -> asyncio.Future[Person | None]:
+    def lookup(self, iin: str) -> asyncio.Future[Person | None]:
         return self._lookups.submit(iin)
 
 
@@ -199,8 +195,5 @@ class CoalescingAddresses:
             **limits,
         )
 
-    async def registrations(self, iin: str) -> tuple[Registration, ...]:
-        return await self._lookups.submit(iin)
-
-    def start_registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]:
+    def registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]:
         return self._lookups.submit(iin)

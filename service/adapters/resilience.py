@@ -22,8 +22,7 @@ from enum import Enum, StrEnum
 import httpx
 import stamina
 
-from service.adapters.upstream import UpstreamFailure
-from service.errors import UpstreamUnavailable
+from service.errors import UpstreamFailure, UpstreamUnavailable
 from service.logs import get_logger
 
 _log = get_logger("service.upstream")
@@ -69,14 +68,32 @@ RETRYABLE: tuple[type[Exception], ...] = (
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
+    """How often and how patiently a failed upstream call is tried again (by stamina).
+
+    The online lookups keep the defaults: three attempts with short, jittered waits, all inside
+    the check's deadline. The voter-list compiler waits longer between more attempts.
+    """
+
     attempts: int = 3
     wait_initial_seconds: float = 0.05
     wait_max_seconds: float = 0.25
     wait_jitter_seconds: float = 0.05
 
     def __post_init__(self) -> None:
-        if not 1 <= self.attempts <= 3:
-            raise ValueError("attempts must be between 1 and 3")
+        if self.attempts < 1:
+            raise ValueError("attempts must be at least 1")
+        if min(self.wait_initial_seconds, self.wait_max_seconds, self.wait_jitter_seconds) < 0:
+            raise ValueError("waits must not be negative")
+
+    @classmethod
+    def doubling(cls, *, attempts: int, first_wait_seconds: float) -> RetryPolicy:
+        """Waits of ``first_wait_seconds``, then twice as long each time, without a cap."""
+        return cls(
+            attempts=attempts,
+            wait_initial_seconds=first_wait_seconds,
+            wait_max_seconds=first_wait_seconds * 2 ** max(attempts - 1, 0),
+            wait_jitter_seconds=first_wait_seconds / 2,
+        )
 
 
 class CircuitBreaker:

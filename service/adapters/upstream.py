@@ -8,30 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from enum import StrEnum
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 from pydantic import BaseModel, ValidationError
 
+from service.adapters.resilience import UpstreamGuard
 from service.adapters.transport import upstream_transport
-from service.errors import UpstreamUnavailable
-
-if TYPE_CHECKING:
-    from service.adapters.resilience import UpstreamGuard
+from service.errors import UpstreamFailure, UpstreamUnavailable
 
 DEFAULT_MAX_CONNECTIONS = 100
-
-
-class UpstreamFailure(StrEnum):
-    TIMEOUT = "timeout"
-    CONNECTION = "connection"
-    STATUS = "status"
-    MALFORMED = "malformed"
-    # Refused here without calling: the breaker is open, or every slot stayed taken.
-    CIRCUIT_OPEN = "circuit_open"
-    SATURATED = "saturated"
 
 
 class SubjectMismatch(ValueError):

@@ -13,6 +13,7 @@ import anyio
 import yaml
 from fastapi import Depends, FastAPI
 
+from service.adapters.pipeline import Transports
 from service.api.deps import reject_unknown_query_parameters
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
@@ -25,7 +26,7 @@ from service.api.routes import (
     precinct_checks,
     reference,
 )
-from service.bootstrap import AppServices, Transports, build_services
+from service.bootstrap import AppServices, build_services
 from service.clock import Clock, clock_from
 from service.config import Settings
 from service.db.engine import open_database, write_session

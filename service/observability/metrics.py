@@ -20,12 +20,12 @@ from prometheus_client import (
 
 from service.adapters import addresses, registry
 from service.adapters.resilience import UpstreamGuard
-from service.adapters.upstream import UpstreamFailure
 from service.audit.log import AuditReader
 from service.clock import Clock
 from service.db.engine import Database
 from service.domain.caller import Role
 from service.domain.model import NextStepCode, Outcome, ReasonCode
+from service.errors import UpstreamFailure
 from service.observability.audit_gauges import AuditLogCollector
 from service.observability.resilience import UpstreamGuardCollector
 from service.ratelimit import NO_ROLE

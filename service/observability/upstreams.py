@@ -4,27 +4,22 @@ The adapters stay free of metrics (the CLI and the tests use them bare); this wr
 the whole lookup, validation included, and the adapters' own fault classification, so the
 ``result`` label is the same ``UpstreamFailure`` the caller's 503 reports.
 
-The check starts its lookups as futures (``start_lookup``), and the wrappers report from a
-done callback on them: no coroutine of their own runs for each lookup.
+A lookup is a future (the coalescer's own, or a task around a one-by-one client's
+coroutine), and the wrappers report from a done callback on it: a cancelled lookup (the
+other upstream already failed the check) has no result of its own and is not reported.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
 from typing import Any, Protocol, TypeVar
 
 from service.adapters import addresses, registry
 from service.domain.model import Person, Registration
 from service.errors import UpstreamUnavailable
 from service.observability.metrics import UPSTREAM_OK
-from service.usecases.eligibility import (
-    PersonSource,
-    RegistrationSource,
-    person_lookup_starter,
-    registrations_lookup_starter,
-)
+from service.usecases.ports import PersonSource, RegistrationSource
 
 T = TypeVar("T")
 
@@ -60,30 +55,13 @@ class _Report:
         )
 
 
-async def observed(call: Awaitable[T], *, upstream: str, observer: UpstreamObserver) -> T:
-    """Await ``call`` and report its result and duration; a cancelled call is not reported.
-
-    A lookup is cancelled when the other upstream has already failed the check: it has no
-    result of its own, and counting it as a fault would blame an upstream that did nothing.
-    """
-    future = asyncio.ensure_future(call)
-    future.add_done_callback(_Report(upstream=upstream, observer=observer))
-    return await future
-
-
 class ObservedRegistry:
     def __init__(self, source: PersonSource, *, observer: UpstreamObserver) -> None:
         self._source = source
         self._observer = observer
-        self._start = person_lookup_starter(source)
 
-    async def lookup(self, iin: str) -> Person | None:
-        return await observed(
-            self._source.lookup(iin), upstream=registry.UPSTREAM, observer=self._observer
-        )
-
-    def start_lookup(self, iin: str) -> asyncio.Future[Person | None]:
-        call = self._start(iin)
+    def lookup(self, iin: str) -> asyncio.Future[Person | None]:
+        call = asyncio.ensure_future(self._source.lookup(iin))
         call.add_done_callback(_Report(upstream=registry.UPSTREAM, observer=self._observer))
         return call
 
@@ -92,14 +70,8 @@ class ObservedAddresses:
     def __init__(self, source: RegistrationSource, *, observer: UpstreamObserver) -> None:
         self._source = source
         self._observer = observer
-        self._start = registrations_lookup_starter(source)
 
-    async def registrations(self, iin: str) -> tuple[Registration, ...]:
-        return await observed(
-            self._source.registrations(iin), upstream=addresses.UPSTREAM, observer=self._observer
-        )
-
-    def start_registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]:
-        call = self._start(iin)
+    def registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]:
+        call = asyncio.ensure_future(self._source.registrations(iin))
         call.add_done_callback(_Report(upstream=addresses.UPSTREAM, observer=self._observer))
         return call

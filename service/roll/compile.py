@@ -28,7 +28,9 @@ import httpx
 import orjson
 from sqlmodel import Session
 
-from service.adapters.batch import BatchAddressClient, BatchRegistryClient, RetryPolicy
+from service.adapters.batch import BatchAddressClient, BatchRegistryClient
+from service.adapters.pipeline import Transports
+from service.adapters.resilience import RetryPolicy
 from service.adapters.upstream import build_upstream_client
 from service.audit.log import NewEntry
 from service.clock import Clock
@@ -147,14 +149,6 @@ class RollOptions:
 
 
 @dataclass(frozen=True)
-class Transports:
-    """Injected HTTP transports (tests); only with ``workers=0``."""
-
-    registry: httpx.AsyncBaseTransport | None = None
-    addresses: httpx.AsyncBaseTransport | None = None
-
-
-@dataclass(frozen=True)
 class RollReport:
     run_id: str
     resumed: bool
@@ -240,8 +234,8 @@ class RollCompiler:
         )
 
     def _retry(self) -> RetryPolicy:
-        return RetryPolicy(
-            attempts=self._options.attempts, backoff_seconds=self._options.backoff_seconds
+        return RetryPolicy.doubling(
+            attempts=self._options.attempts, first_wait_seconds=self._options.backoff_seconds
         )
 
     async def _run(self) -> RollReport:

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
-from service.adapters.batch import BatchAddressClient, BatchRegistryClient, RetryPolicy
+from service.adapters.batch import BatchAddressClient, BatchRegistryClient
+from service.adapters.resilience import RetryPolicy
 from service.adapters.upstream import build_upstream_client
 from service.audit.chain import format_instant
 from service.audit.pseudonym import PSEUDONYM_PREFIX
@@ -269,7 +270,7 @@ _worker: tuple[asyncio.AbstractEventLoop, ChunkDecider] | None = None
 
 def _clients(setup: DeciderSetup) -> tuple[BatchRegistryClient, BatchAddressClient]:
     timeout = httpx.Timeout(setup.deadline_seconds)
-    retry = RetryPolicy(attempts=setup.attempts, backoff_seconds=setup.backoff_seconds)
+    retry = RetryPolicy.doubling(attempts=setup.attempts, first_wait_seconds=setup.backoff_seconds)
     registry = build_upstream_client(
         setup.registry_url, timeout=timeout, max_connections=setup.concurrency * 2
     )

@@ -12,7 +12,7 @@ import datetime as dt
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import Any, Protocol, TypeVar
 
 from service.clock import Clock
 from service.domain.caller import Caller
@@ -31,10 +31,12 @@ from service.usecases.ports import (
     Decided,
     DecisionJob,
     DecisionLog,
+    PersonSource,
     Pseudonymise,
     Receipt,
     Recorded,
     ReferenceSource,
+    RegistrationSource,
     Standing,
     Storage,
     already_decided,
@@ -44,48 +46,6 @@ T = TypeVar("T")
 
 DECISION_KIND = "eligibility.check"
 PRECINCT_CHECK_KIND = "precinct.check"
-
-
-class PersonSource(Protocol):
-    async def lookup(self, iin: str) -> Person | None: ...
-
-
-class RegistrationSource(Protocol):
-    async def registrations(self, iin: str) -> tuple[Registration, ...]: ...
-
-
-@runtime_checkable
-class StartsPersonLookups(Protocol):
-    """A ``PersonSource`` that can hand back a lookup already under way, as a future.
-
-    The check awaits its two lookups at once; a future spares it a task for each.
-    Cancelling the future abandons the lookup.
-    """
-
-    def start_lookup(self, iin: str) -> asyncio.Future[Person | None]: ...
-
-
-@runtime_checkable
-class StartsRegistrationLookups(Protocol):
-    """A ``RegistrationSource`` that can hand back a lookup already under way, as a future."""
-
-    def start_registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]: ...
-
-
-def person_lookup_starter(source: PersonSource) -> Callable[[str], asyncio.Future[Person | None]]:
-    """How to start a lookup from ``source``: its own future, or a task around its coroutine."""
-    if isinstance(source, StartsPersonLookups):
-        return source.start_lookup
-    return lambda iin: asyncio.ensure_future(source.lookup(iin))
-
-
-def registrations_lookup_starter(
-    source: RegistrationSource,
-) -> Callable[[str], asyncio.Future[tuple[Registration, ...]]]:
-    """How to start a lookup from ``source``: its own future, or a task around its coroutine."""
-    if isinstance(source, StartsRegistrationLookups):
-        return source.start_registrations
-    return lambda iin: asyncio.ensure_future(source.registrations(iin))
 
 
 def _is_fault(call: asyncio.Future[Any]) -> bool:
@@ -221,8 +181,8 @@ class EligibilityService:
         counter: DecisionCounter | None = None,
         lookups: LookupObserver | None = None,
     ) -> None:
-        self._start_lookup = person_lookup_starter(registry)
-        self._start_registrations = registrations_lookup_starter(addresses)
+        self._registry = registry
+        self._addresses = addresses
         self._reference = reference
         self._storage = storage
         self._decisions = decisions
@@ -232,8 +192,9 @@ class EligibilityService:
         self._lookups = lookups or _NotObserved()
 
     async def _gather(self, iin: str) -> tuple[Person | None, tuple[Registration, ...]]:
-        person_call = self._start_lookup(iin)
-        registrations_call = self._start_registrations(iin)
+        # A future stays as it is; a coroutine gets a task.
+        person_call = asyncio.ensure_future(self._registry.lookup(iin))
+        registrations_call = asyncio.ensure_future(self._addresses.registrations(iin))
         try:
             # Both in flight at once: the check costs one round trip, not two; the first
             # fault ends the wait, since one missing answer already makes it undetermined.

@@ -7,11 +7,18 @@ them with dicts. Nothing here knows of sessions, table rows or HTTP.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
-from service.domain.model import ActiveDayRegistration, ActiveOverride, Election, Precinct
+from service.domain.model import (
+    ActiveDayRegistration,
+    ActiveOverride,
+    Election,
+    Person,
+    Precinct,
+    Registration,
+)
 from service.domain.overrides import OverrideAction
 from service.domain.precincts import PrecinctDirectory
 
@@ -213,6 +220,25 @@ class Storage(Protocol):
 
 class ReferenceSource(Protocol):
     async def current(self) -> ReferenceData: ...
+
+
+# --- the upstreams ---------------------------------------------------------------------------
+
+
+class PersonSource(Protocol):
+    """The population registry: the person an IIN names, or None if it names nobody.
+
+    An awaitable rather than a coroutine method, so a source may hand back a lookup already
+    under way (a future) and the check needs no task to run two at once.
+    """
+
+    def lookup(self, iin: str) -> Awaitable[Person | None]: ...
+
+
+class RegistrationSource(Protocol):
+    """The address service: every registration of an IIN, possibly none."""
+
+    def registrations(self, iin: str) -> Awaitable[tuple[Registration, ...]]: ...
 
 
 # --- decisions (the group commit) ----------------------------------------------------------

@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.bootstrap import Transports
+from service.adapters.pipeline import Transports
 from service.domain.caller import Role
 from tests.support import (
     ELECTION_ID,

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from service.bootstrap import Transports
+from service.adapters.pipeline import Transports
 from service.cli import app as voterctl
 from service.console import EXIT_REFUSED
 from tests.e2e.test_upstream_resilience import EXPECTED, audit_bodies, check, head_seq

@@ -31,8 +31,8 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from service.adapters.pipeline import Transports
 from service.api.app import load_contract
-from service.bootstrap import Transports
 from service.domain.caller import Role
 from service.domain.iin import complete_iin
 from service.logs import IIN_SHAPED, configure_logging, redact_iins

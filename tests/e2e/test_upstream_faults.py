@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from service.bootstrap import Transports
+from service.adapters.pipeline import Transports
 from service.domain.caller import Role
 from service.mocks.addresses import create_addresses_app
 from service.mocks.registry import create_registry_app

@@ -18,7 +18,7 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.bootstrap import Transports
+from service.adapters.pipeline import Transports
 from service.domain.caller import Role
 from service.mocks.faults import FaultProfile
 from service.mocks.registry import create_registry_app

@@ -22,6 +22,7 @@ from service.adapters.resilience import (
 )
 from service.adapters.upstream import build_upstream_client
 from service.errors import UpstreamUnavailable
+from tests.clocks import FakeClock
 from tests.integration.test_adapters import AIGERIM, person_json, registration_json
 
 DEADLINE_SECONDS = 0.5
@@ -29,14 +30,6 @@ THRESHOLD = 4
 RESET_SECONDS = 30.0
 
 Handler = Callable[[httpx.Request], Awaitable[httpx.Response]]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 100.0
-
-    def __call__(self) -> float:
-        return self.seconds
 
 
 class Scripted:

@@ -11,16 +11,15 @@ import pytest
 from service.adapters.batch import (
     BatchAddressClient,
     BatchRegistryClient,
-    RetryPolicy,
 )
-from service.adapters.upstream import UpstreamFailure
-from service.errors import UpstreamUnavailable
+from service.adapters.resilience import RetryPolicy
+from service.errors import UpstreamFailure, UpstreamUnavailable
 from service.mocks.addresses import create_addresses_app
 from service.mocks.registry import create_registry_app
 from tests.support import NOT_IN_REGISTRY, PEOPLE, Country
 
 KNOWN = [spec["iin"] for spec in PEOPLE.values()]
-NO_RETRY = RetryPolicy(attempts=1, backoff_seconds=0)
+NO_RETRY = RetryPolicy(attempts=1)
 
 
 @pytest.fixture
@@ -262,7 +261,7 @@ async def test_a_failed_batch_is_retried_a_bounded_number_of_times() -> None:
 
     async with _answering(flaky) as http:
         client = BatchAddressClient(
-            http, deadline_seconds=5, retry=RetryPolicy(attempts=3, backoff_seconds=0)
+            http, deadline_seconds=5, retry=RetryPolicy.doubling(attempts=3, first_wait_seconds=0)
         )
         held = await client.registrations_many([KNOWN[0]])
         assert held == [()]
@@ -271,7 +270,7 @@ async def test_a_failed_batch_is_retried_a_bounded_number_of_times() -> None:
     calls.clear()
     async with _answering(lambda r: (calls.append(1), httpx.Response(500))[1]) as http:
         client = BatchAddressClient(
-            http, deadline_seconds=5, retry=RetryPolicy(attempts=3, backoff_seconds=0)
+            http, deadline_seconds=5, retry=RetryPolicy.doubling(attempts=3, first_wait_seconds=0)
         )
         with pytest.raises(UpstreamUnavailable):
             await client.registrations_many([KNOWN[0]])

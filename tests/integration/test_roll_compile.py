@@ -23,6 +23,7 @@ import orjson
 import pytest
 from sqlmodel import col, select
 
+from service.adapters.pipeline import Transports
 from service.audit.log import AuditReader
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier
@@ -57,7 +58,6 @@ from service.roll.compile import (
     RollRefused,
     RollReport,
     RollStopped,
-    Transports,
 )
 from service.roll.model import DECISION_KIND, ListFormat
 from service.roll.parts import COLUMNS, PartFileMismatch

@@ -7,23 +7,15 @@ from collections import Counter
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from service.adapters.resilience import Admission, BreakerState, CircuitBreaker, RetryPolicy
+from service.config import Settings
 from service.mocks.faults import Fault, FaultInjection, FaultProfile
+from tests.clocks import FakeClock
 
 THRESHOLD = 3
 RESET_SECONDS = 10.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 500.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-    def advance(self, seconds: float) -> None:
-        self.seconds += seconds
 
 
 def breaker(clock: FakeClock) -> CircuitBreaker:
@@ -120,10 +112,23 @@ def test_a_breaker_without_a_threshold_or_a_cool_down_is_refused(
         CircuitBreaker("registry", failure_threshold=threshold, reset_seconds=reset)
 
 
-@pytest.mark.parametrize("attempts", [0, 4])
-def test_a_retry_policy_beyond_three_attempts_is_refused(attempts: int) -> None:
+def test_a_retry_policy_without_an_attempt_is_refused() -> None:
     with pytest.raises(ValueError, match="attempts"):
-        RetryPolicy(attempts=attempts)
+        RetryPolicy(attempts=0)
+
+
+@pytest.mark.parametrize("attempts", [0, 4])
+def test_the_online_lookups_are_configured_with_one_to_three_attempts(attempts: int) -> None:
+    # Three attempts with their waits fit in the check's deadline; the compiler may retry more.
+    with pytest.raises(ValidationError, match="upstream_retry_attempts"):
+        Settings(upstream_retry_attempts=attempts)
+
+
+def test_the_compilers_doubling_policy_waits_twice_as_long_each_time_without_a_cap() -> None:
+    policy = RetryPolicy.doubling(attempts=4, first_wait_seconds=0.25)
+    assert policy.attempts == 4
+    assert policy.wait_initial_seconds == 0.25
+    assert policy.wait_max_seconds == 0.25 * 2**3
 
 
 EVENTS = st.lists(

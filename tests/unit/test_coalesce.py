@@ -189,7 +189,7 @@ class _Source:
         self.started.append(self._lookups.submit(iin))
         return self.started[-1]
 
-    start_lookup = start_registrations = _start
+    lookup = registrations = _start
 
 
 class TwoUpstreams:

@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from service.adapters.upstream import UpstreamFailure
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.clock import FixedClock
 from service.db.engine import Database, open_database, write_session
 from service.db.migrations import create_schema
 from service.domain.model import NextStepCode, Outcome, ReasonCode
-from service.errors import UpstreamUnavailable
+from service.errors import UpstreamFailure, UpstreamUnavailable
 from service.observability.metrics import (
     DECISION_KINDS,
     NEXT_STEPS,
@@ -27,7 +26,7 @@ from service.observability.metrics import (
     UPSTREAMS,
     Metrics,
 )
-from service.observability.upstreams import ObservedAddresses, ObservedRegistry, observed
+from service.observability.upstreams import ObservedAddresses, ObservedRegistry
 from service.usecases.eligibility import DECISION_KIND
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -143,16 +142,28 @@ def test_values_outside_a_label_set_are_counted_as_other(metrics: Metrics) -> No
     assert iin not in metrics.render().decode()
 
 
-async def test_an_upstream_call_is_counted_by_its_result_and_timed(metrics: Metrics) -> None:
-    async def answer() -> str:
+class _Coroutines:
+    """A one-by-one source: its lookups are coroutines, answered, failed or left hanging."""
+
+    def __init__(self, outcome: str) -> None:
+        self._outcome = outcome
+
+    async def lookup(self, iin: str) -> str:
+        if self._outcome == "fail":
+            raise UpstreamUnavailable(upstream="registry", failure=UpstreamFailure.TIMEOUT)
+        if self._outcome == "hang":
+            await asyncio.sleep(10)
         return "person"
 
-    async def fail() -> str:
-        raise UpstreamUnavailable(upstream="registry", failure=UpstreamFailure.TIMEOUT)
 
-    assert await observed(answer(), upstream="registry", observer=metrics) == "person"
+async def test_an_upstream_call_is_counted_by_its_result_and_timed(metrics: Metrics) -> None:
+    answered = ObservedRegistry(_Coroutines("answer"), observer=metrics)  # type: ignore[arg-type]
+    failing = ObservedRegistry(_Coroutines("fail"), observer=metrics)  # type: ignore[arg-type]
+
+    assert await answered.lookup("x") == "person"
     with pytest.raises(UpstreamUnavailable):
-        await observed(fail(), upstream="registry", observer=metrics)
+        await failing.lookup("x")
+    await asyncio.sleep(0)  # done callbacks run on the next turn of the loop
     assert _value(metrics, "voter_upstream_requests_total", upstream="registry", result="ok") == 1
     assert (
         _value(metrics, "voter_upstream_requests_total", upstream="registry", result="timeout") == 1
@@ -165,15 +176,15 @@ async def test_an_upstream_call_is_counted_by_its_result_and_timed(metrics: Metr
 async def test_a_lookup_cancelled_because_the_other_upstream_failed_is_not_counted(
     metrics: Metrics,
 ) -> None:
-    call = asyncio.ensure_future(
-        observed(asyncio.sleep(10), upstream="addresses", observer=metrics)
-    )
+    hanging = ObservedRegistry(_Coroutines("hang"), observer=metrics)  # type: ignore[arg-type]
+    call = hanging.lookup("x")
     await asyncio.sleep(0)
     call.cancel()
     with pytest.raises(asyncio.CancelledError):
         await call
+    await asyncio.sleep(0)
     assert (
-        _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="addresses") == 0
+        _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="registry") == 0
     )
 
 
@@ -183,20 +194,17 @@ class _Started:
     def __init__(self) -> None:
         self.calls: list[asyncio.Future[None]] = []
 
-    async def lookup(self, iin: str) -> None:
-        raise AssertionError("the check starts lookups as futures")
-
-    def start_lookup(self, iin: str) -> asyncio.Future[None]:
+    def lookup(self, iin: str) -> asyncio.Future[None]:
         self.calls.append(asyncio.get_running_loop().create_future())
         return self.calls[-1]
 
 
-async def test_a_started_lookup_is_counted_by_its_result_and_a_cancelled_one_not_at_all(
+async def test_a_lookup_under_way_is_counted_by_its_result_and_a_cancelled_one_not_at_all(
     metrics: Metrics,
 ) -> None:
     source = _Started()
     observed_registry = ObservedRegistry(source, observer=metrics)  # type: ignore[arg-type]
-    answered, failed, cancelled = (observed_registry.start_lookup("x") for _ in range(3))
+    answered, failed, cancelled = (observed_registry.lookup("x") for _ in range(3))
     source.calls[0].set_result(None)
     source.calls[1].set_exception(
         UpstreamUnavailable(upstream="registry", failure=UpstreamFailure.CONNECTION)
@@ -217,14 +225,14 @@ async def test_a_started_lookup_is_counted_by_its_result_and_a_cancelled_one_not
     )
 
 
-async def test_a_source_without_futures_is_started_as_a_task_and_still_counted(
+async def test_a_source_of_coroutines_is_started_as_a_task_and_still_counted(
     metrics: Metrics,
 ) -> None:
     class Plain:
         async def registrations(self, iin: str) -> tuple[()]:
             return ()
 
-    call = ObservedAddresses(Plain(), observer=metrics).start_registrations("x")  # type: ignore[arg-type]
+    call = ObservedAddresses(Plain(), observer=metrics).registrations("x")  # type: ignore[arg-type]
 
     assert await call == ()
     await asyncio.sleep(0)

@@ -12,17 +12,7 @@ from service.ratelimit import (
     RequestLimits,
     SlidingWindowLimiter,
 )
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.seconds = 1000.0
-
-    def __call__(self) -> float:
-        return self.seconds
-
-    def advance(self, seconds: float) -> None:
-        self.seconds += seconds
+from tests.clocks import FakeClock
 
 
 class Recorded:
