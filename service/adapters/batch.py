@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 import httpx
-import stamina
 from pydantic import ConfigDict, StringConstraints, TypeAdapter, ValidationError
 from typing_extensions import TypedDict
 
@@ -141,15 +140,7 @@ class _BatchCaller:
     async def call(self, path: str, body: dict[str, Any], read: TypeAdapter[T]) -> T:
         """POST ``body`` and validate the answer, retrying a failed attempt as the policy
         allows (stamina); the last fault is raised."""
-        policy = self._retry
-        async for attempt in stamina.retry_context(
-            on=UpstreamUnavailable,
-            attempts=policy.attempts,
-            timeout=None,
-            wait_initial=policy.wait_initial_seconds,
-            wait_max=policy.wait_max_seconds,
-            wait_jitter=policy.wait_jitter_seconds,
-        ):
+        async for attempt in self._retry.attempts_on(UpstreamUnavailable):
             with attempt:
                 if attempt.num > 1:
                     self.retries += 1

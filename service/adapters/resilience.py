@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
@@ -84,6 +84,20 @@ class RetryPolicy:
             raise ValueError("attempts must be at least 1")
         if min(self.wait_initial_seconds, self.wait_max_seconds, self.wait_jitter_seconds) < 0:
             raise ValueError("waits must not be negative")
+
+    def attempts_on(
+        self, on: type[Exception] | Callable[[Exception], bool]
+    ) -> AsyncIterator[stamina.Attempt]:
+        """stamina's attempts under this policy, retried on ``on``. No overall timeout of
+        stamina's own: every caller has a deadline of its own."""
+        return stamina.retry_context(
+            on=on,
+            attempts=self.attempts,
+            timeout=None,
+            wait_initial=self.wait_initial_seconds,
+            wait_max=self.wait_max_seconds,
+            wait_jitter=self.wait_jitter_seconds,
+        )
 
     @classmethod
     def doubling(cls, *, attempts: int, first_wait_seconds: float) -> RetryPolicy:
@@ -234,14 +248,7 @@ class UpstreamGuard:
             )
 
         # stamina's first attempt re-raises the first failure, so every backoff is its own.
-        async for attempt in stamina.retry_context(
-            on=is_worth_retrying,
-            attempts=policy.attempts,
-            timeout=None,
-            wait_initial=policy.wait_initial_seconds,
-            wait_max=policy.wait_max_seconds,
-            wait_jitter=policy.wait_jitter_seconds,
-        ):
+        async for attempt in policy.attempts_on(is_worth_retrying):
             with attempt:
                 if attempt.num == 1:
                     raise first
