@@ -7,12 +7,16 @@ with wrk (a separate process) at every connection count, and prints requests/s, 
 server's CPU time per request and the ratio of the service to the bare app.
 
 Usage: bench/run [--duration S] [--repeat N] [--connections 16,64] [--commit-delay-ms 10]
-                 [--workers 1,2] [--profile]
+                 [--workers 1,2] [--profile] [--baseline DIR]
 
 All servers run at once; each round measures every server at every connection count, one
 after the other, and the table gives the median over rounds (the ratio is computed within a
 round, against the bare app measured minutes apart at most): on a shared machine this keeps
 a neighbour's burst from landing on one side of the comparison only.
+
+``--baseline DIR`` also measures another checkout of the service (one worker, its own code
+and database), in the same rounds: for example ``git worktree add /tmp/before HEAD~3`` before
+a change, so a before/after comparison shares the machine's moment instead of an hour apart.
 
 ``--commit-delay-ms`` adds a run whose database commits each take that much longer (a sleep
 in SQLAlchemy's commit event, installed by bench/slow_commit.py): a stand-in for a cloud disk
@@ -207,7 +211,7 @@ def summarise_profile(path: Path, top: int = 25) -> str:
 
 @contextlib.contextmanager
 def process(
-    command: list[str], *, environment: dict[str, str], log: Path
+    command: list[str], *, environment: dict[str, str], log: Path, cwd: Path = ROOT
 ) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as output:
         proc = subprocess.Popen(
@@ -215,7 +219,7 @@ def process(
             env={**os.environ, **environment},
             stdout=output,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=cwd,
         )
     try:
         yield proc
@@ -300,6 +304,11 @@ def main() -> None:
     parser.add_argument(
         "--profile", action="store_true", help="sample the service with py-spy while measured"
     )
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout of the service to measure in the same rounds (one worker)",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("bench: wrk is not installed (Debian: apt-get install wrk; bench/run does it)")
@@ -333,15 +342,19 @@ def main() -> None:
         "BENCH_ELECTION": election_id,
     }
 
-    servers: list[tuple[str, list[str], dict[str, str]]] = [
-        ("bare FastAPI", uvicorn_command("bench.bare:app", free_port(HOST)), {}),
+    servers: list[tuple[str, list[str], dict[str, str], Path]] = [
+        ("bare FastAPI", uvicorn_command("bench.bare:app", free_port(HOST)), {}, ROOT),
     ]
+    if args.baseline is not None:
+        servers.append(baseline_server(args.baseline.resolve(), work, country))
     for workers in worker_counts:
         command = [sys.executable, "-m", "service.cli", "serve", "--host", HOST]
         command += ["--port", str(free_port(HOST)), "--workers", str(workers)]
         url = f"sqlite:///{work / f'service-{workers}.db'}"
         reset_database(url, country)
-        servers.append((f"service, {workers} worker(s)", command, {"VOTER_DATABASE_URL": url}))
+        servers.append(
+            (f"service, {workers} worker(s)", command, {"VOTER_DATABASE_URL": url}, ROOT)
+        )
     for delay in delays:
         url = f"sqlite:///{work / f'slow-{delay}.db'}"
         reset_database(url, country)
@@ -350,6 +363,7 @@ def main() -> None:
                 f"service, commits +{delay} ms",
                 uvicorn_command("bench.slow_commit:app", free_port(HOST), factory=True),
                 {"VOTER_DATABASE_URL": url, "BENCH_COMMIT_DELAY_MS": str(delay)},
+                ROOT,
             )
         )
 
@@ -363,9 +377,11 @@ def main() -> None:
         wait_until_healthy(f"http://{HOST}:{addresses_port}/healthz", mocks[1])
         with contextlib.ExitStack() as running:
             started = []
-            for label, command, extra in servers:
-                log = work / f"{label.replace(' ', '-').replace(',', '')}.log"
-                server = running.enter_context(process(command, environment=extra, log=log))
+            for label, command, extra, cwd in servers:
+                log = work / f"{label.replace(' ', '-').replace(',', '').replace('(', '')}.log"
+                server = running.enter_context(
+                    process(command, environment=extra, log=log, cwd=cwd)
+                )
                 url = f"http://{HOST}:{command[command.index('--port') + 1]}"
                 wait_until_healthy(f"{url}/healthz", server)
                 started.append((label, server, url))
@@ -377,7 +393,7 @@ def main() -> None:
                     for label, server, url in started:
                         profile = (
                             work / f"profile-{label[:7]}-{connections}-{repeat}.txt"
-                            if args.profile and label.startswith("service")
+                            if args.profile and label.startswith(("service", "baseline"))
                             else None
                         )
                         result = measure(
@@ -456,6 +472,28 @@ def bench_token(keys: DemoKeys, clock: dt.datetime) -> str:
         now=clock,
         lifetime_seconds=3600,
     )
+
+
+def baseline_server(
+    checkout: Path, work: Path, country: Path
+) -> tuple[str, list[str], dict[str, str], Path]:
+    """The other checkout's service, one worker, on a database its own code set up."""
+    python = checkout / ".venv" / "bin" / "python"
+    executable = str(python) if python.exists() else sys.executable
+    url = f"sqlite:///{work / 'baseline.db'}"
+    environment = {**os.environ, "VOTER_DATABASE_URL": url, "PYTHONPATH": str(checkout)}
+    for kind, data in (("precincts", "precincts.jsonl"), ("elections", "elections.jsonl")):
+        subprocess.run(
+            [executable, "-m", "service.cli", "import", kind, str(country / data)],
+            env=environment,
+            cwd=checkout,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+    command = [executable, "-m", "service.cli", "serve", "--host", HOST]
+    command += ["--port", str(free_port(HOST)), "--workers", "1"]
+    label = f"baseline ({checkout.name}), 1 worker"
+    return label, command, {"VOTER_DATABASE_URL": url, "PYTHONPATH": str(checkout)}, checkout
 
 
 def reset_database(url: str, country: Path) -> None:

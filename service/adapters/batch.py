@@ -140,16 +140,26 @@ class _BatchCaller:
     async def call(self, path: str, body: dict[str, Any], read: TypeAdapter[T]) -> T:
         """POST ``body`` and validate the answer, retrying a failed attempt as the policy
         allows (stamina); the last fault is raised."""
-        async for attempt in self._retry.attempts_on(UpstreamUnavailable):
-            with attempt:
-                if attempt.num > 1:
+        try:
+            return await self._call_once(path, body, read)
+        except UpstreamUnavailable as first:
+            if self._retry.attempts == 1:
+                raise
+            # Only a failure pays for stamina's machinery; its first attempt re-raises this one.
+            async for attempt in self._retry.attempts_on(UpstreamUnavailable):
+                with attempt:
+                    if attempt.num == 1:
+                        raise first
                     self.retries += 1
-                content = await self._post_once(path, body)
-                try:
-                    return read.validate_json(content)
-                except ValidationError as exc:
-                    raise self._fault(UpstreamFailure.MALFORMED) from exc
+                    return await self._call_once(path, body, read)
         raise AssertionError("unreachable: stamina re-raises the last failure")
+
+    async def _call_once(self, path: str, body: dict[str, Any], read: TypeAdapter[T]) -> T:
+        content = await self._post_once(path, body)
+        try:
+            return read.validate_json(content)
+        except ValidationError as exc:
+            raise self._fault(UpstreamFailure.MALFORMED) from exc
 
 
 def _batch_body(iins: Sequence[str]) -> dict[str, Any]:

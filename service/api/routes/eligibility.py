@@ -23,8 +23,8 @@ from fastapi.routing import APIRoute
 from pydantic import TypeAdapter, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Route, request_response
-from starlette.types import Receive, Scope, Send
+from starlette.routing import Match, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from service.api.bodies import JSON_MEDIA_TYPE, parse_json_body
 from service.api.deps import DECIDER_ROLES, authenticate, ensure_role
@@ -76,7 +76,7 @@ def decision_out(
 
 async def check_eligibility(request: Request) -> Response:
     body = await _parsed_body(request)
-    if request.query_params:
+    if request.scope["query_string"] and request.query_params:
         # The names are the caller's own text and could be anything: never echoed back.
         raise InvalidInput(errors=[{"field": "query", "type": "unknown_parameter"}])
     services: AppServices = request.app.state.services
@@ -148,7 +148,7 @@ class _SelfParsingRoute(APIRoute):
                 }
             },
         )
-        self.app = request_response(endpoint)
+        self.app = _answering(endpoint)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child_scope = Route.matches(self, scope)
@@ -158,6 +158,18 @@ class _SelfParsingRoute(APIRoute):
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
         await Route.handle(self, scope, receive, send)
+
+
+def _answering(endpoint: Callable[[Request], Awaitable[Response]]) -> ASGIApp:
+    """``endpoint`` as an ASGI app. Unlike Starlette's ``request_response`` it adds no exception
+    layer of its own: what the endpoint raises goes to the application's exception middleware,
+    which renders it with the same problem handlers."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 def install(app: FastAPI) -> None:
