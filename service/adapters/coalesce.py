@@ -13,6 +13,8 @@ the circuit breaker and the bulkhead apply per batch call (the batch clients' gu
 
 A lookup is a plain future (``submit``), not a task: the eligibility check awaits both of its
 lookups without a task, a coroutine chain and a timeout scope for each (bench/hot_path.py).
+Each lookup is reported to the observer (metrics) where its future is settled, so no done
+callback is added per lookup; a lookup its caller cancelled is not reported.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Generic, TypeVar
 
-from service.adapters.batch import BatchAddressClient, BatchRegistryClient
+from service.adapters.batch import ADDRESSES, REGISTRY, BatchAddressClient, BatchRegistryClient
+from service.adapters.upstream import UNOBSERVED, UPSTREAM_OK, UpstreamObserver
 from service.domain.model import Person, Registration
 from service.errors import UpstreamFailure, UpstreamUnavailable
 
@@ -44,6 +47,7 @@ class Coalescer(Generic[V]):
         deadline_seconds: float,
         max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
         max_batch: int = DEFAULT_MAX_BATCH,
+        observer: UpstreamObserver = UNOBSERVED,
     ) -> None:
         if max_in_flight < 1 or max_batch < 1 or not deadline_seconds > 0:
             raise ValueError("max_in_flight, max_batch and deadline_seconds must be positive")
@@ -52,7 +56,10 @@ class Coalescer(Generic[V]):
         self._deadline_seconds = deadline_seconds
         self._max_in_flight = max_in_flight
         self._max_batch = max_batch
-        self._waiting: dict[str, list[asyncio.Future[V]]] = {}
+        self._observer = observer
+        # Each lookup is one (deadline, future) pair, kept both under its key and in the
+        # deadline queue: its start, for the observer, is its deadline less the one deadline.
+        self._waiting: dict[str, list[tuple[float, asyncio.Future[V]]]] = {}
         # Every caller's future with its deadline, oldest first (one deadline for all, so also
         # soonest first), and one timer for the soonest: a timer per lookup costs more.
         self._deadlines: deque[tuple[float, asyncio.Future[V]]] = deque()
@@ -73,18 +80,25 @@ class Coalescer(Generic[V]):
         loop = asyncio.get_running_loop()
         future: asyncio.Future[V] = loop.create_future()
         # The batch call has this deadline too; this one also bounds the wait for a slot.
-        deadline_at = loop.time() + self._deadline_seconds
-        self._deadlines.append((deadline_at, future))
+        lookup = (loop.time() + self._deadline_seconds, future)
+        self._deadlines.append(lookup)
         if self._expiry is None:
-            self._expiry = loop.call_at(deadline_at, self._expire_due)
-        waiters = self._waiting.get(key)
-        if waiters is None:
-            self._waiting[key] = [future]
+            self._expiry = loop.call_at(lookup[0], self._expire_due)
+        waiting = self._waiting.get(key)
+        if waiting is None:
+            self._waiting[key] = [lookup]
         else:
-            waiters.append(future)
+            waiting.append(lookup)
         if not self._scheduled and self._in_flight < self._max_in_flight:
             self._schedule(loop)
         return future
+
+    def _report(self, result: str, deadline_at: float, now: float) -> None:
+        self._observer.observe_upstream(
+            upstream=self._upstream,
+            result=result,
+            seconds=now - deadline_at + self._deadline_seconds,
+        )
 
     def _expire_due(self) -> None:
         self._expiry = None
@@ -102,6 +116,7 @@ class Coalescer(Generic[V]):
                 )
                 fault.__cause__ = TimeoutError()
                 future.set_exception(fault)
+                self._report(UpstreamFailure.TIMEOUT, deadline_at, now)
             deadlines.popleft()
 
     def _forget_done(self) -> None:
@@ -134,32 +149,46 @@ class Coalescer(Generic[V]):
 
     def _drop_abandoned(self) -> None:
         # Lookups whose callers gave up (a cancelled check) are not sent.
-        for key in [k for k, futures in self._waiting.items() if all(f.done() for f in futures)]:
+        abandoned = [
+            key
+            for key, lookups in self._waiting.items()
+            if all(future.done() for _, future in lookups)
+        ]
+        for key in abandoned:
             del self._waiting[key]
 
-    async def _send(self, keys: list[str], batch: dict[str, list[asyncio.Future[V]]]) -> None:
+    async def _send(
+        self, keys: list[str], batch: dict[str, list[tuple[float, asyncio.Future[V]]]]
+    ) -> None:
+        loop = asyncio.get_running_loop()
         try:
             values = await self._fetch_many(keys)
         except UpstreamUnavailable as exc:
-            for futures in batch.values():
-                for future in futures:
+            now = loop.time()
+            failure = str(exc.failure)
+            for lookups in batch.values():
+                for deadline_at, future in lookups:
                     if not future.done():
                         future.set_exception(_own_copy(exc))
+                        self._report(failure, deadline_at, now)
         except Exception as exc:  # noqa: BLE001 - handed to every caller, who re-raises it
-            for futures in batch.values():
-                for future in futures:
+            # Not an upstream's fault but ours: not counted against the upstream.
+            for lookups in batch.values():
+                for _, future in lookups:
                     if not future.done():
                         future.set_exception(exc)
         else:
+            now = loop.time()
             for key, value in zip(keys, values, strict=True):
-                for future in batch[key]:
+                for deadline_at, future in batch[key]:
                     if not future.done():
                         future.set_result(value)
+                        self._report(UPSTREAM_OK, deadline_at, now)
         finally:
             self._in_flight -= 1
             self._forget_done()
             if self._waiting:
-                self._schedule(asyncio.get_running_loop())
+                self._schedule(loop)
 
 
 def _own_copy(exc: UpstreamUnavailable) -> UpstreamUnavailable:
@@ -169,31 +198,46 @@ def _own_copy(exc: UpstreamUnavailable) -> UpstreamUnavailable:
     return copy
 
 
-class CoalescingRegistry:
+class CoalescingRegistry(Coalescer[Person | None]):
     """The registry as a ``PersonSource`` whose lookups travel in batches."""
 
-    def __init__(self, client: BatchRegistryClient, *, deadline_seconds: float, **limits: int):
-        self._lookups: Coalescer[Person | None] = Coalescer(
+    def __init__(
+        self,
+        client: BatchRegistryClient,
+        *,
+        deadline_seconds: float,
+        observer: UpstreamObserver = UNOBSERVED,
+        **limits: int,
+    ) -> None:
+        super().__init__(
             client.lookup_many,
-            upstream="registry",
+            upstream=REGISTRY,
             deadline_seconds=deadline_seconds,
+            observer=observer,
             **limits,
         )
 
-    def lookup(self, iin: str) -> asyncio.Future[Person | None]:
-        return self._lookups.submit(iin)
+    # The port's method is the coalescer's own: no call in between.
+    lookup = Coalescer.submit
 
 
-class CoalescingAddresses:
+class CoalescingAddresses(Coalescer[tuple[Registration, ...]]):
     """The address service as a ``RegistrationSource`` whose lookups travel in batches."""
 
-    def __init__(self, client: BatchAddressClient, *, deadline_seconds: float, **limits: int):
-        self._lookups: Coalescer[tuple[Registration, ...]] = Coalescer(
+    def __init__(
+        self,
+        client: BatchAddressClient,
+        *,
+        deadline_seconds: float,
+        observer: UpstreamObserver = UNOBSERVED,
+        **limits: int,
+    ) -> None:
+        super().__init__(
             client.registrations_many,
-            upstream="addresses",
+            upstream=ADDRESSES,
             deadline_seconds=deadline_seconds,
+            observer=observer,
             **limits,
         )
 
-    def registrations(self, iin: str) -> asyncio.Future[tuple[Registration, ...]]:
-        return self._lookups.submit(iin)
+    registrations = Coalescer.submit

@@ -1,19 +1,20 @@
 """The upstream pipeline: how the check's lookups reach the registry and the address service.
 
 It is composed here and nowhere else (``service.bootstrap`` calls ``build_upstreams``). With
-batched lookups, the default, one lookup travels:
+batched lookups, the default, one registry lookup travels:
 
-    ObservedRegistry          counts and times it (service.observability.upstreams)
-    CoalescingRegistry        joins it to the lookups of the same loop turn (coalesce.py)
-    BatchRegistryClient       one POST /persons/lookup-batch for all of them (batch.py)
-    UpstreamGuard             breaker, bulkhead, stamina's retries, in the deadline (resilience.py)
-    httpx.AsyncClient         over aiohttp's connection pool (transport.py)
+    CoalescingRegistry.lookup   a future, joined to the lookups of the same loop turn and
+                                reported to the observer when settled (coalesce.py)
+    BatchRegistryClient         one POST /persons/lookup-batch for all of them (batch.py)
+    UpstreamCaller              breaker, bulkhead, stamina's retries, in the deadline; faults
+                                become UpstreamUnavailable (upstream.py, resilience.py)
+    httpx.AsyncClient           over aiohttp's connection pool (transport.py)
 
-and the address service's the same way. With ``VOTER_UPSTREAM_BATCH_LOOKUPS=false`` (an
-upstream without batch endpoints) each lookup is its own POST through the same guard.
-Every source the pipeline returns answers ``lookup(iin)`` / ``registrations(iin)`` with an
-awaitable: the batched ones with a plain future, so a check starts both lookups without a
-task for either.
+and an address lookup the same way. With ``VOTER_UPSTREAM_BATCH_LOOKUPS=false`` (an upstream
+without batch endpoints) each lookup is its own POST through a ``RegistryClient`` or an
+``AddressClient``, which report to the observer themselves, under the same guard. Every source
+answers ``lookup(iin)`` / ``registrations(iin)`` with an awaitable: the batched ones with a
+plain future, so a check starts both lookups without a task for either.
 """
 
 from __future__ import annotations
@@ -29,9 +30,8 @@ from service.adapters.batch import BatchAddressClient, BatchRegistryClient
 from service.adapters.coalesce import CoalescingAddresses, CoalescingRegistry
 from service.adapters.registry import RegistryClient
 from service.adapters.resilience import CircuitBreaker, RetryPolicy, UpstreamGuard
-from service.adapters.upstream import build_upstream_client
+from service.adapters.upstream import UpstreamObserver, build_upstream_client
 from service.config import Settings
-from service.observability.upstreams import ObservedAddresses, ObservedRegistry, UpstreamObserver
 from service.usecases.ports import PersonSource, RegistrationSource
 
 
@@ -92,20 +92,24 @@ def build_upstreams(
             BatchRegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard),
             deadline_seconds=deadline,
             max_in_flight=settings.upstream_batch_in_flight,
+            observer=observer,
         )
         registrations = CoalescingAddresses(
             BatchAddressClient(addresses_http, deadline_seconds=deadline, guard=addresses_guard),
             deadline_seconds=deadline,
             max_in_flight=settings.upstream_batch_in_flight,
+            observer=observer,
         )
     else:
-        persons = RegistryClient(registry_http, deadline_seconds=deadline, guard=registry_guard)
+        persons = RegistryClient(
+            registry_http, deadline_seconds=deadline, guard=registry_guard, observer=observer
+        )
         registrations = AddressClient(
-            addresses_http, deadline_seconds=deadline, guard=addresses_guard
+            addresses_http, deadline_seconds=deadline, guard=addresses_guard, observer=observer
         )
     return Upstreams(
-        persons=ObservedRegistry(persons, observer=observer),
-        registrations=ObservedAddresses(registrations, observer=observer),
+        persons=persons,
+        registrations=registrations,
         clients=clients,
         guards=(registry_guard, addresses_guard),
     )

@@ -1,7 +1,8 @@
-"""Retries, a circuit breaker and a bulkhead around one upstream's lookups.
+"""Retries, a circuit breaker and a bulkhead for one upstream's calls (the guard's state;
+``service.adapters.upstream.UpstreamCaller`` applies them to each call).
 
-Only the lookups come through here, and they are reads: retrying one can change nothing
-upstream. A lookup gets at most ``RetryPolicy.attempts`` attempts, all inside its deadline,
+Every call that comes through here is a read: retrying one can change nothing upstream.
+A call gets at most ``RetryPolicy.attempts`` attempts, all inside its deadline,
 retried on a timeout, a connection fault or a 5xx, never on an answer (200, the upstream's
 own not-found, any other 4xx). The breaker stops calling an upstream that keeps failing and
 lets one probe through after a cool-down; the bulkhead caps the calls in flight to one
@@ -15,14 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from enum import Enum, StrEnum
 
 import httpx
 import stamina
 
-from service.errors import UpstreamFailure, UpstreamUnavailable
 from service.logs import get_logger
 
 _log = get_logger("service.upstream")
@@ -178,118 +178,41 @@ class CircuitBreaker:
 
 
 class UpstreamGuard:
-    """Retries, breaker and bulkhead of one upstream, shared by all its lookups.
+    """Retry policy, breaker and bulkhead of one upstream, shared by all its calls
+    (``service.adapters.upstream.UpstreamCaller`` applies them).
 
+    Without a breaker or a bulkhead (the voter-list compiler) only the retries apply.
     ``calls`` and ``retries`` count attempts sent and retries among them, for the metrics.
     """
+
+    __slots__ = ("breaker", "bulkhead", "calls", "retries", "retry", "upstream")
 
     def __init__(
         self,
         upstream: str,
         *,
-        breaker: CircuitBreaker,
-        max_concurrent_calls: int,
         retry: RetryPolicy | None = None,
+        breaker: CircuitBreaker | None = None,
+        max_concurrent_calls: int | None = None,
     ) -> None:
         self.upstream = upstream
-        self.breaker = breaker
         self.retry = retry or RetryPolicy()
+        self.breaker = breaker
+        self.bulkhead = (
+            asyncio.Semaphore(max_concurrent_calls) if max_concurrent_calls is not None else None
+        )
         self.calls = 0
         self.retries = 0
-        self._bulkhead = asyncio.Semaphore(max_concurrent_calls)
         # stamina's default hooks log the failed call's repr and count into the process-wide
         # Prometheus registry; this service logs and counts retries itself.
         stamina.instrumentation.set_on_retry_hooks(())
 
-    async def send(
-        self, request: Callable[[], Awaitable[httpx.Response]], *, deadline_seconds: float
-    ) -> httpx.Response:
-        """The upstream's answer to ``request()``, retried as the policy allows.
-
-        Raises what the last attempt raised (httpx errors, ``TimeoutError`` at the deadline),
-        or ``UpstreamUnavailable`` when the breaker or the bulkhead refused the call. A 5xx
-        that outlived its retries is returned, for the caller to report as a status fault.
-        """
-        admission = self.breaker.admit()
-        if admission is Admission.REFUSED:
-            raise UpstreamUnavailable(
-                upstream=self.upstream, failure=UpstreamFailure.CIRCUIT_OPEN
-            ) from CircuitOpen()
-        deadline_at = asyncio.get_running_loop().time() + deadline_seconds
-        try:
-            try:
-                return await self._attempt(request, deadline_at)
-            except RETRYABLE as first:
-                # The common case, a first attempt that is answered, costs no retry
-                # machinery (stamina's loop costs ~50 µs a lookup); the retries are stamina's.
-                return await self._retry(request, first, deadline_at)
-        except RetryableStatus as exhausted:
-            return exhausted.response
-        finally:
-            if admission is Admission.PROBE:
-                self.breaker.abandon_probe()
-
-    async def _retry(
-        self,
-        request: Callable[[], Awaitable[httpx.Response]],
-        first: Exception,
-        deadline_at: float,
-    ) -> httpx.Response:
-        loop = asyncio.get_running_loop()
-        policy = self.retry
-
-        def is_worth_retrying(exc: Exception) -> bool:
-            # Only while the breaker is closed, and only if the longest backoff still ends
-            # before the deadline: a retry must never turn a quick 503 into a late one.
-            return (
-                isinstance(exc, RETRYABLE)
-                and self.breaker.is_closed
-                and loop.time() + policy.wait_max_seconds < deadline_at
-            )
-
-        # stamina's first attempt re-raises the first failure, so every backoff is its own.
-        async for attempt in policy.attempts_on(is_worth_retrying):
-            with attempt:
-                if attempt.num == 1:
-                    raise first
-                self.retries += 1
-                _log.info(
-                    "upstream.retry",
-                    upstream=self.upstream,
-                    attempt=attempt.num,
-                    after=type(first).__name__,
-                )
-                return await self._attempt(request, deadline_at)
-        raise AssertionError("unreachable: stamina re-raises the last failure")
-
-    async def _attempt(
-        self, request: Callable[[], Awaitable[httpx.Response]], deadline_at: float
-    ) -> httpx.Response:
-        bulkhead = self._bulkhead
-        if bulkhead.locked():
-            try:
-                async with asyncio.timeout_at(deadline_at):
-                    await bulkhead.acquire()
-            except TimeoutError:
-                raise UpstreamUnavailable(
-                    upstream=self.upstream, failure=UpstreamFailure.SATURATED
-                ) from BulkheadFull()
-        else:
-            await bulkhead.acquire()
-        try:
-            self.calls += 1
-            try:
-                async with asyncio.timeout_at(deadline_at):
-                    response = await request()
-            except Exception:
-                # Not CancelledError (a BaseException): a caller giving up, say because
-                # the other upstream already failed the check, says nothing about this one.
-                self.breaker.record_failure()
-                raise
-        finally:
-            bulkhead.release()
-        if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
-            self.breaker.record_failure()
-            raise RetryableStatus(response)
-        self.breaker.record_success()
-        return response
+    def may_retry(self, exc: Exception, *, now: float, deadline_at: float) -> bool:
+        """Only a fault a retry may cure, only while the breaker is closed, and only if the
+        longest backoff still ends before the deadline: a retry must never turn a quick 503
+        into a late one."""
+        return (
+            isinstance(exc, RETRYABLE)
+            and (self.breaker is None or self.breaker.is_closed)
+            and now + self.retry.wait_max_seconds < deadline_at
+        )

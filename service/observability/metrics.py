@@ -20,6 +20,7 @@ from prometheus_client import (
 
 from service.adapters import addresses, registry
 from service.adapters.resilience import UpstreamGuard
+from service.adapters.upstream import UPSTREAM_OK
 from service.audit.log import AuditReader
 from service.clock import Clock
 from service.db.engine import Database
@@ -36,7 +37,6 @@ from service.usecases.eligibility import DECISION_KIND, PRECINCT_CHECK_KIND
 MEDIA_TYPE = "text/plain; version=0.0.4"
 OTHER = "other"
 UNMATCHED_ROUTE = "unmatched"
-UPSTREAM_OK = "ok"
 # Bounds the per-request series cache; far above routes x methods x statuses.
 MAX_CACHED_REQUEST_SERIES = 4096
 

@@ -28,9 +28,10 @@ class UpstreamGuardCollector(Collector):
     def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
         state, calls, retries = self._families()
         for guard in self._guards:
-            current = guard.breaker.state
-            for candidate in BreakerState:
-                state.add_metric([guard.upstream, candidate.value], float(candidate is current))
+            if guard.breaker is not None:
+                current = guard.breaker.state
+                for candidate in BreakerState:
+                    state.add_metric([guard.upstream, candidate.value], float(candidate is current))
             calls.add_metric([guard.upstream], guard.calls)
             retries.add_metric([guard.upstream], guard.retries)
         yield state

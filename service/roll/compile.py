@@ -28,9 +28,8 @@ import httpx
 import orjson
 from sqlmodel import Session
 
-from service.adapters.batch import BatchAddressClient, BatchRegistryClient
+from service.adapters.batch import REGISTRY, BatchRegistryClient
 from service.adapters.pipeline import Transports
-from service.adapters.resilience import RetryPolicy
 from service.adapters.upstream import build_upstream_client
 from service.audit.log import NewEntry
 from service.clock import Clock
@@ -42,7 +41,13 @@ from service.domain.model import Election
 from service.domain.rules import ruleset_for
 from service.errors import UpstreamUnavailable
 from service.roll.chain_writer import RollAuditLog
-from service.roll.decider import ChunkDecider, decide_in_worker, start_worker
+from service.roll.decider import (
+    ChunkDecider,
+    batch_clients,
+    compiler_guard,
+    decide_in_worker,
+    start_worker,
+)
 from service.roll.model import (
     COMPLETE_KIND,
     DECISION_KIND,
@@ -233,17 +238,16 @@ class RollCompiler:
             transport=transport,
         )
 
-    def _retry(self) -> RetryPolicy:
-        return RetryPolicy.doubling(
-            attempts=self._options.attempts, first_wait_seconds=self._options.backoff_seconds
-        )
-
     async def _run(self) -> RollReport:
         options = self._options
         election = self._election()
         async with self._client(options.registry_url, self._transports.registry) as http:
             lister = BatchRegistryClient(
-                http, deadline_seconds=options.deadline_seconds, retry=self._retry()
+                http,
+                deadline_seconds=options.deadline_seconds,
+                guard=compiler_guard(
+                    REGISTRY, attempts=options.attempts, backoff_seconds=options.backoff_seconds
+                ),
             )
             try:
                 first = await lister.iins_page(None, 1)
@@ -398,15 +402,8 @@ class RollCompiler:
                 self._client(options.registry_url, self._transports.registry),
                 self._client(options.addresses_url, self._transports.addresses),
             ]
-            decider = ChunkDecider(
-                setup,
-                registry=BatchRegistryClient(
-                    local[0], deadline_seconds=options.deadline_seconds, retry=self._retry()
-                ),
-                addresses=BatchAddressClient(
-                    local[1], deadline_seconds=options.deadline_seconds, retry=self._retry()
-                ),
-            )
+            registry, addresses = batch_clients(setup, registry=local[0], addresses=local[1])
+            decider = ChunkDecider(setup, registry=registry, addresses=addresses)
 
         def submit(task: ChunkTask) -> Awaitable[ChunkResult]:
             if pool is not None:

@@ -16,8 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
-from service.adapters.batch import BatchAddressClient, BatchRegistryClient
-from service.adapters.resilience import RetryPolicy
+from service.adapters.batch import ADDRESSES, REGISTRY, BatchAddressClient, BatchRegistryClient
+from service.adapters.resilience import RetryPolicy, UpstreamGuard
 from service.adapters.upstream import build_upstream_client
 from service.audit.chain import format_instant
 from service.audit.pseudonym import PSEUDONYM_PREFIX
@@ -268,18 +268,43 @@ class Pseudonyms:
 _worker: tuple[asyncio.AbstractEventLoop, ChunkDecider] | None = None
 
 
+def compiler_guard(upstream: str, *, attempts: int, backoff_seconds: float) -> UpstreamGuard:
+    """Retries only: the compiler bounds its own calls in flight, and an upstream that stays
+    down stops it (to be resumed) rather than opening a breaker."""
+    return UpstreamGuard(
+        upstream,
+        retry=RetryPolicy.doubling(attempts=attempts, first_wait_seconds=backoff_seconds),
+    )
+
+
+def batch_clients(
+    setup: DeciderSetup, *, registry: httpx.AsyncClient, addresses: httpx.AsyncClient
+) -> tuple[BatchRegistryClient, BatchAddressClient]:
+    def guard(upstream: str) -> UpstreamGuard:
+        return compiler_guard(
+            upstream, attempts=setup.attempts, backoff_seconds=setup.backoff_seconds
+        )
+
+    return (
+        BatchRegistryClient(
+            registry, deadline_seconds=setup.deadline_seconds, guard=guard(REGISTRY)
+        ),
+        BatchAddressClient(
+            addresses, deadline_seconds=setup.deadline_seconds, guard=guard(ADDRESSES)
+        ),
+    )
+
+
 def _clients(setup: DeciderSetup) -> tuple[BatchRegistryClient, BatchAddressClient]:
     timeout = httpx.Timeout(setup.deadline_seconds)
-    retry = RetryPolicy.doubling(attempts=setup.attempts, first_wait_seconds=setup.backoff_seconds)
-    registry = build_upstream_client(
-        setup.registry_url, timeout=timeout, max_connections=setup.concurrency * 2
-    )
-    addresses = build_upstream_client(
-        setup.addresses_url, timeout=timeout, max_connections=setup.concurrency * 2
-    )
-    return (
-        BatchRegistryClient(registry, deadline_seconds=setup.deadline_seconds, retry=retry),
-        BatchAddressClient(addresses, deadline_seconds=setup.deadline_seconds, retry=retry),
+    return batch_clients(
+        setup,
+        registry=build_upstream_client(
+            setup.registry_url, timeout=timeout, max_connections=setup.concurrency * 2
+        ),
+        addresses=build_upstream_client(
+            setup.addresses_url, timeout=timeout, max_connections=setup.concurrency * 2
+        ),
     )
 
 

@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import httpx
 import pytest
+import stamina
 
 from service.adapters.batch import (
     BatchAddressClient,
     BatchRegistryClient,
 )
-from service.adapters.resilience import RetryPolicy
+from service.adapters.resilience import RetryPolicy, UpstreamGuard
 from service.errors import UpstreamFailure, UpstreamUnavailable
 from service.mocks.addresses import create_addresses_app
 from service.mocks.registry import create_registry_app
 from tests.support import NOT_IN_REGISTRY, PEOPLE, Country
 
 KNOWN = [spec["iin"] for spec in PEOPLE.values()]
-NO_RETRY = RetryPolicy(attempts=1)
 
 
 @pytest.fixture
@@ -229,7 +230,7 @@ async def test_a_faulty_batch_answer_is_upstream_unavailable_never_a_guess(
     handler: Callable[[httpx.Request], httpx.Response], failure: UpstreamFailure
 ) -> None:
     async with _answering(handler) as http:
-        client = BatchRegistryClient(http, deadline_seconds=5, retry=NO_RETRY)
+        client = BatchRegistryClient(http, deadline_seconds=5)  # one attempt
         with pytest.raises(UpstreamUnavailable) as caught:
             await client.lookup_many([KNOWN[0]])
 
@@ -243,11 +244,15 @@ async def test_a_connection_fault_is_upstream_unavailable() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     async with _answering(refuse) as http:
-        client = BatchAddressClient(http, deadline_seconds=5, retry=NO_RETRY)
+        client = BatchAddressClient(http, deadline_seconds=5)  # one attempt
         with pytest.raises(UpstreamUnavailable) as caught:
             await client.registrations_many([KNOWN[0]])
 
     assert caught.value.failure == UpstreamFailure.CONNECTION
+
+
+def _three_attempts() -> UpstreamGuard:
+    return UpstreamGuard("addresses", retry=RetryPolicy.doubling(attempts=3, first_wait_seconds=0))
 
 
 async def test_a_failed_batch_is_retried_a_bounded_number_of_times() -> None:
@@ -260,21 +265,69 @@ async def test_a_failed_batch_is_retried_a_bounded_number_of_times() -> None:
         return _results({"iin": KNOWN[0], "registrations": []})
 
     async with _answering(flaky) as http:
-        client = BatchAddressClient(
-            http, deadline_seconds=5, retry=RetryPolicy.doubling(attempts=3, first_wait_seconds=0)
-        )
+        guard = _three_attempts()
+        client = BatchAddressClient(http, deadline_seconds=5, guard=guard)
         held = await client.registrations_many([KNOWN[0]])
         assert held == [()]
-        assert client.retries == 2
+        assert guard.retries == 2
 
     calls.clear()
     async with _answering(lambda r: (calls.append(1), httpx.Response(500))[1]) as http:
-        client = BatchAddressClient(
-            http, deadline_seconds=5, retry=RetryPolicy.doubling(attempts=3, first_wait_seconds=0)
-        )
+        client = BatchAddressClient(http, deadline_seconds=5, guard=_three_attempts())
         with pytest.raises(UpstreamUnavailable):
             await client.registrations_many([KNOWN[0]])
     assert len(calls) == 3
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        pytest.param(lambda r: httpx.Response(422), id="422"),
+        pytest.param(lambda r: httpx.Response(200, content=b"{"), id="junk"),
+    ],
+)
+async def test_a_batch_that_was_answered_is_not_retried(
+    answer: Callable[[httpx.Request], httpx.Response],
+) -> None:
+    calls: list[int] = []
+
+    def counted(request: httpx.Request) -> httpx.Response:
+        calls.append(1)
+        return answer(request)
+
+    async with _answering(counted) as http:
+        guard = _three_attempts()
+        client = BatchAddressClient(http, deadline_seconds=5, guard=guard)
+        with pytest.raises(UpstreamUnavailable):
+            await client.registrations_many([KNOWN[0]])
+
+    assert (len(calls), guard.retries) == (1, 0)
+
+
+async def test_retries_with_real_backoff_stop_before_the_deadline_of_the_call() -> None:
+    calls: list[int] = []
+    patient = RetryPolicy(
+        attempts=10, wait_initial_seconds=0.05, wait_max_seconds=0.1, wait_jitter_seconds=0
+    )
+    deadline_seconds = 0.35
+
+    async with _answering(lambda r: (calls.append(1), httpx.Response(503))[1]) as http:
+        client = BatchAddressClient(
+            http,
+            deadline_seconds=deadline_seconds,
+            guard=UpstreamGuard("addresses", retry=patient),
+        )
+        with stamina.set_testing(False):
+            started = time.monotonic()
+            with pytest.raises(UpstreamUnavailable) as caught:
+                await client.registrations_many([KNOWN[0]])
+            elapsed = time.monotonic() - started
+
+    assert caught.value.failure == UpstreamFailure.STATUS
+    # Retried, but not ten times: no wait starts that could end past the deadline (about
+    # four attempts, after waits of 0.05, 0.1 and 0.1 s).
+    assert 1 < len(calls) < patient.attempts
+    assert elapsed < deadline_seconds
 
 
 async def test_the_clients_refuse_an_empty_or_oversized_batch() -> None:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Sequence
 from pathlib import Path
 
+import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from service.adapters.addresses import AddressClient
+from service.adapters.coalesce import Coalescer
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.clock import FixedClock
@@ -26,7 +30,6 @@ from service.observability.metrics import (
     UPSTREAMS,
     Metrics,
 )
-from service.observability.upstreams import ObservedAddresses, ObservedRegistry
 from service.usecases.eligibility import DECISION_KIND
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
@@ -142,101 +145,98 @@ def test_values_outside_a_label_set_are_counted_as_other(metrics: Metrics) -> No
     assert iin not in metrics.render().decode()
 
 
-class _Coroutines:
-    """A one-by-one source: its lookups are coroutines, answered, failed or left hanging."""
+class _Batches:
+    """A batch upstream for the coalescer: answers each key, or fails, after ``delay``."""
 
-    def __init__(self, outcome: str) -> None:
-        self._outcome = outcome
+    def __init__(self, *, delay: float = 0.0, failure: UpstreamFailure | None = None) -> None:
+        self.delay = delay
+        self.failure = failure
 
-    async def lookup(self, iin: str) -> str:
-        if self._outcome == "fail":
-            raise UpstreamUnavailable(upstream="registry", failure=UpstreamFailure.TIMEOUT)
-        if self._outcome == "hang":
-            await asyncio.sleep(10)
-        return "person"
+    async def fetch_many(self, keys: Sequence[str]) -> list[str]:
+        await asyncio.sleep(self.delay)
+        if self.failure is not None:
+            raise UpstreamUnavailable(upstream="registry", failure=self.failure)
+        return [key.upper() for key in keys]
 
 
-async def test_an_upstream_call_is_counted_by_its_result_and_timed(metrics: Metrics) -> None:
-    answered = ObservedRegistry(_Coroutines("answer"), observer=metrics)  # type: ignore[arg-type]
-    failing = ObservedRegistry(_Coroutines("fail"), observer=metrics)  # type: ignore[arg-type]
+def _coalesced(metrics: Metrics, upstream: _Batches, *, deadline: float = 2.0) -> Coalescer[str]:
+    return Coalescer(
+        upstream.fetch_many, upstream="registry", deadline_seconds=deadline, observer=metrics
+    )
 
-    assert await answered.lookup("x") == "person"
+
+async def test_a_coalesced_lookup_is_counted_by_its_result_and_timed(metrics: Metrics) -> None:
+    assert await _coalesced(metrics, _Batches()).submit("a") == "A"
     with pytest.raises(UpstreamUnavailable):
-        await failing.lookup("x")
-    await asyncio.sleep(0)  # done callbacks run on the next turn of the loop
-    assert _value(metrics, "voter_upstream_requests_total", upstream="registry", result="ok") == 1
+        await _coalesced(metrics, _Batches(failure=UpstreamFailure.CONNECTION)).submit("a")
+    with pytest.raises(UpstreamUnavailable):
+        await _coalesced(metrics, _Batches(delay=1.0), deadline=0.05).submit("a")
+
+    for result in ("ok", "connection", "timeout"):
+        assert (
+            _value(metrics, "voter_upstream_requests_total", upstream="registry", result=result)
+            == 1
+        )
     assert (
-        _value(metrics, "voter_upstream_requests_total", upstream="registry", result="timeout") == 1
+        _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="registry") == 3
     )
-    assert (
-        _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="registry") == 2
-    )
+    # The late one counts its whole deadline; the other two next to nothing.
+    seconds = _value(metrics, "voter_upstream_request_duration_seconds_sum", upstream="registry")
+    assert 0.05 <= seconds < 1.0
+
+
+async def test_each_lookup_of_a_shared_batch_is_counted_once(metrics: Metrics) -> None:
+    lookups = _coalesced(metrics, _Batches())
+
+    await asyncio.gather(*(lookups.submit(key) for key in ["a", "b", "a"]))
+
+    assert _value(metrics, "voter_upstream_requests_total", upstream="registry", result="ok") == 3
+    assert lookups.batches == 1
 
 
 async def test_a_lookup_cancelled_because_the_other_upstream_failed_is_not_counted(
     metrics: Metrics,
 ) -> None:
-    hanging = ObservedRegistry(_Coroutines("hang"), observer=metrics)  # type: ignore[arg-type]
-    call = hanging.lookup("x")
-    await asyncio.sleep(0)
-    call.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await call
-    await asyncio.sleep(0)
+    lookups = _coalesced(metrics, _Batches(delay=0.02))
+    waiting = lookups.submit("a")
+    await asyncio.sleep(0)  # its batch is out
+    waiting.cancel()
+    await asyncio.sleep(0.05)  # and answered
     assert (
         _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="registry") == 0
     )
 
 
-class _Started:
-    """A source whose lookups the test answers, fails or leaves hanging, as futures."""
-
-    def __init__(self) -> None:
-        self.calls: list[asyncio.Future[None]] = []
-
-    def lookup(self, iin: str) -> asyncio.Future[None]:
-        self.calls.append(asyncio.get_running_loop().create_future())
-        return self.calls[-1]
-
-
-async def test_a_lookup_under_way_is_counted_by_its_result_and_a_cancelled_one_not_at_all(
+async def test_a_one_by_one_lookup_is_counted_by_its_result_and_a_cancelled_one_not_at_all(
     metrics: Metrics,
 ) -> None:
-    source = _Started()
-    observed_registry = ObservedRegistry(source, observer=metrics)  # type: ignore[arg-type]
-    answered, failed, cancelled = (observed_registry.lookup("x") for _ in range(3))
-    source.calls[0].set_result(None)
-    source.calls[1].set_exception(
-        UpstreamUnavailable(upstream="registry", failure=UpstreamFailure.CONNECTION)
-    )
-    source.calls[2].cancel()
-    await asyncio.sleep(0)  # done callbacks run on the next turn of the loop
+    async def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.host == "hanging":
+            await asyncio.sleep(10)
+        if request.url.host == "failing":
+            return httpx.Response(503)
+        return httpx.Response(200, json={"registrations": []})
 
-    assert answered.result() is None
-    assert isinstance(failed.exception(), UpstreamUnavailable)
-    assert cancelled.cancelled()
-    assert _value(metrics, "voter_upstream_requests_total", upstream="registry", result="ok") == 1
-    assert (
-        _value(metrics, "voter_upstream_requests_total", upstream="registry", result="connection")
-        == 1
-    )
-    assert (
-        _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="registry") == 2
-    )
+    def client(host: str) -> AddressClient:
+        http = httpx.AsyncClient(base_url=f"http://{host}", transport=httpx.MockTransport(answer))
+        return AddressClient(http, deadline_seconds=1.0, observer=metrics)
 
+    assert await client("answering").registrations("900101300126") == ()
+    with pytest.raises(UpstreamUnavailable):
+        await client("failing").registrations("900101300126")
+    hanging = asyncio.ensure_future(client("hanging").registrations("900101300126"))
+    await asyncio.sleep(0.01)
+    hanging.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await hanging
 
-async def test_a_source_of_coroutines_is_started_as_a_task_and_still_counted(
-    metrics: Metrics,
-) -> None:
-    class Plain:
-        async def registrations(self, iin: str) -> tuple[()]:
-            return ()
-
-    call = ObservedAddresses(Plain(), observer=metrics).registrations("x")  # type: ignore[arg-type]
-
-    assert await call == ()
-    await asyncio.sleep(0)
     assert _value(metrics, "voter_upstream_requests_total", upstream="addresses", result="ok") == 1
+    assert (
+        _value(metrics, "voter_upstream_requests_total", upstream="addresses", result="status") == 1
+    )
+    assert (
+        _value(metrics, "voter_upstream_request_duration_seconds_count", upstream="addresses") == 2
+    )
 
 
 def test_repeated_series_add_up_in_one_child_and_made_up_methods_stay_other(
