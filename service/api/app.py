@@ -15,6 +15,7 @@ from fastapi import Depends, FastAPI
 
 from service.adapters.pipeline import Transports
 from service.api.deps import reject_unknown_query_parameters
+from service.api.docs import install_docs
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import (
@@ -135,4 +136,5 @@ def create_app(
     # The hand-written contract is what the service publishes; tests hold the code to it.
     contract = load_contract()
     app.openapi = lambda: contract  # type: ignore[method-assign]
+    install_docs(app)
     return app
