@@ -18,7 +18,6 @@ import os
 import re
 import select
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -27,7 +26,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-import uvicorn
 import yaml
 
 from service.api.app import CONTRACT_PATH, create_app
@@ -39,6 +37,7 @@ from tests.support import (
     load_reference,
     make_settings,
     mock_transports,
+    serving,
 )
 
 BROWSER_SECONDS = 60
@@ -103,20 +102,8 @@ def service_url(database_url: str, keys: Keys, country: Country) -> Iterator[str
     settings = make_settings(database_url, keys)
     load_reference(settings, country)
     app = create_app(settings, clock=MovableClock(NOW), transports=mock_transports(country))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url
 
 
 def _operations() -> list[tuple[str, str, str, str]]:

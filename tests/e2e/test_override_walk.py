@@ -8,14 +8,10 @@ registry's verdict again; and the audit chain verifies over all of it.
 from __future__ import annotations
 
 import json
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import uvicorn
 from typer.testing import CliRunner
 
 from service.api.app import create_app
@@ -31,6 +27,7 @@ from tests.support import (
     load_reference,
     make_settings,
     mock_transports,
+    serving,
     token,
 )
 
@@ -43,20 +40,8 @@ def server(database_url: str, keys: Keys, country: Country) -> Iterator[tuple[st
     settings = make_settings(database_url, keys)
     load_reference(settings, country)
     app = create_app(settings, clock=MovableClock(NOW), transports=mock_transports(country))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", database_url
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as url:
+        yield url, database_url
 
 
 def run(server_url: str, keys: Keys, role: Role, subject: str, *args: str) -> Any:
