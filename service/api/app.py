@@ -111,6 +111,8 @@ def create_app(
         version="1.0.0",
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_parameters)],
+        # The contract and its documentation are served by service/api/docs.py.
+        openapi_url=None,
         docs_url=None,
         redoc_url=None,
         # Starlette would answer "/v1/x/" with a 307 to "/v1/x" on the host the caller named,

@@ -1,9 +1,11 @@
-"""Interactive API documentation at ``/docs``: Swagger UI over the contract, from the package.
+"""The contract at ``/openapi.json`` and Swagger UI over it at ``/docs``, from the package.
 
 Government networks are closed, so the page loads nothing from another host: the Swagger UI
-bundle ships in the fastapi-offline wheel and is served under ``/docs/static``, and the page's
-Content-Security-Policy keeps the browser on this origin. The documentation holds no data, so
-it needs no token; it is not an operation of the contract.
+bundle ships in the fastapi-offline wheel and its three files are served under
+``/docs/static``, and the page's Content-Security-Policy keeps the browser on this origin. The
+documentation holds no data, so it needs no token; it is not an operation of the contract.
+Every request of the page is answered by a route of its own (FastAPI's /openapi.json and a
+mounted StaticFiles would not be), so the request metrics name each by its route template.
 """
 
 from __future__ import annotations
@@ -16,15 +18,24 @@ from pathlib import Path
 import fastapi_offline
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
-from fastapi.staticfiles import StaticFiles
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 
+from service.errors import NotFound
+
+OPENAPI_PATH = "/openapi.json"
 DOCS_PATH = "/docs"
 ASSETS_PATH = "/docs/static"
 ASSETS_DIRECTORY = Path(fastapi_offline.__file__).resolve().parent / "static"
+# What the page loads, and nothing else of the wheel's static directory.
+ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon.png": "image/png",
+}
 
 # Swagger UI would otherwise send the contract to validator.swagger.io for a badge.
 _SWAGGER_UI_PARAMETERS = {"validatorUrl": None}
+_NOSNIFF = {"X-Content-Type-Options": "nosniff"}
 _INLINE_SCRIPT = re.compile(r"<script>(.*?)</script>", re.DOTALL)
 
 
@@ -47,14 +58,30 @@ def _content_security_policy(html: str) -> str:
 
 
 def install_docs(app: FastAPI) -> None:
-    """Serve Swagger UI at ``/docs`` and its assets under ``/docs/static``."""
-    app.mount(ASSETS_PATH, StaticFiles(directory=ASSETS_DIRECTORY), name="docs-assets")
+    """Serve ``app.openapi()`` at ``/openapi.json``, Swagger UI at ``/docs`` and its assets
+    under ``/docs/static``; the app is built with ``openapi_url=None``."""
+
+    @app.get(OPENAPI_PATH, include_in_schema=False)
+    async def contract(request: Request) -> JSONResponse:
+        document = app.openapi()
+        root = request.scope.get("root_path", "")
+        if root:
+            # Behind a proxy's path prefix the relative server "/" would miss the service.
+            document = {**document, "servers": [{"url": root}]}
+        return JSONResponse(document)
+
+    @app.get(f"{ASSETS_PATH}/{{asset}}", include_in_schema=False)
+    async def swagger_ui_asset(asset: str) -> FileResponse:
+        media_type = ASSETS.get(asset)
+        if media_type is None:
+            raise NotFound()
+        return FileResponse(ASSETS_DIRECTORY / asset, media_type=media_type, headers=_NOSNIFF)
 
     @app.get(DOCS_PATH, include_in_schema=False)
     async def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
         page = get_swagger_ui_html(
-            openapi_url=f"{root}{app.openapi_url}",
+            openapi_url=f"{root}{OPENAPI_PATH}",
             title=f"{app.title}: API documentation",
             swagger_js_url=f"{root}{ASSETS_PATH}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{ASSETS_PATH}/swagger-ui.css",
@@ -64,5 +91,5 @@ def install_docs(app: FastAPI) -> None:
         )
         html = bytes(page.body).decode()
         page.headers["Content-Security-Policy"] = _content_security_policy(html)
-        page.headers["X-Content-Type-Options"] = "nosniff"
+        page.headers.update(_NOSNIFF)
         return page
