@@ -81,13 +81,19 @@ def import_reference(
     audit_log: AuditLog,
     actor: str,
     now: dt.datetime,
+    dry_run: bool = False,
 ) -> ImportResult:
-    """Import one published reference file, ``kind`` "precincts" or "elections", audited."""
+    """Add a version of ``kind`` ("precincts" or "elections") from a published file, audited;
+    or, with ``dry_run``, only plan it."""
     storage = SqlStorage(database, audit_log=audit_log)
     if kind == "precincts":
-        return import_precincts(storage, read_precincts(path), actor=actor, now=now)
+        return import_precincts(
+            storage, read_precincts(path), actor=actor, now=now, dry_run=dry_run
+        )
     if kind == "elections":
-        return import_elections(storage, read_elections(path), actor=actor, now=now)
+        return import_elections(
+            storage, read_elections(path), actor=actor, now=now, dry_run=dry_run
+        )
     raise ValueError(f"no reference data of kind {kind!r}")
 
 

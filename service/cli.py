@@ -13,6 +13,7 @@ from service.roll.command import register as register_roll_commands
 
 if TYPE_CHECKING:
     from service.mocks.faults import FaultProfile
+    from service.usecases.reference_import import ImportPlan
 
 app = typer.Typer(
     name="voterctl",
@@ -264,13 +265,17 @@ def data_generate(
 # --- import ------------------------------------------------------------------------------
 
 
-def _import(kind: str, path: Path) -> None:
+def _import(kind: str, path: Path, *, dry_run: bool, by: str | None) -> None:
     from service.bootstrap import build_audit_log, checkpoint_signer, import_reference
     from service.clock import clock_from
     from service.datafiles import DataFileError
     from service.db.engine import open_database
     from service.db.migrations import create_schema
-    from service.usecases.reference_import import BoundaryConflicts, DuplicateIds
+    from service.usecases.reference_import import (
+        BoundaryConflicts,
+        ImportRefused,
+        LiveRecordsBlock,
+    )
 
     settings = load_settings()
     try:
@@ -285,8 +290,9 @@ def _import(kind: str, path: Path) -> None:
             path,
             database=database,
             audit_log=audit_log,
-            actor="voterctl",
+            actor=by or _operating_system_user(),
             now=clock_from(settings.clock_fixed).now(),
+            dry_run=dry_run,
         )
     except BoundaryConflicts as exc:
         typer.echo(f"refused: {len(exc.conflicts)} boundary conflicts", err=True)
@@ -296,31 +302,94 @@ def _import(kind: str, path: Path) -> None:
                 f"  {c.kind.value}: {c.precinct_ids[0]} and {c.precinct_ids[1]}: {where}", err=True
             )
         raise typer.Exit(EXIT_REFUSED) from None
-    except (DataFileError, DuplicateIds) as exc:
+    except LiveRecordsBlock as exc:
+        for line in _plan_lines(exc.plan):
+            typer.echo(line)
+        typer.echo(f"refused: {exc}; cancel or revoke them first:", err=True)
+        for blocker in exc.plan.blockers:
+            record = blocker.record
+            where = f" at precinct {record.precinct_id}" if record.precinct_id else ""
+            typer.echo(
+                f"  {record.kind.value} {record.id} (election {record.election_id}{where}): "
+                f"{blocker.reason.value}",
+                err=True,
+            )
+        raise typer.Exit(EXIT_REFUSED) from None
+    except (DataFileError, ImportRefused) as exc:
         raise fail(f"refused: {exc}") from None
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror}") from None
     finally:
         database.dispose()
+    for line in _plan_lines(result.plan):
+        typer.echo(line)
+    if result.audit_seq is None:
+        typer.echo(f"dry run: nothing changed; version {result.version} would be accepted")
+        return
     typer.echo(
-        f"imported {result.records} {result.kind} (sha256 {result.sha256[:16]}...), "
-        f"audit seq {result.audit_seq}"
+        f"imported {result.records} {result.kind} as version {result.version} "
+        f"(sha256 {result.sha256[:16]}...), audit seq {result.audit_seq}"
     )
 
 
+def _plan_lines(plan: ImportPlan) -> list[str]:
+    """The diff of a planned version against the one in force, one line per kind of change."""
+    lines = [
+        f"{plan.kind}: version {plan.current_version} -> {plan.version}, "
+        f"{plan.records} records, sha256 {plan.sha256[:16]}..."
+    ]
+    for name, value in vars(plan.changes).items():
+        if isinstance(value, tuple):
+            shown = ", ".join(value[:20]) + (
+                f", ... ({len(value)} in all)" if len(value) > 20 else ""
+            )
+            lines.append(
+                f"  {name.replace('_', ' ')}: {len(value)}" + (f": {shown}" if value else "")
+            )
+        else:
+            lines.append(f"  {name.replace('_', ' ')}: {value}")
+    return lines
+
+
+def _operating_system_user() -> str:
+    import getpass
+
+    try:
+        return f"voterctl:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "voterctl"
+
+
 ImportFile = Annotated[Path, typer.Argument(help="JSON Lines file (SPEC §10).")]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Print what the file would change and what would block it; change nothing.",
+    ),
+]
+By = Annotated[
+    str | None,
+    typer.Option(
+        "--by",
+        help="Who imports, recorded with the version (default: voterctl:<login name>).",
+    ),
+]
 
 
 @import_app.command("precincts")
-def import_precincts_command(file: ImportFile) -> None:
-    """Replace the boundary set; refused whole if two precincts claim one address."""
-    _import("precincts", file)
+def import_precincts_command(file: ImportFile, dry_run: DryRun = False, by: By = None) -> None:
+    """Add a boundary-set version: the whole published set, refused (listing every reason)
+    if it is empty, if two precincts claim one address, or if it removes a precinct a live
+    override or day registration points to (or stops day registration where one is)."""
+    _import("precincts", file, dry_run=dry_run, by=by)
 
 
 @import_app.command("elections")
-def import_elections_command(file: ImportFile) -> None:
-    """Add or update elections."""
-    _import("elections", file)
+def import_elections_command(file: ImportFile, dry_run: DryRun = False, by: By = None) -> None:
+    """Add an election-set version: the whole published set, refused if it is empty or
+    removes an election that a live override or day registration belongs to."""
+    _import("elections", file, dry_run=dry_run, by=by)
 
 
 # --- database ----------------------------------------------------------------------------

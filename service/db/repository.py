@@ -17,7 +17,6 @@ from sqlalchemy import (
     CompoundSelect,
     Connection,
     bindparam,
-    delete,
     exists,
     func,
     null,
@@ -54,6 +53,7 @@ from service.domain.overrides import (
     kazakhstan_date,
     override_status,
 )
+from service.domain.reference_versions import LiveRecord, LiveRecordKind
 from service.usecases.ports import (
     NO_STANDING,
     Answer,
@@ -62,6 +62,7 @@ from service.usecases.ports import (
     OverrideActionRecord,
     OverrideRecord,
     Published,
+    ReferenceVersions,
     Standing,
 )
 
@@ -121,25 +122,104 @@ def latest_import_id(session: Session) -> int:
     return int(value or 0)
 
 
-def load_precincts(session: Session) -> list[Precinct]:
-    rows = session.exec(select(PrecinctRow.body).order_by(PrecinctRow.id)).all()
+def current_versions(session: Session) -> ReferenceVersions:
+    rows = session.exec(
+        select(ReferenceImportRow.kind, func.max(ReferenceImportRow.version)).group_by(
+            ReferenceImportRow.kind
+        )
+    ).all()
+    newest = {kind: int(version) for kind, version in rows}
+    return ReferenceVersions(
+        precincts=newest.get("precincts", 0), elections=newest.get("elections", 0)
+    )
+
+
+def load_precincts(session: Session, version: int) -> list[Precinct]:
+    rows = session.exec(
+        select(PrecinctRow.body).where(PrecinctRow.set_version == version).order_by(PrecinctRow.id)
+    ).all()
     return [PrecinctRecord.model_validate_json(body).to_domain() for body in rows]
 
 
-def load_elections(session: Session) -> list[Election]:
-    rows = session.exec(select(ElectionRow.body).order_by(col(ElectionRow.voting_day))).all()
+def load_elections(session: Session, version: int) -> list[Election]:
+    rows = session.exec(
+        select(ElectionRow.body)
+        .where(ElectionRow.set_version == version)
+        .order_by(col(ElectionRow.voting_day), col(ElectionRow.id))
+    ).all()
     return [ElectionRecord.model_validate_json(body).to_domain() for body in rows]
+
+
+def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
+    """Day registrations in force and overrides pending or active: what a reference version
+    may not take away. Overrides are found through their guard rows, which every pending or
+    active override holds."""
+    records = [
+        LiveRecord(LiveRecordKind.DAY_REGISTRATION, record_id, election_id, precinct_id)
+        for record_id, election_id, precinct_id, lapses_at in session.exec(
+            select(
+                DayRegistrationRow.id,
+                DayRegistrationRow.election_id,
+                DayRegistrationRow.precinct_id,
+                DayRegistrationRow.lapses_at,
+            ).where(col(DayRegistrationRow.active_key).is_not(None))
+        )
+        if _is_in_force(lapses_at, now=now)
+    ]
+    guarded = (
+        session.connection()
+        .execute(
+            select(
+                col(OverrideRow.id),
+                col(OverrideRow.election_id),
+                col(OverrideRow.precinct_id),
+                col(OverrideRow.expires_on),
+            ).join(ActiveOverrideRow, col(ActiveOverrideRow.override_id) == col(OverrideRow.id))
+        )
+        .all()
+    )
+    steps: defaultdict[str, set[OverrideAction]] = defaultdict(set)
+    if guarded:
+        ids = [row[0] for row in guarded]
+        for override_id, action in session.connection().execute(_ACTIONS_BY_OVERRIDE, {"ids": ids}):
+            steps[override_id].add(OverrideAction(action))
+    today = kazakhstan_date(now)
+    for override_id, election_id, precinct_id, expires_on in guarded:
+        status = override_status(steps[override_id], expires_on=expires_on, today=today)
+        if status in (OverrideStatus.PENDING, OverrideStatus.ACTIVE):
+            records.append(
+                LiveRecord(LiveRecordKind.OVERRIDE, override_id, election_id, precinct_id)
+            )
+    return records
 
 
 class ReferenceTables:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def replace_precincts(self, precincts: Sequence[Published[Precinct]]) -> None:
-        """Swap the whole boundary set: akim decisions publish complete sets, not diffs."""
-        self._session.exec(delete(PrecinctRow))
+    def versions(self) -> ReferenceVersions:
+        return current_versions(self._session)
+
+    def precincts(self, version: int) -> list[Precinct]:
+        return load_precincts(self._session, version)
+
+    def precinct(self, precinct_id: str, *, version: int | None = None) -> Precinct | None:
+        query = select(PrecinctRow.body).where(PrecinctRow.id == precinct_id)
+        if version is not None:
+            query = query.where(PrecinctRow.set_version == version)
+        body = self._session.exec(query.order_by(col(PrecinctRow.set_version).desc())).first()
+        return None if body is None else PrecinctRecord.model_validate_json(body).to_domain()
+
+    def elections(self, version: int) -> list[Election]:
+        return load_elections(self._session, version)
+
+    def live_records(self, *, now: dt.datetime) -> list[LiveRecord]:
+        return live_records(self._session, now=now)
+
+    def add_precincts(self, version: int, precincts: Sequence[Published[Precinct]]) -> None:
         self._session.add_all(
             PrecinctRow(
+                set_version=version,
                 id=p.value.id,
                 number=p.value.number,
                 kato=p.value.kato,
@@ -151,20 +231,39 @@ class ReferenceTables:
             for p in precincts
         )
 
-    def upsert_elections(self, elections: Sequence[Published[Election]]) -> None:
-        for e in elections:
-            self._session.merge(
-                ElectionRow(id=e.value.id, voting_day=e.value.voting_day, body=e.source)
+    def add_elections(self, version: int, elections: Sequence[Published[Election]]) -> None:
+        self._session.add_all(
+            ElectionRow(
+                set_version=version, id=e.value.id, voting_day=e.value.voting_day, body=e.source
             )
+            for e in elections
+        )
 
     def record_import(
-        self, *, kind: str, records: int, imported_at: dt.datetime, audit_seq: int
+        self,
+        *,
+        kind: str,
+        version: int,
+        records: int,
+        sha256: str,
+        actor: str,
+        imported_at: dt.datetime,
+        audit_seq: int,
     ) -> None:
         self._session.add(
             ReferenceImportRow(
-                kind=kind, records=records, imported_at=imported_at, audit_seq=audit_seq
+                kind=kind,
+                version=version,
+                records=records,
+                sha256=sha256,
+                actor=actor,
+                imported_at=imported_at,
+                audit_seq=audit_seq,
             )
         )
+        # The unique (kind, version) collides here, inside the unit of work, if a racing
+        # import took this version first.
+        self._session.flush()
 
 
 # --- decisions ---------------------------------------------------------------------------

@@ -11,34 +11,49 @@ from service.audit.tables import SEQ_TYPE
 
 
 class PrecinctRow(SQLModel, table=True):
-    __tablename__ = "precincts"
+    """A precinct as published in one boundary-set version; versions are never edited."""
 
+    __tablename__ = "precinct_versions"
+
+    set_version: int = Field(primary_key=True)
     id: str = Field(primary_key=True, max_length=32)
     number: int
-    kato: str = Field(index=True, max_length=9)
+    kato: str = Field(max_length=9)
     kind: str = Field(max_length=16)
-    country: str = Field(index=True, max_length=3)
-    day_registration: bool = Field(index=True)
+    country: str = Field(max_length=3)
+    day_registration: bool
     # The full SPEC §10 record, as imported, so the directory round-trips exactly.
     body: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class ElectionRow(SQLModel, table=True):
-    __tablename__ = "elections"
+    """An election as published in one election-set version."""
 
+    __tablename__ = "election_versions"
+
+    set_version: int = Field(primary_key=True)
     id: str = Field(primary_key=True, max_length=64)
     voting_day: dt.date
     body: str = Field(sa_column=Column(Text, nullable=False))
 
 
 class ReferenceImportRow(SQLModel, table=True):
-    """One row per accepted import; its id tells running replicas to reload their cache."""
+    """One row per accepted import: version ``version`` of the ``kind`` set (SPEC §16).
+
+    Its id tells running replicas to reload their cache.
+    """
 
     __tablename__ = "reference_imports"
+    __table_args__ = (
+        UniqueConstraint("kind", "version", name="uq_reference_imports_kind_version"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     kind: str = Field(max_length=16)
+    version: int
     records: int
+    sha256: str | None = Field(default=None, max_length=64)
+    actor: str | None = Field(default=None, max_length=200)
     imported_at: dt.datetime
     audit_seq: int = Field(sa_type=SEQ_TYPE)
 

@@ -175,6 +175,7 @@ class DayRegistrationService:
             "precinct_id": precinct_id,
             "actor": actor_of(caller),
             "request_id": request_id,
+            "reference": reference.versions.as_payload(),
         }
         now = self._clock.now()
         refusal = precinct_refusal(election=election, precinct=precinct, now=now)
@@ -195,6 +196,14 @@ class DayRegistrationService:
             replayed = self._replay(uow, caller, idempotency_key, fingerprint)
             if replayed is not None:
                 return replayed
+            in_force = uow.reference.versions().precincts
+            if (
+                in_force != reference.versions.precincts
+                and uow.reference.precinct(precinct_id, version=in_force) is None
+            ):
+                # A boundary set without this precinct was added since this replica last
+                # looked: never register anyone where the set in force has no precinct.
+                raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
             outcome = self._decide_and_store(
                 uow,
                 refusal=refusal,
@@ -293,6 +302,14 @@ class DayRegistrationService:
         )
         uow.day_registrations.add(record)
         return Registered(_view(record, now=now, receipt=receipt))
+
+    async def precinct(self, precinct_id: str) -> Precinct | None:
+        """A registration's precinct: as in force, or, if a later boundary set dropped it
+        after the registration ended, as last published. None only for an unknown id."""
+        in_force = (await self._reference.current()).directory.get(precinct_id)
+        if in_force is not None:
+            return in_force
+        return await self._storage.read(lambda uow: uow.reference.precinct(precinct_id))
 
     async def get(self, registration_id: str, *, caller: Caller) -> RegistrationView:
         now = self._clock.now()

@@ -308,7 +308,8 @@ class EligibilityService:
 
         ``present`` turns the decision into the extra audit payload and the caller's result.
         """
-        directory = (await self._reference.current()).directory
+        reference = await self._reference.current()
+        directory = reference.directory
         try:
             person, registrations = await self._gather(iin)
         except UpstreamUnavailable as exc:
@@ -327,7 +328,12 @@ class EligibilityService:
                 day_registration=standing.day_registration,
             )
             extra, result = present(decision)
-            payload = {**context, **decision_payload(decision), **extra}
+            payload = {
+                **context,
+                **decision_payload(decision),
+                **extra,
+                "reference": reference.versions.as_payload(),
+            }
             return Decided(decision.outcome.value, payload, (decision, result))
 
         recorded = await self._decisions.decide_and_record(

@@ -21,6 +21,7 @@ from service.domain.model import (
 )
 from service.domain.overrides import OverrideAction
 from service.domain.precincts import PrecinctDirectory
+from service.domain.reference_versions import LiveRecord
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -56,10 +57,22 @@ NO_STANDING = Standing()
 
 
 @dataclass(frozen=True)
+class ReferenceVersions:
+    """The versions in force of each reference set (SPEC §16); 0 before the first import."""
+
+    precincts: int = 0
+    elections: int = 0
+
+    def as_payload(self) -> dict[str, int]:
+        return {"precincts": self.precincts, "elections": self.elections}
+
+
+@dataclass(frozen=True)
 class ReferenceData:
     import_id: int
     directory: PrecinctDirectory
     elections: dict[str, Election]
+    versions: ReferenceVersions = ReferenceVersions()
 
 
 @dataclass(frozen=True)
@@ -180,12 +193,34 @@ class AuditTrail(Protocol):
 
 
 class ReferenceRepository(Protocol):
-    def replace_precincts(self, precincts: Sequence[Published[Precinct]]) -> None: ...
-    def upsert_elections(self, elections: Sequence[Published[Election]]) -> None: ...
+    """The versioned reference sets (SPEC §16): read the ones in force, add a new version."""
+
+    def versions(self) -> ReferenceVersions: ...
+    def precincts(self, version: int) -> list[Precinct]: ...
+    def precinct(self, precinct_id: str, *, version: int | None = None) -> Precinct | None:
+        """The precinct as published in ``version``; with None, in the newest version that
+        has it (a record made under an older boundary set still names its precinct)."""
+
+    def elections(self, version: int) -> list[Election]: ...
+
+    def live_records(self, *, now: dt.datetime) -> list[LiveRecord]:
+        """Pending and active overrides and day registrations in force, in this transaction."""
+
+    def add_precincts(self, version: int, precincts: Sequence[Published[Precinct]]) -> None: ...
+    def add_elections(self, version: int, elections: Sequence[Published[Election]]) -> None: ...
 
     def record_import(
-        self, *, kind: str, records: int, imported_at: dt.datetime, audit_seq: int
-    ) -> None: ...
+        self,
+        *,
+        kind: str,
+        version: int,
+        records: int,
+        sha256: str,
+        actor: str,
+        imported_at: dt.datetime,
+        audit_seq: int,
+    ) -> None:
+        """A second import of the same version in a racing transaction is DuplicateRecord."""
 
 
 class UnitOfWork(Protocol):

@@ -1,7 +1,11 @@
-"""Loading precincts and elections into the service database (operator CLI).
+"""Adding a version of the precincts or the elections (operator CLI; SPEC §16).
 
-A boundary set in which two precincts claim the same address is refused whole, listing
-every conflict; an accepted import is audited like any decision, in the same transaction.
+A version is the whole published set; the one in force is never edited. A set is refused
+whole, naming every reason, if it is empty, names one id twice, claims one address for two
+precincts, or takes away a precinct or an election that a live record (a pending or active
+override, a day registration in force) still points to. A dry run computes the same plan
+(the changes and the blockers) and writes nothing. An accepted version is audited like any
+decision, in the same transaction as its rows.
 """
 
 from __future__ import annotations
@@ -10,27 +14,58 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from service.domain.model import Election, Precinct
 from service.domain.precincts import BoundaryConflict, find_conflicts
-from service.usecases.ports import Published, Storage, UnitOfWork
+from service.domain.reference_versions import (
+    Blocker,
+    ElectionChanges,
+    PrecinctChanges,
+    election_blockers,
+    election_changes,
+    precinct_blockers,
+    precinct_changes,
+)
+from service.usecases.ports import DuplicateRecord, Published, Storage, UnitOfWork
 
 IMPORT_KIND = "reference.import"
 
 V = TypeVar("V")
 
 
-class BoundaryConflicts(ValueError):
+class ImportRefused(ValueError):
+    """A reference set the service will not take; ``str`` says why in one line."""
+
+
+class EmptySet(ImportRefused):
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"the file holds no {kind}: a version may not be empty")
+
+
+class BoundaryConflicts(ImportRefused):
     def __init__(self, conflicts: list[BoundaryConflict]) -> None:
         super().__init__(f"{len(conflicts)} boundary conflicts")
         self.conflicts = conflicts
 
 
-class DuplicateIds(ValueError):
+class DuplicateIds(ImportRefused):
     def __init__(self, ids: list[str]) -> None:
         super().__init__("duplicate ids: " + ", ".join(ids[:20]))
         self.ids = ids
+
+
+class LiveRecordsBlock(ImportRefused):
+    """The new set would strand records in force; ``plan`` holds them and the changes."""
+
+    def __init__(self, plan: ImportPlan) -> None:
+        super().__init__(f"{len(plan.blockers)} live records point to what it takes away")
+        self.plan = plan
+
+
+class ConcurrentImport(ImportRefused):
+    def __init__(self, kind: str) -> None:
+        super().__init__(f"another import of {kind} committed first; run this one again")
 
 
 @dataclass(frozen=True)
@@ -42,11 +77,43 @@ class ReferenceFile(Generic[V]):
 
 
 @dataclass(frozen=True)
-class ImportResult:
+class ImportPlan:
+    """What a set would change against the version in force, and what blocks it."""
+
     kind: str
+    current_version: int
+    version: int
     records: int
     sha256: str
-    audit_seq: int
+    changes: PrecinctChanges | ElectionChanges
+    blockers: tuple[Blocker, ...]
+
+    def changes_payload(self) -> dict[str, Any]:
+        """Counts of the changes, for the audit entry (ids of precincts are public data)."""
+        fields = vars(self.changes)
+        return {name: (len(v) if isinstance(v, tuple) else v) for name, v in fields.items()}
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    plan: ImportPlan
+    audit_seq: int | None  # None for a dry run
+
+    @property
+    def kind(self) -> str:
+        return self.plan.kind
+
+    @property
+    def records(self) -> int:
+        return self.plan.records
+
+    @property
+    def version(self) -> int:
+        return self.plan.version
+
+    @property
+    def sha256(self) -> str:
+        return self.plan.sha256
 
 
 def _refuse_duplicates(ids: list[str]) -> None:
@@ -56,66 +123,127 @@ def _refuse_duplicates(ids: list[str]) -> None:
 
 
 def import_precincts(
-    storage: Storage, source: ReferenceFile[Precinct], *, actor: str, now: dt.datetime
+    storage: Storage,
+    source: ReferenceFile[Precinct],
+    *,
+    actor: str,
+    now: dt.datetime,
+    dry_run: bool = False,
 ) -> ImportResult:
     precincts = [record.value for record in source.records]
+    if not precincts:
+        raise EmptySet("precincts")
     _refuse_duplicates([p.id for p in precincts])
     conflicts = find_conflicts(precincts)
     if conflicts:
         raise BoundaryConflicts(conflicts)
+
+    def plan(uow: UnitOfWork) -> ImportPlan:
+        current = uow.reference.versions().precincts
+        return ImportPlan(
+            kind="precincts",
+            current_version=current,
+            version=current + 1,
+            records=len(precincts),
+            sha256=source.sha256,
+            changes=precinct_changes(uow.reference.precincts(current), precincts),
+            blockers=tuple(precinct_blockers(precincts, uow.reference.live_records(now=now))),
+        )
+
     return _commit(
         storage,
-        source,
         "precincts",
-        lambda uow: uow.reference.replace_precincts(source.records),
+        plan,
+        lambda uow, version: uow.reference.add_precincts(version, source.records),
         actor=actor,
         now=now,
+        dry_run=dry_run,
     )
 
 
 def import_elections(
-    storage: Storage, source: ReferenceFile[Election], *, actor: str, now: dt.datetime
+    storage: Storage,
+    source: ReferenceFile[Election],
+    *,
+    actor: str,
+    now: dt.datetime,
+    dry_run: bool = False,
 ) -> ImportResult:
-    _refuse_duplicates([record.value.id for record in source.records])
+    elections = [record.value for record in source.records]
+    if not elections:
+        raise EmptySet("elections")
+    _refuse_duplicates([e.id for e in elections])
+
+    def plan(uow: UnitOfWork) -> ImportPlan:
+        current = uow.reference.versions().elections
+        return ImportPlan(
+            kind="elections",
+            current_version=current,
+            version=current + 1,
+            records=len(elections),
+            sha256=source.sha256,
+            changes=election_changes(uow.reference.elections(current), elections),
+            blockers=tuple(election_blockers(elections, uow.reference.live_records(now=now))),
+        )
+
     return _commit(
         storage,
-        source,
         "elections",
-        lambda uow: uow.reference.upsert_elections(source.records),
+        plan,
+        lambda uow, version: uow.reference.add_elections(version, source.records),
         actor=actor,
         now=now,
+        dry_run=dry_run,
     )
 
 
 def _commit(
     storage: Storage,
-    source: ReferenceFile[V],
     kind: str,
-    store: Callable[[UnitOfWork], None],
+    make_plan: Callable[[UnitOfWork], ImportPlan],
+    store: Callable[[UnitOfWork, int], None],
     *,
     actor: str,
     now: dt.datetime,
+    dry_run: bool,
 ) -> ImportResult:
-    count = len(source.records)
-
-    def write(uow: UnitOfWork) -> int:
-        store(uow)
+    def write(uow: UnitOfWork) -> ImportResult:
+        # The blockers are found in the transaction that adds the version, so a record made
+        # after a dry run is still seen.
+        plan = make_plan(uow)
+        if plan.blockers:
+            raise LiveRecordsBlock(plan)
+        if dry_run:
+            return ImportResult(plan, audit_seq=None)
+        store(uow, plan.version)
         receipt = uow.audit.append(
             kind=IMPORT_KIND,
             subject=None,
             payload={
-                "reference": kind,
-                "records": count,
-                "file_sha256": source.sha256,
+                "reference": plan.kind,
+                "version": plan.version,
+                "replaces": plan.current_version,
+                "records": plan.records,
+                "file_sha256": plan.sha256,
+                "changes": plan.changes_payload(),
                 "actor": {"sub": actor, "roles": ["operator"]},
             },
             recorded_at=now,
         )
         uow.reference.record_import(
-            kind=kind, records=count, imported_at=now, audit_seq=receipt.seq
+            kind=plan.kind,
+            version=plan.version,
+            records=plan.records,
+            sha256=plan.sha256,
+            actor=actor,
+            imported_at=now,
+            audit_seq=receipt.seq,
         )
-        return receipt.seq
+        return ImportResult(plan, audit_seq=receipt.seq)
 
-    # The operator CLI has no event loop: the import commits on the caller's thread.
-    audit_seq = storage.transact_blocking(write)
-    return ImportResult(kind=kind, records=count, sha256=source.sha256, audit_seq=audit_seq)
+    # The operator CLI has no event loop: the import commits on the caller's thread. A dry
+    # run writes nothing, so its transaction commits nothing.
+    try:
+        return storage.transact_blocking(write)
+    except DuplicateRecord:
+        raise ConcurrentImport(kind) from None

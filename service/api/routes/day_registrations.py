@@ -18,13 +18,25 @@ from service.api.deps import (
     RegistrationReaderDep,
     RequestIdDep,
 )
-from service.api.presenters import precinct_ref, reasons_out, receipt_out
+from service.api.presenters import reasons_out, receipt_out
 from service.api.problems import problem_response
-from service.api.schemas import DayRegistrationOut, DayRegistrationRequest, ReasonRequest
+from service.api.schemas import (
+    DayRegistrationOut,
+    DayRegistrationRequest,
+    PrecinctRef,
+    ReasonRequest,
+)
+from service.domain.model import Precinct
 from service.domain.precincts import PrecinctDirectory
 from service.errors import ErrorCode, ServiceError
 from service.messages import Language
-from service.usecases.day_registrations import AnswerFor, Outcome, Registered, RegistrationView
+from service.usecases.day_registrations import (
+    AnswerFor,
+    DayRegistrationService,
+    Outcome,
+    Registered,
+    RegistrationView,
+)
 from service.usecases.ports import Answer
 
 router = APIRouter(
@@ -38,13 +50,11 @@ IdempotencyKey = Annotated[
 ]
 
 
-def registration_out(view: RegistrationView, directory: PrecinctDirectory) -> DayRegistrationOut:
-    precinct = precinct_ref(directory, view.precinct_id)
-    assert precinct is not None  # registrations are only made at known precincts
+def registration_out(view: RegistrationView, precinct: Precinct | None) -> DayRegistrationOut:
     return DayRegistrationOut(
         id=view.id,
         election_id=view.election_id,
-        precinct=precinct,
+        precinct=_precinct_ref(view.precinct_id, precinct),
         status=view.status,
         registered_by=view.registered_by,
         registered_at=view.registered_at,
@@ -56,13 +66,31 @@ def registration_out(view: RegistrationView, directory: PrecinctDirectory) -> Da
     )
 
 
+def _precinct_ref(precinct_id: str, precinct: Precinct | None) -> PrecinctRef:
+    if precinct is None:
+        # Every boundary set that held it is gone from the database: say so, never fail an
+        # answer (or hide a committed change) because reference data changed.
+        return PrecinctRef(id=precinct_id, number=0, name="", address="")
+    return PrecinctRef(
+        id=precinct.id, number=precinct.number, name=precinct.name, address=precinct.address
+    )
+
+
+async def _answer(
+    view: RegistrationView, registrations: DayRegistrationService
+) -> DayRegistrationOut:
+    return registration_out(view, await registrations.precinct(view.precinct_id))
+
+
 def _renderer(directory: PrecinctDirectory, language: Language, request_id: str) -> AnswerFor:
     """How this request's outcome is answered: the status and the body, stored as sent so
     that a retry with the same Idempotency-Key replays them."""
 
     def render(outcome: Outcome) -> Answer:
         if isinstance(outcome, Registered):
-            body = registration_out(outcome.registration, directory).model_dump_json()
+            registration = outcome.registration
+            precinct = directory.get(registration.precinct_id)
+            body = registration_out(registration, precinct).model_dump_json()
             return Answer(201, body.encode())
         refusal = outcome.refusal
         extensions = {
@@ -115,10 +143,9 @@ async def get_registration(
     registration_id: RegistrationId,
     caller: RegistrationReaderDep,
     registrations: DayRegistrationsDep,
-    reference: ReferenceDep,
 ) -> DayRegistrationOut:
     view = await registrations.get(registration_id, caller=caller)
-    return registration_out(view, reference.directory)
+    return await _answer(view, registrations)
 
 
 @router.post("/{registration_id}/cancel", response_model=DayRegistrationOut)
@@ -127,10 +154,9 @@ async def cancel_registration(
     body: ReasonRequest,
     caller: OperatorDep,
     registrations: DayRegistrationsDep,
-    reference: ReferenceDep,
     request_id: RequestIdDep,
 ) -> DayRegistrationOut:
     view = await registrations.cancel(
         registration_id, reason=body.reason, caller=caller, request_id=request_id
     )
-    return registration_out(view, reference.directory)
+    return await _answer(view, registrations)

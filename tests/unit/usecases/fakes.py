@@ -24,6 +24,7 @@ from service.domain.model import (
 )
 from service.domain.overrides import OverrideStatus, kazakhstan_date, override_status
 from service.domain.precincts import PrecinctDirectory
+from service.domain.reference_versions import LiveRecord, LiveRecordKind
 from service.errors import UpstreamUnavailable
 from service.usecases.ports import (
     DayRegistrationRecord,
@@ -36,6 +37,7 @@ from service.usecases.ports import (
     Receipt,
     Recorded,
     ReferenceData,
+    ReferenceVersions,
     Standing,
     UnitOfWork,
 )
@@ -60,6 +62,9 @@ class Store:
     day_registrations: dict[str, DayRegistrationRecord] = field(default_factory=dict)
     idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
     decisions: dict[str, tuple[str, int]] = field(default_factory=dict)
+    # Reference versions, by kind ("precincts", "elections"): version number -> the set.
+    precinct_sets: dict[int, list[Published[Precinct]]] = field(default_factory=dict)
+    election_sets: dict[int, list[Published[Election]]] = field(default_factory=dict)
 
     def kinds(self) -> list[str]:
         return [entry.kind for entry in self.entries]
@@ -206,17 +211,67 @@ class FakeAuditTrail:
 class FakeReferenceTables:
     def __init__(self, store: Store) -> None:
         self._store = store
-        self.precincts: list[Published[Precinct]] = []
-        self.elections: list[Published[Election]] = []
 
-    def replace_precincts(self, precincts: Sequence[Published[Precinct]]) -> None:
-        self.precincts = list(precincts)
+    def versions(self) -> ReferenceVersions:
+        return ReferenceVersions(
+            precincts=max(self._store.precinct_sets, default=0),
+            elections=max(self._store.election_sets, default=0),
+        )
 
-    def upsert_elections(self, elections: Sequence[Published[Election]]) -> None:
-        self.elections = list(elections)
+    def precincts(self, version: int) -> list[Precinct]:
+        return [p.value for p in self._store.precinct_sets.get(version, [])]
+
+    def precinct(self, precinct_id: str, *, version: int | None = None) -> Precinct | None:
+        versions = [version] if version is not None else sorted(self._store.precinct_sets)[::-1]
+        for v in versions:
+            for p in self._store.precinct_sets.get(v, []):
+                if p.value.id == precinct_id:
+                    return p.value
+        return None
+
+    def elections(self, version: int) -> list[Election]:
+        return [e.value for e in self._store.election_sets.get(version, [])]
+
+    def live_records(self, *, now: dt.datetime) -> list[LiveRecord]:
+        store = self._store
+        records = [
+            LiveRecord(LiveRecordKind.DAY_REGISTRATION, r.id, r.election_id, r.precinct_id)
+            for r in store.day_registrations.values()
+            if r.cancelled_at is None and r.lapses_at > now
+        ]
+        today = kazakhstan_date(now)
+        for override_id in store.active_overrides.values():
+            record = store.overrides[override_id]
+            steps = {a.action for a in store.override_actions if a.override_id == override_id}
+            status = override_status(steps, expires_on=record.expires_on, today=today)
+            if status in (OverrideStatus.PENDING, OverrideStatus.ACTIVE):
+                records.append(
+                    LiveRecord(
+                        LiveRecordKind.OVERRIDE, override_id, record.election_id, record.precinct_id
+                    )
+                )
+        return records
+
+    def add_precincts(self, version: int, precincts: Sequence[Published[Precinct]]) -> None:
+        if version in self._store.precinct_sets:
+            raise DuplicateRecord
+        self._store.precinct_sets[version] = list(precincts)
+
+    def add_elections(self, version: int, elections: Sequence[Published[Election]]) -> None:
+        if version in self._store.election_sets:
+            raise DuplicateRecord
+        self._store.election_sets[version] = list(elections)
 
     def record_import(
-        self, *, kind: str, records: int, imported_at: dt.datetime, audit_seq: int
+        self,
+        *,
+        kind: str,
+        version: int,
+        records: int,
+        sha256: str,
+        actor: str,
+        imported_at: dt.datetime,
+        audit_seq: int,
     ) -> None:
         pass
 
