@@ -471,39 +471,6 @@ def test_a_checkpoint_dated_ahead_by_an_old_fixed_clock_is_renewed(
     assert (renewed.size, renewed.signed_at) == (3, WALL_START)
 
 
-def test_replicas_polling_at_once_sign_one_checkpoint_between_them(
-    database: Database, signer: CheckpointSigner, wall: FakeClock
-) -> None:
-    replicas = [
-        AuditLog(signer, checkpoint_every=1000, wall_clock=SystemClock(wall)) for _ in range(4)
-    ]
-    append_many(database, replicas[0], 7)
-    start = threading.Barrier(len(replicas))
-    signed: list[int] = []
-    errors: list[BaseException] = []
-
-    def poll(replica: AuditLog) -> None:
-        try:
-            start.wait()
-            with write_session(database) as session:
-                checkpoint = replica.checkpoint_if_due(session)
-            if checkpoint is not None:
-                signed.append(checkpoint.size)
-        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=poll, args=(replica,)) for replica in replicas]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-
-    assert errors == []
-    assert signed == [7]
-    with read_session(database) as session:
-        assert [c.size for c in replicas[0].checkpoints(session)] == [7]
-
-
 def test_entries_page_by_seq_and_iteration_crosses_batch_boundaries(
     database: Database, audit: AuditLog
 ) -> None:
