@@ -451,8 +451,8 @@ def test_a_poller_signs_a_poll_ahead_of_the_maximum_age(
     assert signed.size == 6
 
 
-def test_a_checkpoint_dated_ahead_by_an_old_fixed_clock_is_renewed(
-    database: Database, signer: CheckpointSigner, wall: FakeClock
+def test_a_checkpoint_dated_ahead_by_an_old_fixed_clock_is_renewed_and_both_verify(
+    database: Database, signer: CheckpointSigner, wall: FakeClock, verifier: CheckpointVerifier
 ) -> None:
     # Before checkpoints took real time, a demo's fixed clock dated them (here a year ahead);
     # measured against such a date the log would look freshly signed for a year.
@@ -469,6 +469,10 @@ def test_a_checkpoint_dated_ahead_by_an_old_fixed_clock_is_renewed(
 
     assert renewed is not None
     assert (renewed.size, renewed.signed_at) == (3, WALL_START)
+    # The signed message is unchanged: a checkpoint verifies whichever clock dated it.
+    report = verify_database(database, verifier=verifier)
+    assert report.ok, report.detail
+    assert (report.checkpoints_checked, report.uncovered) == (2, 0)
 
 
 def test_entries_page_by_seq_and_iteration_crosses_batch_boundaries(
