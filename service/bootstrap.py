@@ -65,11 +65,15 @@ def checkpoint_signer(settings: Settings) -> CheckpointSigner:
     return CheckpointSigner(settings.audit_signing_key.get_secret_value())
 
 
-def build_audit_log(settings: Settings, signer: CheckpointSigner) -> AuditLog:
+def build_audit_log(
+    settings: Settings, signer: CheckpointSigner, *, wall_clock: Clock | None = None
+) -> AuditLog:
+    """The audit log; ``wall_clock`` (real time, the system's by default) dates checkpoints."""
     return AuditLog(
         signer,
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_max_age=timedelta(seconds=settings.audit_checkpoint_max_age_seconds),
+        wall_clock=wall_clock,
     )
 
 
@@ -98,14 +102,21 @@ def import_reference(
 
 
 def build_services(
-    settings: Settings, *, database: Database, clock: Clock, transports: Transports
+    settings: Settings,
+    *,
+    database: Database,
+    clock: Clock,
+    wall_clock: Clock,
+    transports: Transports,
 ) -> AppServices:
+    """``clock`` is the service clock, the legal time of decisions, which may stand still;
+    ``wall_clock`` real time, on which checkpoints are signed and their age is measured."""
     signer = checkpoint_signer(settings)
-    audit_log = build_audit_log(settings, signer)
+    audit_log = build_audit_log(settings, signer, wall_clock=wall_clock)
     reference_cache = ReferenceCache(database)
     # Per lifespan, not global: many apps run in one test process (service.observability).
     metrics = Metrics()
-    metrics.watch_audit_log(database=database, reader=audit_log, clock=clock)
+    metrics.watch_audit_log(database=database, reader=audit_log, wall_clock=wall_clock)
     upstreams = build_upstreams(settings, transports=transports, observer=metrics)
     metrics.watch_upstream_guards(upstreams.guards)
     storage = SqlStorage(database, audit_log=audit_log, observer=metrics)

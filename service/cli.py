@@ -38,6 +38,7 @@ register_operator_commands(app)
 register_roll_commands(app)
 
 EXIT_TAMPERED = 3
+EXIT_UNSIGNED = 6
 
 
 Port = Annotated[int, typer.Option(min=1, max=65535, help="TCP port to listen on.")]
@@ -500,8 +501,20 @@ def audit_verify(
     ] = None,
     file: Annotated[Path | None, typer.Option(help="An export file instead of a database.")] = None,
     public_key: PublicKey = None,
+    require_signed: Annotated[
+        bool,
+        typer.Option(
+            "--require-signed",
+            help=f"Exit {EXIT_UNSIGNED} if any entry is covered by no signed checkpoint.",
+        ),
+    ] = False,
 ) -> None:
-    """Re-walk the hash chain against signed checkpoints; exit 3 naming the first bad seq."""
+    """Re-walk the hash chain against signed checkpoints and report the unsigned tail.
+
+    Exit 0 when the chain and every checkpoint verify; 3 naming the first bad seq; 6 with
+    --require-signed when entries after the newest checkpoint are signed by no one (they are
+    only as trustworthy as whoever holds the database).
+    """
     from service.audit.signing import CheckpointVerifier
     from service.audit.verify import verify_database, verify_export
     from service.db.engine import open_database
@@ -523,6 +536,18 @@ def audit_verify(
             f"ok: {report.entries_checked} entries, "
             f"{report.checkpoints_checked} checkpoints verified"
         )
+        unsigned = report.uncovered_seqs
+        if unsigned is None:
+            typer.echo(f"signed: all {report.entries_checked} entries covered by a checkpoint")
+            return
+        first, last = unsigned
+        typer.echo(
+            f"UNSIGNED: {report.uncovered} entries (seq {first}-{last}) "
+            "covered by no signed checkpoint",
+            err=require_signed,
+        )
+        if require_signed:
+            raise typer.Exit(EXIT_UNSIGNED)
         return
     typer.echo(
         f"TAMPERED: first bad seq {report.first_bad_seq}: {report.problem}: {report.detail}",

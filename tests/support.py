@@ -23,7 +23,7 @@ from service.api.app import create_app
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.bootstrap import import_reference
-from service.clock import FixedClock
+from service.clock import Clock, FixedClock
 from service.config import Settings
 from service.db.engine import open_database
 from service.db.migrations import create_schema
@@ -330,8 +330,16 @@ def running_app(
     *,
     now: dt.datetime = NOW,
     clock: MovableClock | None = None,
+    wall_clock: Clock | None = None,
 ) -> Iterator[tuple[FastAPI, TestClient]]:
-    app = create_app(settings, clock=clock or FixedClock(now), transports=transports)
+    """The app under a service clock fixed at ``now`` (or ``clock``); ``wall_clock`` is the
+    real time its checkpoints run on, the system's unless the test moves its own."""
+    app = create_app(
+        settings,
+        clock=clock or FixedClock(now),
+        wall_clock=wall_clock,
+        transports=transports,
+    )
     with TestClient(app, raise_server_exceptions=False) as client:
         yield app, client
 

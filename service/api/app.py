@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import gc
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +29,7 @@ from service.api.routes import (
     reference,
 )
 from service.bootstrap import AppServices, build_services
-from service.clock import Clock, clock_from
+from service.clock import Clock, SystemClock, clock_from
 from service.config import Settings
 from service.db.engine import open_database, write_session
 from service.db.migrations import require_current_schema
@@ -47,14 +48,20 @@ def load_contract() -> dict[str, Any]:
 
 
 async def _sign_checkpoints_while_running(services: AppServices) -> None:
-    """Sign a checkpoint when the last one is older than its maximum age (SPEC §8: 60 s)."""
+    """Sign a checkpoint before the last one is older than its maximum age (SPEC §8: 60 s).
+
+    Ages are real time (the audit log's wall clock), not the service clock, which may stand
+    still; a poll signs what would come due before the next poll.
+    """
+    poll_seconds = CHECKPOINT_POLL_SECONDS
+    ahead = timedelta(seconds=poll_seconds)
 
     def sign_if_due() -> None:
         with write_session(services.database) as session:
-            services.audit_log.checkpoint_if_due(session, now=services.clock.now())
+            services.audit_log.checkpoint_if_due(session, ahead=ahead)
 
     while True:
-        await asyncio.sleep(CHECKPOINT_POLL_SECONDS)
+        await asyncio.sleep(poll_seconds)
         try:
             await anyio.to_thread.run_sync(sign_if_due)
         except Exception as exc:  # noqa: BLE001 - keep signing after a transient fault
@@ -74,8 +81,15 @@ def _freeze_startup_heap() -> None:
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, transports: Transports | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    wall_clock: Clock | None = None,
+    transports: Transports | None = None,
 ) -> FastAPI:
+    """``clock`` is the service clock (default: by VOTER_CLOCK_FIXED); ``wall_clock`` the real
+    time that checkpoint signing and the checkpoint age run on (default: the system's)."""
+
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = open_database(settings.database_url)
@@ -86,6 +100,7 @@ def create_app(
             settings,
             database=database,
             clock=clock or clock_from(settings.clock_fixed),
+            wall_clock=wall_clock or SystemClock(),
             transports=transports or Transports(),
         )
         app.state.services = services

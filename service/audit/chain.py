@@ -61,12 +61,28 @@ class Checkpoint:
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """What verification found. ``covered`` is how many entries (seqs 1..covered) the newest
+    verified checkpoint vouches for; the rest of an intact chain is signed by no one."""
+
     ok: bool
     entries_checked: int
     checkpoints_checked: int
     first_bad_seq: int | None
     problem: Problem | None
     detail: str
+    covered: int = 0
+
+    @property
+    def uncovered(self) -> int:
+        """Entries checked that no signed checkpoint covers (the chain's unsigned tail)."""
+        return self.entries_checked - self.covered
+
+    @property
+    def uncovered_seqs(self) -> tuple[int, int] | None:
+        """The first and last seq of the unsigned tail, None when every entry is covered."""
+        if self.uncovered <= 0:
+            return None
+        return self.covered + 1, self.entries_checked
 
 
 def format_instant(instant: datetime) -> str:
@@ -225,6 +241,7 @@ def verify_chain(
     prev: ChainEntry | None = None
     checked = 0
     checkpoints_ok = 0
+    covered = 0
 
     def failed(finding: _Finding, *, entries_checked: int) -> VerifyReport:
         return VerifyReport(
@@ -234,15 +251,18 @@ def verify_chain(
             first_bad_seq=finding.seq,
             problem=finding.problem,
             detail=finding.detail,
+            covered=min(covered, entries_checked),
         )
 
     def settle_checkpoints_up_to(size: int, chain_hash: str) -> _Finding | None:
-        nonlocal checkpoints_ok
+        nonlocal checkpoints_ok, covered
         while pending and pending[0].size <= size:
-            finding = _checkpoint_finding(pending.popleft(), chain_hash, verify_signature)
+            checkpoint = pending.popleft()
+            finding = _checkpoint_finding(checkpoint, chain_hash, verify_signature)
             if finding is not None:
                 return finding
             checkpoints_ok += 1
+            covered = max(covered, checkpoint.size)
         return None
 
     for entry in stream:
@@ -290,7 +310,6 @@ def verify_chain(
         forged = _Finding(size, Problem.BAD_SIGNATURE, f"checkpoint at size {size}: bad signature")
         return failed(forged, entries_checked=checked)
 
-    covered = max((checkpoint.size for checkpoint in checkpoints), default=0)
     return VerifyReport(
         ok=True,
         entries_checked=checked,
@@ -301,4 +320,5 @@ def verify_chain(
             f"{checked} entries intact; {covered} covered by a signed checkpoint, "
             f"{checked - covered} after the newest checkpoint"
         ),
+        covered=covered,
     )

@@ -34,6 +34,7 @@ from service.audit.chain import (
 )
 from service.audit.signing import CheckpointSigner
 from service.audit.tables import AuditCheckpointRow, AuditEntryRow
+from service.clock import Clock, SystemClock
 from service.db.engine import driver_value, insert_rows
 from service.db.repository import as_utc
 from service.usecases.ports import Receipt
@@ -189,12 +190,21 @@ class AuditReader:
 
 
 class AuditLog(AuditReader):
+    """Appends entries and signs checkpoints, by count and by real time.
+
+    A checkpoint's ``signed_at`` is the real time of signing, read from ``wall_clock``, never
+    the service clock an entry's ``recorded_at`` comes from: that one may stand still
+    (VOTER_CLOCK_FIXED), and a checkpoint that always looks fresh is never renewed. The
+    signature covers ``signed_at`` as stored, so checkpoints signed either way verify alike.
+    """
+
     def __init__(
         self,
         signer: CheckpointSigner,
         *,
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         checkpoint_max_age: timedelta = DEFAULT_CHECKPOINT_MAX_AGE,
+        wall_clock: Clock | None = None,
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
@@ -203,6 +213,7 @@ class AuditLog(AuditReader):
         self._signer = signer
         self._checkpoint_every = checkpoint_every
         self._checkpoint_max_age = checkpoint_max_age
+        self._wall_clock = wall_clock or SystemClock()
 
     def append(
         self,
@@ -247,7 +258,7 @@ class AuditLog(AuditReader):
         every = self._checkpoint_every
         rows: list[tuple[Any, ...]] = []
         receipts: list[Receipt] = []
-        due: list[tuple[int, str, datetime]] = []
+        due: list[tuple[int, str]] = []
         # A group commit's entries share one instant: format it once, not once per entry.
         instant: datetime | None = None
         instant_text = ""
@@ -277,15 +288,26 @@ class AuditLog(AuditReader):
             rows.append((seq, prev_hash, digest, entry.kind, entry.subject, body, stored_instant))
             receipts.append(Receipt(seq=seq, entry_hash=digest))
             if seq % every == 0:
-                due.append((seq, digest, entry.recorded_at))
+                due.append((seq, digest))
         # Executed now: the next head read in this transaction sees these rows.
         insert_rows(connection, _ENTRIES, _ENTRY_COLUMNS, rows)
-        for size, head_hash, signed_at in due:
-            self._write_checkpoint(connection, size=size, head_hash=head_hash, signed_at=signed_at)
+        for size, head_hash in due:
+            self._write_checkpoint(connection, size=size, head_hash=head_hash)
         return receipts
 
-    def checkpoint_if_due(self, session: Session, *, now: datetime) -> Checkpoint | None:
-        """Sign the current head if it is uncovered and the newest checkpoint is too old."""
+    def checkpoint_if_due(
+        self, session: Session, *, ahead: timedelta = timedelta(0)
+    ) -> Checkpoint | None:
+        """Sign the current head if it is uncovered and the newest checkpoint is too old.
+
+        Too old by real time: at least ``checkpoint_max_age`` less ``ahead`` (a caller polling
+        every ``ahead`` seconds signs before the age is exceeded, not up to a poll after). A
+        newest checkpoint dated further in the future than the maximum age (signed by a fixed
+        clock, before signing took real time) says nothing of its age and is renewed too.
+
+        Every replica and worker may call this: the head read takes the chain lock, so calls
+        queue, and each sees the checkpoint its predecessor committed and signs nothing twice.
+        """
         head_seq, head_hash = self._head(session)
         if head_seq == 0:
             return None
@@ -293,9 +315,10 @@ class AuditLog(AuditReader):
         if latest is not None:
             if latest.size >= head_seq:
                 return None
-            if now - latest.signed_at < self._checkpoint_max_age:
+            age = self._wall_clock.now() - latest.signed_at
+            if -self._checkpoint_max_age <= age < self._checkpoint_max_age - ahead:
                 return None
-        return self._write_checkpoint(session, size=head_seq, head_hash=head_hash, signed_at=now)
+        return self._write_checkpoint(session, size=head_seq, head_hash=head_hash)
 
     def lock_chain(self, session: Session | Connection) -> None:
         """Queue behind every other writer of the chain until this transaction ends.
@@ -327,9 +350,9 @@ class AuditLog(AuditReader):
         return int(seq), str(digest)
 
     def _write_checkpoint(
-        self, session: Session | Connection, *, size: int, head_hash: str, signed_at: datetime
+        self, session: Session | Connection, *, size: int, head_hash: str
     ) -> Checkpoint:
-        signed_at = signed_at.astimezone(UTC)
+        signed_at = self._wall_clock.now().astimezone(UTC)
         key_id = self._signer.key_id
         signature = self._signer.sign(checkpoint_message(size, head_hash, signed_at, key_id))
         _connection(session).execute(

@@ -4,6 +4,9 @@ Read at scrape time rather than set by the background signer: the database is sh
 replica, so any replica reports the true age of the newest checkpoint whoever signed it, and a
 signer task that died or hangs cannot leave behind a gauge frozen at a healthy value, which
 is exactly the failure the age exists to reveal. The cost is two index lookups per scrape.
+
+The age is measured by real time (``wall_clock``), never the service clock: under a fixed
+service clock (VOTER_CLOCK_FIXED) that one would report every checkpoint as just signed.
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ _log = get_logger("service.observability")
 
 
 class AuditLogCollector(Collector):
-    def __init__(self, *, database: Database, reader: AuditReader, clock: Clock) -> None:
+    def __init__(self, *, database: Database, reader: AuditReader, wall_clock: Clock) -> None:
         self._database = database
         self._reader = reader
-        self._clock = clock
+        self._wall_clock = wall_clock
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Names only, so registering the collector does not touch the database.
@@ -48,7 +51,7 @@ class AuditLogCollector(Collector):
             return
         if latest is not None:
             # No sample before the first checkpoint: an age of "never" has no number.
-            age.add_metric([], (self._clock.now() - latest.signed_at).total_seconds())
+            age.add_metric([], (self._wall_clock.now() - latest.signed_at).total_seconds())
         yield age
         yield length
 
@@ -57,7 +60,7 @@ class AuditLogCollector(Collector):
         return (
             GaugeMetricFamily(
                 CHECKPOINT_AGE,
-                "Seconds since the newest signed audit checkpoint, by the service clock.",
+                "Seconds since the newest signed audit checkpoint, in real time.",
             ),
             GaugeMetricFamily(CHAIN_LENGTH, "Entries in the audit hash chain (its head seq)."),
         )

@@ -241,9 +241,14 @@ class Metrics:
     def observe_audit_append(self, seconds: float) -> None:
         self.audit_append_duration.observe(seconds)
 
-    def watch_audit_log(self, *, database: Database, reader: AuditReader, clock: Clock) -> None:
-        """Export the checkpoint age and chain length, read from ``database`` at each scrape."""
-        self.registry.register(AuditLogCollector(database=database, reader=reader, clock=clock))
+    def watch_audit_log(
+        self, *, database: Database, reader: AuditReader, wall_clock: Clock
+    ) -> None:
+        """Export the checkpoint age (by ``wall_clock``, real time) and chain length, read
+        from ``database`` at each scrape."""
+        self.registry.register(
+            AuditLogCollector(database=database, reader=reader, wall_clock=wall_clock)
+        )
 
     def watch_upstream_guards(self, guards: Iterable[UpstreamGuard]) -> None:
         """Export each upstream's breaker state and attempt counts, read at each scrape."""

@@ -82,7 +82,7 @@ class RollAuditLog(AuditLog):
             seq += 1
         self._insert(session, rows)
         for size, digest_hex in due:
-            self._write_checkpoint(session, size=size, head_hash=digest_hex, signed_at=recorded_at)
+            self._write_checkpoint(session, size=size, head_hash=digest_hex)
         return Appended(first_seq=first_seq, last_seq=seq - 1, head_hash=previous_hex)
 
     @staticmethod

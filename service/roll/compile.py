@@ -629,7 +629,7 @@ class RollCompiler:
             row.status = RunStatus.COMPLETE.value
             row.completed_at = now
             session.add(row)
-            self._audit_log.checkpoint_if_due(session, now=now)
+            self._audit_log.checkpoint_if_due(session)
         shutil.rmtree(self._parts_dir(run), ignore_errors=True)
         with contextlib.suppress(OSError):  # only if no other run's parts are left in it
             (self._out_dir / PARTS_DIR).rmdir()

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner, Result
 
-from service.cli import EXIT_REFUSED, EXIT_TAMPERED, app
+from service.cli import EXIT_REFUSED, EXIT_TAMPERED, EXIT_UNSIGNED, app
+from service.clock import SystemClock
 from service.domain.caller import Role
+from tests.clocks import FakeClock
 from tests.support import (
     ELECTION_ID,
+    NOW,
     PEOPLE,
     PRECINCTS,
     Country,
@@ -152,3 +157,99 @@ def test_audit_export_verifies_offline_with_the_public_key_alone(
     )
     assert result.exit_code == 0, result.output
     assert "ok: 2 entries" in result.output
+
+
+def _decided(env: dict[str, str], keys: Keys, country: Country, *, checks: int) -> None:
+    """Two reference imports then ``checks`` decisions, with a checkpoint every 3 entries."""
+    settings = make_settings(env["VOTER_DATABASE_URL"], keys, audit_checkpoint_every=3)
+    load_reference(settings, country)
+    with running_app(settings, mock_transports(country)) as (_, client):
+        for spec in list(PEOPLE.values())[:checks]:
+            _decide(client, keys, spec["iin"])
+
+
+def _decide(client: TestClient, keys: Keys, iin: str) -> None:
+    response = client.post(
+        "/v1/eligibility/check",
+        json={"iin": iin, "election_id": ELECTION_ID},
+        headers={"Authorization": f"Bearer {token(keys, Role.EGOV)}"},
+    )
+    assert response.status_code == 200, response.text
+
+
+def _verify(env: dict[str, str], *args: str) -> Result:
+    return runner.invoke(app, ["audit", "verify", *args], env=env)
+
+
+def test_audit_verify_reports_an_export_cut_after_the_last_checkpoint_as_unsigned(
+    tmp_path: Path, env: dict[str, str], keys: Keys, country: Country
+) -> None:
+    _decided(env, keys, country, checks=3)  # entries 1-5, signed up to 3
+    export = tmp_path / "audit.jsonl"
+    assert runner.invoke(app, ["audit", "export", "--out", str(export)], env=env).exit_code == 0
+    public_key = tmp_path / "audit.pub.pem"
+    public_key.write_text(keys.audit_public)
+    offline = ["--file", str(export), "--public-key", str(public_key)]
+
+    intact = _verify({"VOTER_ENV": "prod"}, *offline)
+    required = _verify({"VOTER_ENV": "prod"}, *offline, "--require-signed")
+    from_database = _verify(env, "--require-signed")
+
+    assert intact.exit_code == 0, intact.output
+    assert "ok: 5 entries, 1 checkpoints verified" in intact.output
+    assert "UNSIGNED: 2 entries (seq 4-5) covered by no signed checkpoint" in intact.output
+    for refused in (required, from_database):
+        assert refused.exit_code == EXIT_UNSIGNED, refused.output
+        assert "UNSIGNED: 2 entries (seq 4-5)" in refused.output
+
+
+def test_audit_verify_require_signed_passes_a_log_whose_every_entry_is_signed(
+    tmp_path: Path, env: dict[str, str], keys: Keys, country: Country
+) -> None:
+    _decided(env, keys, country, checks=1)  # entries 1-3, signed up to 3
+    export = tmp_path / "audit.jsonl"
+    assert runner.invoke(app, ["audit", "export", "--out", str(export)], env=env).exit_code == 0
+
+    for result in (_verify(env, "--require-signed"), _verify(env, "--file", str(export))):
+        assert result.exit_code == 0, result.output
+        assert "signed: all 3 entries covered by a checkpoint" in result.output
+        assert "UNSIGNED" not in result.output
+
+
+def test_audit_verify_help_names_the_unsigned_exit_code(env: dict[str, str]) -> None:
+    result = runner.invoke(app, ["audit", "verify", "--help"], env=env)
+    assert result.exit_code == 0
+    assert "--require-signed" in result.output
+    assert f"Exit {EXIT_UNSIGNED}" in result.output
+
+
+def test_a_service_on_a_fixed_clock_signs_its_tail_once_60_real_seconds_pass(
+    env: dict[str, str], keys: Keys, country: Country, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The demo's situation: VOTER_CLOCK_FIXED holds the service clock still. Real time is a
+    # FakeClock here, and the signer polls every 20 ms instead of every 5 s.
+    monkeypatch.setattr("service.api.app.CHECKPOINT_POLL_SECONDS", 0.02)
+    settings = make_settings(env["VOTER_DATABASE_URL"], keys, audit_checkpoint_every=3)
+    load_reference(settings, country)
+    wall = FakeClock(NOW.timestamp())
+    auditor = {"Authorization": f"Bearer {token(keys, Role.AUDITOR)}"}
+    with running_app(settings, mock_transports(country), wall_clock=SystemClock(wall)) as (
+        _,
+        client,
+    ):
+        for spec in list(PEOPLE.values())[:3]:
+            _decide(client, keys, spec["iin"])
+        time.sleep(0.2)  # ten polls: none signs, the checkpoint at 3 is not a minute old
+        unsigned = _verify(env, "--require-signed")
+
+        wall.advance(60)
+        deadline = time.monotonic() + 10
+        while client.get("/v1/audit/checkpoint", headers=auditor).json()["size"] != 5:
+            assert time.monotonic() < deadline, "no checkpoint signed the tail"
+            time.sleep(0.02)
+        signed = _verify(env, "--require-signed")
+
+    assert unsigned.exit_code == EXIT_UNSIGNED, unsigned.output
+    assert "UNSIGNED: 2 entries (seq 4-5)" in unsigned.output
+    assert signed.exit_code == 0, signed.output
+    assert "signed: all 5 entries covered by a checkpoint" in signed.output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import re
 import time
 from collections.abc import Callable
@@ -14,7 +13,9 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from service.adapters.pipeline import Transports
+from service.clock import SystemClock
 from service.domain.caller import Role
+from tests.clocks import FakeClock
 from tests.support import (
     ELECTION_ID,
     NOT_IN_REGISTRY,
@@ -22,7 +23,6 @@ from tests.support import (
     PEOPLE,
     Country,
     Keys,
-    MovableClock,
     load_reference,
     make_settings,
     mock_transports,
@@ -153,16 +153,20 @@ def test_a_burst_of_probes_reaches_each_upstream_once(
 
 @pytest.fixture
 def checked(database_url: str, keys: Keys, country: Country) -> str:
-    """/metrics after one check of each kind of voter, scraped 42 s after the last one."""
+    """/metrics after one check of each kind of voter, scraped 42 real seconds after the last
+    one while the service clock stands still (as VOTER_CLOCK_FIXED has it)."""
     # A checkpoint with every entry, so that its age is known without the signer task.
     settings = make_settings(database_url, keys, audit_checkpoint_every=1)
     load_reference(settings, country)
-    clock = MovableClock(NOW)
-    with running_app(settings, mock_transports(country), clock=clock) as (_, client):
+    wall = FakeClock(NOW.timestamp())
+    with running_app(settings, mock_transports(country), wall_clock=SystemClock(wall)) as (
+        _,
+        client,
+    ):
         for who in ("eligible_permanent", "under_18", "deceased", "uncovered_address"):
             assert _check(client, keys, PEOPLE[who]["iin"]).status_code == 200
         assert _check(client, keys, NOT_IN_REGISTRY).status_code == 200
-        clock.instant = NOW + dt.timedelta(seconds=42)
+        wall.advance(42)
         return client.get("/metrics").text
 
 

@@ -34,12 +34,16 @@ from service.audit.log import AuditLog, NewEntry, Receipt
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
 from service.audit.verify import verify_database, verify_export
+from service.clock import SystemClock
 from service.db.engine import Database, open_database, read_session, write_session
 from service.db.migrations import create_schema
 from service.domain.model import Outcome
+from tests.clocks import FakeClock
 
 HMAC_KEY = b"integration-test-hmac-key"
 CLOCK_START = datetime(2026, 8, 30, 7, 0, tzinfo=UTC)
+# Real time in these tests: hours after the service clock, so that the two cannot be confused.
+WALL_START = datetime(2026, 8, 30, 11, 0, tzinfo=UTC)
 CHECKPOINT_EVERY = 5
 
 
@@ -71,8 +75,18 @@ def database(db_path: Path) -> Iterator[Database]:
 
 
 @pytest.fixture
-def audit(signer: CheckpointSigner) -> AuditLog:
-    return AuditLog(signer, checkpoint_every=CHECKPOINT_EVERY)
+def wall() -> FakeClock:
+    """Real time, in epoch seconds, moved by hand."""
+    return FakeClock(WALL_START.timestamp())
+
+
+@pytest.fixture
+def audit(signer: CheckpointSigner, wall: FakeClock) -> AuditLog:
+    return AuditLog(signer, checkpoint_every=CHECKPOINT_EVERY, wall_clock=SystemClock(wall))
+
+
+def real(seconds: float) -> datetime:
+    return WALL_START + timedelta(seconds=seconds)
 
 
 def at(n: int) -> datetime:
@@ -351,7 +365,8 @@ def test_checkpoints_every_n_entries_are_signed_by_the_service_key(
     assert latest == checkpoints[-1]
     for checkpoint in checkpoints:
         assert checkpoint.key_id == signer.key_id
-        assert checkpoint.signed_at == at(checkpoint.size)
+        # Dated by real time, not by the service clock its entries were recorded at.
+        assert checkpoint.signed_at == WALL_START
         message = checkpoint_message(
             checkpoint.size, checkpoint.head_hash, checkpoint.signed_at, checkpoint.key_id
         )
@@ -359,26 +374,105 @@ def test_checkpoints_every_n_entries_are_signed_by_the_service_key(
 
 
 def test_checkpoint_if_due_signs_an_uncovered_head_once_the_newest_checkpoint_is_old(
-    database: Database, signer: CheckpointSigner
+    database: Database, signer: CheckpointSigner, wall: FakeClock
 ) -> None:
-    audit = AuditLog(signer, checkpoint_every=1000, checkpoint_max_age=timedelta(seconds=60))
+    audit = AuditLog(
+        signer,
+        checkpoint_every=1000,
+        checkpoint_max_age=timedelta(seconds=60),
+        wall_clock=SystemClock(wall),
+    )
     with write_session(database) as session:
-        assert audit.checkpoint_if_due(session, now=at(0)) is None  # nothing to sign
+        assert audit.checkpoint_if_due(session) is None  # nothing to sign
     append_many(database, audit, 3)
 
+    wall.advance(10)
     with write_session(database) as session:
-        first = audit.checkpoint_if_due(session, now=at(10))  # none yet: sign at once
+        first = audit.checkpoint_if_due(session)  # none yet: sign at once
         assert first is not None
-        assert (first.size, first.signed_at) == (3, at(10))
-        assert audit.checkpoint_if_due(session, now=at(500)) is None  # head already covered
+        assert (first.size, first.signed_at) == (3, real(10))
+        wall.advance(490)
+        assert audit.checkpoint_if_due(session) is None  # head already covered
+    wall.advance(-490 + 59)
     with write_session(database) as session:
         append_one(audit, session, 4)
-        assert audit.checkpoint_if_due(session, now=at(69)) is None  # newest is 59 s old
-        second = audit.checkpoint_if_due(session, now=at(70))
+        assert audit.checkpoint_if_due(session) is None  # newest is 59 s old
+        wall.advance(1)
+        second = audit.checkpoint_if_due(session)
         assert second is not None
-        assert second.size == 4
+        assert (second.size, second.signed_at) == (4, real(70))
     with read_session(database) as session:
         assert [c.size for c in audit.checkpoints(session)] == [3, 4]
+
+
+def test_a_fixed_service_clock_still_gets_a_checkpoint_once_60_real_seconds_pass(
+    database: Database, signer: CheckpointSigner, wall: FakeClock, verifier: CheckpointVerifier
+) -> None:
+    # Every entry is recorded at one instant, as under VOTER_CLOCK_FIXED; only real time moves.
+    audit = AuditLog(signer, checkpoint_every=1000, wall_clock=SystemClock(wall))
+
+    def append_at_the_fixed_instant() -> None:
+        with write_session(database) as session:
+            audit.append(
+                session, kind="test.entry", subject=None, payload={}, recorded_at=CLOCK_START
+            )
+
+    append_at_the_fixed_instant()
+    with write_session(database) as session:
+        assert audit.checkpoint_if_due(session) is not None  # the first one at once
+    for _ in range(599):
+        append_at_the_fixed_instant()
+    wall.advance(59.9)
+    with write_session(database) as session:
+        assert audit.checkpoint_if_due(session) is None
+    wall.advance(0.1)
+    with write_session(database) as session:
+        signed = audit.checkpoint_if_due(session)
+
+    assert signed is not None
+    assert (signed.size, signed.signed_at) == (600, real(60))
+    report = verify_database(database, verifier=verifier)
+    assert report.ok, report.detail
+    assert (report.entries_checked, report.uncovered) == (600, 0)
+
+
+def test_a_poller_signs_a_poll_ahead_of_the_maximum_age(
+    database: Database, audit: AuditLog, wall: FakeClock
+) -> None:
+    append_many(database, audit, 5)  # a checkpoint at 5, signed now
+    append_many(database, audit, 1)
+    wall.advance(54.9)
+    with write_session(database) as session:
+        assert audit.checkpoint_if_due(session, ahead=timedelta(seconds=5)) is None
+    wall.advance(0.1)  # the next poll would come at 60 s, one poll late: sign now
+    with write_session(database) as session:
+        signed = audit.checkpoint_if_due(session, ahead=timedelta(seconds=5))
+    assert signed is not None
+    assert signed.size == 6
+
+
+def test_a_checkpoint_dated_ahead_by_an_old_fixed_clock_is_renewed_and_both_verify(
+    database: Database, signer: CheckpointSigner, wall: FakeClock, verifier: CheckpointVerifier
+) -> None:
+    # Before checkpoints took real time, a demo's fixed clock dated them (here a year ahead);
+    # measured against such a date the log would look freshly signed for a year.
+    ahead_of_time = FakeClock(wall() + 365 * 24 * 3600)
+    old = AuditLog(signer, checkpoint_every=1000, wall_clock=SystemClock(ahead_of_time))
+    append_many(database, old, 2)
+    with write_session(database) as session:
+        assert old.checkpoint_if_due(session) is not None
+    append_many(database, old, 1)
+
+    audit = AuditLog(signer, checkpoint_every=1000, wall_clock=SystemClock(wall))
+    with write_session(database) as session:
+        renewed = audit.checkpoint_if_due(session)
+
+    assert renewed is not None
+    assert (renewed.size, renewed.signed_at) == (3, WALL_START)
+    # The signed message is unchanged: a checkpoint verifies whichever clock dated it.
+    report = verify_database(database, verifier=verifier)
+    assert report.ok, report.detail
+    assert (report.checkpoints_checked, report.uncovered) == (2, 0)
 
 
 def test_entries_page_by_seq_and_iteration_crosses_batch_boundaries(
@@ -588,6 +682,8 @@ def test_an_export_verifies_against_the_observers_key(
     report = verify_export(exported, verifier=verifier)
     assert report.ok, report.detail
     assert (report.entries_checked, report.checkpoints_checked) == (12, 2)
+    # Cut after the checkpoint at 10: entries 11 and 12 are vouched for by no signature.
+    assert (report.covered, report.uncovered, report.uncovered_seqs) == (10, 2, (11, 12))
 
 
 def test_an_edited_export_is_modified_at_the_edited_seq(

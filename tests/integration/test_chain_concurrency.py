@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
+import threading
 import time
 import uuid
 
@@ -23,12 +24,13 @@ from service.audit.signing import CheckpointSigner, CheckpointVerifier
 from service.audit.tables import AuditEntryRow
 from service.audit.verify import verify_database
 from service.clock import SystemClock
-from service.db.engine import open_database, read_session
+from service.db.engine import Database, open_database, read_session, write_session
 from service.db.group_commit import DecisionWriter
 from service.db.migrations import create_schema
 from service.db.tables import DecisionRow
 from service.usecases.ports import already_decided
-from tests.support import Keys
+from tests.clocks import FakeClock
+from tests.support import NOW, Keys
 
 PROCESSES = int(os.environ.get("VOTER_CHAIN_PROCESSES", "4"))
 APPENDS_PER_PROCESS = int(os.environ.get("VOTER_CHAIN_APPENDS", "5000"))
@@ -103,3 +105,55 @@ def test_concurrent_writers_make_one_linear_chain(database_url: str, keys: Keys)
     assert report.ok, report
     assert report.entries_checked == expected
     assert report.checkpoints_checked >= expected // 1000
+
+
+def test_replicas_polling_at_once_sign_one_checkpoint_between_them(
+    database_url: str, keys: Keys
+) -> None:
+    # Each replica has its own engine (its own connections) and its own view of real time,
+    # here all a minute past the checkpoint they race to replace.
+    setup = open_database(database_url)
+    create_schema(setup)
+    wall = FakeClock(NOW.timestamp())
+    first = AuditLog(
+        CheckpointSigner(keys.audit_signing), checkpoint_every=1000, wall_clock=SystemClock(wall)
+    )
+    for i in range(7):
+        with write_session(setup) as session:
+            first.append(session, kind="test", subject=None, payload={"i": i}, recorded_at=NOW)
+            if i == 2:
+                assert first.checkpoint_if_due(session) is not None  # size 3
+    wall.advance(61)
+    replicas = [open_database(database_url) for _ in range(4)]
+    start = threading.Barrier(len(replicas))
+    signed: list[int] = []
+    errors: list[BaseException] = []
+
+    def poll(database: Database) -> None:
+        audit_log = AuditLog(
+            CheckpointSigner(keys.audit_signing),
+            checkpoint_every=1000,
+            wall_clock=SystemClock(wall),
+        )
+        try:
+            start.wait()
+            with write_session(database) as session:
+                checkpoint = audit_log.checkpoint_if_due(session)
+            if checkpoint is not None:
+                signed.append(checkpoint.size)
+        except BaseException as exc:  # noqa: BLE001 - surfaced by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=poll, args=(replica,)) for replica in replicas]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for replica in replicas:
+        replica.dispose()
+
+    assert errors == []
+    assert signed == [7]
+    with read_session(setup) as session:
+        assert [c.size for c in first.checkpoints(session)] == [3, 7]
+    setup.dispose()

@@ -221,6 +221,36 @@ def test_checkpoints_may_arrive_in_any_order(log: Log) -> None:
     assert verify(log.entries, list(reversed(log.checkpoints))).ok
 
 
+@given(logs(min_size=0))
+def test_verification_reports_the_entries_no_checkpoint_covers(log: Log) -> None:
+    report = verify(log.entries, log.checkpoints)
+    assert report.ok, report.detail
+    assert report.covered == log.covered
+    assert report.uncovered == log.size - log.covered
+    if log.covered == log.size:
+        assert report.uncovered_seqs is None
+    else:
+        assert report.uncovered_seqs == (log.covered + 1, log.size)
+
+
+def test_a_log_cut_after_its_last_checkpoint_names_the_unsigned_seqs() -> None:
+    log = build_log([("eligibility.check", None, {})] * 7, checkpoint_every=3)
+    report = verify(log.entries, log.checkpoints)
+    assert report.ok
+    assert (report.covered, report.uncovered, report.uncovered_seqs) == (6, 1, (7, 7))
+    uncovered = verify(log.entries, [])
+    assert (uncovered.covered, uncovered.uncovered, uncovered.uncovered_seqs) == (0, 7, (1, 7))
+
+
+@given(checkpointed_logs())
+def test_a_failed_verification_counts_only_checkpoints_it_verified_as_covering(log: Log) -> None:
+    newest = max(log.checkpoints, key=lambda c: c.size)
+    forged = replace(newest, signature=b"\x00" * 32)
+    report = verify(log.entries, [c for c in log.checkpoints if c is not newest] + [forged])
+    assert not report.ok
+    assert report.covered == max((c.size for c in log.checkpoints if c is not newest), default=0)
+
+
 # -- single mutations -------------------------------------------------------------------------
 
 

@@ -15,7 +15,7 @@ from service.adapters.addresses import AddressClient
 from service.adapters.coalesce import Coalescer
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, generate_signing_key
-from service.clock import FixedClock
+from service.clock import SystemClock
 from service.db.engine import Database, open_database, write_session
 from service.db.migrations import create_schema
 from service.domain.model import NextStepCode, Outcome, ReasonCode
@@ -31,6 +31,7 @@ from service.observability.metrics import (
     Metrics,
 )
 from service.usecases.eligibility import DECISION_KIND
+from tests.clocks import FakeClock
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -276,25 +277,51 @@ def _append(database: Database, audit_log: AuditLog, *, at: dt.datetime) -> None
 def test_checkpoint_age_and_chain_length_are_read_from_the_database_at_scrape(
     metrics: Metrics, database: Database
 ) -> None:
-    audit_log = AuditLog(CheckpointSigner(generate_signing_key()), checkpoint_every=2)
-    metrics.watch_audit_log(database=database, reader=audit_log, clock=FixedClock(NOW))
+    wall = FakeClock(NOW.timestamp())
+    audit_log = AuditLog(
+        CheckpointSigner(generate_signing_key()),
+        checkpoint_every=2,
+        wall_clock=SystemClock(wall),
+    )
+    metrics.watch_audit_log(database=database, reader=audit_log, wall_clock=SystemClock(wall))
     exported = {name for name, _ in _samples(metrics)}
     assert _value(metrics, "voter_audit_chain_length") == 0
     # No checkpoint yet: no age rather than a made-up one.
     assert "voter_audit_checkpoint_age_seconds" not in exported
 
-    _append(database, audit_log, at=NOW - dt.timedelta(seconds=90))
-    _append(database, audit_log, at=NOW - dt.timedelta(seconds=75))  # signs size 2
-    _append(database, audit_log, at=NOW - dt.timedelta(seconds=5))
+    _append(database, audit_log, at=NOW)
+    _append(database, audit_log, at=NOW)  # signs size 2
+    wall.advance(70)
+    _append(database, audit_log, at=NOW)
+    wall.advance(5)
 
     assert _value(metrics, "voter_audit_chain_length") == 3
     assert _value(metrics, "voter_audit_checkpoint_age_seconds") == 75
     database.dispose()
 
 
+def test_checkpoint_age_is_real_time_while_the_service_clock_stands_still(
+    metrics: Metrics, database: Database
+) -> None:
+    # Entries recorded by a fixed service clock (VOTER_CLOCK_FIXED); only real time passes.
+    wall = FakeClock(NOW.timestamp())
+    audit_log = AuditLog(
+        CheckpointSigner(generate_signing_key()),
+        checkpoint_every=1,
+        wall_clock=SystemClock(wall),
+    )
+    metrics.watch_audit_log(database=database, reader=audit_log, wall_clock=SystemClock(wall))
+    _append(database, audit_log, at=NOW)
+
+    wall.advance(90)
+
+    assert _value(metrics, "voter_audit_checkpoint_age_seconds") == 90
+    database.dispose()
+
+
 def test_a_database_fault_drops_only_the_audit_gauges(metrics: Metrics, database: Database) -> None:
     audit_log = AuditLog(CheckpointSigner(generate_signing_key()))
-    metrics.watch_audit_log(database=database, reader=audit_log, clock=FixedClock(NOW))
+    metrics.watch_audit_log(database=database, reader=audit_log, wall_clock=SystemClock())
     with database.writer.begin() as connection:
         connection.exec_driver_sql("DROP TABLE audit_entries")
     exported = {name for name, _ in _samples(metrics)}
