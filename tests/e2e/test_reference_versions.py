@@ -40,6 +40,7 @@ VOTING_DAY = dt.date(2027, 3, 21)
 MORNING = dt.datetime.combine(VOTING_DAY, dt.time(10, 0), tzinfo=ZoneInfo("Asia/Almaty"))
 NO_REGISTRATION = PEOPLE["no_registration"]["iin"]
 UNCOVERED = PEOPLE["uncovered_address"]["iin"]
+TEMPORARY = PEOPLE["eligible_temporary"]["iin"]
 # Replicas look for a new version every 5 s; SPEC §16 gives them 10.
 SERVE_WITHIN_SECONDS = 10.0
 
@@ -129,6 +130,18 @@ def test_an_import_that_would_strand_live_records_is_refused_then_served_by_ever
         )
         assert approved.status_code == 200, approved.text
 
+        def placed_at(client: TestClient) -> str | None:
+            response = client.post(
+                "/v1/eligibility/check",
+                json={"iin": TEMPORARY, "election_id": ELECTION_ID},
+                headers=auth(keys, Role.EGOV, "portal@egov"),
+            )
+            assert response.status_code == 200, response.text
+            precinct = response.json()["precinct"]
+            return None if precinct is None else str(precinct["id"])
+
+        assert placed_at(first) == placed_at(second) == "75-0002"
+
         smaller = write_jsonl(tmp_path / "smaller.jsonl", without("75-0002", "27-0001"))
         dry = import_file(env, "precincts", smaller, "--dry-run")
         assert dry.exit_code == EXIT_REFUSED, dry.output
@@ -171,6 +184,9 @@ def test_an_import_that_would_strand_live_records_is_refused_then_served_by_ever
         first_took = until(serves_new_set(first), SERVE_WITHIN_SECONDS)
         second_took = until(serves_new_set(second), SERVE_WITHIN_SECONDS)
         print(f"new version served after {first_took:.1f} s and {second_took:.1f} s")
+        # The checks agree with the directory: no replica still places voters at 75-0002.
+        assert placed_at(first) is None
+        assert placed_at(second) is None
 
         # The cancelled registration still names its precinct as it was published.
         shown = second.get(
