@@ -156,6 +156,21 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Для этого избирателя уже действует другая корректировка.",
         "Another override is already active for this voter.",
     ),
+    "UNDO_PENDING": (
+        "Бұл жазбаның күшін жою сұрауы екінші оператордың шешімін күтуде.",
+        "Запрос на отмену этой записи уже ожидает решения второго оператора.",
+        "A request to undo this record is already awaiting a second operator.",
+    ),
+    "UNDO_NOT_PENDING": (
+        "Бұл жазбаның күшін жою сұрауы жоқ.",
+        "Для этой записи нет запроса на отмену.",
+        "No request to undo this record is awaiting a decision.",
+    ),
+    "SELF_CONFIRMATION_FORBIDDEN": (
+        "Өз сұрауыңызды растауға болмайды: оны басқа оператор растауы керек.",
+        "Нельзя подтвердить собственный запрос: его подтверждает другой оператор.",
+        "An operator cannot confirm their own request; a different operator must.",
+    ),
     "MALFORMED_REQUEST": (
         "Сұраныс оқылмады.",
         "Запрос не удалось прочитать.",

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from service.api.schemas import AuditReceipt, PrecinctRef, Reason
+from collections.abc import Sequence
+
+from service.api.schemas import AuditReceipt, PrecinctRef, Reason, UndoRequestOut
 from service.domain.precincts import PrecinctDirectory
 from service.messages import Language, message
 from service.usecases.ports import Receipt
+from service.usecases.undo import UndoView
 
 
 def precinct_ref(directory: PrecinctDirectory, precinct_id: str | None) -> PrecinctRef | None:
@@ -23,3 +26,19 @@ def reasons_out(codes: list[str] | tuple[str, ...], language: Language) -> list[
 
 def receipt_out(receipt: Receipt) -> AuditReceipt:
     return AuditReceipt(seq=receipt.seq, entry_hash=receipt.entry_hash)
+
+
+def undo_requests_out(views: Sequence[UndoView]) -> list[UndoRequestOut]:
+    return [
+        UndoRequestOut(
+            id=v.id,
+            status=v.status.value,
+            requested_by=v.requested_by,
+            requested_at=v.requested_at,
+            reason=v.reason,
+            decided_by=v.decided_by,
+            decided_at=v.decided_at,
+            decision_reason=v.decision_reason,
+        )
+        for v in views
+    ]

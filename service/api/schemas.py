@@ -122,6 +122,19 @@ class DayRegistrationRequest(_Request):
     precinct_id: PrecinctIdInput
 
 
+class UndoRequestOut(BaseModel):
+    """A request to revoke or cancel, and the second operator's decision on it."""
+
+    id: str
+    status: Literal["pending", "approved", "refused"]
+    requested_by: str
+    requested_at: dt.datetime
+    reason: str
+    decided_by: str | None
+    decided_at: dt.datetime | None
+    decision_reason: str | None
+
+
 class DayRegistrationOut(BaseModel):
     id: str
     election_id: str
@@ -133,6 +146,7 @@ class DayRegistrationOut(BaseModel):
     cancelled_at: dt.datetime | None
     cancelled_by: str | None
     cancel_reason: str | None
+    cancellation_requests: list[UndoRequestOut]
     audit: AuditReceipt
 
 
@@ -186,6 +200,7 @@ class OverrideOut(BaseModel):
     created_by: str
     created_at: dt.datetime
     actions: list[OverrideActionOut]
+    revocation_requests: list[UndoRequestOut]
     audit: AuditReceipt | None
 
 

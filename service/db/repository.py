@@ -22,6 +22,7 @@ from sqlalchemy import (
     null,
     or_,
     union_all,
+    update,
 )
 from sqlmodel import Session, col, select
 
@@ -39,6 +40,7 @@ from service.db.tables import (
     ReferenceImportRow,
     RollChunkRow,
     RollRunRow,
+    UndoRequestRow,
 )
 from service.domain.model import (
     ActiveDayRegistration,
@@ -54,16 +56,19 @@ from service.domain.overrides import (
     override_status,
 )
 from service.domain.reference_versions import LiveRecord, LiveRecordKind
+from service.domain.undo import UndoStatus
 from service.usecases.ports import (
     NO_STANDING,
     Answer,
     DayRegistrationRecord,
+    DuplicateRecord,
     IdempotencyRecord,
     OverrideActionRecord,
     OverrideRecord,
     Published,
     ReferenceVersions,
     Standing,
+    UndoRequestRecord,
 )
 
 _DECISIONS = DecisionRow.metadata.tables["decisions"]
@@ -603,6 +608,101 @@ class Overrides:
         if guard is not None:
             self._session.delete(guard)
             self._session.flush()
+
+
+# --- requests to undo (revoke, cancel) ----------------------------------------------------
+
+
+def _pending_key(target_kind: str, target_id: str) -> str:
+    return f"{target_kind}|{target_id}"
+
+
+def _undo_request(row: UndoRequestRow) -> UndoRequestRecord:
+    return UndoRequestRecord(
+        id=row.id,
+        target_kind=row.target_kind,
+        target_id=row.target_id,
+        requested_by=row.requested_by,
+        requested_at=as_utc(row.requested_at),
+        reason=row.reason,
+        audit_seq=row.audit_seq,
+        status=UndoStatus(row.status),
+        decided_by=row.decided_by,
+        decided_at=as_utc(row.decided_at) if row.decided_at else None,
+        decision_reason=row.decision_reason,
+        decision_audit_seq=row.decision_audit_seq,
+    )
+
+
+class UndoRequests:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, request: UndoRequestRecord) -> None:
+        r = request
+        is_open = r.status is UndoStatus.PENDING
+        self._session.add(
+            UndoRequestRow(
+                id=r.id,
+                target_kind=r.target_kind,
+                target_id=r.target_id,
+                requested_by=r.requested_by,
+                requested_at=r.requested_at,
+                reason=r.reason,
+                audit_seq=r.audit_seq,
+                pending_key=_pending_key(r.target_kind, r.target_id) if is_open else None,
+                status=r.status.value,
+                decided_by=r.decided_by,
+                decided_at=r.decided_at,
+                decision_reason=r.decision_reason,
+                decision_audit_seq=r.decision_audit_seq,
+            )
+        )
+        self._session.flush()  # the UNIQUE pending_key is checked here, inside the transaction
+
+    def of(self, *, target_kind: str, target_id: str) -> list[UndoRequestRecord]:
+        rows = self._session.exec(
+            select(UndoRequestRow)
+            .where(UndoRequestRow.target_kind == target_kind, UndoRequestRow.target_id == target_id)
+            .order_by(col(UndoRequestRow.requested_at), col(UndoRequestRow.audit_seq))
+        ).all()
+        return [_undo_request(row) for row in rows]
+
+    def decide(
+        self,
+        request_id: str,
+        *,
+        status: UndoStatus,
+        by: str,
+        at: dt.datetime,
+        reason: str | None,
+        audit_seq: int,
+    ) -> UndoRequestRecord:
+        # Compare-and-set on the open key: a concurrent decision that committed first has
+        # cleared it, and this UPDATE then matches no row (on PostgreSQL it waits for that
+        # commit and re-reads the row).
+        result = self._session.exec(
+            update(UndoRequestRow)
+            .where(
+                col(UndoRequestRow.id) == request_id,
+                col(UndoRequestRow.pending_key).is_not(None),
+            )
+            .values(
+                pending_key=None,
+                status=status.value,
+                decided_by=by,
+                decided_at=at,
+                decision_reason=reason,
+                decision_audit_seq=audit_seq,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise DuplicateRecord
+        self._session.expire_all()
+        row = self._session.get(UndoRequestRow, request_id)
+        assert row is not None  # just updated in this transaction
+        return _undo_request(row)
 
 
 # --- voter-list runs ---------------------------------------------------------------------

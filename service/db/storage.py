@@ -61,6 +61,7 @@ class SqlUnitOfWork:
     def __init__(self, session: Session, audit_log: AuditLog) -> None:
         self.overrides = repository.Overrides(session)
         self.day_registrations = repository.DayRegistrations(session)
+        self.undo_requests = repository.UndoRequests(session)
         self.standing = repository.Standings(session)
         self.idempotency = repository.IdempotencyRecords(session)
         self.audit = SqlAuditTrail(session, audit_log)

@@ -155,6 +155,32 @@ class ActiveOverrideRow(SQLModel, table=True):
     override_id: str = Field(foreign_key="overrides.id", max_length=36)
 
 
+class UndoRequestRow(SQLModel, table=True):
+    """A request to revoke an override or cancel a day registration, awaiting a second
+    operator, and the decision on it (SPEC §6, §7: undoing takes two people).
+
+    ``pending_key`` is ``target_kind|target_id`` while the request is open and NULL once it
+    is decided: its UNIQUE constraint allows one open request per record, and deciding is a
+    conditional UPDATE on it, so of two concurrent decisions exactly one takes effect.
+    """
+
+    __tablename__ = "undo_requests"
+
+    id: str = Field(primary_key=True, max_length=36)
+    target_kind: str = Field(max_length=32)
+    target_id: str = Field(max_length=36, index=True)
+    requested_by: str = Field(max_length=200)
+    requested_at: dt.datetime
+    reason: str = Field(max_length=1000)
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
+    pending_key: str | None = Field(default=None, unique=True, max_length=80)
+    status: str = Field(max_length=16)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: dt.datetime | None = None
+    decision_reason: str | None = Field(default=None, max_length=1000)
+    decision_audit_seq: int | None = Field(default=None, sa_type=SEQ_TYPE)
+
+
 class RollRunRow(SQLModel, table=True):
     """One compilation of an election's voter lists (``voterctl roll compile``, issue 5).
 

@@ -148,6 +148,13 @@ class ApiClient:
         path = f"/v1/overrides/{_segment(override_id)}/revoke"
         return self._send("POST", path, {"reason": reason})
 
+    def approve_override_revocation(self, override_id: str) -> dict[str, Any]:
+        return self._send("POST", f"/v1/overrides/{_segment(override_id)}/revoke/approve", {})
+
+    def refuse_override_revocation(self, override_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/overrides/{_segment(override_id)}/revoke/refuse"
+        return self._send("POST", path, {"reason": reason})
+
     def list_overrides(
         self,
         *,
@@ -170,6 +177,16 @@ class ApiClient:
 
     def cancel_day_registration(self, registration_id: str, *, reason: str) -> dict[str, Any]:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel"
+        return self._send("POST", path, {"reason": reason})
+
+    def approve_day_registration_cancellation(self, registration_id: str) -> dict[str, Any]:
+        path = f"/v1/day-registrations/{_segment(registration_id)}/cancel/approve"
+        return self._send("POST", path, {})
+
+    def refuse_day_registration_cancellation(
+        self, registration_id: str, *, reason: str
+    ) -> dict[str, Any]:
+        path = f"/v1/day-registrations/{_segment(registration_id)}/cancel/refuse"
         return self._send("POST", path, {"reason": reason})
 
     # --- transport -----------------------------------------------------------------------

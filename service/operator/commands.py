@@ -44,7 +44,10 @@ AUTH_HINT = (
 )
 
 override_app = typer.Typer(
-    help="Manual overrides (SPEC §7): one operator creates, a different one approves.",
+    help=(
+        "Manual overrides (SPEC §7): one operator creates or asks to revoke, "
+        "a different one approves."
+    ),
     no_args_is_help=True,
 )
 registration_app = typer.Typer(help="Day registrations (SPEC §6).", no_args_is_help=True)
@@ -275,6 +278,43 @@ def _next_steps(value: Any) -> str:
     return "\n".join(lines)
 
 
+def _undo_requests(value: Any, *, title: str) -> list[Any]:
+    """A table of the revocation or cancellation requests, if there were any."""
+    if not isinstance(value, list) or not value:
+        return []
+    table = Table(
+        "request",
+        "status",
+        "requested by",
+        "at",
+        "reason",
+        "decided by",
+        "at",
+        "decision",
+        title=title,
+        box=box.SIMPLE,
+    )
+    for item in value:
+        keys = (
+            "id",
+            "status",
+            "requested_by",
+            "requested_at",
+            "reason",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+        )
+        table.add_row(*(_flat(item.get(k)) for k in keys))
+    return [table]
+
+
+def _pending_by(value: Any) -> str:
+    """Who asked for the pending revocation or cancellation, for one line of a list."""
+    pending = [r for r in value or [] if isinstance(r, dict) and r.get("status") == "pending"]
+    return f"pending: {_flat(pending[0].get('requested_by'))}" if pending else MISSING
+
+
 def _block(rows: list[tuple[str, str]]) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="bold", no_wrap=True)
@@ -350,6 +390,7 @@ def render_override(body: Body) -> list[Any]:
         for action in actions:
             table.add_row(*(_flat(action.get(k)) for k in ("action", "by", "at", "reason")))
         renderables.append(table)
+    renderables += _undo_requests(body.get("revocation_requests"), title="revocation requests")
     return renderables
 
 
@@ -365,13 +406,15 @@ def render_override_list(body: Body) -> list[Any]:
         "expires_on": "expires on",
         "created_by": "created by",
     }
-    table = Table(*columns.values(), box=box.SIMPLE)
+    table = Table(*columns.values(), "revocation", box=box.SIMPLE)
     for item in items:
-        table.add_row(*(_flat(item.get(key)) for key in columns))
+        row = [_flat(item.get(key)) for key in columns]
+        table.add_row(*row, _pending_by(item.get("revocation_requests")))
     return [table, f"{len(items)} shown of {_flat(body.get('total'))}"]
 
 
 def render_registration(body: Body) -> list[Any]:
+    requests = _undo_requests(body.get("cancellation_requests"), title="cancellation requests")
     return [
         _block(
             [
@@ -387,7 +430,8 @@ def render_registration(body: Body) -> list[Any]:
                 ("cancel reason", _flat(body.get("cancel_reason"))),
                 ("audit", _audit(body.get("audit"))),
             ]
-        )
+        ),
+        *requests,
     ]
 
 
@@ -484,8 +528,30 @@ def override_revoke(
     override_id: OverrideId,
     reason: Reason,
 ) -> Request:
-    """Revoke an active override; recorded as a new action, never an edit."""
+    """Ask for an active override to be revoked; it stays active until a different operator
+    runs `override revoke-approve`."""
     return Request(lambda api: api.revoke_override(override_id, reason=reason), render_override)
+
+
+@override_app.command("revoke-approve")
+@connected
+def override_revoke_approve(
+    override_id: OverrideId,
+) -> Request:
+    """Approve the pending revocation request (not its requester): the override is revoked."""
+    return Request(lambda api: api.approve_override_revocation(override_id), render_override)
+
+
+@override_app.command("revoke-refuse")
+@connected
+def override_revoke_refuse(
+    override_id: OverrideId,
+    reason: Reason,
+) -> Request:
+    """Refuse (or, as its requester, withdraw) the pending revocation request."""
+    return Request(
+        lambda api: api.refuse_override_revocation(override_id, reason=reason), render_override
+    )
 
 
 @override_app.command("list")
@@ -519,8 +585,34 @@ def registration_cancel(
     registration_id: RegistrationId,
     reason: Reason,
 ) -> Request:
-    """Cancel a day registration; the voter may then register again."""
+    """Ask for a day registration to be cancelled; it stays active until a different
+    operator runs `registration cancel-approve`."""
     return Request(
         lambda api: api.cancel_day_registration(registration_id, reason=reason),
+        render_registration,
+    )
+
+
+@registration_app.command("cancel-approve")
+@connected
+def registration_cancel_approve(
+    registration_id: RegistrationId,
+) -> Request:
+    """Approve the pending cancellation (not its requester); the voter may register again."""
+    return Request(
+        lambda api: api.approve_day_registration_cancellation(registration_id),
+        render_registration,
+    )
+
+
+@registration_app.command("cancel-refuse")
+@connected
+def registration_cancel_refuse(
+    registration_id: RegistrationId,
+    reason: Reason,
+) -> Request:
+    """Refuse (or, as its requester, withdraw) the pending cancellation request."""
+    return Request(
+        lambda api: api.refuse_day_registration_cancellation(registration_id, reason=reason),
         render_registration,
     )

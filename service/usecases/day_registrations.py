@@ -4,6 +4,10 @@ Every outcome, registration or refusal, is audited, and the first answer to an
 Idempotency-Key is stored in the same transaction so that a retry replays it. One active
 registration per voter and election is enforced by the storage (a unique record), not by a
 read followed by a write: two concurrent requests for one voter cannot both succeed.
+
+Cancelling takes two operators: one asks, with a reason, and the registration stays active
+(the voter cannot register again) until a different operator approves the request
+(``service.usecases.undo``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -26,6 +30,7 @@ from service.domain.day_registration import (
     voter_refusal,
 )
 from service.domain.model import Election, Precinct
+from service.domain.undo import UndoStatus, UndoStep
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
 from service.usecases.context import actor_of, validated_iin
@@ -41,11 +46,21 @@ from service.usecases.ports import (
     Storage,
     UnitOfWork,
 )
+from service.usecases.undo import (
+    UndoTarget,
+    UndoView,
+    new_request,
+    once_more_if_overtaken,
+    open_request,
+    undo_views,
+)
 
 OPERATION = "day_registration.create"
 KIND_REGISTERED = "day_registration.create"
 KIND_REFUSED = "day_registration.refuse"
 KIND_CANCELLED = "day_registration.cancel"
+KIND_CANCELLATION_REQUESTED = "day_registration.cancel.request"
+KIND_CANCELLATION_REFUSED = "day_registration.cancel.refuse"
 
 
 class IdempotencyConflict(ServiceError):
@@ -69,6 +84,7 @@ class RegistrationView:
     cancelled_by: str | None
     cancel_reason: str | None
     receipt: Receipt
+    cancellation_requests: tuple[UndoView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,7 +113,13 @@ def registration_status(record: DayRegistrationRecord, *, now: dt.datetime) -> s
     return "active"
 
 
-def _view(record: DayRegistrationRecord, *, now: dt.datetime, receipt: Receipt) -> RegistrationView:
+def _view(
+    record: DayRegistrationRecord,
+    *,
+    now: dt.datetime,
+    receipt: Receipt,
+    requests: tuple[UndoView, ...] = (),
+) -> RegistrationView:
     return RegistrationView(
         id=record.id,
         election_id=record.election_id,
@@ -110,7 +132,42 @@ def _view(record: DayRegistrationRecord, *, now: dt.datetime, receipt: Receipt) 
         cancelled_by=record.cancelled_by,
         cancel_reason=record.cancel_reason,
         receipt=receipt,
+        cancellation_requests=requests,
     )
+
+
+def _requests(uow: UnitOfWork, registration_id: str) -> tuple[UndoView, ...]:
+    return undo_views(
+        uow.undo_requests.of(
+            target_kind=UndoTarget.DAY_REGISTRATION.value, target_id=registration_id
+        )
+    )
+
+
+def _found(uow: UnitOfWork, registration_id: str) -> DayRegistrationRecord:
+    record = uow.day_registrations.get(registration_id)
+    if record is None:
+        raise NotFound(ErrorCode.REGISTRATION_NOT_FOUND)
+    return record
+
+
+def _refuse_unless_active(record: DayRegistrationRecord, *, now: dt.datetime) -> None:
+    status = registration_status(record, now=now)
+    if status != "active":
+        raise RegistrationNotActive(current_status=status)
+
+
+def _payload(
+    record: DayRegistrationRecord, caller: Caller, request_id: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "registration_id": record.id,
+        "election_id": record.election_id,
+        "precinct_id": record.precinct_id,
+        "actor": actor_of(caller),
+        "request_id": request_id,
+        **extra,
+    }
 
 
 def request_digest(*, iin: str, election_id: str, precinct_id: str) -> str:
@@ -322,38 +379,97 @@ class DayRegistrationService:
             )
             if record is None or not visible:
                 raise NotFound(ErrorCode.REGISTRATION_NOT_FOUND)
-            return _view(record, now=now, receipt=uow.audit.receipt_of(record.audit_seq))
+            return _view(
+                record,
+                now=now,
+                receipt=uow.audit.receipt_of(record.audit_seq),
+                requests=_requests(uow, record.id),
+            )
 
         return await self._storage.read(read)
 
-    async def cancel(
+    async def request_cancellation(
         self, registration_id: str, *, reason: str, caller: Caller, request_id: str
     ) -> RegistrationView:
+        """Ask for an active registration to be cancelled; it stays active until a
+        different operator approves the request (``decide_cancellation``)."""
         now = self._clock.now()
 
         def write(uow: UnitOfWork) -> RegistrationView:
-            record = uow.day_registrations.get(registration_id)
-            if record is None:
-                raise NotFound(ErrorCode.REGISTRATION_NOT_FOUND)
-            status = registration_status(record, now=now)
-            if status != "active":
-                raise RegistrationNotActive(current_status=status)
+            record = _found(uow, registration_id)
+            _refuse_unless_active(record, now=now)
+            target = UndoTarget.DAY_REGISTRATION
+            open_request(uow, target, record.id, UndoStep.REQUEST, actor=caller.subject)
+            request = new_request(target, record.id, by=caller.subject, at=now, reason=reason)
+            receipt = uow.audit.append(
+                kind=KIND_CANCELLATION_REQUESTED,
+                subject=record.subject,
+                payload=_payload(
+                    record, caller, request_id, reason=reason, undo_request_id=request.id
+                ),
+                recorded_at=now,
+            )
+            uow.undo_requests.add(replace(request, audit_seq=receipt.seq))
+            return _view(record, now=now, receipt=receipt, requests=_requests(uow, record.id))
+
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+
+    async def decide_cancellation(
+        self,
+        registration_id: str,
+        step: UndoStep,
+        *,
+        reason: str | None,
+        caller: Caller,
+        request_id: str,
+    ) -> RegistrationView:
+        """Approve the open cancellation request (a different operator from its requester:
+        the registration is then cancelled and the voter may register again) or refuse it
+        (anyone, the requester withdrawing it included: the registration stays active)."""
+        if step is UndoStep.REQUEST:
+            raise ValueError("a request is made with request_cancellation")
+        now = self._clock.now()
+
+        def write(uow: UnitOfWork) -> RegistrationView:
+            record = _found(uow, registration_id)
+            target = UndoTarget.DAY_REGISTRATION
+            pending = open_request(uow, target, record.id, step, actor=caller.subject)
+            assert pending is not None  # open_request refuses a decision with none open
+            asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
+            if step is UndoStep.REFUSE:
+                receipt = uow.audit.append(
+                    kind=KIND_CANCELLATION_REFUSED,
+                    subject=record.subject,
+                    payload=_payload(record, caller, request_id, reason=reason, **asked),
+                    recorded_at=now,
+                )
+                uow.undo_requests.decide(
+                    pending.id,
+                    status=UndoStatus.REFUSED,
+                    by=caller.subject,
+                    at=now,
+                    reason=reason,
+                    audit_seq=receipt.seq,
+                )
+                return _view(record, now=now, receipt=receipt, requests=_requests(uow, record.id))
+            _refuse_unless_active(record, now=now)
             receipt = uow.audit.append(
                 kind=KIND_CANCELLED,
                 subject=record.subject,
-                payload={
-                    "registration_id": record.id,
-                    "election_id": record.election_id,
-                    "precinct_id": record.precinct_id,
-                    "reason": reason,
-                    "actor": actor_of(caller),
-                    "request_id": request_id,
-                },
+                payload=_payload(record, caller, request_id, reason=pending.reason, **asked),
                 recorded_at=now,
             )
-            cancelled = uow.day_registrations.cancel(
-                record.id, by=caller.subject, at=now, reason=reason
+            uow.undo_requests.decide(
+                pending.id,
+                status=UndoStatus.APPROVED,
+                by=caller.subject,
+                at=now,
+                reason=None,
+                audit_seq=receipt.seq,
             )
-            return _view(cancelled, now=now, receipt=receipt)
+            record = uow.day_registrations.cancel(
+                record.id, by=caller.subject, at=now, reason=pending.reason
+            )
+            return _view(record, now=now, receipt=receipt, requests=_requests(uow, record.id))
 
-        return await self._storage.transact(write)
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))

@@ -1,8 +1,10 @@
 """Manual overrides with maker-checker (SPEC §7).
 
 An override is created ``pending`` by one operator and becomes ``active`` only when a
-different operator approves it. Nothing is edited in place: creation, approval, refusal
-and revocation are each a row of their own and an audit entry of their own.
+different operator approves it. Revoking it takes two people too: one operator asks, with a
+reason, and the override stays active until a different operator approves the request
+(``service.usecases.undo``). Nothing is edited in place: creation, approval, refusal, each
+revocation request and its decision are rows of their own and audit entries of their own.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from service.domain.overrides import (
     override_status,
     refusal_of,
 )
+from service.domain.undo import UndoStatus, UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.ports import (
@@ -35,6 +38,14 @@ from service.usecases.ports import (
     Storage,
     UnitOfWork,
 )
+from service.usecases.undo import (
+    UndoTarget,
+    UndoView,
+    new_request,
+    once_more_if_overtaken,
+    open_request,
+    undo_views,
+)
 
 KIND_CREATED = "override.create"
 KIND_BY_ACTION = {
@@ -42,6 +53,8 @@ KIND_BY_ACTION = {
     OverrideAction.REFUSE: "override.refuse",
     OverrideAction.REVOKE: "override.revoke",
 }
+KIND_REVOCATION_REQUESTED = "override.revoke.request"
+KIND_REVOCATION_REFUSED = "override.revoke.refuse"
 
 
 class OverrideRefused(ServiceError):
@@ -77,6 +90,7 @@ class OverrideView:
     created_by: str
     created_at: dt.datetime
     actions: tuple[ActionView, ...]
+    revocation_requests: tuple[UndoView, ...] = ()
     receipt: Receipt | None = None
 
 
@@ -113,6 +127,9 @@ def _view(
         created_by=row.created_by,
         created_at=row.created_at,
         actions=tuple(ActionView(a.action.value, a.actor, a.at, a.reason) for a in actions),
+        revocation_requests=undo_views(
+            uow.undo_requests.of(target_kind=UndoTarget.OVERRIDE.value, target_id=row.id)
+        ),
         receipt=receipt,
     )
 
@@ -130,6 +147,27 @@ def _payload(row: OverrideRecord, caller: Caller, request_id: str, **extra: Any)
         "request_id": request_id,
         **extra,
     }
+
+
+def _found(uow: UnitOfWork, override_id: str) -> OverrideRecord:
+    row = uow.overrides.get(override_id)
+    if row is None:
+        raise NotFound(ErrorCode.OVERRIDE_NOT_FOUND)
+    return row
+
+
+def _refuse_unless_allowed(
+    uow: UnitOfWork,
+    row: OverrideRecord,
+    action: OverrideAction,
+    *,
+    caller: Caller,
+    now: dt.datetime,
+) -> None:
+    status = _view(uow, row, now=now).status
+    refusal = refusal_of(action, status=status, created_by=row.created_by, actor=caller.subject)
+    if refusal is not None:
+        raise OverrideRefused(ErrorCode(refusal.value), current_status=status.value)
 
 
 class OverrideService:
@@ -199,18 +237,14 @@ class OverrideService:
         caller: Caller,
         request_id: str,
     ) -> OverrideView:
+        """Approve or refuse a pending override; revoking is ``request_revocation``."""
+        if action is OverrideAction.REVOKE:
+            raise ValueError("revoking takes a request and a second operator's approval")
         now = self._clock.now()
 
         def write(uow: UnitOfWork) -> OverrideView:
-            row = uow.overrides.get(override_id)
-            if row is None:
-                raise NotFound(ErrorCode.OVERRIDE_NOT_FOUND)
-            status = _view(uow, row, now=now).status
-            refusal = refusal_of(
-                action, status=status, created_by=row.created_by, actor=caller.subject
-            )
-            if refusal is not None:
-                raise OverrideRefused(ErrorCode(refusal.value), current_status=status.value)
+            row = _found(uow, override_id)
+            _refuse_unless_allowed(uow, row, action, caller=caller, now=now)
             if action is OverrideAction.APPROVE:
                 held = uow.standing.of(
                     election_id=row.election_id, subject=row.subject, now=now
@@ -220,8 +254,6 @@ class OverrideService:
                 uow.overrides.hold(
                     election_id=row.election_id, subject=row.subject, override_id=row.id
                 )
-            elif action is OverrideAction.REVOKE:
-                uow.overrides.release(election_id=row.election_id, subject=row.subject)
             receipt = uow.audit.append(
                 kind=KIND_BY_ACTION[action],
                 subject=row.subject,
@@ -242,14 +274,114 @@ class OverrideService:
 
         return await self._storage.transact(write)
 
+    async def request_revocation(
+        self, override_id: str, *, reason: str, caller: Caller, request_id: str
+    ) -> OverrideView:
+        """Ask for an active override to be revoked; it stays active until a different
+        operator approves the request (``decide_revocation``)."""
+        now = self._clock.now()
+
+        def write(uow: UnitOfWork) -> OverrideView:
+            row = _found(uow, override_id)
+            _refuse_unless_allowed(uow, row, OverrideAction.REVOKE, caller=caller, now=now)
+            open_request(uow, UndoTarget.OVERRIDE, row.id, UndoStep.REQUEST, actor=caller.subject)
+            request = new_request(
+                UndoTarget.OVERRIDE, row.id, by=caller.subject, at=now, reason=reason
+            )
+            receipt = uow.audit.append(
+                kind=KIND_REVOCATION_REQUESTED,
+                subject=row.subject,
+                payload=_payload(
+                    row,
+                    caller,
+                    request_id,
+                    action="revoke_request",
+                    reason=reason,
+                    undo_request_id=request.id,
+                ),
+                recorded_at=now,
+            )
+            uow.undo_requests.add(replace(request, audit_seq=receipt.seq))
+            return _view(uow, row, now=now, receipt=receipt)
+
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+
+    async def decide_revocation(
+        self,
+        override_id: str,
+        step: UndoStep,
+        *,
+        reason: str | None,
+        caller: Caller,
+        request_id: str,
+    ) -> OverrideView:
+        """Approve the open revocation request (a different operator from its requester:
+        the override is then revoked) or refuse it (anyone, the requester withdrawing it
+        included: the override stays active)."""
+        if step is UndoStep.REQUEST:
+            raise ValueError("a request is made with request_revocation")
+        now = self._clock.now()
+
+        def write(uow: UnitOfWork) -> OverrideView:
+            row = _found(uow, override_id)
+            pending = open_request(uow, UndoTarget.OVERRIDE, row.id, step, actor=caller.subject)
+            assert pending is not None  # open_request refuses a decision with none open
+            asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
+            if step is UndoStep.REFUSE:
+                receipt = uow.audit.append(
+                    kind=KIND_REVOCATION_REFUSED,
+                    subject=row.subject,
+                    payload=_payload(
+                        row, caller, request_id, action="revoke_refuse", reason=reason, **asked
+                    ),
+                    recorded_at=now,
+                )
+                uow.undo_requests.decide(
+                    pending.id,
+                    status=UndoStatus.REFUSED,
+                    by=caller.subject,
+                    at=now,
+                    reason=reason,
+                    audit_seq=receipt.seq,
+                )
+                return _view(uow, row, now=now, receipt=receipt)
+            _refuse_unless_allowed(uow, row, OverrideAction.REVOKE, caller=caller, now=now)
+            uow.overrides.release(election_id=row.election_id, subject=row.subject)
+            receipt = uow.audit.append(
+                kind=KIND_BY_ACTION[OverrideAction.REVOKE],
+                subject=row.subject,
+                payload=_payload(
+                    row, caller, request_id, action="revoke", reason=pending.reason, **asked
+                ),
+                recorded_at=now,
+            )
+            uow.undo_requests.decide(
+                pending.id,
+                status=UndoStatus.APPROVED,
+                by=caller.subject,
+                at=now,
+                reason=None,
+                audit_seq=receipt.seq,
+            )
+            uow.overrides.add_action(
+                OverrideActionRecord(
+                    override_id=row.id,
+                    action=OverrideAction.REVOKE,
+                    actor=caller.subject,
+                    at=now,
+                    reason=pending.reason,
+                    audit_seq=receipt.seq,
+                )
+            )
+            return _view(uow, row, now=now, receipt=receipt)
+
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+
     async def get(self, override_id: str) -> OverrideView:
         now = self._clock.now()
 
         def read(uow: UnitOfWork) -> OverrideView:
-            row = uow.overrides.get(override_id)
-            if row is None:
-                raise NotFound(ErrorCode.OVERRIDE_NOT_FOUND)
-            return _view(uow, row, now=now)
+            return _view(uow, _found(uow, override_id), now=now)
 
         return await self._storage.read(read)
 

@@ -22,6 +22,7 @@ from service.domain.model import (
 from service.domain.overrides import OverrideAction
 from service.domain.precincts import PrecinctDirectory
 from service.domain.reference_versions import LiveRecord
+from service.domain.undo import UndoStatus
 
 T = TypeVar("T")
 V = TypeVar("V")
@@ -125,6 +126,25 @@ class DayRegistrationRecord:
 
 
 @dataclass(frozen=True)
+class UndoRequestRecord:
+    """An operator's request to revoke an override or cancel a day registration, and the
+    second operator's decision on it once taken."""
+
+    id: str
+    target_kind: str
+    target_id: str
+    requested_by: str
+    requested_at: dt.datetime
+    reason: str
+    audit_seq: int
+    status: UndoStatus = UndoStatus.PENDING
+    decided_by: str | None = None
+    decided_at: dt.datetime | None = None
+    decision_reason: str | None = None
+    decision_audit_seq: int | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     """An outcome as the caller rendered it, opaque here: kept and replayed byte for byte."""
 
@@ -167,6 +187,27 @@ class DayRegistrationRepository(Protocol):
     def cancel(
         self, registration_id: str, *, by: str, at: dt.datetime, reason: str
     ) -> DayRegistrationRecord: ...
+
+
+class UndoRequestRepository(Protocol):
+    def add(self, request: UndoRequestRecord) -> None:
+        """Raises ``DuplicateRecord`` (at latest on commit) if the target already has one open."""
+
+    def of(self, *, target_kind: str, target_id: str) -> list[UndoRequestRecord]:
+        """The target's requests, oldest first."""
+
+    def decide(
+        self,
+        request_id: str,
+        *,
+        status: UndoStatus,
+        by: str,
+        at: dt.datetime,
+        reason: str | None,
+        audit_seq: int,
+    ) -> UndoRequestRecord:
+        """Close the open request ``request_id``; ``DuplicateRecord`` if it is no longer open
+        (a concurrent decision won)."""
 
 
 class StandingRepository(Protocol):
@@ -228,6 +269,8 @@ class UnitOfWork(Protocol):
     def overrides(self) -> OverrideRepository: ...
     @property
     def day_registrations(self) -> DayRegistrationRepository: ...
+    @property
+    def undo_requests(self) -> UndoRequestRepository: ...
     @property
     def standing(self) -> StandingRepository: ...
     @property

@@ -165,6 +165,21 @@ def _schema(app: Any, *, examples: int, **generation: Any) -> Any:
             "positive_data_acceptance": {"expected-statuses": ["2xx", "404", "409", "422"]},
         },
         "generation": {"max-examples": examples, **generation},
+        # Maker-checker: the one identity that made a record (or asked to undo it) may not
+        # approve it, a refusal by law (403 SELF_APPROVAL_FORBIDDEN or
+        # SELF_CONFIRMATION_FORBIDDEN) of a request that is valid by schema.
+        "operations": [
+            {
+                "include-operation-id-regex": (
+                    "^approve(Override|OverrideRevocation|DayRegistrationCancellation)$"
+                ),
+                "checks": {
+                    "positive_data_acceptance": {
+                        "expected-statuses": ["2xx", "403", "404", "409", "422"]
+                    }
+                },
+            }
+        ],
         "auth": {
             "wfc": {
                 "path": str(_identities_file),

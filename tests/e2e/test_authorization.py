@@ -64,6 +64,15 @@ MATRIX: dict[str, Operation] = {
         frozenset({OPERATOR}),
         {"reason": "wrong desk"},
     ),
+    "approveDayRegistrationCancellation": Operation(
+        "POST", f"/v1/day-registrations/{UNKNOWN_ID}/cancel/approve", frozenset({OPERATOR}), {}
+    ),
+    "refuseDayRegistrationCancellation": Operation(
+        "POST",
+        f"/v1/day-registrations/{UNKNOWN_ID}/cancel/refuse",
+        frozenset({OPERATOR}),
+        {"reason": "no"},
+    ),
     "createOverride": Operation(
         "POST",
         "/v1/overrides",
@@ -87,6 +96,15 @@ MATRIX: dict[str, Operation] = {
     ),
     "revokeOverride": Operation(
         "POST", f"/v1/overrides/{UNKNOWN_ID}/revoke", frozenset({OPERATOR}), {"reason": "no"}
+    ),
+    "approveOverrideRevocation": Operation(
+        "POST", f"/v1/overrides/{UNKNOWN_ID}/revoke/approve", frozenset({OPERATOR}), {}
+    ),
+    "refuseOverrideRevocation": Operation(
+        "POST",
+        f"/v1/overrides/{UNKNOWN_ID}/revoke/refuse",
+        frozenset({OPERATOR}),
+        {"reason": "no"},
     ),
     "listPrecincts": Operation("GET", "/v1/precincts", EVERYONE),
     "getPrecinct": Operation("GET", "/v1/precincts/75-0001", EVERYONE),
@@ -128,12 +146,16 @@ def test_operator_routes_admit_operators_only() -> None:
     operator_only = {name for name, op in MATRIX.items() if op.roles == {OPERATOR}}
     assert operator_only == {
         "cancelDayRegistration",
+        "approveDayRegistrationCancellation",
+        "refuseDayRegistrationCancellation",
         "createOverride",
         "listOverrides",
         "getOverride",
         "approveOverride",
         "refuseOverride",
         "revokeOverride",
+        "approveOverrideRevocation",
+        "refuseOverrideRevocation",
     }
 
 

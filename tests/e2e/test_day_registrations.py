@@ -1,4 +1,5 @@
-"""Service B over HTTP: windows in the precinct's zone, refusals, idempotency, the race."""
+"""Service B over HTTP: windows in the precinct's zone, refusals, idempotency, the race,
+and cancelling by two operators."""
 
 from __future__ import annotations
 
@@ -220,26 +221,105 @@ def test_missing_idempotency_key_is_400(desk: Desk) -> None:
     assert (response.status_code, response.json()["code"]) == (400, "IDEMPOTENCY_KEY_REQUIRED")
 
 
-def test_cancelled_registration_frees_the_voter_to_register_again(desk: Desk) -> None:
-    first = desk.register().json()
-    cancel = desk.client.post(
-        f"/v1/day-registrations/{first['id']}/cancel",
-        json={"reason": "registered at the wrong desk"},
-        headers=desk.auth(Role.OPERATOR, "operator-a@tec"),
+def _cancel(desk: Desk, registration_id: str, step: str, operator: str, **body: str) -> Any:
+    path = f"/v1/day-registrations/{registration_id}/cancel"
+    return desk.client.post(
+        path if step == "request" else f"{path}/{step}",
+        json=body,
+        headers=desk.auth(Role.OPERATOR, operator),
     )
+
+
+def test_a_cancellation_request_leaves_the_registration_active_and_the_voter_held(
+    desk: Desk,
+) -> None:
+    first = desk.register().json()
+
+    requested = _cancel(desk, first["id"], "request", "operator-a@tec", reason="wrong desk")
+
+    assert requested.status_code == 202, requested.text
+    body = requested.json()
+    assert (body["status"], body["cancelled_at"]) == ("active", None)
+    [pending] = body["cancellation_requests"]
+    assert (pending["status"], pending["requested_by"], pending["reason"]) == (
+        "pending",
+        "operator-a@tec",
+        "wrong desk",
+    )
+    shown = desk.client.get(
+        f"/v1/day-registrations/{first['id']}", headers=desk.auth(Role.OPERATOR, "op@tec")
+    ).json()
+    assert shown["cancellation_requests"] == body["cancellation_requests"]
+    assert desk.check()["basis"] == "day_registration"
+    again = desk.register(precinct="27-0001")
+    assert (again.status_code, again.json()["code"]) == (409, "ALREADY_REGISTERED")
+    twice = _cancel(desk, first["id"], "request", "operator-b@tec", reason="me too")
+    assert (twice.status_code, twice.json()["code"]) == (409, "UNDO_PENDING")
+
+
+def test_a_second_operator_approves_the_cancellation_and_the_voter_may_register_again(
+    desk: Desk,
+) -> None:
+    first = desk.register().json()
+    _cancel(desk, first["id"], "request", "operator-a@tec", reason="registered at the wrong desk")
+
+    own = _cancel(desk, first["id"], "approve", "operator-a@tec")
+    assert (own.status_code, own.json()["code"]) == (403, "SELF_CONFIRMATION_FORBIDDEN")
+    assert desk.check()["basis"] == "day_registration"
+
+    cancel = _cancel(desk, first["id"], "approve", "operator-b@tec")
     assert cancel.status_code == 200, cancel.text
-    assert cancel.json()["status"] == "cancelled"
-    assert cancel.json()["cancelled_by"] == "operator-a@tec"
+    body = cancel.json()
+    assert (body["status"], body["cancelled_by"], body["cancel_reason"]) == (
+        "cancelled",
+        "operator-b@tec",
+        "registered at the wrong desk",
+    )
+    assert [(r["status"], r["decided_by"]) for r in body["cancellation_requests"]] == [
+        ("approved", "operator-b@tec")
+    ]
     assert desk.check()["precinct"] is None
     again = desk.register(precinct="27-0001")
     assert again.status_code == 201
     assert desk.check()["precinct"]["id"] == "27-0001"
-    twice = desk.client.post(
-        f"/v1/day-registrations/{first['id']}/cancel",
-        json={"reason": "again"},
-        headers=desk.auth(Role.OPERATOR, "operator-a@tec"),
-    )
+    twice = _cancel(desk, first["id"], "request", "operator-a@tec", reason="again")
     assert (twice.status_code, twice.json()["code"]) == (409, "REGISTRATION_NOT_ACTIVE")
+    kinds = desk.audit_kinds()
+    assert (kinds["day_registration.cancel.request"], kinds["day_registration.cancel"]) == (1, 1)
+
+
+def test_a_refused_cancellation_keeps_the_registration_active(desk: Desk) -> None:
+    first = desk.register().json()
+    _cancel(desk, first["id"], "request", "operator-a@tec", reason="wrong desk")
+
+    refused = _cancel(desk, first["id"], "refuse", "operator-b@tec", reason="the desk was right")
+
+    assert refused.status_code == 200, refused.text
+    assert refused.json()["status"] == "active"
+    [request] = refused.json()["cancellation_requests"]
+    assert (request["status"], request["decision_reason"]) == ("refused", "the desk was right")
+    assert desk.check()["basis"] == "day_registration"
+    assert desk.register(precinct="27-0001").json()["code"] == "ALREADY_REGISTERED"
+    late = _cancel(desk, first["id"], "approve", "operator-c@tec")
+    assert (late.status_code, late.json()["code"]) == (409, "UNDO_NOT_PENDING")
+    assert desk.audit_kinds()["day_registration.cancel.refuse"] == 1
+
+
+def test_operators_approving_one_cancellation_at_once_cancel_it_once(desk: Desk) -> None:
+    first = desk.register().json()
+    _cancel(desk, first["id"], "request", "operator-a@tec", reason="wrong desk")
+
+    def approve(i: int) -> tuple[int, str | None]:
+        response = _cancel(desk, first["id"], "approve", f"operator-{i}@tec")
+        return response.status_code, response.json().get("code")
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        results = list(pool.map(approve, range(4)))
+
+    assert sorted(results, key=str) == sorted(
+        [(200, None)] + [(409, "UNDO_NOT_PENDING")] * 3, key=str
+    )
+    assert desk.audit_kinds()["day_registration.cancel"] == 1
 
 
 def test_only_operators_cancel(desk: Desk) -> None:

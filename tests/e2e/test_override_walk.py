@@ -1,8 +1,9 @@
 """The operators' walk of issue 3, through `voterctl` against a real HTTP server.
 
 An ineligible-by-registry voter; operator A creates an override; A's own approval is
-refused; B approves; the decision now says `basis: override`; revoke; the decision is the
-registry's verdict again; and the audit chain verifies over all of it.
+refused; B approves; the decision now says `basis: override`; B asks to revoke it and the
+override still decides; B's own approval of that is refused; A approves the revocation; the
+decision is the registry's verdict again; and the audit chain verifies over all of it.
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def test_override_walk_with_maker_checker_through_voterctl(
     )
     assert during["precinct"]["id"] == "75-0001"
 
-    revoked = run(
+    requested = run(
         url,
         keys,
         Role.OPERATOR,
@@ -141,6 +142,36 @@ def test_override_walk_with_maker_checker_through_voterctl(
         override["id"],
         "--reason",
         "appeal upheld",
+        "--json",
+    )
+    assert requested.exit_code == 0, requested.output
+    pending = json.loads(requested.stdout)
+    assert pending["status"] == "active"
+    assert [(r["status"], r["requested_by"]) for r in pending["revocation_requests"]] == [
+        ("pending", "operator-b@tec")
+    ]
+    assert decision(url, keys)["override_id"] == override["id"]
+
+    listed_pending = run(url, keys, Role.OPERATOR, "operator-c@tec", "override", "list")
+    assert listed_pending.exit_code == 0, listed_pending.output
+    assert "pending: operator-b@tec" in listed_pending.stdout
+
+    own = run(
+        url, keys, Role.OPERATOR, "operator-b@tec", "override", "revoke-approve", override["id"]
+    )
+    assert own.exit_code == 4
+    assert "SELF_CONFIRMATION_FORBIDDEN" in own.output
+    assert decision(url, keys)["override_id"] == override["id"]
+
+    # The override's maker is a second person to this request, which operator B made.
+    revoked = run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-a@tec",
+        "override",
+        "revoke-approve",
+        override["id"],
         "--json",
     )
     assert revoked.exit_code == 0, revoked.output
@@ -161,7 +192,10 @@ def test_override_walk_with_maker_checker_through_voterctl(
         "--json",
     )
     [item] = json.loads(listed.stdout)["items"]
-    assert [a["action"] for a in item["actions"]] == ["approve", "revoke"]
+    assert [(a["action"], a["by"]) for a in item["actions"]] == [
+        ("approve", "operator-b@tec"),
+        ("revoke", "operator-a@tec"),
+    ]
 
     verify = runner.invoke(
         voterctl,
@@ -196,3 +230,69 @@ def test_egov_cannot_create_overrides(server: tuple[str, str], keys: Keys) -> No
     )
     assert result.exit_code == 4
     assert "FORBIDDEN" in result.output
+
+
+def test_a_refused_revocation_keeps_the_override_deciding(
+    server: tuple[str, str], keys: Keys
+) -> None:
+    url, _ = server
+    created = run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-a@tec",
+        "override",
+        "create",
+        "--iin",
+        INCAPACITATED,
+        "--election",
+        ELECTION_ID,
+        "--kind",
+        "include",
+        "--reason-code",
+        "COURT_DECISION",
+        "--reason-text",
+        "capacity restored",
+        "--document",
+        "court 2-1/2027",
+        "--json",
+    )
+    override_id = json.loads(created.stdout)["id"]
+    run(url, keys, Role.OPERATOR, "operator-b@tec", "override", "approve", override_id)
+    run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-a@tec",
+        "override",
+        "revoke",
+        override_id,
+        "--reason",
+        "appeal lodged",
+    )
+
+    refused = run(
+        url,
+        keys,
+        Role.OPERATOR,
+        "operator-b@tec",
+        "override",
+        "revoke-refuse",
+        override_id,
+        "--reason",
+        "appeal not yet decided",
+        "--json",
+    )
+
+    assert refused.exit_code == 0, refused.output
+    body = json.loads(refused.stdout)
+    assert body["status"] == "active"
+    assert [(r["status"], r["decided_by"]) for r in body["revocation_requests"]] == [
+        ("refused", "operator-b@tec")
+    ]
+    assert decision(url, keys)["override_id"] == override_id
+    late = run(
+        url, keys, Role.OPERATOR, "operator-c@tec", "override", "revoke-approve", override_id
+    )
+    assert late.exit_code == 4
+    assert "UNDO_NOT_PENDING" in late.output

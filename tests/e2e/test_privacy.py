@@ -280,6 +280,20 @@ PLACEMENTS: dict[str, Placement] = {
         _OPERATOR,
         {"reason": f"duplicate of {i}"},
     ),
+    "registration.cancel_approve": lambda i: Probe(
+        "POST /v1/day-registrations/{registration_id}/cancel/approve",
+        "POST",
+        f"/v1/day-registrations/{i}/cancel/approve",
+        _OPERATOR,
+        {"note": i},
+    ),
+    "registration.cancel_refuse": lambda i: Probe(
+        "POST /v1/day-registrations/{registration_id}/cancel/refuse",
+        "POST",
+        f"/v1/day-registrations/{i}/cancel/refuse",
+        _OPERATOR,
+        {"reason": f"not {i}"},
+    ),
     "override.iin": lambda i: Probe(
         _OVERRIDES, "POST", "/v1/overrides", _OPERATOR, _override(iin=i)
     ),
@@ -321,6 +335,20 @@ PLACEMENTS: dict[str, Placement] = {
         f"/v1/overrides/{i}/revoke",
         _OPERATOR,
         {"reason": i},
+    ),
+    "override.revoke_approve": lambda i: Probe(
+        "POST /v1/overrides/{override_id}/revoke/approve",
+        "POST",
+        f"/v1/overrides/{i}/revoke/approve",
+        _OPERATOR,
+        {"note": i},
+    ),
+    "override.revoke_refuse": lambda i: Probe(
+        "POST /v1/overrides/{override_id}/revoke/refuse",
+        "POST",
+        f"/v1/overrides/{i}/revoke/refuse",
+        _OPERATOR,
+        {"reason": f"not {i}"},
     ),
     "precincts.query": lambda i: Probe(
         "GET /v1/precincts",

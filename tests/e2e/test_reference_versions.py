@@ -155,16 +155,31 @@ def test_an_import_that_would_strand_live_records_is_refused_then_served_by_ever
         assert NO_REGISTRATION not in refused.output
         assert UNCOVERED not in refused.output
 
-        cancelled = first.post(
+        # Undoing takes two operators: one asks, another approves.
+        asked = first.post(
             f"/v1/day-registrations/{registration_id}/cancel",
             json={"reason": "registered at the wrong desk"},
             headers=auth(keys, Role.OPERATOR, "op-a@tec"),
         )
+        assert asked.status_code == 202, asked.text
+        still = import_file(env, "precincts", smaller)
+        assert still.exit_code == EXIT_REFUSED, "a pending cancellation still holds the voter"
+        cancelled = first.post(
+            f"/v1/day-registrations/{registration_id}/cancel/approve",
+            json={},
+            headers=auth(keys, Role.OPERATOR, "op-b@tec"),
+        )
         assert cancelled.status_code == 200, cancelled.text
-        revoked = first.post(
+        asked = first.post(
             f"/v1/overrides/{override_id}/revoke",
             json={"reason": "the street is in the new boundary set"},
             headers=auth(keys, Role.OPERATOR, "op-b@tec"),
+        )
+        assert asked.status_code == 202, asked.text
+        revoked = first.post(
+            f"/v1/overrides/{override_id}/revoke/approve",
+            json={},
+            headers=auth(keys, Role.OPERATOR, "op-a@tec"),
         )
         assert revoked.status_code == 200, revoked.text
 

@@ -79,8 +79,45 @@ APPROVED = {
     ],
 }
 REFUSED = {**OVERRIDE, "status": "refused"}
-REVOKED = {**APPROVED, "status": "revoked"}
-OVERRIDE_LIST = {"items": [OVERRIDE, {**APPROVED, "id": "second-override"}], "total": 7}
+UNDO_REQUEST = {
+    "id": "undo-request-1",
+    "status": "pending",
+    "requested_by": "operator-1",
+    "requested_at": "2027-03-01T09:00:00Z",
+    "reason": "decision overturned",
+    "decided_by": None,
+    "decided_at": None,
+    "decision_reason": None,
+}
+REVOCATION_REQUESTED = {**APPROVED, "revocation_requests": [UNDO_REQUEST]}
+REVOKED = {
+    **APPROVED,
+    "status": "revoked",
+    "revocation_requests": [
+        {
+            **UNDO_REQUEST,
+            "status": "approved",
+            "decided_by": "operator-3",
+            "decided_at": "2027-03-01T10:00:00Z",
+        }
+    ],
+}
+REVOCATION_REFUSED = {
+    **APPROVED,
+    "revocation_requests": [
+        {
+            **UNDO_REQUEST,
+            "status": "refused",
+            "decided_by": "operator-3",
+            "decided_at": "2027-03-01T10:00:00Z",
+            "decision_reason": "appeal pending",
+        }
+    ],
+}
+OVERRIDE_LIST = {
+    "items": [OVERRIDE, {**REVOCATION_REQUESTED, "id": "second-override"}],
+    "total": 7,
+}
 REGISTRATION = {
     "id": REGISTRATION_ID,
     "election_id": ELECTION,
@@ -92,14 +129,40 @@ REGISTRATION = {
     "cancelled_at": None,
     "cancelled_by": None,
     "cancel_reason": None,
+    "cancellation_requests": [],
     "audit": AUDIT,
+}
+CANCELLATION_REQUESTED = {
+    **REGISTRATION,
+    "cancellation_requests": [{**UNDO_REQUEST, "reason": "registered at the wrong station"}],
 }
 CANCELLED = {
     **REGISTRATION,
     "status": "cancelled",
     "cancelled_at": "2027-03-01T12:00:00+05:00",
-    "cancelled_by": "operator-1",
+    "cancelled_by": "operator-3",
     "cancel_reason": "registered at the wrong station",
+    "cancellation_requests": [
+        {
+            **UNDO_REQUEST,
+            "reason": "registered at the wrong station",
+            "status": "approved",
+            "decided_by": "operator-3",
+            "decided_at": "2027-03-01T12:00:00+05:00",
+        }
+    ],
+}
+CANCELLATION_REFUSED = {
+    **REGISTRATION,
+    "cancellation_requests": [
+        {
+            **UNDO_REQUEST,
+            "status": "refused",
+            "decided_by": "operator-3",
+            "decided_at": "2027-03-01T12:00:00+05:00",
+            "decision_reason": "the station was right",
+        }
+    ],
 }
 
 
@@ -248,8 +311,26 @@ CASES = [
         "POST",
         f"/v1/overrides/{OVERRIDE_ID}/revoke",
         {"reason": "decision overturned"},
+        REVOCATION_REQUESTED,
+        [OVERRIDE_ID, "active", "revocation requests", "pending", "decision overturned"],
+    ),
+    Case(
+        "override revoke-approve",
+        ["override", "revoke-approve", OVERRIDE_ID],
+        "POST",
+        f"/v1/overrides/{OVERRIDE_ID}/revoke/approve",
+        {},
         REVOKED,
-        [OVERRIDE_ID, "revoked"],
+        [OVERRIDE_ID, "revoked", "approved", "operator-3"],
+    ),
+    Case(
+        "override revoke-refuse",
+        ["override", "revoke-refuse", OVERRIDE_ID, "--reason", "appeal pending"],
+        "POST",
+        f"/v1/overrides/{OVERRIDE_ID}/revoke/refuse",
+        {"reason": "appeal pending"},
+        REVOCATION_REFUSED,
+        [OVERRIDE_ID, "active", "refused", "operator-3", "appeal pending"],
     ),
     Case(
         "override list",
@@ -258,7 +339,7 @@ CASES = [
         "/v1/overrides",
         None,
         OVERRIDE_LIST,
-        [OVERRIDE_ID, "second-override", "pending", "active", "2 shown of 7"],
+        [OVERRIDE_ID, "second-override", "pending: operator-1", "active", "2 shown of 7"],
         query={"election_id": ELECTION, "status": "pending", "limit": "20"},
     ),
     Case(
@@ -276,8 +357,26 @@ CASES = [
         "POST",
         f"/v1/day-registrations/{REGISTRATION_ID}/cancel",
         {"reason": "registered at the wrong station"},
+        CANCELLATION_REQUESTED,
+        [REGISTRATION_ID, "active", "cancellation requests", "pending", "operator-1"],
+    ),
+    Case(
+        "registration cancel-approve",
+        ["registration", "cancel-approve", REGISTRATION_ID],
+        "POST",
+        f"/v1/day-registrations/{REGISTRATION_ID}/cancel/approve",
+        {},
         CANCELLED,
-        [REGISTRATION_ID, "cancelled", "operator-1", "registered at the wrong station"],
+        [REGISTRATION_ID, "cancelled", "operator-3", "registered at the wrong station"],
+    ),
+    Case(
+        "registration cancel-refuse",
+        ["registration", "cancel-refuse", REGISTRATION_ID, "--reason", "the station was right"],
+        "POST",
+        f"/v1/day-registrations/{REGISTRATION_ID}/cancel/refuse",
+        {"reason": "the station was right"},
+        CANCELLATION_REFUSED,
+        [REGISTRATION_ID, "active", "refused", "the station was right"],
     ),
 ]
 by_name = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])

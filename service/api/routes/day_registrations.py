@@ -18,16 +18,18 @@ from service.api.deps import (
     RegistrationReaderDep,
     RequestIdDep,
 )
-from service.api.presenters import reasons_out, receipt_out
+from service.api.presenters import reasons_out, receipt_out, undo_requests_out
 from service.api.problems import problem_response
 from service.api.schemas import (
     DayRegistrationOut,
     DayRegistrationRequest,
+    EmptyRequest,
     PrecinctRef,
     ReasonRequest,
 )
 from service.domain.model import Precinct
 from service.domain.precincts import PrecinctDirectory
+from service.domain.undo import UndoStep
 from service.errors import ErrorCode, ServiceError
 from service.messages import Language
 from service.usecases.day_registrations import (
@@ -62,6 +64,7 @@ def registration_out(view: RegistrationView, precinct: Precinct | None) -> DayRe
         cancelled_at=view.cancelled_at,
         cancelled_by=view.cancelled_by,
         cancel_reason=view.cancel_reason,
+        cancellation_requests=undo_requests_out(view.cancellation_requests),
         audit=receipt_out(view.receipt),
     )
 
@@ -148,7 +151,7 @@ async def get_registration(
     return await _answer(view, registrations)
 
 
-@router.post("/{registration_id}/cancel", response_model=DayRegistrationOut)
+@router.post("/{registration_id}/cancel", status_code=202, response_model=DayRegistrationOut)
 async def cancel_registration(
     registration_id: RegistrationId,
     body: ReasonRequest,
@@ -156,7 +159,35 @@ async def cancel_registration(
     registrations: DayRegistrationsDep,
     request_id: RequestIdDep,
 ) -> DayRegistrationOut:
-    view = await registrations.cancel(
+    view = await registrations.request_cancellation(
         registration_id, reason=body.reason, caller=caller, request_id=request_id
+    )
+    return await _answer(view, registrations)
+
+
+@router.post("/{registration_id}/cancel/approve", response_model=DayRegistrationOut)
+async def approve_registration_cancellation(
+    registration_id: RegistrationId,
+    _body: EmptyRequest,
+    caller: OperatorDep,
+    registrations: DayRegistrationsDep,
+    request_id: RequestIdDep,
+) -> DayRegistrationOut:
+    view = await registrations.decide_cancellation(
+        registration_id, UndoStep.APPROVE, reason=None, caller=caller, request_id=request_id
+    )
+    return await _answer(view, registrations)
+
+
+@router.post("/{registration_id}/cancel/refuse", response_model=DayRegistrationOut)
+async def refuse_registration_cancellation(
+    registration_id: RegistrationId,
+    body: ReasonRequest,
+    caller: OperatorDep,
+    registrations: DayRegistrationsDep,
+    request_id: RequestIdDep,
+) -> DayRegistrationOut:
+    view = await registrations.decide_cancellation(
+        registration_id, UndoStep.REFUSE, reason=body.reason, caller=caller, request_id=request_id
     )
     return await _answer(view, registrations)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 
 from service.api.bodies import JsonBodyRoute
 from service.api.deps import OperatorDep, OverridesDep, RequestIdDep
-from service.api.presenters import receipt_out
+from service.api.presenters import receipt_out, undo_requests_out
 from service.api.schemas import (
     ELECTION_ID_PATTERN,
     EmptyRequest,
@@ -20,6 +20,7 @@ from service.api.schemas import (
 )
 from service.domain.model import OverrideKind
 from service.domain.overrides import OverrideAction, OverrideReason, OverrideStatus
+from service.domain.undo import UndoStep
 from service.usecases.overrides import NewOverride, OverrideView
 
 router = APIRouter(prefix="/v1/overrides", tags=["overrides"], route_class=JsonBodyRoute)
@@ -45,6 +46,7 @@ def override_out(view: OverrideView) -> OverrideOut:
             OverrideActionOut(action=a.action, by=a.by, at=a.at, reason=a.reason)
             for a in view.actions
         ],
+        revocation_requests=undo_requests_out(view.revocation_requests),
         audit=receipt_out(view.receipt) if view.receipt else None,
     )
 
@@ -125,7 +127,7 @@ async def refuse_override(
     return override_out(view)
 
 
-@router.post("/{override_id}/revoke", response_model=OverrideOut)
+@router.post("/{override_id}/revoke", status_code=202, response_model=OverrideOut)
 async def revoke_override(
     override_id: OverrideId,
     body: ReasonRequest,
@@ -133,7 +135,35 @@ async def revoke_override(
     overrides: OverridesDep,
     request_id: RequestIdDep,
 ) -> OverrideOut:
-    view = await overrides.act(
-        override_id, OverrideAction.REVOKE, reason=body.reason, caller=caller, request_id=request_id
+    view = await overrides.request_revocation(
+        override_id, reason=body.reason, caller=caller, request_id=request_id
+    )
+    return override_out(view)
+
+
+@router.post("/{override_id}/revoke/approve", response_model=OverrideOut)
+async def approve_override_revocation(
+    override_id: OverrideId,
+    _body: EmptyRequest,
+    caller: OperatorDep,
+    overrides: OverridesDep,
+    request_id: RequestIdDep,
+) -> OverrideOut:
+    view = await overrides.decide_revocation(
+        override_id, UndoStep.APPROVE, reason=None, caller=caller, request_id=request_id
+    )
+    return override_out(view)
+
+
+@router.post("/{override_id}/revoke/refuse", response_model=OverrideOut)
+async def refuse_override_revocation(
+    override_id: OverrideId,
+    body: ReasonRequest,
+    caller: OperatorDep,
+    overrides: OverridesDep,
+    request_id: RequestIdDep,
+) -> OverrideOut:
+    view = await overrides.decide_revocation(
+        override_id, UndoStep.REFUSE, reason=body.reason, caller=caller, request_id=request_id
     )
     return override_out(view)

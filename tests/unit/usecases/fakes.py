@@ -25,6 +25,7 @@ from service.domain.model import (
 from service.domain.overrides import OverrideStatus, kazakhstan_date, override_status
 from service.domain.precincts import PrecinctDirectory
 from service.domain.reference_versions import LiveRecord, LiveRecordKind
+from service.domain.undo import UndoStatus
 from service.errors import UpstreamUnavailable
 from service.usecases.ports import (
     DayRegistrationRecord,
@@ -39,6 +40,7 @@ from service.usecases.ports import (
     ReferenceData,
     ReferenceVersions,
     Standing,
+    UndoRequestRecord,
     UnitOfWork,
 )
 
@@ -60,6 +62,10 @@ class Store:
     override_actions: list[OverrideActionRecord] = field(default_factory=list)
     active_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
     day_registrations: dict[str, DayRegistrationRecord] = field(default_factory=dict)
+    undo_requests: dict[str, UndoRequestRecord] = field(default_factory=dict)
+    # Runs when a unit of work next decides an undo request, against the committed store: a
+    # concurrent decision that commits first, so the database finds the request closed.
+    before_next_decision: Callable[[], None] | None = None
     idempotency: dict[tuple[str, str, str], IdempotencyRecord] = field(default_factory=dict)
     decisions: dict[str, tuple[str, int]] = field(default_factory=dict)
     # Reference versions, by kind ("precincts", "elections"): version number -> the set.
@@ -166,6 +172,58 @@ class FakeDayRegistrations:
         )
         self._store.day_registrations[registration_id] = cancelled
         return cancelled
+
+
+class FakeUndoRequests:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, request: UndoRequestRecord) -> None:
+        if request.status is UndoStatus.PENDING and self._open(
+            request.target_kind, request.target_id
+        ):
+            raise DuplicateRecord
+        self._store.undo_requests[request.id] = request
+
+    def of(self, *, target_kind: str, target_id: str) -> list[UndoRequestRecord]:
+        return [
+            r
+            for r in self._store.undo_requests.values()
+            if (r.target_kind, r.target_id) == (target_kind, target_id)
+        ]
+
+    def decide(
+        self,
+        request_id: str,
+        *,
+        status: UndoStatus,
+        by: str,
+        at: dt.datetime,
+        reason: str | None,
+        audit_seq: int,
+    ) -> UndoRequestRecord:
+        if self._store.before_next_decision is not None:
+            self._store.before_next_decision()
+            raise DuplicateRecord
+        request = self._store.undo_requests[request_id]
+        if request.status is not UndoStatus.PENDING:
+            raise DuplicateRecord
+        decided = replace(
+            request,
+            status=status,
+            decided_by=by,
+            decided_at=at,
+            decision_reason=reason,
+            decision_audit_seq=audit_seq,
+        )
+        self._store.undo_requests[request_id] = decided
+        return decided
+
+    def _open(self, target_kind: str, target_id: str) -> bool:
+        return any(
+            r.status is UndoStatus.PENDING
+            for r in self.of(target_kind=target_kind, target_id=target_id)
+        )
 
 
 class FakeStanding:
@@ -280,6 +338,7 @@ class FakeUnitOfWork:
     def __init__(self, store: Store) -> None:
         self.overrides = FakeOverrides(store)
         self.day_registrations = FakeDayRegistrations(store)
+        self.undo_requests = FakeUndoRequests(store)
         self.standing = FakeStanding(store)
         self.idempotency = FakeIdempotency(store)
         self.audit = FakeAuditTrail(store)

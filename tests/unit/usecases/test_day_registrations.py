@@ -1,4 +1,5 @@
-"""Service B over in-memory ports: registrations, each refusal, idempotent replay, cancel."""
+"""Service B over in-memory ports: registrations, each refusal, idempotent replay, and
+cancelling, which takes a request and a second operator's approval."""
 
 from __future__ import annotations
 
@@ -7,17 +8,23 @@ import datetime as dt
 import pytest
 
 from service.domain.caller import Caller
+from service.domain.day_registration import DayRegistrationRefusal
+from service.domain.undo import UndoStatus, UndoStep
+from service.errors import ErrorCode
 from service.usecases.day_registrations import (
     IdempotencyConflict,
     Outcome,
     Refused,
     Registered,
     RegistrationNotActive,
+    RegistrationView,
 )
 from service.usecases.ports import Answer
+from service.usecases.undo import UndoRefused
 from tests.unit.factories import ELECTION, person
 from tests.unit.usecases.world import (
     ABROAD,
+    CHECKER,
     DESIGNATED,
     EGOV,
     HOME,
@@ -160,47 +167,209 @@ async def test_the_same_key_with_another_request_is_an_idempotency_conflict() ->
     assert w.store.kinds() == ["day_registration.create"]
 
 
-async def test_a_cancelled_registration_is_audited_and_the_voter_may_register_again() -> None:
-    w = world(now=ON_THE_DAY)
+async def registered(w: World) -> str:
     answers = Answers()
     await register(w, HOMELESS, answers=answers)
-    [registered] = answers.outcomes
-    assert isinstance(registered, Registered)
+    [outcome] = answers.outcomes
+    assert isinstance(outcome, Registered)
+    return outcome.registration.id
 
-    view = await w.day_registrations.cancel(
-        registered.registration.id, reason="entered in error", caller=MAKER, request_id="req-2"
+
+async def request_cancellation(w: World, registration_id: str, caller: Caller = MAKER) -> None:
+    await w.day_registrations.request_cancellation(
+        registration_id, reason="entered in error", caller=caller, request_id="req-2"
     )
+
+
+async def decide(
+    w: World, registration_id: str, step: UndoStep, caller: Caller, reason: str | None = None
+) -> RegistrationView:
+    return await w.day_registrations.decide_cancellation(
+        registration_id, step, reason=reason, caller=caller, request_id="req-3"
+    )
+
+
+async def test_a_cancellation_request_leaves_the_registration_active_and_the_voter_held() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+
+    view = await w.day_registrations.request_cancellation(
+        registration_id, reason="entered in error", caller=MAKER, request_id="req-2"
+    )
+    again = Answers()
+    await register(w, HOMELESS, key="key-00000002", answers=again)
+
+    assert view.status == "active"
+    assert view.cancelled_at is None
+    [request] = view.cancellation_requests
+    assert (request.status, request.requested_by, request.reason) == (
+        UndoStatus.PENDING,
+        "maker@tec",
+        "entered in error",
+    )
+    [outcome] = again.outcomes
+    assert isinstance(outcome, Refused)
+    assert outcome.refusal.code is DayRegistrationRefusal.ALREADY_REGISTERED
+    assert w.store.kinds()[:2] == ["day_registration.create", "day_registration.cancel.request"]
+    assert w.store.entries[1].payload["undo_request_id"] == request.id
+
+
+async def test_a_second_operator_approves_and_the_voter_may_register_again() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, MAKER)
+
+    view = await decide(w, registration_id, UndoStep.APPROVE, CHECKER)
     again = Answers()
     await register(w, HOMELESS, key="key-00000002", answers=again)
 
     assert (view.status, view.cancelled_by, view.cancel_reason) == (
         "cancelled",
-        "maker@tec",
+        "checker@tec",
         "entered in error",
     )
-    assert view.receipt.seq == 2
+    [request] = view.cancellation_requests
+    assert (request.status, request.decided_by) == (UndoStatus.APPROVED, "checker@tec")
     [outcome] = again.outcomes
     assert isinstance(outcome, Registered)
     assert w.store.kinds() == [
         "day_registration.create",
+        "day_registration.cancel.request",
         "day_registration.cancel",
         "day_registration.create",
     ]
+    cancel = w.store.entries[2].payload
+    assert (cancel["actor"]["sub"], cancel["requested_by"]) == ("checker@tec", "maker@tec")
+    assert view.receipt.seq == 3
+
+
+async def test_the_requester_cannot_approve_their_own_cancellation_request() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, MAKER)
+
+    with pytest.raises(UndoRefused) as raised:
+        await decide(w, registration_id, UndoStep.APPROVE, MAKER)
+
+    assert raised.value.code is ErrorCode.SELF_CONFIRMATION_FORBIDDEN
+    assert w.store.day_registrations[registration_id].cancelled_at is None
+    assert w.store.kinds() == ["day_registration.create", "day_registration.cancel.request"]
+
+
+async def test_the_registering_clerk_is_no_obstacle_to_approving_someone_elses_request() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, CHECKER)
+
+    view = await decide(w, registration_id, UndoStep.APPROVE, MAKER)
+
+    assert (view.status, view.cancelled_by) == ("cancelled", "maker@tec")
+
+
+async def test_a_refused_cancellation_request_leaves_the_registration_active() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, MAKER)
+
+    view = await decide(w, registration_id, UndoStep.REFUSE, CHECKER, reason="clerk was right")
+    again = Answers()
+    await register(w, HOMELESS, key="key-00000002", answers=again)
+
+    assert (view.status, view.cancelled_at) == ("active", None)
+    [request] = view.cancellation_requests
+    assert (request.status, request.decided_by, request.decision_reason) == (
+        UndoStatus.REFUSED,
+        "checker@tec",
+        "clerk was right",
+    )
+    [outcome] = again.outcomes
+    assert isinstance(outcome, Refused)
+    assert w.store.kinds()[:3] == [
+        "day_registration.create",
+        "day_registration.cancel.request",
+        "day_registration.cancel.refuse",
+    ]
+
+
+async def test_the_requester_may_withdraw_a_request_and_a_new_one_may_follow() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, MAKER)
+
+    await decide(w, registration_id, UndoStep.REFUSE, MAKER, reason="asked too soon")
+    await request_cancellation(w, registration_id, MAKER)
+    view = await decide(w, registration_id, UndoStep.APPROVE, CHECKER)
+
+    assert view.status == "cancelled"
+    assert [r.status for r in view.cancellation_requests] == [
+        UndoStatus.REFUSED,
+        UndoStatus.APPROVED,
+    ]
+
+
+async def test_a_second_request_while_one_is_pending_is_refused() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, MAKER)
+
+    with pytest.raises(UndoRefused) as raised:
+        await request_cancellation(w, registration_id, CHECKER)
+
+    assert raised.value.code is ErrorCode.UNDO_PENDING
+    assert w.store.kinds() == ["day_registration.create", "day_registration.cancel.request"]
+
+
+async def test_a_decision_with_no_request_pending_is_refused() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+
+    for step in (UndoStep.APPROVE, UndoStep.REFUSE):
+        with pytest.raises(UndoRefused) as raised:
+            await decide(w, registration_id, step, CHECKER, reason="no")
+        assert raised.value.code is ErrorCode.UNDO_NOT_PENDING
+
+    assert w.store.kinds() == ["day_registration.create"]
 
 
 async def test_only_an_active_registration_can_be_cancelled() -> None:
     w = world(now=ON_THE_DAY)
-    answers = Answers()
-    await register(w, HOMELESS, answers=answers)
-    [registered] = answers.outcomes
-    assert isinstance(registered, Registered)
-    await w.day_registrations.cancel(
-        registered.registration.id, reason="entered in error", caller=MAKER, request_id="req-2"
-    )
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, MAKER)
+    await decide(w, registration_id, UndoStep.APPROVE, CHECKER)
 
     with pytest.raises(RegistrationNotActive):
-        await w.day_registrations.cancel(
-            registered.registration.id, reason="again", caller=MAKER, request_id="req-3"
+        await request_cancellation(w, registration_id, MAKER)
+
+    assert w.store.kinds() == [
+        "day_registration.create",
+        "day_registration.cancel.request",
+        "day_registration.cancel",
+    ]
+
+
+async def test_of_two_operators_approving_at_once_one_cancels_and_the_other_is_refused() -> None:
+    w = world(now=ON_THE_DAY)
+    registration_id = await registered(w)
+    await request_cancellation(w, registration_id, MAKER)
+
+    def first_approval_commits() -> None:
+        w.store.before_next_decision = None
+        w.storage.transact_blocking(
+            lambda uow: uow.undo_requests.decide(
+                next(iter(w.store.undo_requests)),
+                status=UndoStatus.APPROVED,
+                by="third@tec",
+                at=ON_THE_DAY,
+                reason=None,
+                audit_seq=99,
+            )
         )
 
-    assert w.store.kinds() == ["day_registration.create", "day_registration.cancel"]
+    w.store.before_next_decision = first_approval_commits
+    with pytest.raises(UndoRefused) as raised:
+        await decide(w, registration_id, UndoStep.APPROVE, CHECKER)
+
+    assert raised.value.code is ErrorCode.UNDO_NOT_PENDING
+    [request] = w.store.undo_requests.values()
+    assert request.decided_by == "third@tec"
+    assert "day_registration.cancel" not in w.store.kinds()
