@@ -157,8 +157,7 @@ def load_elections(session: Session, version: int) -> list[Election]:
 
 def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
     """Day registrations in force and overrides pending or active: what a reference version
-    may not take away. Overrides are found through their guard rows, which every pending or
-    active override holds."""
+    may not take away. An active override holds its guard row; a pending one has no step."""
     records = [
         LiveRecord(LiveRecordKind.DAY_REGISTRATION, record_id, election_id, precinct_id)
         for record_id, election_id, precinct_id, lapses_at in session.exec(
@@ -171,7 +170,8 @@ def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
         )
         if _is_in_force(lapses_at, now=now)
     ]
-    guarded = (
+    today = kazakhstan_date(now)
+    candidates = (
         session.connection()
         .execute(
             select(
@@ -179,17 +179,22 @@ def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
                 col(OverrideRow.election_id),
                 col(OverrideRow.precinct_id),
                 col(OverrideRow.expires_on),
-            ).join(ActiveOverrideRow, col(ActiveOverrideRow.override_id) == col(OverrideRow.id))
+            ).where(
+                col(OverrideRow.expires_on) >= today,
+                or_(
+                    col(OverrideRow.id).in_(select(ActiveOverrideRow.override_id)),
+                    ~exists().where(col(OverrideActionRow.override_id) == col(OverrideRow.id)),
+                ),
+            )
         )
         .all()
     )
     steps: defaultdict[str, set[OverrideAction]] = defaultdict(set)
-    if guarded:
-        ids = [row[0] for row in guarded]
+    if candidates:
+        ids = [row[0] for row in candidates]
         for override_id, action in session.connection().execute(_ACTIONS_BY_OVERRIDE, {"ids": ids}):
             steps[override_id].add(OverrideAction(action))
-    today = kazakhstan_date(now)
-    for override_id, election_id, precinct_id, expires_on in guarded:
+    for override_id, election_id, precinct_id, expires_on in candidates:
         status = override_status(steps[override_id], expires_on=expires_on, today=today)
         if status in (OverrideStatus.PENDING, OverrideStatus.ACTIVE):
             records.append(

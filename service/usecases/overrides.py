@@ -272,7 +272,9 @@ class OverrideService:
             )
             return _view(uow, row, now=now, receipt=receipt)
 
-        return await self._storage.transact(write)
+        # Two checkers approving at once collide on the step's UNIQUE (override, action) or
+        # the voter's guard row; the loser runs again and is refused as not pending.
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))
 
     async def request_revocation(
         self, override_id: str, *, reason: str, caller: Caller, request_id: str

@@ -291,3 +291,35 @@ def test_an_election_with_live_records_cannot_be_dropped(
     assert result.exit_code == EXIT_REFUSED, result.output
     assert f"day_registration {registered.json()['id']}" in result.output
     assert "election_removed" in result.output
+
+
+def test_a_pending_override_holds_its_precinct_too(
+    database_url: str, keys: Keys, country: Country, env: dict[str, str], tmp_path: Path
+) -> None:
+    settings = make_settings(database_url, keys)
+    load_reference(settings, country)
+    with running_app(settings, mock_transports(country), clock=MovableClock(MORNING)) as (
+        _,
+        client,
+    ):
+        created = client.post(
+            "/v1/overrides",
+            json={
+                "iin": UNCOVERED,
+                "election_id": ELECTION_ID,
+                "kind": "assign",
+                "precinct_id": "27-0001",
+                "reason_code": "ADDRESS_NOT_COVERED",
+                "reason_text": "new street not yet in the boundary set",
+                "document_ref": "akimat letter 15/2027",
+            },
+            headers=auth(keys, Role.OPERATOR, "op-a@tec"),
+        )
+        assert created.status_code == 201, created.text
+        assert created.json()["status"] == "pending"
+    smaller = write_jsonl(tmp_path / "smaller.jsonl", without("27-0001"))
+    result = import_file(env, "precincts", smaller)
+    assert result.exit_code == EXIT_REFUSED, result.output
+    assert f"override {created.json()['id']} (election {ELECTION_ID} at precinct 27-0001)" in (
+        result.output
+    )

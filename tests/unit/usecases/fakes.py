@@ -298,8 +298,7 @@ class FakeReferenceTables:
             if r.cancelled_at is None and r.lapses_at > now
         ]
         today = kazakhstan_date(now)
-        for override_id in store.active_overrides.values():
-            record = store.overrides[override_id]
+        for override_id, record in store.overrides.items():
             steps = {a.action for a in store.override_actions if a.override_id == override_id}
             status = override_status(steps, expires_on=record.expires_on, today=today)
             if status in (OverrideStatus.PENDING, OverrideStatus.ACTIVE):
