@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header, Path, Query
+from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from service.api.bodies import JsonBodyRoute
@@ -20,12 +21,23 @@ from service.api.deps import (
 )
 from service.api.presenters import precinct_ref, reasons_out, receipt_out
 from service.api.problems import problem_response
-from service.api.schemas import DayRegistrationOut, DayRegistrationRequest, ReasonRequest
+from service.api.schemas import (
+    CURSOR_PATTERN,
+    ELECTION_ID_PATTERN,
+    PRECINCT_ID_PATTERN,
+    DayRegistrationList,
+    DayRegistrationOut,
+    DayRegistrationRequest,
+    DayRegistrationSearchRequest,
+    ReasonRequest,
+)
+from service.domain.day_registration import RegistrationStatus
 from service.domain.precincts import PrecinctDirectory
 from service.errors import ErrorCode, ServiceError
 from service.messages import Language
 from service.usecases.day_registrations import AnswerFor, Outcome, Registered, RegistrationView
-from service.usecases.ports import Answer
+from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from service.usecases.ports import Answer, DayRegistrationQuery
 
 router = APIRouter(
     prefix="/v1/day-registrations", tags=["day-registrations"], route_class=JsonBodyRoute
@@ -134,3 +146,64 @@ async def cancel_registration(
         registration_id, reason=body.reason, caller=caller, request_id=request_id
     )
     return registration_out(view, reference.directory)
+
+
+@router.get("", response_model=DayRegistrationList)
+async def list_registrations(
+    _caller: OperatorDep,
+    registrations: DayRegistrationsDep,
+    reference: ReferenceDep,
+    election_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
+    ] = None,
+    status: RegistrationStatus | None = None,
+    precinct_id: Annotated[
+        str | None, Query(min_length=1, max_length=32, pattern=PRECINCT_ID_PATTERN)
+    ] = None,
+    registered_after: Annotated[AwareDatetime | None, Query()] = None,
+    registered_before: Annotated[AwareDatetime | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN)
+    ] = None,
+) -> DayRegistrationList:
+    query = DayRegistrationQuery(
+        election_id=election_id,
+        precinct_id=precinct_id,
+        registered_after=registered_after,
+        registered_before=registered_before,
+    )
+    page = await registrations.page(query, status=status, limit=limit, cursor=cursor)
+    return DayRegistrationList(
+        items=[registration_out(v, reference.directory) for v in page.items],
+        next=page.next_cursor,
+    )
+
+
+@router.post("/search", response_model=DayRegistrationList)
+async def search_registrations(
+    body: DayRegistrationSearchRequest,
+    caller: OperatorDep,
+    registrations: DayRegistrationsDep,
+    reference: ReferenceDep,
+    request_id: RequestIdDep,
+) -> DayRegistrationList:
+    query = DayRegistrationQuery(
+        election_id=body.election_id,
+        precinct_id=body.precinct_id,
+        registered_after=body.registered_after,
+        registered_before=body.registered_before,
+    )
+    page = await registrations.find(
+        body.iin,
+        query,
+        status=body.status,
+        limit=body.limit,
+        cursor=body.cursor,
+        caller=caller,
+        request_id=request_id,
+    )
+    return DayRegistrationList(
+        items=[registration_out(v, reference.directory) for v in page.items],
+        next=page.next_cursor,
+    )
