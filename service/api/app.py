@@ -25,6 +25,7 @@ from service.api.routes import (
     overrides,
     precinct_checks,
     reference,
+    search,
 )
 from service.bootstrap import AppServices, build_services
 from service.clock import Clock, clock_from
@@ -127,6 +128,7 @@ def create_app(
         precinct_checks,
         day_registrations,
         overrides,
+        search,
         reference,
         audit,
     ):

@@ -161,7 +161,7 @@ class ApiClient:
         self, *, iin: str, filters: Filters | None = None, cursor: str | None = None
     ) -> dict[str, Any]:
         body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
-        return self._send("POST", "/v1/overrides/search", body)
+        return self._send("POST", "/v1/search/overrides", body)
 
     def get_day_registration(self, registration_id: str) -> dict[str, Any]:
         return self._send("GET", f"/v1/day-registrations/{_segment(registration_id)}", None)
@@ -180,7 +180,7 @@ class ApiClient:
         self, *, iin: str, filters: Filters | None = None, cursor: str | None = None
     ) -> dict[str, Any]:
         body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
-        return self._send("POST", "/v1/day-registrations/search", body)
+        return self._send("POST", "/v1/search/day-registrations", body)
 
     def list_elections(self) -> dict[str, Any]:
         return self._send("GET", "/v1/elections", None)

@@ -78,6 +78,13 @@ MATRIX: dict[str, Operation] = {
         },
     ),
     "listOverrides": Operation("GET", "/v1/overrides", frozenset({OPERATOR})),
+    "searchOverrides": Operation(
+        "POST", "/v1/search/overrides", frozenset({OPERATOR}), {"iin": VOTER}
+    ),
+    "listDayRegistrations": Operation("GET", "/v1/day-registrations", frozenset({OPERATOR})),
+    "searchDayRegistrations": Operation(
+        "POST", "/v1/search/day-registrations", frozenset({OPERATOR}), {"iin": UNREGISTERED}
+    ),
     "getOverride": Operation("GET", f"/v1/overrides/{UNKNOWN_ID}", frozenset({OPERATOR})),
     "approveOverride": Operation(
         "POST", f"/v1/overrides/{UNKNOWN_ID}/approve", frozenset({OPERATOR}), {}
@@ -128,8 +135,11 @@ def test_operator_routes_admit_operators_only() -> None:
     operator_only = {name for name, op in MATRIX.items() if op.roles == {OPERATOR}}
     assert operator_only == {
         "cancelDayRegistration",
+        "listDayRegistrations",
+        "searchDayRegistrations",
         "createOverride",
         "listOverrides",
+        "searchOverrides",
         "getOverride",
         "approveOverride",
         "refuseOverride",

@@ -85,7 +85,7 @@ def test_override_find_reads_the_iin_from_stdin_and_sends_it_only_in_the_body(
 
     assert result.exit_code == 0, result.output
     request = api.only_request
-    assert (request.method, request.url.path) == ("POST", "/v1/overrides/search")
+    assert (request.method, request.url.path) == ("POST", "/v1/search/overrides")
     assert body_of(request) == {"iin": IIN, "election_id": ELECTION, "status": "active"}
     assert IIN not in str(request.url)
     assert OVERRIDE["id"] in result.stdout
@@ -101,7 +101,7 @@ def test_registration_find_reads_the_iin_from_a_file(api: FakeApi, tmp_path: Pat
 
     assert result.exit_code == 0, result.output
     request = api.only_request
-    assert (request.method, request.url.path) == ("POST", "/v1/day-registrations/search")
+    assert (request.method, request.url.path) == ("POST", "/v1/search/day-registrations")
     assert body_of(request) == {"iin": IIN}
     assert REGISTRATION["id"] in result.stdout
 

@@ -28,7 +28,6 @@ from service.api.schemas import (
     DayRegistrationList,
     DayRegistrationOut,
     DayRegistrationRequest,
-    DayRegistrationSearchRequest,
     ReasonRequest,
 )
 from service.domain.day_registration import RegistrationStatus
@@ -174,35 +173,6 @@ async def list_registrations(
         registered_before=registered_before,
     )
     page = await registrations.page(query, status=status, limit=limit, cursor=cursor)
-    return DayRegistrationList(
-        items=[registration_out(v, reference.directory) for v in page.items],
-        next=page.next_cursor,
-    )
-
-
-@router.post("/search", response_model=DayRegistrationList)
-async def search_registrations(
-    body: DayRegistrationSearchRequest,
-    caller: OperatorDep,
-    registrations: DayRegistrationsDep,
-    reference: ReferenceDep,
-    request_id: RequestIdDep,
-) -> DayRegistrationList:
-    query = DayRegistrationQuery(
-        election_id=body.election_id,
-        precinct_id=body.precinct_id,
-        registered_after=body.registered_after,
-        registered_before=body.registered_before,
-    )
-    page = await registrations.find(
-        body.iin,
-        query,
-        status=body.status,
-        limit=body.limit,
-        cursor=body.cursor,
-        caller=caller,
-        request_id=request_id,
-    )
     return DayRegistrationList(
         items=[registration_out(v, reference.directory) for v in page.items],
         next=page.next_cursor,

@@ -19,7 +19,6 @@ from service.api.schemas import (
     OverrideList,
     OverrideOut,
     OverrideRequest,
-    OverrideSearchRequest,
     ReasonRequest,
 )
 from service.domain.model import OverrideKind
@@ -153,29 +152,3 @@ async def revoke_override(
         override_id, OverrideAction.REVOKE, reason=body.reason, caller=caller, request_id=request_id
     )
     return override_out(view)
-
-
-@router.post("/search", response_model=OverrideList)
-async def search_overrides(
-    body: OverrideSearchRequest,
-    caller: OperatorDep,
-    overrides: OverridesDep,
-    request_id: RequestIdDep,
-) -> OverrideList:
-    query = OverrideQuery(
-        election_id=body.election_id,
-        kind=body.kind.value if body.kind else None,
-        precinct_id=body.precinct_id,
-        created_after=body.created_after,
-        created_before=body.created_before,
-    )
-    page = await overrides.find(
-        body.iin,
-        query,
-        status=body.status,
-        limit=body.limit,
-        cursor=body.cursor,
-        caller=caller,
-        request_id=request_id,
-    )
-    return OverrideList(items=[override_out(v) for v in page.items], next=page.next_cursor)
