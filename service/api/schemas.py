@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
 from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
@@ -45,6 +47,21 @@ FreeText1000 = Annotated[
     AfterValidator(_holds_no_iin),
 ]
 
+
+_RFC3339_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _iso_instant(value: object) -> object:
+    # Pydantic would also read a number as seconds since 1970; a filter's instant is written
+    # out, with its date first (RFC 3339), and AwareDatetime then demands its zone.
+    if not isinstance(value, str | dt.datetime) or (
+        isinstance(value, str) and not _RFC3339_START.match(value)
+    ):
+        raise PydanticCustomError("datetime_format", "an RFC 3339 instant with its time zone")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
 
 # An opaque position handed out by a listing (service.usecases.paging): URL-safe base64.
 CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
@@ -165,8 +182,8 @@ class DayRegistrationSearchRequest(_Request):
     election_id: ElectionId | None = None
     status: RegistrationStatus | None = None
     precinct_id: PrecinctIdInput | None = None
-    registered_after: AwareDatetime | None = None
-    registered_before: AwareDatetime | None = None
+    registered_after: Instant | None = None
+    registered_before: Instant | None = None
     limit: PageSize = DEFAULT_PAGE_SIZE
     cursor: Cursor | None = None
 
@@ -237,8 +254,8 @@ class OverrideSearchRequest(_Request):
     status: OverrideStatus | None = None
     kind: OverrideKind | None = None
     precinct_id: PrecinctIdInput | None = None
-    created_after: AwareDatetime | None = None
-    created_before: AwareDatetime | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
     limit: PageSize = DEFAULT_PAGE_SIZE
     cursor: Cursor | None = None
 

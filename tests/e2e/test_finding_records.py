@@ -212,6 +212,7 @@ BAD_LISTING_QUERIES = [
     ("/v1/overrides", {"kind": "delete"}, "query.kind"),
     ("/v1/overrides", {"created_after": "2027-03-01T00:00:00"}, "query.created_after"),
     ("/v1/overrides", {"created_before": "yesterday"}, "query.created_before"),
+    ("/v1/overrides", {"created_before": "0.5"}, "query.created_before"),  # not epoch seconds
     ("/v1/overrides", {"limit": 0}, "query.limit"),
     ("/v1/overrides", {"limit": 1001}, "query.limit"),
     ("/v1/overrides", {"cursor": "!!"}, "query.cursor"),
@@ -253,6 +254,7 @@ def test_a_closed_list_refusal_names_the_values_it_takes(desk: Desk) -> None:
         ("overrides", {"iin": RESIDENT, "surname": "x"}, "VALIDATION_FAILED"),
         ("day-registrations", {"iin": "12345"}, "IIN_FORMAT"),
         ("day-registrations", {"iin": RESIDENT, "limit": 5000}, "VALIDATION_FAILED"),
+        ("day-registrations", {"iin": RESIDENT, "registered_after": 0}, "VALIDATION_FAILED"),
         ("day-registrations", {}, "VALIDATION_FAILED"),
     ],
 )

@@ -6,7 +6,6 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, Path, Query
-from pydantic import AwareDatetime
 from starlette.responses import Response
 
 from service.api.bodies import JsonBodyRoute
@@ -28,6 +27,7 @@ from service.api.schemas import (
     DayRegistrationList,
     DayRegistrationOut,
     DayRegistrationRequest,
+    Instant,
     ReasonRequest,
 )
 from service.domain.day_registration import RegistrationStatus
@@ -159,8 +159,8 @@ async def list_registrations(
     precinct_id: Annotated[
         str | None, Query(min_length=1, max_length=32, pattern=PRECINCT_ID_PATTERN)
     ] = None,
-    registered_after: Annotated[AwareDatetime | None, Query()] = None,
-    registered_before: Annotated[AwareDatetime | None, Query()] = None,
+    registered_after: Annotated[Instant | None, Query()] = None,
+    registered_before: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime
 
 from service.api.bodies import JsonBodyRoute
 from service.api.deps import OperatorDep, OverridesDep, RequestIdDep
@@ -15,6 +14,7 @@ from service.api.schemas import (
     ELECTION_ID_PATTERN,
     PRECINCT_ID_PATTERN,
     EmptyRequest,
+    Instant,
     OverrideActionOut,
     OverrideList,
     OverrideOut,
@@ -87,8 +87,8 @@ async def list_overrides(
     precinct_id: Annotated[
         str | None, Query(min_length=1, max_length=32, pattern=PRECINCT_ID_PATTERN)
     ] = None,
-    created_after: Annotated[AwareDatetime | None, Query()] = None,
-    created_before: Annotated[AwareDatetime | None, Query()] = None,
+    created_after: Annotated[Instant | None, Query()] = None,
+    created_before: Annotated[Instant | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN)
