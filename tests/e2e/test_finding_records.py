@@ -16,10 +16,14 @@ from typing import Any
 import pytest
 import structlog
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from service.cli import app as voterctl
 from service.domain.caller import Role
 from service.domain.overrides import OverrideStatus
 from service.logs import configure_logging
+from service.operator import commands
+from service.operator.client import ApiClient
 from tests.support import (
     ELECTION_ID,
     PEOPLE,
@@ -268,3 +272,30 @@ def test_a_bad_search_is_a_422_problem_and_is_not_audited(
     assert response.status_code == 422, response.text
     assert response.json()["code"] == code
     assert len(desk.audit_bodies()) == before
+
+
+def test_the_elections_and_precincts_commands_print_what_the_api_serves(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def make_client(base_url: str, bearer: str, *, language: str) -> ApiClient:
+        # The app in this process, reached through the test client's own transport.
+        return ApiClient(base_url, bearer, language=language, transport=desk.client._transport)
+
+    monkeypatch.setattr(commands, "make_client", make_client)
+    bearer = token(desk.keys, Role.COMMISSION, subject="member@pec", now=desk.clock.now())
+
+    def shown(*args: str) -> Any:
+        result = CliRunner().invoke(voterctl, [*args, "--json"], env={"VOTER_TOKEN": bearer})
+        assert result.exit_code == 0, result.output
+        return json.loads(result.stdout)
+
+    def served(path: str) -> Any:
+        return desk.client.get(path, headers={"Authorization": f"Bearer {bearer}"}).json()
+
+    assert shown("elections", "list") == served("/v1/elections")
+    assert shown("elections", "show", ELECTION_ID) == served(f"/v1/elections/{ELECTION_ID}")
+    assert shown("precincts", "list") == served("/v1/precincts")
+    assert shown("precincts", "show", "75-0002") == served("/v1/precincts/75-0002")
+    table = CliRunner().invoke(voterctl, ["precincts", "list"], env={"VOTER_TOKEN": bearer})
+    for precinct in served("/v1/precincts")["items"]:
+        assert precinct["id"] in table.stdout
