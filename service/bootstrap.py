@@ -124,6 +124,8 @@ def build_services(
         database=database, audit_log=audit_log, clock=clock, observer=metrics
     )
     voter_subject = partial(pseudonymise, key=settings.audit_hmac_key.get_secret_value().encode())
+    # One watch for every way an account can name voters: checks and look-ups by IIN alike.
+    lookups = BulkLookupWatch(threshold=settings.bulk_lookup_threshold, observer=metrics)
     eligibility_service = EligibilityService(
         registry=upstreams.persons,
         addresses=upstreams.registrations,
@@ -133,7 +135,7 @@ def build_services(
         pseudonymise=voter_subject,
         clock=clock,
         counter=metrics,
-        lookups=BulkLookupWatch(threshold=settings.bulk_lookup_threshold, observer=metrics),
+        lookups=lookups,
     )
     return AppServices(
         settings=settings,
@@ -156,9 +158,14 @@ def build_services(
             reference=reference_cache,
             pseudonymise=voter_subject,
             clock=clock,
+            lookups=lookups,
         ),
         overrides=OverrideService(
-            storage=storage, reference=reference_cache, pseudonymise=voter_subject, clock=clock
+            storage=storage,
+            reference=reference_cache,
+            pseudonymise=voter_subject,
+            clock=clock,
+            lookups=lookups,
         ),
         upstream_clients=tuple(upstreams.clients.values()),
         decisions=decisions,

@@ -27,6 +27,7 @@ from service.api.routes import (
     overrides,
     precinct_checks,
     reference,
+    search,
 )
 from service.bootstrap import AppServices, build_services
 from service.clock import Clock, SystemClock, clock_from
@@ -145,6 +146,7 @@ def create_app(
         precinct_checks,
         day_registrations,
         overrides,
+        search,
         reference,
         audit,
     ):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -104,6 +105,20 @@ def _safe_location(loc: tuple[Any, ...]) -> str:
     return IIN_SHAPED.sub(REDACTED, ".".join(str(part) for part in loc))[:128]
 
 
+# Pydantic names a closed list's values as "'a', 'b' or 'c'": our schema's text, not input.
+_CLOSED_LIST_ERRORS = frozenset({"enum", "literal_error"})
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _error_detail(error: Any) -> dict[str, Any]:
+    """Where and why a field was refused, and for a closed list, the values it takes."""
+    detail: dict[str, Any] = {"field": _safe_location(tuple(error["loc"])), "type": error["type"]}
+    expected = (error.get("ctx") or {}).get("expected")
+    if error["type"] in _CLOSED_LIST_ERRORS and isinstance(expected, str):
+        detail["allowed"] = _QUOTED.findall(expected)
+    return detail
+
+
 def _bearer_challenge(reason: str) -> str:
     """RFC 6750 §3: the challenge names the error only when a bearer token was sent; the
     reason is a stable code, never the token or a claim."""
@@ -143,7 +158,7 @@ async def _on_validation_error(request: Request, exc: Exception) -> Response:
         code = ErrorCode.MALFORMED_REQUEST
     else:
         code = ErrorCode.VALIDATION_FAILED
-    details = [{"field": _safe_location(tuple(e["loc"])), "type": e["type"]} for e in errors[:20]]
+    details = [_error_detail(e) for e in errors[:20]]
     return problem_response(
         code,
         request_id=request_id_of(request),

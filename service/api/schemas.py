@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 from pydantic_core import PydanticCustomError
 
+from service.domain.day_registration import RegistrationStatus
+from service.domain.model import OverrideKind
+from service.domain.overrides import OverrideStatus
 from service.logs import IIN_SHAPED
+from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 
 IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 ELECTION_ID_PATTERN = r"^[0-9A-Za-z_-]+$"
@@ -35,8 +48,31 @@ FreeText1000 = Annotated[
 ]
 
 
+_RFC3339_START = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]")
+
+
+def _iso_instant(value: object) -> object:
+    # Pydantic would also read a number as seconds since 1970; a filter's instant is written
+    # out, with its date first (RFC 3339), and AwareDatetime then demands its zone.
+    if not isinstance(value, str | dt.datetime) or (
+        isinstance(value, str) and not _RFC3339_START.match(value)
+    ):
+        raise PydanticCustomError("datetime_format", "an RFC 3339 instant with its time zone")
+    return value
+
+
+Instant = Annotated[AwareDatetime, BeforeValidator(_iso_instant)]
+
+# An opaque position handed out by a listing (service.usecases.paging): URL-safe base64.
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+Cursor = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN)
+]
+PageSize = Annotated[int, Field(ge=1, le=MAX_PAGE_SIZE)]
+
+PRECINCT_ID_PATTERN = r"^[0-9A-Za-z-]+$"
 PrecinctIdInput = Annotated[
-    str, StringConstraints(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z-]+$")
+    str, StringConstraints(min_length=1, max_length=32, pattern=PRECINCT_ID_PATTERN)
 ]
 BasisOut = (
     Literal[
@@ -150,6 +186,22 @@ class DayRegistrationOut(BaseModel):
     audit: AuditReceipt
 
 
+class DayRegistrationList(BaseModel):
+    items: list[DayRegistrationOut]
+    next: str | None
+
+
+class DayRegistrationSearchRequest(_Request):
+    iin: IinInput
+    election_id: ElectionId | None = None
+    status: RegistrationStatus | None = None
+    precinct_id: PrecinctIdInput | None = None
+    registered_after: Instant | None = None
+    registered_before: Instant | None = None
+    limit: PageSize = DEFAULT_PAGE_SIZE
+    cursor: Cursor | None = None
+
+
 class ReasonRequest(_Request):
     reason: FreeText1000
 
@@ -206,7 +258,21 @@ class OverrideOut(BaseModel):
 
 class OverrideList(BaseModel):
     items: list[OverrideOut]
-    total: int
+    next: str | None
+
+
+class OverrideSearchRequest(_Request):
+    """A voter's overrides, found by IIN (in the body, never the URL), with the list's filters."""
+
+    iin: IinInput
+    election_id: ElectionId | None = None
+    status: OverrideStatus | None = None
+    kind: OverrideKind | None = None
+    precinct_id: PrecinctIdInput | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
+    limit: PageSize = DEFAULT_PAGE_SIZE
+    cursor: Cursor | None = None
 
 
 class SegmentOut(BaseModel):

@@ -11,11 +11,13 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
+    ColumnElement,
     CompoundSelect,
     Connection,
+    and_,
     bindparam,
     exists,
     func,
@@ -24,7 +26,9 @@ from sqlalchemy import (
     union_all,
     update,
 )
+from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from service.datafiles import ElectionRecord, PrecinctRecord
 from service.db.engine import driver_value, insert_rows
@@ -60,16 +64,21 @@ from service.domain.undo import UndoStatus
 from service.usecases.ports import (
     NO_STANDING,
     Answer,
+    DayRegistrationQuery,
     DayRegistrationRecord,
     DuplicateRecord,
     IdempotencyRecord,
     OverrideActionRecord,
+    OverrideQuery,
     OverrideRecord,
+    PageKey,
     Published,
     ReferenceVersions,
     Standing,
     UndoRequestRecord,
 )
+
+Row = TypeVar("Row", OverrideRow, DayRegistrationRow)
 
 _DECISIONS = DecisionRow.metadata.tables["decisions"]
 _DECISION_COLUMNS = (
@@ -439,6 +448,40 @@ class Standings:
         return found.get(subject, NO_STANDING)
 
 
+# --- listings: keyset pages -----------------------------------------------------------------
+
+
+def _keyset(
+    statement: SelectOfScalar[Row],
+    *,
+    instant: Mapped[dt.datetime],
+    record_id: Mapped[str],
+    after: PageKey | None,
+    limit: int,
+) -> SelectOfScalar[Row]:
+    """``statement`` ordered by (instant, id), from just after ``after``, at most ``limit``.
+
+    Spelled out rather than as a row-value comparison, which not every SQLite has.
+    """
+    if after is not None:
+        statement = statement.where(
+            or_(instant > after.at, and_(instant == after.at, record_id > after.id))
+        )
+    return statement.order_by(instant, record_id).limit(limit)
+
+
+def _equal(column: Mapped[Any], value: object | None) -> list[ColumnElement[bool]]:
+    return [] if value is None else [column == value]
+
+
+def _between(
+    column: Mapped[dt.datetime], after: dt.datetime | None, before: dt.datetime | None
+) -> list[ColumnElement[bool]]:
+    """Strictly after ``after`` and strictly before ``before``, each when given."""
+    bounds = [] if after is None else [column > after]
+    return bounds if before is None else [*bounds, column < before]
+
+
 # --- day registrations and idempotency ---------------------------------------------------
 
 
@@ -485,6 +528,26 @@ class DayRegistrations:
     def get(self, registration_id: str) -> DayRegistrationRecord | None:
         row = self._session.get(DayRegistrationRow, registration_id)
         return _day_registration(row) if row is not None else None
+
+    def page(
+        self, query: DayRegistrationQuery, *, after: PageKey | None, limit: int
+    ) -> list[DayRegistrationRecord]:
+        q = query
+        statement = _keyset(
+            select(DayRegistrationRow),
+            instant=col(DayRegistrationRow.registered_at),
+            record_id=col(DayRegistrationRow.id),
+            after=after,
+            limit=limit,
+        ).where(
+            *_equal(col(DayRegistrationRow.subject), q.subject),
+            *_equal(col(DayRegistrationRow.election_id), q.election_id),
+            *_equal(col(DayRegistrationRow.precinct_id), q.precinct_id),
+            *_between(
+                col(DayRegistrationRow.registered_at), q.registered_after, q.registered_before
+            ),
+        )
+        return [_day_registration(row) for row in self._session.exec(statement).all()]
 
     def cancel(
         self, registration_id: str, *, by: str, at: dt.datetime, reason: str
@@ -596,10 +659,23 @@ class Overrides:
         )
         self._session.flush()
 
-    def listed(self, *, election_id: str | None) -> list[OverrideRecord]:
-        statement = select(OverrideRow).order_by(col(OverrideRow.created_at), col(OverrideRow.id))
-        if election_id is not None:
-            statement = statement.where(OverrideRow.election_id == election_id)
+    def page(
+        self, query: OverrideQuery, *, after: PageKey | None, limit: int
+    ) -> list[OverrideRecord]:
+        q = query
+        statement = _keyset(
+            select(OverrideRow),
+            instant=col(OverrideRow.created_at),
+            record_id=col(OverrideRow.id),
+            after=after,
+            limit=limit,
+        ).where(
+            *_equal(col(OverrideRow.subject), q.subject),
+            *_equal(col(OverrideRow.election_id), q.election_id),
+            *_equal(col(OverrideRow.kind), q.kind),
+            *_equal(col(OverrideRow.precinct_id), q.precinct_id),
+            *_between(col(OverrideRow.created_at), q.created_after, q.created_before),
+        )
         return [_override(row) for row in self._session.exec(statement).all()]
 
     def hold(self, *, election_id: str, subject: str, override_id: str) -> None:

@@ -82,6 +82,8 @@ class DayRegistrationRow(SQLModel, table=True):
     """
 
     __tablename__ = "day_registrations"
+    # The operators' listing reads in this order (service.usecases.paging).
+    __table_args__ = (Index("ix_day_registrations_registered_at_id", "registered_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=36)
     election_id: str = Field(max_length=64)
@@ -115,6 +117,7 @@ class OverrideRow(SQLModel, table=True):
     """A manual override as created. Never updated: later steps are OverrideActionRow."""
 
     __tablename__ = "overrides"
+    __table_args__ = (Index("ix_overrides_created_at_id", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=36)
     election_id: str = Field(max_length=64, index=True)

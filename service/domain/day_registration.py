@@ -21,6 +21,15 @@ from service.domain.model import (
 from service.domain.window import registration_window
 
 
+class RegistrationStatus(StrEnum):
+    """Where a day registration stands: cancelled by an operator, lapsed after voting day,
+    or active."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+    LAPSED = "lapsed"
+
+
 class DayRegistrationRefusal(StrEnum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"
     HAS_REGISTRATION = "HAS_REGISTRATION"

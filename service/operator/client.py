@@ -7,6 +7,8 @@ here would duplicate the contract for no gain.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from enum import Enum
 from types import TracebackType
 from typing import Any
 from urllib.parse import quote
@@ -14,10 +16,11 @@ from urllib.parse import quote
 import httpx
 
 from service.domain.model import OverrideKind
-from service.domain.overrides import OverrideStatus
 from service.logs import IIN_SHAPED
 
 TIMEOUT_SECONDS = 10.0
+# Filters of a listing, by the API's parameter names; None leaves one out.
+Filters = Mapping[str, Any]
 PROBLEM_FIELDS = frozenset({"type", "title", "status", "detail", "code", "request_id"})
 
 
@@ -156,21 +159,16 @@ class ApiClient:
         return self._send("POST", path, {"reason": reason})
 
     def list_overrides(
-        self,
-        *,
-        election_id: str | None = None,
-        status: OverrideStatus | None = None,
-        limit: int | None = None,
+        self, filters: Filters | None = None, *, limit: int | None = None, cursor: str | None = None
     ) -> dict[str, Any]:
-        params: dict[str, str] = {}
-        if election_id is not None:
-            _refuse_iin_shaped(election_id)
-            params["election_id"] = election_id
-        if status is not None:
-            params["status"] = status.value
-        if limit is not None:
-            params["limit"] = str(limit)
+        params = _query({**(filters or {}), "limit": limit, "cursor": cursor})
         return self._send("GET", "/v1/overrides", None, params=params)
+
+    def search_overrides(
+        self, *, iin: str, filters: Filters | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
+        return self._send("POST", "/v1/search/overrides", body)
 
     def get_day_registration(self, registration_id: str) -> dict[str, Any]:
         return self._send("GET", f"/v1/day-registrations/{_segment(registration_id)}", None)
@@ -188,6 +186,33 @@ class ApiClient:
     ) -> dict[str, Any]:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel/refuse"
         return self._send("POST", path, {"reason": reason})
+
+    def list_day_registrations(
+        self, filters: Filters | None = None, *, limit: int | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        params = _query({**(filters or {}), "limit": limit, "cursor": cursor})
+        return self._send("GET", "/v1/day-registrations", None, params=params)
+
+    def search_day_registrations(
+        self, *, iin: str, filters: Filters | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
+        return self._send("POST", "/v1/search/day-registrations", body)
+
+    def list_elections(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/elections", None)
+
+    def get_election(self, election_id: str) -> dict[str, Any]:
+        return self._send("GET", f"/v1/elections/{_segment(election_id)}", None)
+
+    def list_precincts(
+        self, filters: Filters | None = None, *, limit: int | None = None, offset: int | None = None
+    ) -> dict[str, Any]:
+        params = _query({**(filters or {}), "limit": limit, "offset": offset})
+        return self._send("GET", "/v1/precincts", None, params=params)
+
+    def get_precinct(self, precinct_id: str) -> dict[str, Any]:
+        return self._send("GET", f"/v1/precincts/{_segment(precinct_id)}", None)
 
     # --- transport -----------------------------------------------------------------------
 
@@ -220,6 +245,25 @@ class ApiClient:
             _json_object(response) or _stand_in_problem(response),
             retry_after_seconds=_retry_after(response),
         )
+
+
+def _present(values: Filters) -> dict[str, Any]:
+    """Only the values given: the server's defaults apply to the rest."""
+    return {name: _wire(value) for name, value in values.items() if value is not None}
+
+
+def _query(values: Filters) -> dict[str, str]:
+    params = {
+        name: str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in _present(values).items()
+    }
+    for value in params.values():
+        _refuse_iin_shaped(value)
+    return params
+
+
+def _wire(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
 
 
 def _json_object(response: httpx.Response) -> dict[str, Any] | None:

@@ -12,6 +12,7 @@ import inspect
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,14 +24,15 @@ from rich.table import Table
 
 from service.console import EXIT_REFUSED, fail
 from service.domain.model import OverrideKind
-from service.domain.overrides import OverrideStatus
-from service.messages import Language
+from service.domain.overrides import OverrideReason
+from service.messages import DEFAULT_LANGUAGE, Language
 from service.operator.client import (
     ApiClient,
     ApiRefused,
     ApiUnavailable,
     UnsafeUrlValue,
 )
+from service.operator.iin_source import IinFile, iin_from
 
 EXIT_USAGE = EXIT_REFUSED
 EXIT_API_REFUSED = 4
@@ -54,6 +56,11 @@ registration_app = typer.Typer(help="Day registrations (SPEC §6).", no_args_is_
 
 Body = dict[str, Any]
 Render = Callable[[Body], list[Any]]
+
+
+def one_of(values: type[StrEnum]) -> str:
+    """An option's help naming its closed list, taken from the domain's enum."""
+    return "One of: " + ", ".join(member.value for member in values) + "."
 
 
 def make_client(base_url: str, token: str, *, language: str) -> ApiClient:
@@ -81,7 +88,10 @@ TokenFile = Annotated[
         "--token-file", envvar="VOTER_TOKEN_FILE", dir_okay=False, help="File holding the token."
     ),
 ]
-Lang = Annotated[Language, typer.Option("--lang", help="Language of reasons and errors.")]
+Lang = Annotated[
+    Language,
+    typer.Option("--lang", help="Language of reasons and errors (the API's default too)."),
+]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the server's JSON answer as is.")]
 Election = Annotated[str, typer.Option("--election", help="Election id.")]
 Reason = Annotated[str, typer.Option("--reason", help="Why; kept in the audit log.")]
@@ -112,7 +122,7 @@ _CONNECTION_OPTIONS = (
     inspect.Parameter("server", _KEYWORD, default=DEFAULT_SERVER_URL, annotation=Server),
     inspect.Parameter("token", _KEYWORD, default=None, annotation=Token),
     inspect.Parameter("token_file", _KEYWORD, default=None, annotation=TokenFile),
-    inspect.Parameter("lang", _KEYWORD, default=Language.EN, annotation=Lang),
+    inspect.Parameter("lang", _KEYWORD, default=DEFAULT_LANGUAGE, annotation=Lang),
     inspect.Parameter("as_json", _KEYWORD, default=False, annotation=AsJson),
 )
 
@@ -394,25 +404,6 @@ def render_override(body: Body) -> list[Any]:
     return renderables
 
 
-def render_override_list(body: Body) -> list[Any]:
-    items = body.get("items") or []
-    columns = {
-        "id": "id",
-        "status": "status",
-        "kind": "kind",
-        "election_id": "election",
-        "precinct_id": "precinct",
-        "reason_code": "reason code",
-        "expires_on": "expires on",
-        "created_by": "created by",
-    }
-    table = Table(*columns.values(), "revocation", box=box.SIMPLE)
-    for item in items:
-        row = [_flat(item.get(key)) for key in columns]
-        table.add_row(*row, _pending_by(item.get("revocation_requests")))
-    return [table, f"{len(items)} shown of {_flat(body.get('total'))}"]
-
-
 def render_registration(body: Body) -> list[Any]:
     requests = _undo_requests(body.get("cancellation_requests"), title="cancellation requests")
     return [
@@ -438,27 +429,42 @@ def render_registration(body: Body) -> list[Any]:
 # --- commands ----------------------------------------------------------------------------
 
 
+IinArgument = Annotated[
+    str | None,
+    typer.Argument(
+        metavar="[IIN]",
+        show_default=False,
+        help="The voter's IIN (sent in the body). Prefer --iin-file: an argument stays in "
+        "shell history and the process list.",
+    ),
+]
+
+
 @connected
 def check(
-    iin: Annotated[str, typer.Argument(metavar="IIN", help="The voter's IIN (sent in the body).")],
     election: Election,
+    iin: IinArgument = None,
+    iin_file: IinFile = None,
 ) -> Request:
     """Decide whether a voter may vote in an election, and where."""
+    voter = iin_from(iin, iin_file)
     return Request(
-        lambda api: api.check_eligibility(iin=iin, election_id=election),
+        lambda api: api.check_eligibility(iin=voter, election_id=election),
         render_decision,
     )
 
 
 @connected
 def precinct_check(
-    iin: Annotated[str, typer.Argument(metavar="IIN", help="The voter's IIN (sent in the body).")],
     election: Election,
     precinct: Annotated[str, typer.Option("--precinct", help="The commission's precinct id.")],
+    iin: IinArgument = None,
+    iin_file: IinFile = None,
 ) -> Request:
     """Service A: is the voter on this precinct's list? If not, say why and where instead."""
+    voter = iin_from(iin, iin_file)
     return Request(
-        lambda api: api.check_precinct(iin=iin, election_id=election, precinct_id=precinct),
+        lambda api: api.check_precinct(iin=voter, election_id=election, precinct_id=precinct),
         render_precinct_check,
     )
 
@@ -466,10 +472,11 @@ def precinct_check(
 @override_app.command("create")
 @connected
 def override_create(
-    iin: Annotated[str, typer.Option("--iin", help="The voter's IIN (sent in the body).")],
     election: Election,
-    kind: Annotated[OverrideKind, typer.Option("--kind", help="What the override does.")],
-    reason_code: Annotated[str, typer.Option("--reason-code", help="Code from the closed list.")],
+    kind: Annotated[OverrideKind, typer.Option("--kind", help=one_of(OverrideKind))],
+    reason_code: Annotated[
+        OverrideReason, typer.Option("--reason-code", help=one_of(OverrideReason))
+    ],
     reason_text: Annotated[str, typer.Option("--reason-text", help="Free-text explanation.")],
     document: Annotated[
         str, typer.Option("--document", help="Document reference, e.g. a court decision.")
@@ -486,15 +493,26 @@ def override_create(
             help="Last day in force (default: the day after voting day).",
         ),
     ] = None,
+    iin: Annotated[
+        str | None,
+        typer.Option(
+            "--iin",
+            show_default=False,
+            help="The voter's IIN (sent in the body). Prefer --iin-file: an option's value "
+            "stays in shell history and the process list.",
+        ),
+    ] = None,
+    iin_file: IinFile = None,
 ) -> Request:
     """Propose an override; it stays pending until a different operator approves it."""
+    voter = iin_from(iin, iin_file)
     return Request(
         lambda api: api.create_override(
-            iin=iin,
+            iin=voter,
             election_id=election,
             kind=kind,
             precinct_id=precinct,
-            reason_code=reason_code,
+            reason_code=reason_code.value,
             reason_text=reason_text,
             document_ref=document,
             expires_on=expires_on.date() if expires_on else None,
@@ -551,22 +569,6 @@ def override_revoke_refuse(
     """Refuse (or, as its requester, withdraw) the pending revocation request."""
     return Request(
         lambda api: api.refuse_override_revocation(override_id, reason=reason), render_override
-    )
-
-
-@override_app.command("list")
-@connected
-def override_list(
-    election: Annotated[str | None, typer.Option("--election", help="Election id.")] = None,
-    status: Annotated[
-        OverrideStatus | None, typer.Option("--status", help="Only this status.")
-    ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many.")] = None,
-) -> Request:
-    """List overrides, optionally for one election or in one status."""
-    return Request(
-        lambda api: api.list_overrides(election_id=election, status=status, limit=limit),
-        render_override_list,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from service.domain.caller import Caller
@@ -18,3 +19,15 @@ def validated_iin(raw: str) -> str:
 
 def actor_of(caller: Caller) -> dict[str, Any]:
     return {"sub": caller.subject, "roles": sorted(role.value for role in caller.roles)}
+
+
+def lookup_payload(
+    found: Sequence[tuple[str, str]], caller: Caller, request_id: str
+) -> dict[str, Any]:
+    """The audit payload of a look-up by IIN: who looked and which records (id, election)
+    they were shown. The filters are left out: they are the caller's text, not the record's."""
+    return {
+        "found": [{"id": record_id, "election_id": election} for record_id, election in found],
+        "actor": actor_of(caller),
+        "request_id": request_id,
+    }

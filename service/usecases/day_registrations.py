@@ -26,6 +26,7 @@ from service.domain.caller import Caller, Role
 from service.domain.day_registration import (
     DayRegistrationRefusal,
     Refusal,
+    RegistrationStatus,
     precinct_refusal,
     voter_refusal,
 )
@@ -33,13 +34,21 @@ from service.domain.model import Election, Precinct
 from service.domain.undo import UndoStatus, UndoStep
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
-from service.usecases.context import actor_of, validated_iin
-from service.usecases.eligibility import EligibilityService, decision_payload
+from service.usecases.context import actor_of, lookup_payload, validated_iin
+from service.usecases.eligibility import (
+    NOT_OBSERVED,
+    EligibilityService,
+    LookupObserver,
+    decision_payload,
+)
+from service.usecases.paging import Page, collect_page, key_of
 from service.usecases.ports import (
     Answer,
+    DayRegistrationQuery,
     DayRegistrationRecord,
     DuplicateRecord,
     IdempotencyRecord,
+    PageKey,
     Pseudonymise,
     Receipt,
     ReferenceSource,
@@ -61,6 +70,7 @@ KIND_REFUSED = "day_registration.refuse"
 KIND_CANCELLED = "day_registration.cancel"
 KIND_CANCELLATION_REQUESTED = "day_registration.cancel.request"
 KIND_CANCELLATION_REFUSED = "day_registration.cancel.refuse"
+KIND_LOOKUP = "day_registration.lookup"
 
 
 class IdempotencyConflict(ServiceError):
@@ -76,7 +86,7 @@ class RegistrationView:
     id: str
     election_id: str
     precinct_id: str
-    status: str
+    status: RegistrationStatus
     registered_by: str
     registered_at: dt.datetime
     lapses_at: dt.datetime
@@ -105,12 +115,12 @@ Outcome = Registered | Refused
 AnswerFor = Callable[[Outcome], Answer]
 
 
-def registration_status(record: DayRegistrationRecord, *, now: dt.datetime) -> str:
+def registration_status(record: DayRegistrationRecord, *, now: dt.datetime) -> RegistrationStatus:
     if record.cancelled_at is not None:
-        return "cancelled"
+        return RegistrationStatus.CANCELLED
     if record.lapses_at <= now:
-        return "lapsed"
-    return "active"
+        return RegistrationStatus.LAPSED
+    return RegistrationStatus.ACTIVE
 
 
 def _view(
@@ -187,12 +197,14 @@ class DayRegistrationService:
         reference: ReferenceSource,
         pseudonymise: Pseudonymise,
         clock: Clock,
+        lookups: LookupObserver = NOT_OBSERVED,
     ) -> None:
         self._eligibility = eligibility
         self._storage = storage
         self._reference = reference
         self._subject_of = pseudonymise
         self._clock = clock
+        self._lookups = lookups
 
     async def register(
         self,
@@ -473,3 +485,76 @@ class DayRegistrationService:
             return _view(record, now=now, receipt=receipt, requests=_requests(uow, record.id))
 
         return await once_more_if_overtaken(lambda: self._storage.transact(write))
+
+    async def page(
+        self,
+        query: DayRegistrationQuery,
+        *,
+        status: RegistrationStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[RegistrationView]:
+        """One page of registrations in the order they were made, oldest first."""
+        after = key_of(cursor)
+        now = self._clock.now()
+        return await self._storage.read(
+            lambda uow: _collect(uow, query, status=status, limit=limit, after=after, now=now)
+        )
+
+    async def find(
+        self,
+        raw_iin: str,
+        query: DayRegistrationQuery,
+        *,
+        status: RegistrationStatus | None,
+        limit: int,
+        cursor: str | None,
+        caller: Caller,
+        request_id: str,
+    ) -> Page[RegistrationView]:
+        """One voter's registrations, found through the pseudonym; the look-up is audited."""
+        subject = self._subject_of(validated_iin(raw_iin))
+        after = key_of(cursor)
+        now = self._clock.now()
+
+        def read_and_record(uow: UnitOfWork) -> Page[RegistrationView]:
+            found = _collect(
+                uow,
+                replace(query, subject=subject),
+                status=status,
+                limit=limit,
+                after=after,
+                now=now,
+            )
+            uow.audit.append(
+                kind=KIND_LOOKUP,
+                subject=subject,
+                payload=lookup_payload(
+                    [(v.id, v.election_id) for v in found.items], caller, request_id
+                ),
+                recorded_at=now,
+            )
+            return found
+
+        page = await self._storage.transact(read_and_record)
+        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
+        return page
+
+
+def _collect(
+    uow: UnitOfWork,
+    query: DayRegistrationQuery,
+    *,
+    status: RegistrationStatus | None,
+    limit: int,
+    after: PageKey | None,
+    now: dt.datetime,
+) -> Page[RegistrationView]:
+    return collect_page(
+        lambda start, n: uow.day_registrations.page(query, after=start, limit=n),
+        position=lambda record: PageKey(record.registered_at, record.id),
+        view=lambda record: _view(record, now=now, receipt=uow.audit.receipt_of(record.audit_seq)),
+        keep=lambda view: status is None or view.status == status,
+        limit=limit,
+        after=after,
+    )

@@ -93,6 +93,9 @@ class _NotObserved:
         pass
 
 
+NOT_OBSERVED: LookupObserver = _NotObserved()
+
+
 class _NotCounted:
     def count_decision(
         self,

@@ -28,10 +28,14 @@ from service.domain.overrides import (
 )
 from service.domain.undo import UndoStatus, UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.usecases.context import actor_of, validated_iin
+from service.usecases.context import actor_of, lookup_payload, validated_iin
+from service.usecases.eligibility import NOT_OBSERVED, LookupObserver
+from service.usecases.paging import Page, collect_page, key_of
 from service.usecases.ports import (
     OverrideActionRecord,
+    OverrideQuery,
     OverrideRecord,
+    PageKey,
     Pseudonymise,
     Receipt,
     ReferenceSource,
@@ -48,6 +52,7 @@ from service.usecases.undo import (
 )
 
 KIND_CREATED = "override.create"
+KIND_LOOKUP = "override.lookup"
 KIND_BY_ACTION = {
     OverrideAction.APPROVE: "override.approve",
     OverrideAction.REFUSE: "override.refuse",
@@ -178,11 +183,13 @@ class OverrideService:
         reference: ReferenceSource,
         pseudonymise: Pseudonymise,
         clock: Clock,
+        lookups: LookupObserver = NOT_OBSERVED,
     ) -> None:
         self._storage = storage
         self._reference = reference
         self._subject_of = pseudonymise
         self._clock = clock
+        self._lookups = lookups
 
     async def create(self, new: NewOverride, *, caller: Caller, request_id: str) -> OverrideView:
         iin = validated_iin(new.raw_iin)
@@ -387,23 +394,70 @@ class OverrideService:
 
         return await self._storage.read(read)
 
-    async def list(
+    async def page(
         self,
+        query: OverrideQuery,
         *,
-        election_id: str | None,
         status: OverrideStatus | None,
         limit: int,
-        offset: int,
-    ) -> list[OverrideView]:
+        cursor: str | None,
+    ) -> Page[OverrideView]:
+        """One page of overrides in the order they were created, oldest first."""
+        after = key_of(cursor)
+        now = self._clock.now()
+        return await self._storage.read(
+            lambda uow: self._collect(uow, query, status=status, limit=limit, after=after, now=now)
+        )
+
+    async def find(
+        self,
+        raw_iin: str,
+        query: OverrideQuery,
+        *,
+        status: OverrideStatus | None,
+        limit: int,
+        cursor: str | None,
+        caller: Caller,
+        request_id: str,
+    ) -> Page[OverrideView]:
+        """One voter's overrides, found through the pseudonym; the look-up itself is audited
+        (who looked, what they were shown), like every read of a person's records."""
+        subject = self._subject_of(validated_iin(raw_iin))
+        after = key_of(cursor)
         now = self._clock.now()
 
-        def read(uow: UnitOfWork) -> list[OverrideView]:
-            # Status is derived, so filtering happens after the page is read; operators list
-            # overrides of one election, a few hundred at most.
-            rows = uow.overrides.listed(election_id=election_id)
-            views = [_view(uow, row, now=now) for row in rows]
-            if status is not None:
-                views = [v for v in views if v.status is status]
-            return views[offset : offset + limit]
+        def read_and_record(uow: UnitOfWork) -> Page[OverrideView]:
+            voter = replace(query, subject=subject)
+            found = self._collect(uow, voter, status=status, limit=limit, after=after, now=now)
+            uow.audit.append(
+                kind=KIND_LOOKUP,
+                subject=subject,
+                payload=lookup_payload(
+                    [(v.id, v.election_id) for v in found.items], caller, request_id
+                ),
+                recorded_at=now,
+            )
+            return found
 
-        return await self._storage.read(read)
+        page = await self._storage.transact(read_and_record)
+        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
+        return page
+
+    @staticmethod
+    def _collect(
+        uow: UnitOfWork,
+        query: OverrideQuery,
+        *,
+        status: OverrideStatus | None,
+        limit: int,
+        after: PageKey | None,
+        now: dt.datetime,
+    ) -> Page[OverrideView]:
+        return collect_page(
+            lambda start, n: uow.overrides.page(query, after=start, limit=n),
+            position=lambda row: PageKey(row.created_at, row.id),
+            view=lambda row: _view(uow, row, now=now),
+            keep=lambda view: status is None or view.status is status,
+            limit=limit,
+            after=after,
+        )

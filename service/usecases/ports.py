@@ -145,6 +145,35 @@ class UndoRequestRecord:
 
 
 @dataclass(frozen=True)
+class PageKey:
+    """Where a listing stands: records come ordered by (instant, id), a page starts after this."""
+
+    at: dt.datetime
+    id: str
+
+
+@dataclass(frozen=True)
+class OverrideQuery:
+    """Which overrides a listing asks for; the derived status is filtered by the use case."""
+
+    subject: str | None = None
+    election_id: str | None = None
+    kind: str | None = None
+    precinct_id: str | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class DayRegistrationQuery:
+    subject: str | None = None
+    election_id: str | None = None
+    precinct_id: str | None = None
+    registered_after: dt.datetime | None = None
+    registered_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     """An outcome as the caller rendered it, opaque here: kept and replayed byte for byte."""
 
@@ -170,7 +199,11 @@ class OverrideRepository(Protocol):
     def get(self, override_id: str) -> OverrideRecord | None: ...
     def actions(self, override_id: str) -> list[OverrideActionRecord]: ...
     def add_action(self, action: OverrideActionRecord) -> None: ...
-    def listed(self, *, election_id: str | None) -> list[OverrideRecord]: ...
+
+    def page(
+        self, query: OverrideQuery, *, after: PageKey | None, limit: int
+    ) -> list[OverrideRecord]:
+        """Up to ``limit`` matching overrides after ``after``, by (created_at, id)."""
 
     def hold(self, *, election_id: str, subject: str, override_id: str) -> None:
         """Mark ``override_id`` as the voter's one active override in the election."""
@@ -183,6 +216,11 @@ class DayRegistrationRepository(Protocol):
         """Raises ``DuplicateRecord`` (at latest on commit) if the voter already holds one."""
 
     def get(self, registration_id: str) -> DayRegistrationRecord | None: ...
+
+    def page(
+        self, query: DayRegistrationQuery, *, after: PageKey | None, limit: int
+    ) -> list[DayRegistrationRecord]:
+        """Up to ``limit`` matching registrations after ``after``, by (registered_at, id)."""
 
     def cancel(
         self, registration_id: str, *, by: str, at: dt.datetime, reason: str

@@ -87,6 +87,13 @@ MATRIX: dict[str, Operation] = {
         },
     ),
     "listOverrides": Operation("GET", "/v1/overrides", frozenset({OPERATOR})),
+    "searchOverrides": Operation(
+        "POST", "/v1/search/overrides", frozenset({OPERATOR}), {"iin": VOTER}
+    ),
+    "listDayRegistrations": Operation("GET", "/v1/day-registrations", frozenset({OPERATOR})),
+    "searchDayRegistrations": Operation(
+        "POST", "/v1/search/day-registrations", frozenset({OPERATOR}), {"iin": UNREGISTERED}
+    ),
     "getOverride": Operation("GET", f"/v1/overrides/{UNKNOWN_ID}", frozenset({OPERATOR})),
     "approveOverride": Operation(
         "POST", f"/v1/overrides/{UNKNOWN_ID}/approve", frozenset({OPERATOR}), {}
@@ -148,8 +155,11 @@ def test_operator_routes_admit_operators_only() -> None:
         "cancelDayRegistration",
         "approveDayRegistrationCancellation",
         "refuseDayRegistrationCancellation",
+        "listDayRegistrations",
+        "searchDayRegistrations",
         "createOverride",
         "listOverrides",
+        "searchOverrides",
         "getOverride",
         "approveOverride",
         "refuseOverride",

@@ -312,6 +312,44 @@ PLACEMENTS: dict[str, Placement] = {
     "override.list": lambda i: Probe(
         "GET /v1/overrides", "GET", "/v1/overrides", _OPERATOR, params={"election_id": i}
     ),
+    "override.list_filters": lambda i: Probe(
+        "GET /v1/overrides",
+        "GET",
+        "/v1/overrides",
+        _OPERATOR,
+        params={"precinct_id": i, "cursor": i, "created_after": i},
+    ),
+    "override.search": lambda i: Probe(
+        "POST /v1/search/overrides", "POST", "/v1/search/overrides", _OPERATOR, {"iin": i}
+    ),
+    "override.search_filters": lambda i: Probe(
+        "POST /v1/search/overrides",
+        "POST",
+        "/v1/search/overrides",
+        _OPERATOR,
+        {"iin": KNOWN_IINS[0], "election_id": i, "precinct_id": i, "cursor": i},
+    ),
+    "registration.list": lambda i: Probe(
+        "GET /v1/day-registrations",
+        "GET",
+        "/v1/day-registrations",
+        _OPERATOR,
+        params={"election_id": i, "precinct_id": i, "status": i},
+    ),
+    "registration.search": lambda i: Probe(
+        "POST /v1/search/day-registrations",
+        "POST",
+        "/v1/search/day-registrations",
+        _OPERATOR,
+        {"iin": i, "election_id": ELECTION_ID},
+    ),
+    "registration.search_filters": lambda i: Probe(
+        "POST /v1/search/day-registrations",
+        "POST",
+        "/v1/search/day-registrations",
+        _OPERATOR,
+        {"iin": PEOPLE["no_registration"]["iin"], "election_id": i, "registered_before": i},
+    ),
     "override.get": lambda i: Probe(
         "GET /v1/overrides/{override_id}", "GET", f"/v1/overrides/{i}", _OPERATOR
     ),

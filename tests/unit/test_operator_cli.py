@@ -17,6 +17,7 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from service.messages import DEFAULT_LANGUAGE
 from service.operator import commands, register
 from service.operator.client import ApiClient
 
@@ -114,9 +115,28 @@ REVOCATION_REFUSED = {
         }
     ],
 }
+NEXT_PAGE = "MjAyNy0wMi0yMFQxMDowMDowMCswMDowMHxzZWNvbmQ"
 OVERRIDE_LIST = {
     "items": [OVERRIDE, {**REVOCATION_REQUESTED, "id": "second-override"}],
-    "total": 7,
+    "next": NEXT_PAGE,
+}
+ELECTION_BODY = {
+    "id": ELECTION,
+    "kind": "presidential",
+    "voting_day": "2027-03-21",
+    "day_registration": {"opens": "07:00", "closes": "20:00"},
+    "ruleset": "kz-2025.1",
+}
+PRECINCT_BODY = {
+    **PRECINCT,
+    "kato": "751110000",
+    "kind": "ordinary",
+    "country": "KAZ",
+    "city": None,
+    "timezone": "Asia/Almaty",
+    "day_registration": True,
+    "segments": [{"street": "Абай даңғылы", "from": 1, "to": 99, "parity": "odd"}],
+    "buildings": ["0203000123450001"],
 }
 REGISTRATION = {
     "id": REGISTRATION_ID,
@@ -339,8 +359,91 @@ CASES = [
         "/v1/overrides",
         None,
         OVERRIDE_LIST,
-        [OVERRIDE_ID, "second-override", "pending: operator-1", "active", "2 shown of 7"],
+        [
+            OVERRIDE_ID,
+            "second-override",
+            "pending: operator-1",
+            "active",
+            f"2 shown; more with --cursor {NEXT_PAGE}",
+        ],
         query={"election_id": ELECTION, "status": "pending", "limit": "20"},
+    ),
+    Case(
+        "override list, every filter, from a cursor",
+        [
+            *("override", "list", "--kind", "assign", "--precinct", "75-0123"),
+            *("--created-after", "2027-02-01T00:00:00+05:00"),
+            *("--created-before", "2027-03-01T00:00:00+05:00", "--cursor", NEXT_PAGE),
+        ],
+        "GET",
+        "/v1/overrides",
+        None,
+        {"items": [OVERRIDE], "next": None},
+        [OVERRIDE_ID, "1 shown"],
+        query={
+            "kind": "assign",
+            "precinct_id": "75-0123",
+            "created_after": "2027-02-01T00:00:00+05:00",
+            "created_before": "2027-03-01T00:00:00+05:00",
+            "cursor": NEXT_PAGE,
+        },
+    ),
+    Case(
+        "registration list",
+        [
+            *("registration", "list", "--election", ELECTION, "--status", "cancelled"),
+            *("--precinct", "75-0123", "--registered-after", "2027-03-01T07:00:00+05:00"),
+            *("--limit", "50"),
+        ],
+        "GET",
+        "/v1/day-registrations",
+        None,
+        {"items": [CANCELLED], "next": None},
+        [REGISTRATION_ID, "cancelled", "75-0123", "operator-1", "1 shown"],
+        query={
+            "election_id": ELECTION,
+            "status": "cancelled",
+            "precinct_id": "75-0123",
+            "registered_after": "2027-03-01T07:00:00+05:00",
+            "limit": "50",
+        },
+    ),
+    Case(
+        "elections list",
+        ["elections", "list"],
+        "GET",
+        "/v1/elections",
+        None,
+        {"items": [ELECTION_BODY]},
+        [ELECTION, "presidential", "2027-03-21", "opens=07:00, closes=20:00", "kz-2025.1"],
+    ),
+    Case(
+        "elections show",
+        ["elections", "show", ELECTION],
+        "GET",
+        f"/v1/elections/{ELECTION}",
+        None,
+        ELECTION_BODY,
+        [ELECTION, "presidential", "2027-03-21", "kz-2025.1"],
+    ),
+    Case(
+        "precincts list",
+        ["precincts", "list", "--kato", "751110000", "--day-registration", "--limit", "10"],
+        "GET",
+        "/v1/precincts",
+        None,
+        {"items": [PRECINCT_BODY], "total": 3},
+        ["75-0123", "School No. 5", "751110000", "1 shown of 3"],
+        query={"kato": "751110000", "day_registration": "true", "limit": "10"},
+    ),
+    Case(
+        "precincts show",
+        ["precincts", "show", "75-0123"],
+        "GET",
+        "/v1/precincts/75-0123",
+        None,
+        PRECINCT_BODY,
+        ["75-0123", "School No. 5", "Abay ave 10", "Абай даңғылы 1-99 (odd)", "0203000123450001"],
     ),
     Case(
         "registration show",
@@ -399,7 +502,7 @@ def test_each_command_sends_its_request_and_shows_the_answer(api: FakeApi, case:
     assert request.url.path == case.path
     assert dict(request.url.params) == case.query
     assert request.headers["Authorization"] == f"Bearer {TOKEN}"
-    assert request.headers["Accept-Language"] == "en"
+    assert request.headers["Accept-Language"] == DEFAULT_LANGUAGE.value
     if case.sent is None:
         assert request.content == b""
     else:
@@ -483,12 +586,12 @@ def test_override_create_rejects_an_unknown_kind_before_calling_the_server(api: 
 
 
 def test_override_list_without_filters_sends_no_query(api: FakeApi) -> None:
-    api.body = {"items": [], "total": 0}
+    api.body = {"items": [], "next": None}
     result = run(["override", "list", "--token", TOKEN])
 
     assert result.exit_code == 0, result.output
     assert api.only_request.url.query == b""
-    assert "0 shown of 0" in result.stdout
+    assert "0 shown" in result.stdout
 
 
 def test_language_server_and_token_come_from_options_or_environment(api: FakeApi) -> None:

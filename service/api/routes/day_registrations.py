@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Header, Path
+from fastapi import APIRouter, Header, Path, Query
 from starlette.responses import Response
 
 from service.api.bodies import JsonBodyRoute
@@ -21,12 +21,18 @@ from service.api.deps import (
 from service.api.presenters import reasons_out, receipt_out, undo_requests_out
 from service.api.problems import problem_response
 from service.api.schemas import (
+    CURSOR_PATTERN,
+    ELECTION_ID_PATTERN,
+    PRECINCT_ID_PATTERN,
+    DayRegistrationList,
     DayRegistrationOut,
     DayRegistrationRequest,
     EmptyRequest,
+    Instant,
     PrecinctRef,
     ReasonRequest,
 )
+from service.domain.day_registration import RegistrationStatus
 from service.domain.model import Precinct
 from service.domain.precincts import PrecinctDirectory
 from service.domain.undo import UndoStep
@@ -39,7 +45,8 @@ from service.usecases.day_registrations import (
     Registered,
     RegistrationView,
 )
-from service.usecases.ports import Answer
+from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from service.usecases.ports import Answer, DayRegistrationQuery
 
 router = APIRouter(
     prefix="/v1/day-registrations", tags=["day-registrations"], route_class=JsonBodyRoute
@@ -79,7 +86,7 @@ def _precinct_ref(precinct_id: str, precinct: Precinct | None) -> PrecinctRef:
     )
 
 
-async def _answer(
+async def registration_answer(
     view: RegistrationView, registrations: DayRegistrationService
 ) -> DayRegistrationOut:
     return registration_out(view, await registrations.precinct(view.precinct_id))
@@ -148,7 +155,7 @@ async def get_registration(
     registrations: DayRegistrationsDep,
 ) -> DayRegistrationOut:
     view = await registrations.get(registration_id, caller=caller)
-    return await _answer(view, registrations)
+    return await registration_answer(view, registrations)
 
 
 @router.post("/{registration_id}/cancel", status_code=202, response_model=DayRegistrationOut)
@@ -162,7 +169,7 @@ async def cancel_registration(
     view = await registrations.request_cancellation(
         registration_id, reason=body.reason, caller=caller, request_id=request_id
     )
-    return await _answer(view, registrations)
+    return await registration_answer(view, registrations)
 
 
 @router.post("/{registration_id}/cancel/approve", response_model=DayRegistrationOut)
@@ -176,7 +183,7 @@ async def approve_registration_cancellation(
     view = await registrations.decide_cancellation(
         registration_id, UndoStep.APPROVE, reason=None, caller=caller, request_id=request_id
     )
-    return await _answer(view, registrations)
+    return await registration_answer(view, registrations)
 
 
 @router.post("/{registration_id}/cancel/refuse", response_model=DayRegistrationOut)
@@ -190,4 +197,35 @@ async def refuse_registration_cancellation(
     view = await registrations.decide_cancellation(
         registration_id, UndoStep.REFUSE, reason=body.reason, caller=caller, request_id=request_id
     )
-    return await _answer(view, registrations)
+    return await registration_answer(view, registrations)
+
+
+@router.get("", response_model=DayRegistrationList)
+async def list_registrations(
+    _caller: OperatorDep,
+    registrations: DayRegistrationsDep,
+    election_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
+    ] = None,
+    status: RegistrationStatus | None = None,
+    precinct_id: Annotated[
+        str | None, Query(min_length=1, max_length=32, pattern=PRECINCT_ID_PATTERN)
+    ] = None,
+    registered_after: Annotated[Instant | None, Query()] = None,
+    registered_before: Annotated[Instant | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN)
+    ] = None,
+) -> DayRegistrationList:
+    query = DayRegistrationQuery(
+        election_id=election_id,
+        precinct_id=precinct_id,
+        registered_after=registered_after,
+        registered_before=registered_before,
+    )
+    page = await registrations.page(query, status=status, limit=limit, cursor=cursor)
+    return DayRegistrationList(
+        items=[await registration_answer(v, registrations) for v in page.items],
+        next=page.next_cursor,
+    )

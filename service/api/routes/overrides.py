@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
@@ -10,8 +10,11 @@ from service.api.bodies import JsonBodyRoute
 from service.api.deps import OperatorDep, OverridesDep, RequestIdDep
 from service.api.presenters import receipt_out, undo_requests_out
 from service.api.schemas import (
+    CURSOR_PATTERN,
     ELECTION_ID_PATTERN,
+    PRECINCT_ID_PATTERN,
     EmptyRequest,
+    Instant,
     OverrideActionOut,
     OverrideList,
     OverrideOut,
@@ -22,6 +25,8 @@ from service.domain.model import OverrideKind
 from service.domain.overrides import OverrideAction, OverrideReason, OverrideStatus
 from service.domain.undo import UndoStep
 from service.usecases.overrides import NewOverride, OverrideView
+from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from service.usecases.ports import OverrideQuery
 
 router = APIRouter(prefix="/v1/overrides", tags=["overrides"], route_class=JsonBodyRoute)
 
@@ -79,17 +84,27 @@ async def list_overrides(
     election_id: Annotated[
         str | None, Query(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
     ] = None,
-    status: Literal["pending", "active", "refused", "revoked", "expired"] | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    status: OverrideStatus | None = None,
+    kind: OverrideKind | None = None,
+    precinct_id: Annotated[
+        str | None, Query(min_length=1, max_length=32, pattern=PRECINCT_ID_PATTERN)
+    ] = None,
+    created_after: Annotated[Instant | None, Query()] = None,
+    created_before: Annotated[Instant | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN)
+    ] = None,
 ) -> OverrideList:
-    views = await overrides.list(
+    query = OverrideQuery(
         election_id=election_id,
-        status=OverrideStatus(status) if status else None,
-        limit=limit,
-        offset=offset,
+        kind=kind.value if kind else None,
+        precinct_id=precinct_id,
+        created_after=created_after,
+        created_before=created_before,
     )
-    return OverrideList(items=[override_out(v) for v in views], total=len(views))
+    page = await overrides.page(query, status=status, limit=limit, cursor=cursor)
+    return OverrideList(items=[override_out(v) for v in page.items], next=page.next_cursor)
 
 
 @router.get("/{override_id}", response_model=OverrideOut)

@@ -28,12 +28,15 @@ from service.domain.reference_versions import LiveRecord, LiveRecordKind
 from service.domain.undo import UndoStatus
 from service.errors import UpstreamUnavailable
 from service.usecases.ports import (
+    DayRegistrationQuery,
     DayRegistrationRecord,
     DecisionJob,
     DuplicateRecord,
     IdempotencyRecord,
     OverrideActionRecord,
+    OverrideQuery,
     OverrideRecord,
+    PageKey,
     Published,
     Receipt,
     Recorded,
@@ -109,6 +112,30 @@ def standing_in(store: Store, *, election_id: str, subject: str, now: dt.datetim
     return Standing(override=override, day_registration=day)
 
 
+def _equal(value: object, wanted: object | None) -> bool:
+    return wanted is None or value == wanted
+
+
+def _between(at: dt.datetime, after: dt.datetime | None, before: dt.datetime | None) -> bool:
+    return (after is None or at > after) and (before is None or at < before)
+
+
+R = TypeVar("R")
+
+
+def _keyset(
+    records: list[R],
+    position: Callable[[R], tuple[dt.datetime, str]],
+    *,
+    after: PageKey | None,
+    limit: int,
+) -> list[R]:
+    ordered = sorted(records, key=position)
+    if after is not None:
+        ordered = [r for r in ordered if position(r) > (after.at, after.id)]
+    return ordered[:limit]
+
+
 class FakeOverrides:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -130,12 +157,20 @@ class FakeOverrides:
             raise DuplicateRecord
         self._store.override_actions.append(action)
 
-    def listed(self, *, election_id: str | None) -> list[OverrideRecord]:
-        return [
+    def page(
+        self, query: OverrideQuery, *, after: PageKey | None, limit: int
+    ) -> list[OverrideRecord]:
+        q = query
+        matching = [
             o
             for o in self._store.overrides.values()
-            if election_id is None or o.election_id == election_id
+            if _equal(o.subject, q.subject)
+            and _equal(o.election_id, q.election_id)
+            and _equal(o.kind, q.kind)
+            and _equal(o.precinct_id, q.precinct_id)
+            and _between(o.created_at, q.created_after, q.created_before)
         ]
+        return _keyset(matching, lambda o: (o.created_at, o.id), after=after, limit=limit)
 
     def hold(self, *, election_id: str, subject: str, override_id: str) -> None:
         self._store.active_overrides[(election_id, subject)] = override_id
@@ -160,6 +195,20 @@ class FakeDayRegistrations:
 
     def get(self, registration_id: str) -> DayRegistrationRecord | None:
         return self._store.day_registrations.get(registration_id)
+
+    def page(
+        self, query: DayRegistrationQuery, *, after: PageKey | None, limit: int
+    ) -> list[DayRegistrationRecord]:
+        q = query
+        matching = [
+            r
+            for r in self._store.day_registrations.values()
+            if _equal(r.subject, q.subject)
+            and _equal(r.election_id, q.election_id)
+            and _equal(r.precinct_id, q.precinct_id)
+            and _between(r.registered_at, q.registered_after, q.registered_before)
+        ]
+        return _keyset(matching, lambda r: (r.registered_at, r.id), after=after, limit=limit)
 
     def cancel(
         self, registration_id: str, *, by: str, at: dt.datetime, reason: str
