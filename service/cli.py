@@ -433,6 +433,13 @@ def token_mint(
     sub: Annotated[str, typer.Option(help="Subject: the account the token stands for.")],
     role: Annotated[list[str], typer.Option(help="egov, commission, operator or auditor.")],
     lifetime: Annotated[int, typer.Option(min=60, help="Seconds until expiry.")] = 900,
+    precinct: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A precinct the commission member serves (repeatable): the `precincts` "
+            "claim, without which Service A refuses the token."
+        ),
+    ] = None,
 ) -> None:
     """Sign a development token with VOTER_JWT_PRIVATE_KEY (refused in production)."""
     from service.clock import clock_from
@@ -452,8 +459,8 @@ def token_mint(
         raise fail(
             f"lifetime above VOTER_JWT_MAX_LIFETIME_SECONDS ({settings.jwt_max_lifetime_seconds})"
         )
-    typer.echo(
-        mint_token(
+    try:
+        minted = mint_token(
             private_key_pem=settings.jwt_private_key.get_secret_value(),
             kid=settings.jwt_kid,
             subject=sub,
@@ -463,8 +470,11 @@ def token_mint(
             # The service's own clock: under VOTER_CLOCK_FIXED a real-time token is not yet valid.
             now=clock_from(settings.clock_fixed).now(),
             lifetime_seconds=lifetime,
+            precincts=precinct or (),
         )
-    )
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(minted)
 
 
 # --- audit -------------------------------------------------------------------------------

@@ -17,15 +17,21 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    NaiveDatetime,
     StringConstraints,
     ValidationError,
+    ValidationInfo,
+    model_validator,
 )
 
 from service.domain.iin import InvalidIin, parse_iin
 from service.domain.model import (
+    CalendarChanges,
     Custody,
     Election,
+    ElectionKind,
     LegalCapacity,
+    LocalWindow,
     Parity,
     Person,
     Precinct,
@@ -160,21 +166,88 @@ class WindowRecord(_Record):
     closes: dt.time
 
 
+class LocalWindowRecord(_Record):
+    """A calendar step: local wall-clock date-times, no offset (each precinct's own zone)."""
+
+    opens: NaiveDatetime
+    closes: NaiveDatetime
+
+    @model_validator(mode="after")
+    def _opens_first(self) -> LocalWindowRecord:
+        if self.opens >= self.closes:
+            raise ValueError("a window opens before it closes")
+        return self
+
+    def to_domain(self) -> LocalWindow:
+        return LocalWindow(opens=self.opens, closes=self.closes)
+
+
+class CalendarRecord(_Record):
+    """The steps of SPEC §15 an election sets instead of the defaults."""
+
+    applications: LocalWindowRecord | None = None
+    lists_frozen_on: dt.date | None = None
+    absentee_certificates: LocalWindowRecord | None = None
+
+    def to_domain(self) -> CalendarChanges:
+        return CalendarChanges(
+            applications=self.applications.to_domain() if self.applications else None,
+            lists_frozen_on=self.lists_frozen_on,
+            absentee_certificates=(
+                self.absentee_certificates.to_domain() if self.absentee_certificates else None
+            ),
+        )
+
+
+KatoPrefix = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,9}$")]
+# Validation context of an election read back from the database: a version published before
+# records carried a call date and territories loads as it was published (SPEC §16).
+PUBLISHED_BEFORE_KINDS = {"published_before_kinds": True}
+
+
 class ElectionRecord(_Record):
     id: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z_-]{1,64}$")]
+    # One of ElectionKind, or "parliamentary" (SPEC §14): checked with the voting day below.
     kind: ShortText
     voting_day: dt.date
+    called_on: dt.date | None = None
+    territory: Annotated[list[KatoPrefix], Field(max_length=1000)] = []
     day_registration: WindowRecord = WindowRecord(opens=dt.time(7), closes=dt.time(20))
+    calendar: CalendarRecord = CalendarRecord()
+
+    @model_validator(mode="after")
+    def _kind_fits(self, info: ValidationInfo) -> ElectionRecord:
+        kind = ElectionKind.named(self.kind, voting_day=self.voting_day)
+        as_published = bool(info.context and info.context.get("published_before_kinds"))
+        if self.called_on is None and not as_published:
+            raise ValueError("called_on is required: the date the election was called")
+        if self.called_on is not None and self.called_on > self.voting_day:
+            raise ValueError("called_on is after voting_day")
+        if kind.is_local and not self.territory and not as_published:
+            raise ValueError(
+                f"a {kind.value} election needs its territory: a list of KATO prefixes"
+            )
+        if self.territory and not kind.is_local:
+            raise ValueError("only maslikhat and akim elections have a territory")
+        return self
 
     def to_domain(self) -> Election:
         return Election(
             id=self.id,
-            kind=self.kind,
+            kind=ElectionKind.named(self.kind, voting_day=self.voting_day),
             voting_day=self.voting_day,
             day_registration=RegistrationWindow(
                 opens=self.day_registration.opens, closes=self.day_registration.closes
             ),
+            called_on=self.called_on,
+            territory=tuple(self.territory),
+            calendar_changes=self.calendar.to_domain(),
         )
+
+
+def published_election(body: str) -> Election:
+    """An election as a version in the database holds it (see PUBLISHED_BEFORE_KINDS)."""
+    return ElectionRecord.model_validate_json(body, context=PUBLISHED_BEFORE_KINDS).to_domain()
 
 
 class DataFileError(ValueError):
@@ -188,11 +261,13 @@ class DataFileError(ValueError):
 
 
 def _describe(error: ValidationError) -> str:
-    # Field locations and error kinds only: the input values may be personal data.
+    # Field locations and error kinds only: the input values may be personal data. The
+    # texts of this module's own checks (value_error) never quote a person's data.
     parts = []
     for item in error.errors(include_input=False, include_url=False):
         where = ".".join(str(p) for p in item["loc"]) or "line"
-        parts.append(f"{where}: {item['type']}")
+        said = item["msg"].removeprefix("Value error, ") if item["type"] == "value_error" else ""
+        parts.append(f"{where}: {item['type']}" + (f" ({said})" if said else ""))
     return "; ".join(parts)
 
 

@@ -18,6 +18,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,6 +267,13 @@ def check_samples(
     return results
 
 
+def _home_precinct(results: list[tuple[str, str, dict[str, Any], bool]]) -> str | None:
+    """The precinct the eligible sample with a permanent registration is listed at."""
+    permanent = next((d for c, _, d, _ in results if c == "eligible_permanent"), {})
+    precinct = (permanent.get("precinct") or {}).get("id")
+    return str(precinct) if precinct else None
+
+
 def _describe(decision: dict[str, Any]) -> str:
     if "outcome" not in decision or "reasons" not in decision:
         return f"error {decision.get('code')}"
@@ -287,8 +295,7 @@ def print_banner(
 ) -> None:
     tokens = var_dir / "tokens"
     sample = {category: iin for category, iin, _, _ in results}
-    permanent = next((d for c, _, d, _ in results if c == "eligible_permanent"), {})
-    home_precinct = (permanent.get("precinct") or {}).get("id", "-")
+    home_precinct = _home_precinct(results) or "-"
     cli = "VOTER_SERVER_URL=" + base_url + " .venv/bin/voterctl"
     day_body = json.dumps(
         {
@@ -308,9 +315,11 @@ def print_banner(
  Voter eligibility service (demo) is up at {base_url}
  {clock_line}
 ==============================================================================
- Tokens in {tokens}/ (valid 1 hour of service time): egov, commission,
+ Tokens in {tokens}/ (valid 1 hour of service time): egov, commission (a member of
+ precinct {home_precinct}'s commission: its token's `precincts` claim names it),
  operator-a, operator-b, auditor. More: set -a; . {var_dir}/demo.env; set +a;
  .venv/bin/voterctl token mint --sub you@example --role egov
+ .venv/bin/voterctl token mint --sub member@pec --role commission --precinct {home_precinct}
 
  Eligibility check:
    curl -s -X POST {base_url}/v1/eligibility/check \\
@@ -408,9 +417,8 @@ def _serve_and_announce(
     from service.api.app import create_app
     from service.clock import clock_from
 
-    tokens = write_demo_tokens(
-        var_dir / "tokens", settings, now=clock_from(settings.clock_fixed).now()
-    )
+    now = clock_from(settings.clock_fixed).now()
+    tokens = write_demo_tokens(var_dir / "tokens", settings, now=now)
     election_id, _ = _first_election(var_dir / "demo-country" / "elections.jsonl")
     server = uvicorn.Server(
         uvicorn.Config(
@@ -426,6 +434,11 @@ def _serve_and_announce(
             time.sleep(0.1)
         egov = (tokens / "egov.jwt").read_text("ascii")
         results = check_samples(base_url, egov, election_id, samples)
+        # The commission member serves the precinct of the sample the banner checks there:
+        # known only now, from the decision (SPEC §15: Service A needs the claim).
+        home = _home_precinct(results)
+        if home is not None:
+            write_demo_token(tokens, settings, "commission", now=now, precincts=[home])
         print_banner(
             base_url=base_url,
             var_dir=var_dir,
@@ -439,23 +452,33 @@ def _serve_and_announce(
     server.run()
 
 
-def write_demo_tokens(tokens: Path, settings: Settings, *, now: dt.datetime) -> Path:
+def write_demo_tokens(
+    tokens: Path, settings: Settings, *, now: dt.datetime, precincts: Sequence[str] = ()
+) -> Path:
     """One token per demo account, in ``tokens/<account>.jwt``: bearer secrets, so readable
-    by their owner only."""
+    by their owner only. The commission member serves ``precincts`` (the token's claim)."""
     private_directory(tokens)
-    for name, role in DEMO_ACCOUNTS.items():
-        token = mint_token(
-            private_key_pem=keys_private(settings),
-            kid=DEMO_KID,
-            subject=f"demo-{name}",
-            roles=[role],
-            issuer=DEMO_ISSUER,
-            audience=DEMO_AUDIENCE,
-            now=now,
-            lifetime_seconds=settings.jwt_max_lifetime_seconds,
-        )
-        write_private(tokens / f"{name}.jwt", token)
+    for name in DEMO_ACCOUNTS:
+        write_demo_token(tokens, settings, name, now=now, precincts=precincts)
     return tokens
+
+
+def write_demo_token(
+    tokens: Path, settings: Settings, name: str, *, now: dt.datetime, precincts: Sequence[str]
+) -> None:
+    role = DEMO_ACCOUNTS[name]
+    token = mint_token(
+        private_key_pem=keys_private(settings),
+        kid=DEMO_KID,
+        subject=f"demo-{name}",
+        roles=[role],
+        issuer=DEMO_ISSUER,
+        audience=DEMO_AUDIENCE,
+        now=now,
+        lifetime_seconds=settings.jwt_max_lifetime_seconds,
+        precincts=precincts if role is Role.COMMISSION else (),
+    )
+    write_private(tokens / f"{name}.jwt", token)
 
 
 def keys_private(settings: Settings) -> str:

@@ -53,6 +53,14 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Содержится в местах лишения свободы по приговору суда.",
         "Held in a place of deprivation of liberty by a court sentence.",
     ),
+    "OUTSIDE_TERRITORY": (
+        "Сайлаушының учаскесі осы сайлау өтетін аумақтан тыс, немесе ол тек шетелде "
+        "консулдық есепте тұр.",
+        "Участок избирателя находится вне территории этих выборов, или избиратель состоит "
+        "только на консульском учёте за рубежом.",
+        "The voter's precinct lies outside this election's territory, or the voter is "
+        "registered only abroad.",
+    ),
     "DAY_REGISTRATION_AVAILABLE": (
         "Тіркеу жоқ: дауыс беру күні белгіленген учаскеде тіркелуге болады.",
         "Регистрация отсутствует: в день голосования можно зарегистрироваться "
@@ -210,6 +218,21 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Бұл әрекетке рұқсат жоқ.",
         "Нет прав на это действие.",
         "Your role does not allow this action.",
+    ),
+    "ELECTION_NOT_BY_CITIZENS": (
+        "Бұл сайлауда азаматтар дауыс бермейді: депутаттарды мәслихат депутаттары сайлайды.",
+        "На этих выборах граждане не голосуют: депутатов избирают депутаты маслихатов.",
+        "Citizens do not vote in this election: maslikhat deputies elect.",
+    ),
+    "PRECINCT_OUTSIDE_TERRITORY": (
+        "Бұл учаске осы сайлау өтетін аумаққа кірмейді.",
+        "Этот участок не входит в территорию этих выборов.",
+        "This precinct is not part of this election's territory.",
+    ),
+    "PRECINCT_NOT_SERVED": (
+        "Токеніңізде бұл учаске сіз қызмет ететін учаскелер қатарында аталмаған.",
+        "Ваш токен не называет этот участок среди участков, которые вы обслуживаете.",
+        "Your token does not name this precinct among those you serve.",
     ),
     "ELECTION_NOT_FOUND": (
         "Мұндай сайлау жоқ.",

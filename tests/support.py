@@ -35,7 +35,12 @@ from service.security.tokens import generate_dev_keypair, mint_token
 
 NOW = dt.datetime(2027, 3, 1, 9, 0, tzinfo=dt.UTC)
 ELECTION_ID = "2027-president"
+# A Mazhilis election: 2023-03-19 was a Mazhilis and maslikhat vote (the id is older than kinds).
 ELECTION_2023_ID = "2023-maslikhat"
+# Local elections (SPEC §14): Almaty's maslikhat (KATO 75...) and Oral's akim (KATO 27...).
+MASLIKHAT_ID = "2027-maslikhat-almaty"
+AKIM_ID = "2027-akim-oral"
+SENATE_ID = "2023-senate"
 KATO = "751110000"
 ORAL_KATO = "271010000"
 AS_OF = "2026-11-01T00:00:00Z"
@@ -159,15 +164,36 @@ ELECTIONS = [
         "id": ELECTION_ID,
         "kind": "presidential",
         "voting_day": "2027-03-21",
+        "called_on": "2027-01-20",
         "day_registration": {"opens": "07:00", "closes": "20:00"},
     },
     # Before March 2024 Almaty kept UTC+6 and Oral UTC+5: one window, two zones.
     {
         "id": ELECTION_2023_ID,
-        "kind": "maslikhat",
+        "kind": "mazhilis",
         "voting_day": "2023-03-19",
+        "called_on": "2023-01-19",
         "day_registration": {"opens": "07:00", "closes": "20:00"},
     },
+    # Its certificates window is set by the record instead of SPEC §15's default.
+    {
+        "id": MASLIKHAT_ID,
+        "kind": "maslikhat",
+        "voting_day": "2027-03-21",
+        "called_on": "2027-01-20",
+        "territory": ["75"],
+        "calendar": {
+            "absentee_certificates": {"opens": "2027-03-01T09:00", "closes": "2027-03-20T20:00"}
+        },
+    },
+    {
+        "id": AKIM_ID,
+        "kind": "akim",
+        "voting_day": "2027-03-21",
+        "called_on": "2027-01-20",
+        "territory": ["27"],
+    },
+    {"id": SENATE_ID, "kind": "senate", "voting_day": "2023-01-14", "called_on": "2022-11-14"},
 ]
 
 
@@ -243,7 +269,14 @@ def make_settings(database_url: str, keys: Keys, **overrides: Any) -> Settings:
     )
 
 
-def token(keys: Keys, *roles: Role, subject: str = "tester@egov", now: dt.datetime = NOW) -> str:
+def token(
+    keys: Keys,
+    *roles: Role,
+    subject: str = "tester@egov",
+    now: dt.datetime = NOW,
+    precincts: tuple[str, ...] = (),
+) -> str:
+    """A token; ``precincts`` is the claim naming the precincts a commission member serves."""
     return mint_token(
         private_key_pem=keys.jwt_private,
         kid="test",
@@ -253,6 +286,7 @@ def token(keys: Keys, *roles: Role, subject: str = "tester@egov", now: dt.dateti
         audience="voter-eligibility",
         now=now,
         lifetime_seconds=900,
+        precincts=precincts,
     )
 
 

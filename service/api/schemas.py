@@ -309,11 +309,26 @@ class WindowOut(BaseModel):
     closes: str
 
 
+class LocalWindowOut(BaseModel):
+    opens: str
+    closes: str
+
+
+class CalendarOut(BaseModel):
+    applications: LocalWindowOut
+    lists_frozen_on: dt.date
+    absentee_certificates: LocalWindowOut
+    day_registration: LocalWindowOut
+
+
 class ElectionOut(BaseModel):
     id: str
     kind: str
     voting_day: dt.date
+    called_on: dt.date | None
+    territory: list[str]
     day_registration: WindowOut
+    calendar: CalendarOut
     ruleset: str
 
 

@@ -25,14 +25,34 @@ from service.datagen.geography import build_geography
 from service.datagen.iins import SERIALS_PER_HEAD
 from service.datagen.output import DirectFile
 from service.datagen.people import MIN_PERSONS, PopulationTables, PopulationWriter, Sink
-from service.domain.model import Election, Precinct
+from service.domain.model import Election, ElectionKind, Precinct
 
 # The first election is the demo's default and the one samples.json refers to. The
-# referendum falls before 2026-07-01, so decisions under the 1995 rule set occur too.
+# referendum falls before 2026-07-01, so decisions under the 1995 rule set occur too; the
+# maslikhat election is local to Almaty (KATO region 75).
 ELECTIONS = (
-    Election("2027-president", "presidential", dt.date(2027, 3, 21)),
-    Election("2026-referendum", "referendum", dt.date(2026, 3, 15)),
-    Election("2026-kurultai", "parliamentary", dt.date(2026, 8, 30)),
+    Election(
+        "2027-president",
+        ElectionKind.PRESIDENTIAL,
+        dt.date(2027, 3, 21),
+        called_on=dt.date(2027, 1, 20),
+    ),
+    Election(
+        "2026-referendum",
+        ElectionKind.REFERENDUM,
+        dt.date(2026, 3, 15),
+        called_on=dt.date(2026, 2, 12),
+    ),
+    Election(
+        "2026-kurultai", ElectionKind.KURULTAI, dt.date(2026, 8, 30), called_on=dt.date(2026, 7, 1)
+    ),
+    Election(
+        "2027-maslikhat-almaty",
+        ElectionKind.MASLIKHAT,
+        dt.date(2027, 3, 21),
+        called_on=dt.date(2027, 1, 20),
+        territory=("75",),
+    ),
 )
 
 POPULATION_FILE = "population.jsonl"
@@ -234,10 +254,13 @@ def precinct_record(precinct: Precinct) -> dict[str, Any]:
 
 def election_record(election: Election) -> dict[str, Any]:
     window = election.day_registration
+    territory = {"territory": list(election.territory)} if election.kind.is_local else {}
     return {
         "id": election.id,
-        "kind": election.kind,
+        "kind": election.kind.value,
         "voting_day": election.voting_day.isoformat(),
+        "called_on": election.called_on.isoformat() if election.called_on else None,
+        **territory,
         "day_registration": {
             "opens": window.opens.strftime("%H:%M"),
             "closes": window.closes.strftime("%H:%M"),

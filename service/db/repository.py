@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from service.datafiles import ElectionRecord, PrecinctRecord
+from service.datafiles import PrecinctRecord, published_election
 from service.db.engine import driver_value, insert_rows
 from service.db.tables import (
     ActiveOverrideRow,
@@ -161,7 +161,7 @@ def load_elections(session: Session, version: int) -> list[Election]:
         .where(ElectionRow.set_version == version)
         .order_by(col(ElectionRow.voting_day), col(ElectionRow.id))
     ).all()
-    return [ElectionRecord.model_validate_json(body).to_domain() for body in rows]
+    return [published_election(body) for body in rows]
 
 
 def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:

@@ -18,3 +18,9 @@ class Caller:
     subject: str
     roles: frozenset[Role]
     token_id: str | None
+    # The precincts a commission member serves: the token's ``precincts`` claim (SPEC §15).
+    precincts: frozenset[str] = frozenset()
+
+    def serves(self, precinct_id: str) -> bool:
+        """Whether this caller may act for a precinct's commission (Service A)."""
+        return Role.COMMISSION in self.roles and precinct_id in self.precincts

@@ -35,6 +35,7 @@ class DayRegistrationRefusal(StrEnum):
     HAS_REGISTRATION = "HAS_REGISTRATION"
     REGISTERED_ABROAD = "REGISTERED_ABROAD"
     PRECINCT_NOT_DESIGNATED = "PRECINCT_NOT_DESIGNATED"
+    PRECINCT_OUTSIDE_TERRITORY = "PRECINCT_OUTSIDE_TERRITORY"
     REGISTRATION_CLOSED = "REGISTRATION_CLOSED"
     ALREADY_REGISTERED = "ALREADY_REGISTERED"
 
@@ -50,6 +51,8 @@ def precinct_refusal(*, election: Election, precinct: Precinct, now: dt.datetime
     """Checks that need no upstream: the precinct and the clock."""
     if not precinct.is_designated_for_day_registration:
         return Refusal(DayRegistrationRefusal.PRECINCT_NOT_DESIGNATED)
+    if not election.holds(precinct):
+        return Refusal(DayRegistrationRefusal.PRECINCT_OUTSIDE_TERRITORY)
     if not registration_window(election, precinct).contains(now):
         return Refusal(DayRegistrationRefusal.REGISTRATION_CLOSED)
     return None

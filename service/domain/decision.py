@@ -31,6 +31,8 @@ class Assignment:
     precinct: Precinct | None
     basis: Basis | None
     next_steps: tuple[NextStep, ...] = ()
+    # The registration the precinct was looked up for, if any.
+    registration: Registration | None = None
 
 
 def _latest(registrations: Sequence[Registration]) -> Registration | None:
@@ -53,7 +55,11 @@ def assign_precinct(
             [r for r in valid if r.kind is kind and (r.country == HOME_COUNTRY) == at_home]
         )
 
-    uncovered = Assignment(None, None, (NextStep(NextStepCode.NO_PRECINCT_FOR_ADDRESS),))
+    def uncovered(registration: Registration) -> Assignment:
+        return Assignment(
+            None, None, (NextStep(NextStepCode.NO_PRECINCT_FOR_ADDRESS),), registration
+        )
+
     for kind, basis in (
         (RegistrationKind.PERMANENT, Basis.PERMANENT_REGISTRATION),
         (RegistrationKind.TEMPORARY, Basis.TEMPORARY_REGISTRATION),
@@ -61,12 +67,18 @@ def assign_precinct(
         registration = of_kind(kind)
         if registration is not None:
             precinct = directory.covering(registration)
-            return Assignment(precinct, basis) if precinct else uncovered
+            return (
+                Assignment(precinct, basis, (), registration)
+                if precinct
+                else uncovered(registration)
+            )
 
     consular = of_kind(RegistrationKind.CONSULAR)
     if consular is not None:
         precinct = directory.serving_abroad(consular)
-        return Assignment(precinct, Basis.CONSULAR_REGISTRATION) if precinct else uncovered
+        if precinct is None:
+            return uncovered(consular)
+        return Assignment(precinct, Basis.CONSULAR_REGISTRATION, (), consular)
 
     return Assignment(
         None,
@@ -74,10 +86,47 @@ def assign_precinct(
         (
             NextStep(
                 NextStepCode.DAY_REGISTRATION_AVAILABLE,
-                directory.designated_for_day_registration,
+                directory.designated_within(election.territory)
+                if election.kind.is_local
+                else directory.designated_for_day_registration,
             ),
         ),
     )
+
+
+def outside_territory(
+    registrations: Sequence[Registration],
+    *,
+    election: Election,
+    directory: PrecinctDirectory,
+    placed_at: str | None,
+) -> tuple[ReasonCode, ...]:
+    """``OUTSIDE_TERRITORY`` when a local election is not held where the voter is listed
+    (SPEC §14); empty otherwise, and always for the kinds that cover the whole country.
+
+    ``placed_at`` is the precinct an operator or a day registration put the voter at, if
+    any; otherwise the registrations decide. Without a precinct the registered address
+    does (a consular registration is never inside a territory); a voter with no
+    registration anywhere may still register on the day inside it.
+    """
+    if not election.kind.is_local:
+        return ()
+    registration = None
+    if placed_at is None:
+        assignment = assign_precinct(registrations, election=election, directory=directory)
+        placed_at = assignment.precinct.id if assignment.precinct else None
+        registration = assignment.registration
+    if placed_at is not None:
+        # A precinct the directory does not know cannot be shown to lie inside.
+        precinct = directory.get(placed_at)
+        inside = precinct is not None and election.holds(precinct)
+    elif registration is None:
+        inside = True
+    elif registration.kind is RegistrationKind.CONSULAR or registration.country != HOME_COUNTRY:
+        inside = False
+    else:
+        inside = election.covers_kato(registration.kato)
+    return () if inside else (ReasonCode.OUTSIDE_TERRITORY,)
 
 
 def decide(
@@ -95,6 +144,8 @@ def decide(
     the registrations. A decision an override changed says ``basis: override`` and carries
     the override's id; an override that changed nothing is not mentioned.
     """
+    if not election.kind.is_by_citizens:
+        raise ValueError(f"{election.kind.value} elections are not decided for citizens")
     ruleset = ruleset_for(election.voting_day)
     reasons = reasons_against(person, voting_day=election.voting_day)
     data_as_of = person.data_as_of if person else None
@@ -123,12 +174,22 @@ def decide(
         )
 
     kind = override.kind if override else None
+    if override is not None and kind is not OverrideKind.EXCLUDE and override.precinct_id:
+        placed_at: str | None = override.precinct_id
+    else:
+        placed_at = day_registration.precinct_id if day_registration else None
+    # Not curable by an inclusion: a court restores a right to vote, not a place on a list
+    # of another territory.
+    territory = outside_territory(
+        registrations, election=election, directory=directory, placed_at=placed_at
+    )
     if override is not None and kind is OverrideKind.EXCLUDE:
         return ineligible(
-            tuple(sorted({*reasons, ReasonCode.EXCLUDED_BY_OVERRIDE})), Basis.OVERRIDE
+            tuple(sorted({*reasons, *territory, ReasonCode.EXCLUDED_BY_OVERRIDE})),
+            Basis.OVERRIDE,
         )
-    if reasons and kind is not OverrideKind.INCLUDE:
-        return ineligible(reasons)
+    if territory or (reasons and kind is not OverrideKind.INCLUDE):
+        return ineligible(tuple(sorted({*reasons, *territory})))
     if override is not None and override.precinct_id is not None:
         return eligible(override.precinct_id, Basis.OVERRIDE, override_id=override.id)
     if day_registration is not None:

@@ -51,7 +51,8 @@ class Basis(StrEnum):
 
 
 class ReasonCode(StrEnum):
-    """Why a person may not vote (SPEC §3, and §7 for exclusions). Sorted when reported."""
+    """Why a person may not vote (SPEC §3, §7 for exclusions, §14 for territory). Sorted
+    when reported."""
 
     DECEASED = "DECEASED"
     EXCLUDED_BY_OVERRIDE = "EXCLUDED_BY_OVERRIDE"
@@ -59,6 +60,9 @@ class ReasonCode(StrEnum):
     INCAPACITATED_BY_COURT = "INCAPACITATED_BY_COURT"
     NOT_CITIZEN = "NOT_CITIZEN"
     NOT_FOUND = "NOT_FOUND"
+    # A local election (SPEC §14): the voter's list precinct lies outside its territory, or
+    # the voter is registered only abroad.
+    OUTSIDE_TERRITORY = "OUTSIDE_TERRITORY"
     UNDER_18 = "UNDER_18"
 
 
@@ -143,8 +147,65 @@ class Precinct:
         return self.day_registration and self.kind is not PrecinctKind.FOREIGN
 
 
+# The 2026 Constitution: in force from this day; one chamber (the Kurultai) instead of the
+# Mazhilis and the Senate.
+CONSTITUTION_2026_FROM = dt.date(2026, 7, 1)
+# The §10 name of a parliamentary election, before there were kinds: mapped by voting day.
+PARLIAMENTARY = "parliamentary"
+
+
+class ElectionKind(StrEnum):
+    """Who votes in an election, and where (SPEC §14)."""
+
+    PRESIDENTIAL = "presidential"
+    KURULTAI = "kurultai"
+    MAZHILIS = "mazhilis"
+    REFERENDUM = "referendum"
+    SENATE = "senate"
+    MASLIKHAT = "maslikhat"
+    AKIM = "akim"
+
+    @property
+    def is_by_citizens(self) -> bool:
+        """False for the Senate: maslikhat deputies elect it, not the voters."""
+        return self is not ElectionKind.SENATE
+
+    @property
+    def is_local(self) -> bool:
+        """Voters of a territory only: the election record lists its KATO prefixes."""
+        return self in (ElectionKind.MASLIKHAT, ElectionKind.AKIM)
+
+    @property
+    def votes_abroad(self) -> bool:
+        """Whether the missions abroad (foreign precincts) hold this election."""
+        return self.is_by_citizens and not self.is_local
+
+    @classmethod
+    def named(cls, name: str, *, voting_day: dt.date) -> ElectionKind:
+        """The kind an election record names, ``parliamentary`` resolved by voting day.
+
+        ValueError, saying why, for a name outside the closed list or a chamber that does
+        not exist on that voting day.
+        """
+        before = voting_day < CONSTITUTION_2026_FROM
+        if name == PARLIAMENTARY:
+            return cls.MAZHILIS if before else cls.KURULTAI
+        try:
+            kind = cls(name)
+        except ValueError:
+            known = ", ".join([*(k.value for k in cls), PARLIAMENTARY])
+            raise ValueError(f"unknown election kind {name!r}; one of {known}") from None
+        if kind is cls.KURULTAI and before:
+            raise ValueError(f"kurultai elections are held from {CONSTITUTION_2026_FROM} on")
+        if kind in (cls.MAZHILIS, cls.SENATE) and not before:
+            raise ValueError(f"{kind.value} elections were held before {CONSTITUTION_2026_FROM}")
+        return kind
+
+
 @dataclass(frozen=True, slots=True)
 class RegistrationWindow:
+    """Day registration: wall-clock times on voting day, local to the precinct."""
+
     opens: dt.time
     closes: dt.time
 
@@ -153,11 +214,97 @@ DEFAULT_WINDOW = RegistrationWindow(opens=dt.time(7, 0), closes=dt.time(20, 0))
 
 
 @dataclass(frozen=True, slots=True)
+class LocalWindow:
+    """From ``opens`` (inclusive) to ``closes`` (exclusive): naive wall-clock date-times,
+    read in the time zone of each precinct concerned (SPEC §15)."""
+
+    opens: dt.datetime
+    closes: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """The steps of SPEC §15 for one election, each in local time."""
+
+    applications: LocalWindow
+    lists_frozen_on: dt.date
+    absentee_certificates: LocalWindow
+    day_registration: LocalWindow
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarChanges:
+    """What an election record sets instead of the defaults (None: the default)."""
+
+    applications: LocalWindow | None = None
+    lists_frozen_on: dt.date | None = None
+    absentee_certificates: LocalWindow | None = None
+
+
+# The defaults of SPEC §15, counted back from voting day E.
+APPLICATIONS_CLOSE_DAYS_BEFORE = 30  # until 23:59 on E-30
+LISTS_FROZEN_DAYS_BEFORE = 20  # E-20
+CERTIFICATES_OPEN_DAYS_BEFORE = 15  # from 00:00 on E-15
+CERTIFICATES_CLOSE = (1, dt.time(18, 0))  # until 18:00 on E-1
+
+
+def _at(day: dt.date, time: dt.time = dt.time(0, 0)) -> dt.datetime:
+    return dt.datetime.combine(day, time)
+
+
+@dataclass(frozen=True, slots=True)
 class Election:
     id: str
-    kind: str
+    kind: ElectionKind
     voting_day: dt.date
     day_registration: RegistrationWindow = DEFAULT_WINDOW
+    # None only for an election published before records carried the date (SPEC §14).
+    called_on: dt.date | None = None
+    # KATO prefixes of a local election's territory; empty for the others.
+    territory: tuple[str, ...] = ()
+    calendar_changes: CalendarChanges = CalendarChanges()
+
+    def covers_kato(self, kato: str | None) -> bool:
+        """Whether an address or precinct with this KATO code lies in the territory."""
+        if not self.kind.is_local:
+            return True
+        return kato is not None and kato.startswith(self.territory)
+
+    def holds(self, precinct: Precinct) -> bool:
+        """Whether this election is held at the precinct: abroad only for the kinds that
+        vote abroad, at home only inside a local election's territory."""
+        if precinct.kind is PrecinctKind.FOREIGN:
+            return self.kind.votes_abroad
+        return self.covers_kato(precinct.kato)
+
+    @property
+    def calendar(self) -> Calendar:
+        """SPEC §15's defaults, with what the election record changed."""
+        e = self.voting_day
+        changes = self.calendar_changes
+        # "Until 23:59 on E-30": the window closes as E-29 begins.
+        applications_close = _at(e - dt.timedelta(days=APPLICATIONS_CLOSE_DAYS_BEFORE - 1))
+        days_before, at = CERTIFICATES_CLOSE
+        return Calendar(
+            applications=changes.applications
+            or LocalWindow(
+                # Without a recorded call date (an election published before records
+                # carried one) the window is empty: when it opened is not known.
+                opens=_at(self.called_on) if self.called_on else applications_close,
+                closes=applications_close,
+            ),
+            lists_frozen_on=changes.lists_frozen_on
+            or e - dt.timedelta(days=LISTS_FROZEN_DAYS_BEFORE),
+            absentee_certificates=changes.absentee_certificates
+            or LocalWindow(
+                opens=_at(e - dt.timedelta(days=CERTIFICATES_OPEN_DAYS_BEFORE)),
+                closes=_at(e - dt.timedelta(days=days_before), at),
+            ),
+            day_registration=LocalWindow(
+                opens=_at(e, self.day_registration.opens),
+                closes=_at(e, self.day_registration.closes),
+            ),
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -120,6 +120,7 @@ class PrecinctDirectory:
         self._designated = tuple(
             sorted(p.id for p in self._by_id.values() if p.is_designated_for_day_registration)
         )
+        self._designated_within: dict[tuple[str, ...], tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -134,6 +135,19 @@ class PrecinctDirectory:
     @property
     def designated_for_day_registration(self) -> tuple[str, ...]:
         return self._designated
+
+    def designated_within(self, territory: tuple[str, ...]) -> tuple[str, ...]:
+        """The designated precincts whose KATO code starts with one of these prefixes."""
+        found = self._designated_within.get(territory)
+        if found is None:
+            found = tuple(
+                precinct_id
+                for precinct_id in self._designated
+                if self._by_id[precinct_id].kato.startswith(territory)
+            )
+            # One entry per local election's territory: a handful, never unbounded input.
+            self._designated_within[territory] = found
+        return found
 
     def covering(self, registration: Registration) -> Precinct | None:
         """The precinct whose boundary covers a registered address in Kazakhstan."""

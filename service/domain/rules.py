@@ -6,7 +6,14 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from service.domain.model import HOME_COUNTRY, Custody, LegalCapacity, Person, ReasonCode
+from service.domain.model import (
+    CONSTITUTION_2026_FROM,
+    HOME_COUNTRY,
+    Custody,
+    LegalCapacity,
+    Person,
+    ReasonCode,
+)
 
 VOTING_AGE_YEARS = 18
 
@@ -33,7 +40,7 @@ CONSTITUTION_1995 = RuleSet(
 
 CONSTITUTION_2026 = RuleSet(
     version="kz-2026.1",
-    in_force_from=dt.date(2026, 7, 1),
+    in_force_from=CONSTITUTION_2026_FROM,
     legal_basis={
         ReasonCode.NOT_CITIZEN: "Constitution 2026 (citizenship and electoral rights)",
         ReasonCode.UNDER_18: "Law on Elections Art. 4",

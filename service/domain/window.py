@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from service.domain.model import Election, Precinct
+from service.domain.model import Election, LocalWindow, Precinct
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,12 +28,17 @@ def _local_instant(day: dt.date, time: dt.time, zone: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, time, tzinfo=zone).astimezone(dt.UTC)
 
 
-def registration_window(election: Election, precinct: Precinct) -> Window:
+def at_precinct(window: LocalWindow, precinct: Precinct) -> Window:
+    """A calendar step (SPEC §15) as instants, in the precinct's own time zone."""
     zone = ZoneInfo(precinct.timezone)
     return Window(
-        opens_at=_local_instant(election.voting_day, election.day_registration.opens, zone),
-        closes_at=_local_instant(election.voting_day, election.day_registration.closes, zone),
+        opens_at=_local_instant(window.opens.date(), window.opens.time(), zone),
+        closes_at=_local_instant(window.closes.date(), window.closes.time(), zone),
     )
+
+
+def registration_window(election: Election, precinct: Precinct) -> Window:
+    return at_precinct(election.calendar.day_registration, precinct)
 
 
 def lapse_instant(election: Election, precinct: Precinct) -> dt.datetime:

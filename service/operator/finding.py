@@ -137,6 +137,12 @@ ELECTION_COLUMNS = {
     "day_registration": "day registration",
     "ruleset": "ruleset",
 }
+CALENDAR_ROWS = {
+    "applications": "applications",
+    "lists_frozen_on": "lists frozen on",
+    "absentee_certificates": "absentee certificates",
+    "day_registration": "day registration window",
+}
 PRECINCT_COLUMNS = {
     "id": "id",
     "number": "number",
@@ -161,7 +167,15 @@ def render_election_list(body: Body) -> list[Any]:
 
 
 def render_election(body: Body) -> list[Any]:
-    return [_block([(label, _flat(body.get(key))) for key, label in ELECTION_COLUMNS.items()])]
+    rows = [(label, _flat(body.get(key))) for key, label in ELECTION_COLUMNS.items()]
+    rows += [
+        ("called on", _flat(body.get("called_on"))),
+        ("territory", ", ".join(body.get("territory") or []) or MISSING),
+    ]
+    calendar = body.get("calendar") or {}
+    for key, label in CALENDAR_ROWS.items():
+        rows.append((label, _flat(calendar.get(key))))
+    return [_block(rows)]
 
 
 def render_precinct_list(body: Body) -> list[Any]:

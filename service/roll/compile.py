@@ -281,6 +281,11 @@ class RollCompiler:
         election = load_reference(self._database).elections.get(self._options.election_id)
         if election is None:
             raise RollRefused(f"no election {self._options.election_id!r}: import it first")
+        if not election.kind.is_by_citizens:
+            raise RollRefused(
+                f"election {election.id!r} is a {election.kind.value} election: citizens do "
+                "not vote in it, so it has no voter lists"
+            )
         return election
 
     def _begin(self, election: Election, *, snapshot: str) -> _Run:

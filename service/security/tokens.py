@@ -146,6 +146,7 @@ class TokenVerifier:
             subject=claims["sub"],
             roles=_roles(claims.get("roles", [])),
             token_id=claims.get("jti"),
+            precincts=_precincts(claims.get("precincts", [])),
         )
 
     def _remember(self, token: str, claims: dict[str, Any]) -> None:
@@ -264,6 +265,21 @@ def _roles(value: object) -> frozenset[Role]:
     return frozenset(Role(r) for r in value if r in known)
 
 
+# A precinct id as the precinct directory spells it; a member serves a few precincts at most.
+_PRECINCT_ID = re.compile(r"[0-9A-Za-z-]{1,32}")
+MAX_PRECINCTS_PER_TOKEN: Final = 100
+
+
+def _precincts(value: object) -> frozenset[str]:
+    if (
+        not isinstance(value, list)
+        or len(value) > MAX_PRECINCTS_PER_TOKEN
+        or not all(isinstance(p, str) and _PRECINCT_ID.fullmatch(p) for p in value)
+    ):
+        raise TokenRejected("bad_claim")
+    return frozenset(value)
+
+
 def _numeric_date(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenRejected("bad_claim")
@@ -374,7 +390,10 @@ def mint_token(
     audience: str,
     now: datetime,
     lifetime_seconds: int = 900,
+    precincts: Iterable[str] = (),
 ) -> str:
+    """A signed token; ``precincts`` are those a commission member serves (claim left out
+    when there are none)."""
     if lifetime_seconds <= 0:
         raise ValueError("lifetime_seconds must be positive")
     private_key = _load_private_key(private_key_pem)
@@ -392,6 +411,17 @@ def mint_token(
         "aud": audience,
         "iss": issuer,
     }
+    served = sorted(set(precincts))
+    if served:
+        # A claim the verifier would refuse is refused here, not at the first request.
+        try:
+            _precincts(served)
+        except TokenRejected:
+            raise ValueError(
+                f"precinct ids are 1-32 letters, digits or hyphens, at most "
+                f"{MAX_PRECINCTS_PER_TOKEN} of them"
+            ) from None
+        claims["precincts"] = served
     token = jwt.encode(
         claims,
         jwk.construct(private_key, algorithm),

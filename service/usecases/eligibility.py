@@ -22,10 +22,12 @@ from service.domain.model import (
     Election,
     Outcome,
     Person,
+    Precinct,
     Registration,
 )
 from service.domain.precincts import PrecinctDirectory
-from service.errors import ErrorCode, NotFound, UpstreamUnavailable
+from service.errors import ErrorCode, NotFound, ServiceError, UpstreamUnavailable
+from service.logs import get_logger
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.ports import (
     Decided,
@@ -43,6 +45,8 @@ from service.usecases.ports import (
 )
 
 T = TypeVar("T")
+
+_security_log = get_logger("service.security")
 
 DECISION_KIND = "eligibility.check"
 PRECINCT_CHECK_KIND = "precinct.check"
@@ -69,6 +73,29 @@ async def _both_or_first_fault(first: asyncio.Future[Any], second: asyncio.Futur
     finally:
         first.remove_done_callback(on_done)
         second.remove_done_callback(on_done)
+
+
+class ElectionNotByCitizens(ServiceError):
+    code = ErrorCode.ELECTION_NOT_BY_CITIZENS
+
+
+class PrecinctOutsideTerritory(ServiceError):
+    code = ErrorCode.PRECINCT_OUTSIDE_TERRITORY
+
+
+class PrecinctNotServed(ServiceError):
+    code = ErrorCode.PRECINCT_NOT_SERVED
+
+
+def ensure_voted_by_citizens(election: Election) -> None:
+    if not election.kind.is_by_citizens:
+        raise ElectionNotByCitizens
+
+
+def ensure_held_at(election: Election, precinct: Precinct) -> None:
+    """SPEC §14: local elections are held in their territory, and only some abroad."""
+    if not election.holds(precinct):
+        raise PrecinctOutsideTerritory
 
 
 class DecisionCounter(Protocol):
@@ -216,10 +243,15 @@ class EligibilityService:
                     call.exception()  # mark retrieved; the first fault is re-raised above
 
     async def election(self, election_id: str) -> Election:
+        """An election citizens vote in: unknown is 404, an indirect one (the Senate) is
+        ``ELECTION_NOT_BY_CITIZENS``. Neither is a decision about the voter, so neither is
+        audited: no upstream was asked and nothing about the person was learnt, as with an
+        IIN refused for its format."""
         reference = await self._reference.current()
         election = reference.elections.get(election_id)
         if election is None:
             raise NotFound(ErrorCode.ELECTION_NOT_FOUND)
+        ensure_voted_by_citizens(election)
         return election
 
     async def _standing(self, *, election: Election, subject: str, now: dt.datetime) -> Standing:
@@ -387,14 +419,24 @@ class EligibilityService:
         caller: Caller,
         request_id: str,
     ) -> PrecinctCheck:
-        """Service A: included only if eligible and this is the voter's own precinct."""
+        """Service A: included only if eligible and this is the voter's own precinct.
+
+        Only for the precincts the member's token names: another precinct's list is not
+        theirs to read (SPEC §15), whatever the voter or the election.
+        """
+        if not caller.serves(precinct_id):
+            # Neither the precinct asked for nor anything of the body: it may hold an IIN.
+            _security_log.warning("security.precinct.refused", sub=caller.subject)
+            raise PrecinctNotServed
         iin = validated_iin(raw_iin)
         subject = self._subject_of(iin)
         self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
         election = await self.election(election_id)
         reference = await self._reference.current()
-        if reference.directory.get(precinct_id) is None:
+        precinct = reference.directory.get(precinct_id)
+        if precinct is None:
             raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
+        ensure_held_at(election, precinct)
         check_id = str(uuid.uuid4())
         context = {
             "decision_id": check_id,

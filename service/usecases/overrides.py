@@ -29,7 +29,12 @@ from service.domain.overrides import (
 from service.domain.undo import UndoStatus, UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from service.usecases.context import actor_of, lookup_payload, validated_iin
-from service.usecases.eligibility import NOT_OBSERVED, LookupObserver
+from service.usecases.eligibility import (
+    NOT_OBSERVED,
+    LookupObserver,
+    ensure_held_at,
+    ensure_voted_by_citizens,
+)
 from service.usecases.paging import Page, collect_page, key_of
 from service.usecases.ports import (
     OverrideActionRecord,
@@ -201,8 +206,12 @@ class OverrideService:
             raise InvalidInput(errors=[{"field": "body.precinct_id", "type": "missing"}])
         if new.kind is OverrideKind.EXCLUDE and new.precinct_id is not None:
             raise InvalidInput(errors=[{"field": "body.precinct_id", "type": "not_allowed"}])
-        if new.precinct_id is not None and reference.directory.get(new.precinct_id) is None:
-            raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
+        ensure_voted_by_citizens(election)
+        if new.precinct_id is not None:
+            precinct = reference.directory.get(new.precinct_id)
+            if precinct is None:
+                raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
+            ensure_held_at(election, precinct)
         now = self._clock.now()
         expires_on = new.expires_on or default_expiry(election)
         if expires_on < kazakhstan_date(now):

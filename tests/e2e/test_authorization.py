@@ -173,7 +173,8 @@ def test_operator_routes_admit_operators_only() -> None:
 def test_each_role_reaches_exactly_the_operations_meant_for_it(
     client: TestClient, keys: Keys, role: Role
 ) -> None:
-    bearer = token(keys, role, subject=f"matrix-{role.value}@test")
+    # The claim names the precinct of the Service A call; other roles ignore it.
+    bearer = token(keys, role, subject=f"matrix-{role.value}@test", precincts=("75-0001",))
     refused, admitted = [], []
     for name, operation in MATRIX.items():
         response = _call(client, operation, bearer)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 import time
@@ -64,10 +65,36 @@ def test_import_refuses_overlapping_boundaries_listing_each_conflict(
 
 def test_import_reports_a_bad_line_by_number(tmp_path: Path, env: dict[str, str]) -> None:
     path = tmp_path / "elections.jsonl"
-    path.write_text('{"id": "a", "kind": "x", "voting_day": "2027-01-01"}\n{"id": "b"}\n')
+    first = (
+        '{"id": "a", "kind": "presidential", "voting_day": "2027-01-01", "called_on": "2026-11-01"}'
+    )
+    path.write_text(first + '\n{"id": "b"}\n')
     result = runner.invoke(app, ["import", "elections", str(path)], env=env)
     assert result.exit_code == EXIT_REFUSED
     assert "line 2" in result.output
+
+
+def test_import_refuses_an_unknown_election_kind_saying_which_kinds_there_are(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "elections.jsonl"
+    path.write_text('{"id": "a", "kind": "local", "voting_day": "2027-01-01"}\n')
+    result = runner.invoke(app, ["import", "elections", str(path)], env=env)
+    assert result.exit_code == EXIT_REFUSED
+    assert "line 1" in result.output
+    assert "unknown election kind 'local'; one of presidential, kurultai" in result.output
+
+
+def test_import_refuses_a_local_election_without_its_territory(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    path = tmp_path / "elections.jsonl"
+    path.write_text(
+        '{"id": "m", "kind": "maslikhat", "voting_day": "2027-03-21", "called_on": "2027-01-20"}\n'
+    )
+    result = runner.invoke(app, ["import", "elections", str(path)], env=env)
+    assert result.exit_code == EXIT_REFUSED
+    assert "a maslikhat election needs its territory: a list of KATO prefixes" in result.output
 
 
 def test_import_accepts_a_clean_set_and_audits_it(env: dict[str, str], country: Country) -> None:
@@ -96,6 +123,21 @@ def test_token_mint_signs_a_token_the_service_accepts(env: dict[str, str]) -> No
     result = runner.invoke(app, ["token", "mint", "--sub", "a", "--role", "egov"], env=env)
     assert result.exit_code == 0, result.output
     assert result.output.count(".") == 2
+
+
+def test_token_mint_names_the_precincts_a_commission_member_serves(env: dict[str, str]) -> None:
+    command = ["token", "mint", "--sub", "member@pec", "--role", "commission"]
+    result = runner.invoke(
+        app, [*command, "--precinct", "75-0002", "--precinct", "75-0001"], env=env
+    )
+    assert result.exit_code == 0, result.output
+    payload = result.output.strip().split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["precincts"] == ["75-0001", "75-0002"]
+
+    refused = runner.invoke(app, [*command, "--precinct", "75 0001"], env=env)
+    assert refused.exit_code == EXIT_REFUSED
+    assert "precinct ids are 1-32 letters, digits or hyphens" in refused.output
 
 
 def test_audit_verify_passes_then_names_the_seq_after_one_byte_is_changed(

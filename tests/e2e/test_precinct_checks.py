@@ -18,7 +18,11 @@ def precinct_check(
     return client.post(
         "/v1/precinct-checks",
         json={"iin": PEOPLE[who]["iin"], "election_id": ELECTION_ID, "precinct_id": precinct},
-        headers={"Authorization": f"Bearer {token(keys, role)}", "Accept-Language": "en"},
+        headers={
+            # A member of this precinct's commission: the token names it (SPEC §15).
+            "Authorization": f"Bearer {token(keys, role, precincts=(precinct,))}",
+            "Accept-Language": "en",
+        },
     )
 
 

@@ -111,7 +111,8 @@ class Service:
     audited_up_to: int = 0
 
     def bearer(self, *roles: Role, subject: str = "clerk@egov") -> str:
-        return token(self.keys, *roles, subject=subject, now=INSIDE_WINDOW)
+        # Service A probes are made at 75-0001, the precinct this member serves.
+        return token(self.keys, *roles, subject=subject, now=INSIDE_WINDOW, precincts=("75-0001",))
 
 
 @pytest.fixture(scope="module")

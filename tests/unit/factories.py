@@ -9,6 +9,7 @@ from typing import Any
 from service.domain.model import (
     Custody,
     Election,
+    ElectionKind,
     LegalCapacity,
     Parity,
     Person,
@@ -20,7 +21,7 @@ from service.domain.model import (
 )
 
 VOTING_DAY = dt.date(2027, 3, 21)
-ELECTION = Election(id="2027-president", kind="presidential", voting_day=VOTING_DAY)
+ELECTION = Election(id="2027-president", kind=ElectionKind.PRESIDENTIAL, voting_day=VOTING_DAY)
 KATO = "751110000"
 
 

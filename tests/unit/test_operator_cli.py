@@ -124,7 +124,15 @@ ELECTION_BODY = {
     "id": ELECTION,
     "kind": "presidential",
     "voting_day": "2027-03-21",
+    "called_on": "2027-01-20",
+    "territory": [],
     "day_registration": {"opens": "07:00", "closes": "20:00"},
+    "calendar": {
+        "applications": {"opens": "2027-01-20T00:00", "closes": "2027-02-20T00:00"},
+        "lists_frozen_on": "2027-03-01",
+        "absentee_certificates": {"opens": "2027-03-06T00:00", "closes": "2027-03-20T18:00"},
+        "day_registration": {"opens": "2027-03-21T07:00", "closes": "2027-03-21T20:00"},
+    },
     "ruleset": "kz-2025.1",
 }
 PRECINCT_BODY = {
@@ -424,7 +432,10 @@ CASES = [
         f"/v1/elections/{ELECTION}",
         None,
         ELECTION_BODY,
-        [ELECTION, "presidential", "2027-03-21", "kz-2025.1"],
+        [
+            *(ELECTION, "presidential", "2027-03-21", "kz-2025.1", "2027-01-20", "2027-03-01"),
+            "opens=2027-03-06T00:00, closes=2027-03-20T18:00",
+        ],
     ),
     Case(
         "precincts list",

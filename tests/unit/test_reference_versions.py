@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from service.domain.model import Election
+from service.domain.model import Election, ElectionKind
 from service.domain.reference_versions import (
     BlockReason,
     LiveRecord,
@@ -90,7 +90,12 @@ def test_stopping_day_registration_where_a_voter_is_registered_is_blocked() -> N
 
 def test_an_election_with_live_records_cannot_be_dropped_but_may_change() -> None:
     moved = Election(id=ELECTION.id, kind=ELECTION.kind, voting_day=dt.date(2027, 3, 28))
-    other = Election(id="2027-maslikhat", kind="maslikhat", voting_day=dt.date(2027, 3, 21))
+    other = Election(
+        id="2027-maslikhat",
+        kind=ElectionKind.MASLIKHAT,
+        voting_day=dt.date(2027, 3, 21),
+        territory=("75",),
+    )
     live = [override("ovr-1", None)]
     assert election_blockers([moved], live) == []
     assert election_changes([ELECTION], [moved, other]).changed == (ELECTION.id,)

@@ -9,14 +9,16 @@ from fastapi import APIRouter, Path, Query
 from service.api.bodies import JsonBodyRoute
 from service.api.deps import AnyRoleDep, ReferenceDep
 from service.api.schemas import (
+    CalendarOut,
     ElectionList,
     ElectionOut,
+    LocalWindowOut,
     PrecinctList,
     PrecinctOut,
     SegmentOut,
     WindowOut,
 )
-from service.domain.model import Election, Precinct
+from service.domain.model import Election, LocalWindow, Precinct
 from service.domain.rules import ruleset_for
 from service.errors import ErrorCode, NotFound
 
@@ -46,14 +48,31 @@ def precinct_out(p: Precinct) -> PrecinctOut:
     )
 
 
+def _local(window: LocalWindow) -> LocalWindowOut:
+    # Wall-clock times without an offset: each precinct reads them in its own zone.
+    return LocalWindowOut(
+        opens=window.opens.isoformat(timespec="minutes"),
+        closes=window.closes.isoformat(timespec="minutes"),
+    )
+
+
 def election_out(e: Election) -> ElectionOut:
+    calendar = e.calendar
     return ElectionOut(
         id=e.id,
-        kind=e.kind,
+        kind=e.kind.value,
         voting_day=e.voting_day,
+        called_on=e.called_on,
+        territory=list(e.territory),
         day_registration=WindowOut(
             opens=e.day_registration.opens.strftime("%H:%M"),
             closes=e.day_registration.closes.strftime("%H:%M"),
+        ),
+        calendar=CalendarOut(
+            applications=_local(calendar.applications),
+            lists_frozen_on=calendar.lists_frozen_on,
+            absentee_certificates=_local(calendar.absentee_certificates),
+            day_registration=_local(calendar.day_registration),
         ),
         ruleset=ruleset_for(e.voting_day).version,
     )

@@ -36,7 +36,10 @@ DESIGNATED = precinct("75-0002", day_registration=True, segments=(segment("Се�
 SPECIAL = precinct("75-0003", kind=PrecinctKind.SPECIAL)
 
 EGOV = Caller("clerk@egov", frozenset({Role.EGOV}), None)
-COMMISSION = Caller("member@pec", frozenset({Role.COMMISSION}), None)
+# Serves the precincts these tests check, one of them unknown to the directory.
+COMMISSION = Caller(
+    "member@pec", frozenset({Role.COMMISSION}), None, frozenset({"75-0001", "75-0002", "99-9999"})
+)
 MAKER = Caller("maker@tec", frozenset({Role.OPERATOR}), None)
 CHECKER = Caller("checker@tec", frozenset({Role.OPERATOR}), None)
 
