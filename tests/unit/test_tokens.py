@@ -229,6 +229,58 @@ def test_token_without_roles_claim_gives_a_caller_with_no_roles(
     assert caller.token_id is None
 
 
+def test_the_precincts_claim_names_the_precincts_a_commission_member_serves(
+    keys: Keys, verifier: TokenVerifier
+) -> None:
+    token = mint_token(
+        private_key_pem=keys.ec_private_pem,
+        kid=EC_KID,
+        subject="member@pec",
+        roles=[Role.COMMISSION],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        now=NOW,
+        precincts=["75-0002", "75-0001"],
+    )
+
+    caller = verifier.verify(token, now=NOW)
+
+    assert caller.precincts == frozenset({"75-0001", "75-0002"})
+    assert caller.serves("75-0001")
+    assert not caller.serves("75-0003")
+
+
+def test_a_token_without_the_precincts_claim_serves_no_precinct(
+    keys: Keys, verifier: TokenVerifier
+) -> None:
+    caller = verifier.verify(es256(claims(roles=["commission"]), keys), now=NOW)
+
+    assert caller.precincts == frozenset()
+    assert not caller.serves("75-0001")
+
+
+def test_only_a_commission_member_serves_the_precincts_a_token_names(
+    keys: Keys, verifier: TokenVerifier
+) -> None:
+    token = es256(claims(roles=["egov"], precincts=["75-0001"]), keys)
+
+    assert not verifier.verify(token, now=NOW).serves("75-0001")
+
+
+def test_minting_refuses_a_precinct_id_the_verifier_would_refuse(keys: Keys) -> None:
+    with pytest.raises(ValueError, match="precinct ids are 1-32 letters, digits or hyphens"):
+        mint_token(
+            private_key_pem=keys.ec_private_pem,
+            kid=EC_KID,
+            subject="member@pec",
+            roles=[Role.COMMISSION],
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            now=NOW,
+            precincts=["75/0001"],
+        )
+
+
 def test_audience_may_be_a_list_that_contains_ours(keys: Keys, verifier: TokenVerifier) -> None:
     token = es256(claims(aud=["another-service", AUDIENCE]), keys)
 
@@ -467,6 +519,9 @@ REJECTIONS: list[tuple[str, TokenFactory, str]] = [
     ("roles-a-string", lambda k: es256(claims(roles="operator"), k), "bad_roles"),
     ("roles-an-object", lambda k: es256(claims(roles={"operator": True}), k), "bad_roles"),
     ("roles-with-non-string", lambda k: es256(claims(roles=["egov", 1]), k), "bad_roles"),
+    ("precincts-a-string", lambda k: es256(claims(precincts="75-0001"), k), "bad_claim"),
+    ("precincts-with-non-id", lambda k: es256(claims(precincts=["75 0001"]), k), "bad_claim"),
+    ("precincts-too-many", lambda k: es256(claims(precincts=["1"] * 101), k), "bad_claim"),
 ]
 
 

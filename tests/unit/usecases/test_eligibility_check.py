@@ -4,11 +4,13 @@ what the audit log keeps."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pytest
 
+from service.domain.model import ReasonCode
 from service.domain.overrides import OverrideAction
-from service.errors import ErrorCode, NotFound, UpstreamUnavailable
+from service.errors import ErrorCode, NotFound, ServiceError, UpstreamUnavailable
 from service.usecases.ports import DayRegistrationRecord, OverrideActionRecord, OverrideRecord
 from tests.unit.factories import ELECTION, person
 from tests.unit.usecases.fakes import Registry, pseudonym
@@ -17,7 +19,9 @@ from tests.unit.usecases.world import (
     COMMISSION,
     EGOV,
     HOMELESS,
+    ORAL_AKIM,
     RESIDENT,
+    SENATE,
     SPECIAL,
     voters,
     world,
@@ -178,3 +182,60 @@ async def test_precinct_check_of_an_unknown_precinct_is_not_found_and_not_audite
 
     assert raised.value.code is ErrorCode.PRECINCT_NOT_FOUND
     assert w.store.entries == []
+
+
+async def test_a_check_for_a_senate_election_asks_no_upstream_and_is_not_audited() -> None:
+    # An upstream that fails when asked: the refusal comes before any lookup.
+    w = world(registry=Registry(fault="timeout"))
+
+    with pytest.raises(ServiceError) as raised:
+        await w.eligibility.check(
+            raw_iin=RESIDENT, election_id=SENATE.id, caller=EGOV, request_id="req-1"
+        )
+
+    assert raised.value.code is ErrorCode.ELECTION_NOT_BY_CITIZENS
+    assert w.store.entries == []
+
+
+async def test_precinct_check_for_a_precinct_the_member_does_not_serve_is_refused() -> None:
+    w = world()
+    member_of_another = replace(COMMISSION, precincts=frozenset({"75-0002"}))
+
+    with pytest.raises(ServiceError) as raised:
+        await w.eligibility.check_precinct(
+            raw_iin=RESIDENT,
+            election_id=ELECTION.id,
+            precinct_id="75-0001",
+            caller=member_of_another,
+            request_id="req-1",
+        )
+
+    assert raised.value.code is ErrorCode.PRECINCT_NOT_SERVED
+    assert w.store.entries == []
+
+
+async def test_precinct_check_at_a_precinct_outside_a_local_territory_is_refused() -> None:
+    w = world()
+
+    with pytest.raises(ServiceError) as raised:
+        await w.eligibility.check_precinct(
+            raw_iin=RESIDENT,
+            election_id=ORAL_AKIM.id,
+            precinct_id="75-0001",
+            caller=COMMISSION,
+            request_id="req-1",
+        )
+
+    assert raised.value.code is ErrorCode.PRECINCT_OUTSIDE_TERRITORY
+    assert w.store.entries == []
+
+
+async def test_a_check_for_a_local_election_outside_its_territory_is_ineligible() -> None:
+    w = world()
+
+    recorded = await w.eligibility.check(
+        raw_iin=RESIDENT, election_id=ORAL_AKIM.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert recorded.decision.reasons == (ReasonCode.OUTSIDE_TERRITORY,)
+    assert w.store.entries[0].payload["reasons"] == ["OUTSIDE_TERRITORY"]

@@ -9,7 +9,7 @@ from service.domain.caller import Caller
 from service.domain.model import Decision, OverrideKind
 from service.domain.overrides import OverrideAction, OverrideReason, OverrideStatus
 from service.domain.undo import UndoStatus, UndoStep
-from service.errors import ErrorCode
+from service.errors import ErrorCode, ServiceError
 from service.usecases.overrides import NewOverride, OverrideConflict, OverrideRefused, OverrideView
 from service.usecases.undo import UndoRefused
 from tests.unit.factories import ELECTION
@@ -18,7 +18,9 @@ from tests.unit.usecases.world import (
     BEFORE_THE_DAY,
     CHECKER,
     MAKER,
+    ORAL_AKIM,
     RESIDENT,
+    SENATE,
     SPECIAL,
     World,
     world,
@@ -27,11 +29,13 @@ from tests.unit.usecases.world import (
 OTHER_CHECKER = Caller("second-checker@tec", MAKER.roles, None)
 
 
-async def create(w: World, *, kind: OverrideKind = OverrideKind.ASSIGN) -> OverrideView:
+async def create(
+    w: World, *, kind: OverrideKind = OverrideKind.ASSIGN, election_id: str = ELECTION.id
+) -> OverrideView:
     return await w.overrides.create(
         NewOverride(
             raw_iin=RESIDENT,
-            election_id=ELECTION.id,
+            election_id=election_id,
             kind=kind,
             precinct_id=SPECIAL.id if kind is OverrideKind.ASSIGN else None,
             reason_code=OverrideReason.SPECIAL_INSTITUTION,
@@ -65,6 +69,26 @@ async def test_a_new_override_is_pending_and_audited_under_the_voter_pseudonym()
     assert view.receipt is not None
     assert view.receipt.seq == entry.seq
     assert RESIDENT not in str(entry.payload)
+
+
+async def test_no_override_is_made_for_a_senate_election() -> None:
+    w = world()
+
+    with pytest.raises(ServiceError) as raised:
+        await create(w, kind=OverrideKind.INCLUDE, election_id=SENATE.id)
+
+    assert raised.value.code is ErrorCode.ELECTION_NOT_BY_CITIZENS
+    assert w.store.entries == []
+
+
+async def test_no_override_assigns_a_voter_to_a_precinct_outside_a_local_territory() -> None:
+    w = world()
+
+    with pytest.raises(ServiceError) as raised:
+        await create(w, election_id=ORAL_AKIM.id)  # SPECIAL is in Almaty
+
+    assert raised.value.code is ErrorCode.PRECINCT_OUTSIDE_TERRITORY
+    assert w.store.entries == []
 
 
 async def test_the_maker_cannot_approve_their_own_override() -> None:

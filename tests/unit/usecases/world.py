@@ -4,11 +4,19 @@ cases wired to the in-memory fakes."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from service.clock import FixedClock
 from service.domain.caller import Caller, Role
-from service.domain.model import Parity, Person, PrecinctKind, Registration, RegistrationKind
+from service.domain.model import (
+    Election,
+    ElectionKind,
+    Parity,
+    Person,
+    PrecinctKind,
+    Registration,
+    RegistrationKind,
+)
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.overrides import OverrideService
@@ -34,6 +42,11 @@ ABROAD = "061211600012"  # registered at a consulate only
 HOME = precinct("75-0001", segments=(segment("Абай даңғылы", 1, 99, Parity.ALL),))
 DESIGNATED = precinct("75-0002", day_registration=True, segments=(segment("Сейфуллин", 1, 9),))
 SPECIAL = precinct("75-0003", kind=PrecinctKind.SPECIAL)
+
+# Citizens do not vote in it; and a local election whose territory holds none of the
+# precincts above (all in Almaty, KATO 75...).
+SENATE = Election("2023-senate", ElectionKind.SENATE, dt.date(2023, 1, 14))
+ORAL_AKIM = replace(ELECTION, id="2027-akim-oral", kind=ElectionKind.AKIM, territory=("27",))
 
 EGOV = Caller("clerk@egov", frozenset({Role.EGOV}), None)
 # Serves the precincts these tests check, one of them unknown to the directory.
@@ -89,7 +102,9 @@ def world(
     store = Store()
     storage = FakeStorage(store)
     clock = FixedClock(now)
-    reference = FakeReference(precincts=[HOME, DESIGNATED, SPECIAL], elections=[ELECTION])
+    reference = FakeReference(
+        precincts=[HOME, DESIGNATED, SPECIAL], elections=[ELECTION, SENATE, ORAL_AKIM]
+    )
     eligibility = EligibilityService(
         registry=registry or voters(),
         addresses=addresses or homes(),
