@@ -10,9 +10,10 @@ service-centre clerk created is not served to another clerk), resources stay ava
 after creation, unsupported methods are refused, and no response takes pathologically long.
 The run must end with no failure.
 
-Identities come as a Web Fuzzing Commons document: ``clerk-1`` holds every role, so no
-response shape hides behind a 403; ``clerk-2`` is a plain e-gov clerk, the peer that must
-never read what ``clerk-1`` registered.
+Identities come as a Web Fuzzing Commons document: ``clerk-1`` holds every role and sits
+on the commissions of 75-0001 and 75-0002, so no response shape hides behind a 403;
+``clerk-2`` is a plain e-gov clerk, the peer that must never read what ``clerk-1``
+registered.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from typing import Any
 import pytest
 import schemathesis
 from hypothesis import strategies as st
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from schemathesis.config import SchemathesisConfig
 from schemathesis.engine import Status, events, from_schema
 
 from service.api.app import create_app
-from service.api.schemas import DayRegistrationRequest
+from service.api.schemas import DayRegistrationRequest, PrecinctCheckRequest
 from service.clock import FixedClock
 from service.domain.caller import Caller, Role
 from service.domain.iin import complete_iin
@@ -97,10 +98,14 @@ def _unregistered_voters(directory: Path) -> list[str]:
     return voters
 
 
+# The precincts whose commissions the identities sit on (the token's ``precincts`` claim).
+SERVED = ("75-0001", "75-0002")
+
+
 def _identities(directory: Path, keys: Any) -> Path:
     users = {"clerk-1": tuple(Role), "clerk-2": (Role.EGOV,)}
     bearers = {
-        name: token(keys, *roles, subject=f"{name}@egov", now=INSIDE_WINDOW)
+        name: token(keys, *roles, subject=f"{name}@egov", now=INSIDE_WINDOW, precincts=SERVED)
         for name, roles in users.items()
     }
     document = {
@@ -138,17 +143,31 @@ def _flatmap_body(context: schemathesis.HookContext, body: Any) -> st.SearchStra
     # A random IIN is almost never a registrable voter; half of the valid day-registration
     # bodies name a real one, so registrations succeed and the stateful phase has objects to
     # read, cancel and hand to the peer. Invalid bodies stay as generated.
+    # Likewise half of the valid Service A bodies ask at a precinct the member serves, so the
+    # answers are decisions, not only the 403 for any other precinct.
     operation = context.operation
-    if operation is None or operation.label != "POST /v1/day-registrations":
+    if operation is None or operation.label not in _REAL_BODIES:
         return st.just(body)
+    model, real = _REAL_BODIES[operation.label]
     try:
-        DayRegistrationRequest.model_validate(body)
+        model.model_validate(body)
     except ValidationError:
         return st.just(body)
-    real = {"election_id": ELECTION_ID, "precinct_id": "75-0002"}
     return st.one_of(
         st.just(body), st.sampled_from(UNREGISTERED).map(lambda iin: {**real, "iin": iin})
     )
+
+
+_REAL_BODIES: dict[str, tuple[type[BaseModel], dict[str, str]]] = {
+    "POST /v1/day-registrations": (
+        DayRegistrationRequest,
+        {"election_id": ELECTION_ID, "precinct_id": "75-0002"},
+    ),
+    "POST /v1/precinct-checks": (
+        PrecinctCheckRequest,
+        {"election_id": ELECTION_ID, "precinct_id": SERVED[1]},
+    ),
+}
 
 
 def _schema(app: Any, *, examples: int, **generation: Any) -> Any:
@@ -167,11 +186,13 @@ def _schema(app: Any, *, examples: int, **generation: Any) -> Any:
         "generation": {"max-examples": examples, **generation},
         # Maker-checker: the one identity that made a record (or asked to undo it) may not
         # approve it, a refusal by law (403 SELF_APPROVAL_FORBIDDEN or
-        # SELF_CONFIRMATION_FORBIDDEN) of a request that is valid by schema.
+        # SELF_CONFIRMATION_FORBIDDEN) of a request that is valid by schema. Service A at a
+        # precinct the member does not serve is likewise 403 PRECINCT_NOT_SERVED.
         "operations": [
             {
                 "include-operation-id-regex": (
-                    "^approve(Override|OverrideRevocation|DayRegistrationCancellation)$"
+                    "^(approve(Override|OverrideRevocation|DayRegistrationCancellation)"
+                    "|checkPrecinct)$"
                 ),
                 "checks": {
                     "positive_data_acceptance": {

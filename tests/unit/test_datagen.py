@@ -81,7 +81,8 @@ PRECINCT_FIELDS = {
     "id", "number", "name", "address", "kato", "kind", "country", "city", "timezone",
     "day_registration", "segments", "buildings",
 }  # fmt: skip
-ELECTION_FIELDS = {"id", "kind", "voting_day", "day_registration"}
+ELECTION_FIELDS = {"id", "kind", "voting_day", "called_on", "day_registration"}
+LOCAL_KINDS = {"maslikhat", "akim"}  # and only they have a territory (SPEC §14)
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 SINGLE_REASON_CATEGORIES = {
     ReasonCode.DECEASED: "deceased",
@@ -310,7 +311,11 @@ def test_every_file_has_exactly_the_spec_fields(country: Country) -> None:
     assert all(set(line) == POPULATION_FIELDS for line in raw["population.jsonl"])
     assert all(set(line) == REGISTRATION_FIELDS for line in raw["registrations.jsonl"])
     assert all(set(line) == PRECINCT_FIELDS for line in raw["precincts.jsonl"])
-    assert all(set(line) == ELECTION_FIELDS for line in raw["elections.jsonl"])
+    assert all(
+        set(line) == ELECTION_FIELDS | ({"territory"} if line["kind"] in LOCAL_KINDS else set())
+        for line in raw["elections.jsonl"]
+    )
+    assert any(line["kind"] in LOCAL_KINDS for line in raw["elections.jsonl"])
     assert all(
         set(segment) == {"street", "from", "to", "parity"}
         for line in raw["precincts.jsonl"]
