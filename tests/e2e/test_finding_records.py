@@ -87,6 +87,13 @@ class Desk:
             json={"reason": "wrong desk"},
             headers=self.auth(Role.OPERATOR),
         )
+        assert response.status_code == 202, response.text
+        # A second operator approves: undoing takes two people.
+        response = self.client.post(
+            f"/v1/day-registrations/{registration_id}/cancel/approve",
+            json={},
+            headers=self.auth(Role.OPERATOR, "operator-b@tec"),
+        )
         assert response.status_code == 200, response.text
 
     def search(self, what: str, body: dict[str, Any]) -> Any:

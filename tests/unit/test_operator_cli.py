@@ -399,7 +399,7 @@ CASES = [
         "/v1/day-registrations",
         None,
         {"items": [CANCELLED], "next": None},
-        [REGISTRATION_ID, "cancelled", "75-0123", "operator-1", "1 shown"],
+        [REGISTRATION_ID, "cancelled", "75-0123", "operator-3", "1 shown"],
         query={
             "election_id": ELECTION,
             "status": "cancelled",
