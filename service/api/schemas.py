@@ -210,6 +210,13 @@ class EmptyRequest(_Request):
     pass
 
 
+class UndoApproval(_Request):
+    """The second operator's approval; naming the request reviewed is refused (409) if another
+    one is open by now."""
+
+    undo_request_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+
+
 class OverrideRequest(_Request):
     iin: IinInput
     election_id: ElectionId

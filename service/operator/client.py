@@ -151,8 +151,11 @@ class ApiClient:
         path = f"/v1/overrides/{_segment(override_id)}/revoke"
         return self._send("POST", path, {"reason": reason})
 
-    def approve_override_revocation(self, override_id: str) -> dict[str, Any]:
-        return self._send("POST", f"/v1/overrides/{_segment(override_id)}/revoke/approve", {})
+    def approve_override_revocation(
+        self, override_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
+        path = f"/v1/overrides/{_segment(override_id)}/revoke/approve"
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
 
     def refuse_override_revocation(self, override_id: str, *, reason: str) -> dict[str, Any]:
         path = f"/v1/overrides/{_segment(override_id)}/revoke/refuse"
@@ -177,9 +180,11 @@ class ApiClient:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel"
         return self._send("POST", path, {"reason": reason})
 
-    def approve_day_registration_cancellation(self, registration_id: str) -> dict[str, Any]:
+    def approve_day_registration_cancellation(
+        self, registration_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel/approve"
-        return self._send("POST", path, {})
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
 
     def refuse_day_registration_cancellation(
         self, registration_id: str, *, reason: str

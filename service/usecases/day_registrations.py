@@ -434,6 +434,7 @@ class DayRegistrationService:
         reason: str | None,
         caller: Caller,
         request_id: str,
+        undo_request_id: str | None = None,
     ) -> RegistrationView:
         """Approve the open cancellation request (a different operator from its requester:
         the registration is then cancelled and the voter may register again) or refuse it
@@ -445,7 +446,9 @@ class DayRegistrationService:
         def write(uow: UnitOfWork) -> RegistrationView:
             record = _found(uow, registration_id)
             target = UndoTarget.DAY_REGISTRATION
-            pending = open_request(uow, target, record.id, step, actor=caller.subject)
+            pending = open_request(
+                uow, target, record.id, step, actor=caller.subject, expected_id=undo_request_id
+            )
             assert pending is not None  # open_request refuses a decision with none open
             asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
             if step is UndoStep.REFUSE:

@@ -323,6 +323,7 @@ class OverrideService:
         reason: str | None,
         caller: Caller,
         request_id: str,
+        undo_request_id: str | None = None,
     ) -> OverrideView:
         """Approve the open revocation request (a different operator from its requester:
         the override is then revoked) or refuse it (anyone, the requester withdrawing it
@@ -333,7 +334,14 @@ class OverrideService:
 
         def write(uow: UnitOfWork) -> OverrideView:
             row = _found(uow, override_id)
-            pending = open_request(uow, UndoTarget.OVERRIDE, row.id, step, actor=caller.subject)
+            pending = open_request(
+                uow,
+                UndoTarget.OVERRIDE,
+                row.id,
+                step,
+                actor=caller.subject,
+                expected_id=undo_request_id,
+            )
             assert pending is not None  # open_request refuses a decision with none open
             asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
             if step is UndoStep.REFUSE:

@@ -344,6 +344,15 @@ CASES = [
         [OVERRIDE_ID, "revoked", "approved", "operator-3"],
     ),
     Case(
+        "override revoke-approve naming the request reviewed",
+        ["override", "revoke-approve", OVERRIDE_ID, "--request", "undo-request-1"],
+        "POST",
+        f"/v1/overrides/{OVERRIDE_ID}/revoke/approve",
+        {"undo_request_id": "undo-request-1"},
+        REVOKED,
+        [OVERRIDE_ID, "revoked", "approved", "operator-3"],
+    ),
+    Case(
         "override revoke-refuse",
         ["override", "revoke-refuse", OVERRIDE_ID, "--reason", "appeal pending"],
         "POST",
