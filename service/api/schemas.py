@@ -268,6 +268,24 @@ class OverrideList(BaseModel):
     next: str | None
 
 
+class AccountHoldOut(BaseModel):
+    id: str
+    account: str
+    role: str
+    placed_at: dt.datetime
+    distinct_voters: int
+    threshold: int
+    status: Literal["held", "lifted"]
+    lifted_by: str | None
+    lifted_at: dt.datetime | None
+    lift_reason: str | None
+    audit: AuditReceipt | None = None
+
+
+class AccountHoldList(BaseModel):
+    items: list[AccountHoldOut]
+
+
 class OverrideSearchRequest(_Request):
     """A voter's overrides, found by IIN (in the body, never the URL), with the list's filters."""
 

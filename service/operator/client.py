@@ -173,6 +173,13 @@ class ApiClient:
         body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
         return self._send("POST", "/v1/search/overrides", body)
 
+    def list_account_holds(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/account-holds", None)
+
+    def lift_account_hold(self, hold_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/account-holds/{_segment(hold_id)}/lift"
+        return self._send("POST", path, {"reason": reason})
+
     def get_day_registration(self, registration_id: str) -> dict[str, Any]:
         return self._send("GET", f"/v1/day-registrations/{_segment(registration_id)}", None)
 

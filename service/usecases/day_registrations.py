@@ -36,9 +36,9 @@ from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
 from service.usecases.context import actor_of, lookup_payload, validated_iin
 from service.usecases.eligibility import (
-    NOT_OBSERVED,
+    UNGUARDED,
     EligibilityService,
-    LookupObserver,
+    LookupGuard,
     decision_payload,
 )
 from service.usecases.paging import Page, collect_page, key_of
@@ -197,7 +197,7 @@ class DayRegistrationService:
         reference: ReferenceSource,
         pseudonymise: Pseudonymise,
         clock: Clock,
-        lookups: LookupObserver = NOT_OBSERVED,
+        lookups: LookupGuard = UNGUARDED,
     ) -> None:
         self._eligibility = eligibility
         self._storage = storage
@@ -518,6 +518,7 @@ class DayRegistrationService:
         """One voter's registrations, found through the pseudonym; the look-up is audited."""
         subject = self._subject_of(validated_iin(raw_iin))
         after = key_of(cursor)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         now = self._clock.now()
 
         def read_and_record(uow: UnitOfWork) -> Page[RegistrationView]:
@@ -539,9 +540,7 @@ class DayRegistrationService:
             )
             return found
 
-        page = await self._storage.transact(read_and_record)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
-        return page
+        return await self._storage.transact(read_and_record)
 
 
 def _collect(

@@ -82,18 +82,19 @@ class DecisionCounter(Protocol):
     ) -> None: ...
 
 
-class LookupObserver(Protocol):
-    """Told which voter (by pseudonym, never IIN) each caller looked up: bulk-read alarms."""
+class LookupGuard(Protocol):
+    """Told which voter (by pseudonym, never IIN) a caller is about to look up, before the
+    look-up: it counts, alerts, and refuses a held account (``AccountHeld``)."""
 
-    def looked_up(self, *, caller: str, voter_subject: str) -> None: ...
+    async def admit(self, *, caller: Caller, voter_subject: str) -> None: ...
 
 
-class _NotObserved:
-    def looked_up(self, *, caller: str, voter_subject: str) -> None:
+class _Unguarded:
+    async def admit(self, *, caller: Caller, voter_subject: str) -> None:
         pass
 
 
-NOT_OBSERVED: LookupObserver = _NotObserved()
+UNGUARDED: LookupGuard = _Unguarded()
 
 
 class _NotCounted:
@@ -182,7 +183,7 @@ class EligibilityService:
         pseudonymise: Pseudonymise,
         clock: Clock,
         counter: DecisionCounter | None = None,
-        lookups: LookupObserver | None = None,
+        lookups: LookupGuard | None = None,
     ) -> None:
         self._registry = registry
         self._addresses = addresses
@@ -192,7 +193,7 @@ class EligibilityService:
         self._subject_of = pseudonymise
         self._clock = clock
         self._counter = counter or _NotCounted()
-        self._lookups = lookups or _NotObserved()
+        self._lookups = lookups or UNGUARDED
 
     async def _gather(self, iin: str) -> tuple[Person | None, tuple[Registration, ...]]:
         # A future stays as it is; a coroutine gets a task.
@@ -356,7 +357,7 @@ class EligibilityService:
     ) -> RecordedDecision:
         iin = validated_iin(raw_iin)
         subject = self._subject_of(iin)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         election = await self.election(election_id)
         decision_id = str(uuid.uuid4())
         context = {
@@ -390,7 +391,7 @@ class EligibilityService:
         """Service A: included only if eligible and this is the voter's own precinct."""
         iin = validated_iin(raw_iin)
         subject = self._subject_of(iin)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         election = await self.election(election_id)
         reference = await self._reference.current()
         if reference.directory.get(precinct_id) is None:

@@ -29,7 +29,7 @@ from service.domain.overrides import (
 from service.domain.undo import UndoStatus, UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from service.usecases.context import actor_of, lookup_payload, validated_iin
-from service.usecases.eligibility import NOT_OBSERVED, LookupObserver
+from service.usecases.eligibility import UNGUARDED, LookupGuard
 from service.usecases.paging import Page, collect_page, key_of
 from service.usecases.ports import (
     OverrideActionRecord,
@@ -183,7 +183,7 @@ class OverrideService:
         reference: ReferenceSource,
         pseudonymise: Pseudonymise,
         clock: Clock,
-        lookups: LookupObserver = NOT_OBSERVED,
+        lookups: LookupGuard = UNGUARDED,
     ) -> None:
         self._storage = storage
         self._reference = reference
@@ -432,6 +432,7 @@ class OverrideService:
         (who looked, what they were shown), like every read of a person's records."""
         subject = self._subject_of(validated_iin(raw_iin))
         after = key_of(cursor)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         now = self._clock.now()
 
         def read_and_record(uow: UnitOfWork) -> Page[OverrideView]:
@@ -447,9 +448,7 @@ class OverrideService:
             )
             return found
 
-        page = await self._storage.transact(read_and_record)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
-        return page
+        return await self._storage.transact(read_and_record)
 
     @staticmethod
     def _collect(
