@@ -73,7 +73,7 @@ EXPECTED: dict[str, Expectation] = {
     "incapacitated": Expectation("ineligible", ("INCAPACITATED_BY_COURT",)),
     "imprisoned": Expectation("ineligible", ("IMPRISONED_BY_SENTENCE",)),
     "multiple_reasons": Expectation("ineligible", None),
-    "not_found": Expectation("ineligible", ("NOT_FOUND",)),
+    "not_found": Expectation("ineligible", ("NOT_FOUND",), next_step="APPLY_TO_COMMISSION"),
 }
 
 

@@ -59,6 +59,13 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "на определённом участке.",
         "No registration: you can register at a designated polling station on voting day.",
     ),
+    "APPLY_TO_COMMISSION": (
+        "Тізілімде жоқ: жеке басты куәландыратын құжатпен учаскелік сайлау комиссиясына жүгініңіз.",
+        "Лица нет в государственной базе данных: обратитесь в участковую избирательную "
+        "комиссию с документом, удостоверяющим личность.",
+        "The registry does not know this person: apply to the precinct election commission "
+        "with an identity document.",
+    ),
     "NO_PRECINCT_FOR_ADDRESS": (
         "Тіркелген мекенжай ешбір учаскеге кірмейді; сайлау комиссиясына хабарласыңыз.",
         "Адрес регистрации не входит ни в один участок; обратитесь в избирательную комиссию.",
@@ -197,9 +204,12 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "No IIN is ever issued with these digits.",
     ),
     "NOT_INDIVIDUAL": (
-        "Бұл заңды тұлғаның БСН-і, жеке тұлғаның ЖСН-і емес.",
-        "Это БИН юридического лица, а не ИИН физического лица.",
-        "This is a legal entity's BIN, not an individual's IIN.",
+        "Тізілімде бұл нөмірмен жеке тұлға жоқ, ал нөмір заңды тұлғаның БСН-іне ұқсайды. "
+        "Егер бұл сіздің ЖСН-іңіз болса, учаскелік сайлау комиссиясына жүгініңіз.",
+        "В государственной базе данных нет лица с этим номером, а по виду это БИН "
+        "юридического лица. Если это ваш ИИН, обратитесь в участковую избирательную комиссию.",
+        "The registry holds no person with this number, and it has the shape of a legal "
+        "entity's BIN. If it is your IIN, apply to the precinct election commission.",
     ),
     "UNAUTHENTICATED": (
         "Жарамды кіру токені қажет.",

@@ -130,6 +130,11 @@ _INCAPACITATED_SHARE = 0.005
 _SENTENCED_SHARE = 0.0025
 _PRETRIAL_SHARE = 0.0004
 _IN_CUSTODY = _SENTENCED_SHARE + _PRETRIAL_SHARE
+# SPEC §15's dates of those bars. A sentence here always outlasts voting day, so that the
+# people drawn as imprisoned stay so (a court fixes a sentence's end when it passes it).
+_ADULT_DAYS = 18 * 365 + 4
+_LONGEST_CUSTODY_DAYS = 5 * 365
+_LONGEST_SENTENCE_LEFT_DAYS = 5 * 365
 
 # Cumulative thresholds of one uniform draw: how a person is registered.
 # About 0.1% of people are registered abroad; the dead and foreigners never are.
@@ -346,6 +351,29 @@ def _death_date(day: bytes | None) -> bytes:
     return b'"%b"' % day if day else _NULL
 
 
+def _with_facts(after_death: bytes, facts: bytes) -> bytes:
+    """A person's line end with SPEC §15's dated facts added (left out when there are none)."""
+    return after_death[:-2] + facts + b"}\n" if facts else after_death
+
+
+def _facts_of(
+    *,
+    incapacitated_since: dt.date | None = None,
+    custody_since: dt.date | None = None,
+    sentence_ends_on: dt.date | None = None,
+) -> bytes:
+    facts = {
+        b"incapacitated_since": incapacitated_since,
+        b"custody_since": custody_since,
+        b"sentence_ends_on": sentence_ends_on,
+    }
+    return b"".join(
+        b',"%b":"%b"' % (name, day.isoformat().encode())
+        for name, day in facts.items()
+        if day is not None
+    )
+
+
 # Most people: citizens, alive, fully capable, not in custody; indexed by `female`.
 _ORDINARY_TAILS = tuple(
     _NULL.join(
@@ -395,6 +423,7 @@ class _Sample(NamedTuple):
     death: dt.date | None = None
     capacity: LegalCapacity = LegalCapacity.FULL
     custody: Custody = Custody.NONE
+    facts: bytes = b""  # SPEC §15's dates, from _facts_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -689,6 +718,15 @@ class PopulationWriter:
                 Custody.SENTENCED if sentenced else Custody.PRETRIAL if pretrial else Custody.NONE
             ).value,
         )
+        if incapacitated or in_custody:
+            facts = self._dated_facts(
+                birth,
+                death,
+                incapacitated=incapacitated,
+                in_custody=in_custody,
+                sentenced=sentenced,
+            )
+            after_death = _with_facts(after_death, facts)
         death_date = _death_date(self._days[death - self._epoch] if death else None)
         bars = (dies, foreign, stage == 0, incapacitated, sentenced)
         self.tally["under_18"] += stage == 0
@@ -696,6 +734,35 @@ class PopulationWriter:
         names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
         born = self._days[birth - self._epoch]
         people += (opening, names, born, before_death, death_date, after_death)
+
+    def _dated_facts(
+        self,
+        birth: int,
+        death: int | None,
+        *,
+        incapacitated: bool,
+        in_custody: bool,
+        sentenced: bool,
+    ) -> bytes:
+        """Since when a court's incapacity or a custody holds (any day from coming of age to
+        the snapshot or death) and, for a sentence, its end: always after voting day."""
+        last_day = min(self._last_day, death) if death else self._last_day
+        of_age = min(birth + _ADULT_DAYS, last_day)
+        incapacitated_since = custody_since = sentence_ends_on = None
+        if incapacitated:
+            incapacitated_since = dt.date.fromordinal(self._day(of_age, last_day))
+        if in_custody:
+            since = self._day(max(of_age, last_day - _LONGEST_CUSTODY_DAYS), last_day)
+            custody_since = dt.date.fromordinal(since)
+        if sentenced:
+            after_voting = self._voting_day.toordinal() + 1
+            last = min(after_voting + _LONGEST_SENTENCE_LEFT_DAYS, _LAST_DATE.toordinal())
+            sentence_ends_on = dt.date.fromordinal(self._day(after_voting, last))
+        return _facts_of(
+            incapacitated_since=incapacitated_since,
+            custody_since=custody_since,
+            sentence_ends_on=sentence_ends_on,
+        )
 
     def _register(
         self, opening: bytes, birth: int, draw: float, *, foreign: bool, lines: list[bytes]
@@ -797,6 +864,7 @@ class PopulationWriter:
                 capacity=sample.capacity.value,
                 custody=sample.custody.value,
             )
+            after_death = _with_facts(after_death, sample.facts)
             death_date = _death_date(sample.death.isoformat().encode() if sample.death else None)
             names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
             born = sample.birth.isoformat().encode()
@@ -892,18 +960,24 @@ class PopulationWriter:
                 dt.date(1969, 6, 6),
                 home(dt.date(2001, 3, 15)),
                 capacity=LegalCapacity.INCAPACITATED,
+                facts=_facts_of(incapacitated_since=dt.date(2014, 2, 11)),
             ),
             _Sample(
                 "imprisoned",
                 dt.date(1990, 10, 1),
                 home(dt.date(2010, 5, 5)),
                 custody=Custody.SENTENCED,
+                facts=_facts_of(
+                    custody_since=dt.date(2023, 6, 14),
+                    sentence_ends_on=voting_day + dt.timedelta(days=400),
+                ),
             ),
             _Sample(
                 "pretrial_detention",
                 dt.date(1988, 3, 27),
                 institution(InstitutionKind.PRETRIAL_DETENTION, dt.date(2026, 9, 20)),
                 custody=Custody.PRETRIAL,
+                facts=_facts_of(custody_since=dt.date(2026, 9, 20)),
             ),
             _Sample(
                 "multiple_reasons",

@@ -46,7 +46,10 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 DECISION_KINDS = frozenset({DECISION_KIND, PRECINCT_CHECK_KIND, KIND_REFUSED})
 OUTCOMES = frozenset(o.value for o in Outcome)
 REASONS = frozenset(r.value for r in ReasonCode)
-NEXT_STEPS = frozenset(s.value for s in NextStepCode)
+# Next steps that are an ineligible voter's remedy, not a voter left without a precinct:
+# APPLY_TO_COMMISSION comes with NOT_FOUND, which the reasons already count.
+REMEDIES = frozenset({NextStepCode.APPLY_TO_COMMISSION.value})
+NEXT_STEPS = frozenset(s.value for s in NextStepCode) - REMEDIES
 UPSTREAMS = frozenset({registry.UPSTREAM, addresses.UPSTREAM})
 UPSTREAM_RESULTS = frozenset({UPSTREAM_OK, *(f.value for f in UpstreamFailure)})
 RATE_LIMIT_ROLES = frozenset({NO_ROLE, *(r.value for r in Role)})
@@ -222,6 +225,8 @@ class Metrics:
                 counter = self.decision_reasons.labels(OTHER)
             counter.inc()
         for step in next_steps:
+            if step in REMEDIES:
+                continue
             counter = self._unassigned.get(step)
             if counter is None:
                 counter = self.unassigned.labels(OTHER)

@@ -75,6 +75,12 @@ POPULATION_FIELDS = {
     "iin", "surname", "given_name", "patronymic", "birth_date", "sex", "citizenship",
     "death_date", "legal_capacity", "custody", "data_as_of",
 }  # fmt: skip
+# SPEC §15's dated facts: present only where they say something.
+DATED_FIELDS = {
+    "incapacitated": {"incapacitated_since"},
+    "pretrial": {"custody_since"},
+    "sentenced": {"custody_since", "sentence_ends_on"},
+}
 REGISTRATION_FIELDS = {
     "iin", "kind", "rca", "kato", "street", "house", "flat", "country", "city",
     "valid_from", "valid_until",
@@ -309,7 +315,9 @@ def test_an_issuer_refuses_once_its_serials_run_out() -> None:
 def test_every_file_has_exactly_the_spec_fields(country: Country) -> None:
     raw = country.raw
 
-    assert all(set(line) == POPULATION_FIELDS for line in raw["population.jsonl"])
+    assert all(
+        set(line) == POPULATION_FIELDS | _dated_fields_of(line) for line in raw["population.jsonl"]
+    )
     assert all(set(line) == REGISTRATION_FIELDS for line in raw["registrations.jsonl"])
     assert all(set(line) == PRECINCT_FIELDS for line in raw["precincts.jsonl"])
     assert all(set(line) == ELECTION_FIELDS for line in raw["elections.jsonl"])
@@ -317,6 +325,38 @@ def test_every_file_has_exactly_the_spec_fields(country: Country) -> None:
         set(segment) == {"street", "from", "to", "parity"}
         for line in raw["precincts.jsonl"]
         for segment in line["segments"]  # type: ignore[attr-defined]
+    )
+
+
+def _dated_fields_of(line: dict[str, object]) -> set[str]:
+    """The dated facts a person's line carries for its status (SPEC §15)."""
+    return DATED_FIELDS.get(str(line["legal_capacity"]), set()) | DATED_FIELDS.get(
+        str(line["custody"]), set()
+    )
+
+
+def test_court_bars_carry_their_dates_and_a_sentence_outlasts_voting_day(
+    country: Country,
+) -> None:
+    voting_day = country.elections[0].voting_day
+    incapacitated = [p for p in country.people.values() if p.incapacitated_since]
+    sentenced = [p for p in country.people.values() if p.custody is Custody.SENTENCED]
+
+    assert incapacitated
+    assert sentenced
+    assert all(p.legal_capacity is LegalCapacity.INCAPACITATED for p in incapacitated)
+    assert all(
+        p.custody_since is not None
+        for p in country.people.values()
+        if p.custody is not Custody.NONE
+    )
+    # Drawn as imprisoned, counted as imprisoned: the sentence still runs on voting day.
+    assert all(p.sentence_ends_on and p.sentence_ends_on > voting_day for p in sentenced)
+    assert all(
+        p.birth_date < day <= (p.death_date or day)
+        for p in country.people.values()
+        for day in (p.incapacitated_since, p.custody_since)
+        if day
     )
 
 
@@ -329,6 +369,7 @@ def test_dates_are_iso_days_and_the_snapshot_time_is_utc(country: Country) -> No
     dates += [line["death_date"] for line in people if line["death_date"] is not None]
     dates += [line["valid_from"] for line in registrations]
     dates += [line["valid_until"] for line in registrations if line["valid_until"] is not None]
+    dates += [line[field] for line in people for field in _dated_fields_of(line)]
     assert all(ISO_DATE.match(str(day)) for day in dates)
     assert all(ISO_DATE.match(str(line["voting_day"])) for line in country.raw["elections.jsonl"])
 
@@ -347,6 +388,13 @@ def test_nothing_in_the_registry_happens_after_its_snapshot(country: Country) ->
 
     assert all(p.birth_date < snapshot for p in country.people.values())
     assert all(p.death_date < snapshot for p in country.people.values() if p.death_date)
+    # Only a sentence's end is known ahead: the court fixed it when it passed the sentence.
+    assert all(
+        day < snapshot
+        for p in country.people.values()
+        for day in (p.incapacitated_since, p.capacity_restored_on, p.custody_since)
+        if day
+    )
     assert all(
         r.valid_from < snapshot and (r.valid_until is None or r.valid_from <= r.valid_until)
         for regs in country.registrations.values()
@@ -537,7 +585,7 @@ def test_samples_name_one_iin_per_category(country: Country) -> None:
         ("incapacitated", (ReasonCode.INCAPACITATED_BY_COURT,), None, None),
         ("imprisoned", (ReasonCode.IMPRISONED_BY_SENTENCE,), None, None),
         ("multiple_reasons", (ReasonCode.NOT_CITIZEN, ReasonCode.UNDER_18), None, None),
-        ("not_found", (ReasonCode.NOT_FOUND,), None, None),
+        ("not_found", (ReasonCode.NOT_FOUND,), None, NextStepCode.APPLY_TO_COMMISSION),
     ],
 )
 def test_each_sample_gets_its_outcome_from_the_real_rules(
