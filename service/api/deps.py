@@ -168,3 +168,8 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     if any(name not in known for name in request.query_params):
         # The names are the caller's own text and could be anything: never echoed back.
         raise InvalidInput(errors=[{"field": "query", "type": "unknown_parameter"}])
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):
+        # No operation takes a list in the query: a repeated parameter would silently keep
+        # its last value, so it is refused like any other malformed parameter.
+        raise InvalidInput(errors=[{"field": "query", "type": "repeated_parameter"}])
