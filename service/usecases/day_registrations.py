@@ -34,7 +34,7 @@ from service.domain.model import Election, Precinct
 from service.domain.undo import UndoStatus, UndoStep
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
-from service.usecases.context import actor_of, lookup_payload, validated_iin
+from service.usecases.context import actor_of, record_lookup, validated_iin
 from service.usecases.eligibility import (
     UNGUARDED,
     EligibilityService,
@@ -530,13 +530,14 @@ class DayRegistrationService:
                 after=after,
                 now=now,
             )
-            uow.audit.append(
+            record_lookup(
+                uow,
                 kind=KIND_LOOKUP,
                 subject=subject,
-                payload=lookup_payload(
-                    [(v.id, v.election_id) for v in found.items], caller, request_id
-                ),
-                recorded_at=now,
+                found=[(v.id, v.election_id) for v in found.items],
+                caller=caller,
+                request_id=request_id,
+                now=now,
             )
             return found
 

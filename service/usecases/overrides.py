@@ -28,7 +28,7 @@ from service.domain.overrides import (
 )
 from service.domain.undo import UndoStatus, UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.usecases.context import actor_of, lookup_payload, validated_iin
+from service.usecases.context import actor_of, record_lookup, validated_iin
 from service.usecases.eligibility import UNGUARDED, LookupGuard
 from service.usecases.paging import Page, collect_page, key_of
 from service.usecases.ports import (
@@ -438,13 +438,14 @@ class OverrideService:
         def read_and_record(uow: UnitOfWork) -> Page[OverrideView]:
             voter = replace(query, subject=subject)
             found = self._collect(uow, voter, status=status, limit=limit, after=after, now=now)
-            uow.audit.append(
+            record_lookup(
+                uow,
                 kind=KIND_LOOKUP,
                 subject=subject,
-                payload=lookup_payload(
-                    [(v.id, v.election_id) for v in found.items], caller, request_id
-                ),
-                recorded_at=now,
+                found=[(v.id, v.election_id) for v in found.items],
+                caller=caller,
+                request_id=request_id,
+                now=now,
             )
             return found
 
