@@ -20,13 +20,15 @@ from structlog.types import EventDict, FilteringBoundLogger, Processor, WrappedL
 from service.domain.iin_text import holds_iin_shaped, redact_iin_shaped
 
 REDACTED = "[REDACTED-IIN]"
+_TWELVE_DIGITS = 10**11
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
         return redact_iin_shaped(value, REDACTED)
     if isinstance(value, int) and not isinstance(value, bool):
-        return REDACTED if holds_iin_shaped(str(value)) else value
+        # Most logged numbers are small, and fewer than twelve digits are never IIN-shaped.
+        return REDACTED if abs(value) >= _TWELVE_DIGITS and holds_iin_shaped(str(value)) else value
     if isinstance(value, MutableMapping):
         return {_redact(k): _redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

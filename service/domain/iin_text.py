@@ -125,27 +125,24 @@ def _runs_for(text: str) -> re.Pattern[str]:
     return _BMP_RUNS if _UNCOMMON.search(text) is None else _SHORT_RUNS
 
 
+def _is_iin_shaped(run: re.Match[str]) -> bool:
+    return sum(_WEIGHTS.get(c, 0) for c in run.group()) >= IIN_LENGTH
+
+
 def iin_shaped_spans(text: str) -> Iterator[tuple[int, int]]:
     """The (start, end) of each IIN-shaped run in ``text``, in order, first digit to last."""
-    for match in _runs_for(text).finditer(text):
-        if sum(_WEIGHTS.get(c, 0) for c in match.group()) >= IIN_LENGTH:
-            yield match.span()
+    return (run.span() for run in _runs_for(text).finditer(text) if _is_iin_shaped(run))
 
 
 def holds_iin_shaped(text: str) -> bool:
-    return next(iin_shaped_spans(text), None) is not None
+    return any(_is_iin_shaped(run) for run in _runs_for(text).finditer(text))
 
 
 def redact_iin_shaped(text: str, replacement: str) -> str:
-    """``text`` with each IIN-shaped run replaced; the text itself when it holds none."""
-    # Log lines are redacted on the hot path, and nearly all hold no run at all: one search.
-    if _runs_for(text).search(text) is None:
-        return text
-    spans = list(iin_shaped_spans(text))
-    parts: list[str] = []
-    kept_from = 0
-    for start, end in spans:
-        parts += (text[kept_from:start], replacement)
-        kept_from = end
-    parts.append(text[kept_from:])
-    return "".join(parts)
+    """``text`` with each IIN-shaped run replaced (log lines: on every request's hot path)."""
+    if text.isascii():
+        # Every run found in ASCII text holds twelve digits: nothing to count.
+        return _ASCII_RUNS.sub(replacement.replace("\\", "\\\\"), text)
+    return _runs_for(text).sub(
+        lambda run: replacement if _is_iin_shaped(run) else run.group(), text
+    )

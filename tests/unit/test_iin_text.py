@@ -271,3 +271,8 @@ def test_separators_and_invisible_characters_are_ignored_between_digits(characte
 def test_other_characters_end_a_run(character: str) -> None:
     assert not is_ignored_between_digits(character)
     assert not holds_iin_shaped(IIN[:6] + character + IIN[6:])
+
+
+@pytest.mark.parametrize("text", ["a 780203400000 b", "а 7802 0340 0000 б"])
+def test_the_replacement_is_written_as_given(text: str) -> None:
+    assert redact_iin_shaped(text, r"[\1 \g<0>]")[2:-2] == r"[\1 \g<0>]"
