@@ -211,6 +211,13 @@ class EmptyRequest(_Request):
     pass
 
 
+class UndoApproval(_Request):
+    """The second operator's approval; naming the request reviewed is refused (409) if another
+    one is open by now."""
+
+    undo_request_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+
+
 class OverrideRequest(_Request):
     iin: IinInput
     election_id: ElectionId
@@ -260,6 +267,24 @@ class OverrideOut(BaseModel):
 class OverrideList(BaseModel):
     items: list[OverrideOut]
     next: str | None
+
+
+class AccountHoldOut(BaseModel):
+    id: str
+    account: str
+    role: str
+    placed_at: dt.datetime
+    distinct_voters: int
+    threshold: int
+    status: Literal["held", "lifted"]
+    lifted_by: str | None
+    lifted_at: dt.datetime | None
+    lift_reason: str | None
+    audit: AuditReceipt | None = None
+
+
+class AccountHoldList(BaseModel):
+    items: list[AccountHoldOut]
 
 
 class OverrideSearchRequest(_Request):

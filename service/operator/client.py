@@ -162,8 +162,11 @@ class ApiClient:
         path = f"/v1/overrides/{_segment(override_id)}/revoke"
         return self._send("POST", path, {"reason": reason})
 
-    def approve_override_revocation(self, override_id: str) -> dict[str, Any]:
-        return self._send("POST", f"/v1/overrides/{_segment(override_id)}/revoke/approve", {})
+    def approve_override_revocation(
+        self, override_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
+        path = f"/v1/overrides/{_segment(override_id)}/revoke/approve"
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
 
     def refuse_override_revocation(self, override_id: str, *, reason: str) -> dict[str, Any]:
         path = f"/v1/overrides/{_segment(override_id)}/revoke/refuse"
@@ -181,6 +184,13 @@ class ApiClient:
         body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
         return self._send("POST", "/v1/search/overrides", body)
 
+    def list_account_holds(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/account-holds", None)
+
+    def lift_account_hold(self, hold_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/account-holds/{_segment(hold_id)}/lift"
+        return self._send("POST", path, {"reason": reason})
+
     def get_day_registration(self, registration_id: str) -> dict[str, Any]:
         return self._send("GET", f"/v1/day-registrations/{_segment(registration_id)}", None)
 
@@ -188,9 +198,11 @@ class ApiClient:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel"
         return self._send("POST", path, {"reason": reason})
 
-    def approve_day_registration_cancellation(self, registration_id: str) -> dict[str, Any]:
+    def approve_day_registration_cancellation(
+        self, registration_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel/approve"
-        return self._send("POST", path, {})
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
 
     def refuse_day_registration_cancellation(
         self, registration_id: str, *, reason: str

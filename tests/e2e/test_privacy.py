@@ -351,6 +351,16 @@ PLACEMENTS: dict[str, Placement] = {
         _OPERATOR,
         {"iin": PEOPLE["no_registration"]["iin"], "election_id": i, "registered_before": i},
     ),
+    "account_holds.list": lambda i: Probe(
+        "GET /v1/account-holds", "GET", f"/v1/account-holds?role={i}", _OPERATOR
+    ),
+    "account_holds.lift": lambda i: Probe(
+        "POST /v1/account-holds/{hold_id}/lift",
+        "POST",
+        f"/v1/account-holds/{i}/lift",
+        _OPERATOR,
+        {"reason": i},
+    ),
     "override.get": lambda i: Probe(
         "GET /v1/overrides/{override_id}", "GET", f"/v1/overrides/{i}", _OPERATOR
     ),
