@@ -25,6 +25,11 @@ dates, times, lists and court case numbers ("№ 2-1234/2026 от 15.01.2026", "
 IIN grouped with dots or slashes ("7802.0340.0000") is not found, and 12 digits spread over
 numbers joined only by spaces or dashes ("2026-01-15 - 2026-02-15") are refused. A check
 digit is deliberately not required: a mistyped IIN is still someone's.
+
+A canonical UUID (8-4-4-4-12 hexadecimal digits, standing alone) is an identifier, not a
+number a person wrote, and is read as letters: the service names its records and requests by
+random UUIDs, and about one in thirty of them has dashes joining twelve decimal digits
+("12345678-9012-4..."). The price: an IIN deliberately dressed as part of a UUID is not found.
 """
 
 from __future__ import annotations
@@ -129,20 +134,37 @@ def _is_iin_shaped(run: re.Match[str]) -> bool:
     return sum(_WEIGHTS.get(c, 0) for c in run.group()) >= IIN_LENGTH
 
 
+_HEX = "[0-9A-Fa-f]"
+UUID = re.compile(rf"(?<![0-9A-Za-z]){_HEX}{{8}}(?:-{_HEX}{{4}}){{3}}-{_HEX}{{12}}(?![0-9A-Za-z])")
+_SHORTEST_UUID = 36
+
+
+def _uuids_as_letters(text: str) -> str:
+    """``text`` with each canonical UUID written as letters, every other character in place."""
+    if len(text) < _SHORTEST_UUID or "-" not in text or UUID.search(text) is None:
+        return text
+    return UUID.sub(lambda found: "u" * len(found.group()), text)
+
+
 def iin_shaped_spans(text: str) -> Iterator[tuple[int, int]]:
     """The (start, end) of each IIN-shaped run in ``text``, in order, first digit to last."""
-    return (run.span() for run in _runs_for(text).finditer(text) if _is_iin_shaped(run))
+    read = _uuids_as_letters(text)
+    return (run.span() for run in _runs_for(read).finditer(read) if _is_iin_shaped(run))
 
 
 def holds_iin_shaped(text: str) -> bool:
-    return any(_is_iin_shaped(run) for run in _runs_for(text).finditer(text))
+    return next(iin_shaped_spans(text), None) is not None
 
 
 def redact_iin_shaped(text: str, replacement: str) -> str:
     """``text`` with each IIN-shaped run replaced (log lines: on every request's hot path)."""
-    if text.isascii():
+    if text.isascii() and _uuids_as_letters(text) is text:
         # Every run found in ASCII text holds twelve digits: nothing to count.
         return _ASCII_RUNS.sub(replacement.replace("\\", "\\\\"), text)
-    return _runs_for(text).sub(
-        lambda run: replacement if _is_iin_shaped(run) else run.group(), text
-    )
+    pieces: list[str] = []
+    written = 0
+    for start, end in iin_shaped_spans(text):
+        pieces += (text[written:start], replacement)
+        written = end
+    pieces.append(text[written:])
+    return "".join(pieces)

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sys
 import unicodedata
+import uuid
 
 import pytest
-from hypothesis import example, given
+from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
 from service.domain import iin_text
@@ -160,6 +161,8 @@ def test_any_iin_written_with_any_digits_and_separators_is_found_in_any_text(
     before: str, iin: str, after: str
 ) -> None:
     text = before + iin + after
+    # The one place the rule looks away: a canonical UUID is an identifier (module docstring).
+    assume(iin_text.UUID.search(text) is None)
     first, last = len(before), len(before) + len(iin)
     assert any(start <= first and last <= end for start, end in iin_shaped_spans(text))
     assert iin not in redact_iin_shaped(text, REDACTED)
@@ -189,6 +192,8 @@ def _runs_one_character_at_a_time(text: str) -> list[tuple[int, int]]:
     """The rule read literally, as a reference for the regular expressions."""
     spans: list[tuple[int, int]] = []
     start = end = digits = 0
+    for found in iin_text.UUID.finditer(text):
+        text = text[: found.start()] + "u" * len(found.group()) + text[found.end() :]
     for index, character in enumerate([*text, "x"]):
         if weight := digits_in(character):
             if digits == 0:
@@ -276,3 +281,50 @@ def test_other_characters_end_a_run(character: str) -> None:
 @pytest.mark.parametrize("text", ["a 780203400000 b", "а 7802 0340 0000 б"])
 def test_the_replacement_is_written_as_given(text: str) -> None:
     assert redact_iin_shaped(text, r"[\1 \g<0>]")[2:-2] == r"[\1 \g<0>]"
+
+
+# --- identifiers: canonical UUIDs -----------------------------------------------------------
+
+
+@given(st.uuids())
+def test_no_uuid_is_iin_shaped_in_either_case_or_inside_text(value: uuid.UUID) -> None:
+    # Without the exemption about one random UUID in thirty would be (dashes join its groups).
+    for written in (str(value), str(value).upper(), f"request {value}: done", f"/v1/x/{value}"):
+        assert not holds_iin_shaped(written)
+        assert redact_iin_shaped(written, REDACTED) == written
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12345678-9012-4abc-8def-0123456789ab",
+        "12345678-9012-3456-7890-123456789012",
+        "abcdefab-abcd-4bcd-abcd-780203400000",
+    ],
+)
+def test_a_uuid_whose_groups_join_into_twelve_digits_is_an_identifier(text: str) -> None:
+    assert not holds_iin_shaped(text)
+    assert redact_iin_shaped(text, REDACTED) == text
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "12345678-9012",  # the first two groups alone
+        "12345678-9012-4abc-8def-0123456789abc",  # a last group of thirteen
+        "x12345678-9012-4abc-8def-0123456789ab",  # no longer standing alone
+        "12345678-9012-4abc-8def-0123456789ab0",
+    ],
+)
+def test_text_that_is_not_a_canonical_uuid_is_read_as_usual(text: str) -> None:
+    assert holds_iin_shaped(text)
+
+
+def test_an_iin_next_to_a_uuid_is_still_found_and_only_it_is_redacted() -> None:
+    record = "12345678-9012-4abc-8def-0123456789ab"
+    text = f"ИИН 7802 0340 0000, запись {record}; {IIN}-{record}"
+
+    assert holds_iin_shaped(text)
+    assert redact_iin_shaped(text, REDACTED) == (
+        f"ИИН {REDACTED}, запись {record}; {REDACTED}-{record}"
+    )
