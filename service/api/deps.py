@@ -12,8 +12,9 @@ from fastapi.dependencies.models import Dependant
 from service.bootstrap import AppServices
 from service.db.audit_reading import AuditReading
 from service.domain.caller import Caller, Role
+from service.domain.iin_text import holds_iin_shaped
 from service.errors import Forbidden, InvalidInput, Unauthenticated
-from service.logs import IIN_SHAPED, get_logger
+from service.logs import get_logger
 from service.messages import Language, negotiate
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
@@ -105,7 +106,7 @@ def authenticate(services: AppServices, authorization: str) -> Caller:
     except TokenRejected as exc:
         _security_log.warning("security.token.rejected", reason=exc.reason)
         raise Unauthenticated(reason=exc.reason) from None
-    if IIN_SHAPED.search(caller.subject):
+    if holds_iin_shaped(caller.subject):
         # An account named by a national id would write it into every audit entry it causes.
         _security_log.warning("security.token.rejected", reason=SUBJECT_HOLDS_IIN)
         raise Unauthenticated(reason=SUBJECT_HOLDS_IIN)

@@ -18,9 +18,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from service.domain.day_registration import RegistrationStatus
+from service.domain.iin_text import holds_iin_shaped
 from service.domain.model import OverrideKind
 from service.domain.overrides import OverrideStatus
-from service.logs import IIN_SHAPED
 from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 
 IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -36,7 +36,8 @@ ElectionId = Annotated[
 def _holds_no_iin(text: str) -> str:
     # Free text is stored, shown to other operators and partly written into the audit log,
     # which never holds an IIN (SPEC §8): refuse it rather than silently alter the text.
-    if IIN_SHAPED.search(text):
+    # Grouped, dashed, full-width and zero-width forms count too (``iin_text`` says which).
+    if holds_iin_shaped(text):
         raise PydanticCustomError("contains_iin", "free text must not hold an IIN")
     return text
 

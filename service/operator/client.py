@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
+from service.domain.iin_text import holds_iin_shaped
 from service.domain.model import OverrideKind
-from service.logs import IIN_SHAPED
 
 TIMEOUT_SECONDS = 10.0
 # Filters of a listing, by the API's parameter names; None leaves one out.
@@ -53,13 +53,14 @@ class UnsafeUrlValue(ValueError):
 
 
 def _segment(value: str) -> str:
+    # The records' own UUIDs pass: ``iin_text`` reads a canonical UUID as an identifier.
     _refuse_iin_shaped(value)
     # Quote everything, "/" included, so an id can never step into another route.
     return quote(value, safe="")
 
 
 def _refuse_iin_shaped(value: str) -> None:
-    if IIN_SHAPED.search(value):
+    if holds_iin_shaped(value):
         raise UnsafeUrlValue("value looks like an IIN; IINs are sent in request bodies only")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -332,6 +333,23 @@ def test_request_id_is_echoed_in_header_and_problem(client: TestClient, keys: Ke
     )
     assert response.headers["x-request-id"] == "req-12345678"
     assert response.json()["request_id"] == "req-12345678"
+
+
+@pytest.mark.parametrize("request_id", [str(uuid.uuid4()), "12345678-9012-4abc-8def-0123456789ab"])
+def test_a_front_ends_uuid_request_id_is_kept_even_when_its_groups_join_into_twelve_digits(
+    client: TestClient, request_id: str
+) -> None:
+    response = client.post("/v1/eligibility/check", json={}, headers={"X-Request-ID": request_id})
+    assert response.headers["x-request-id"] == request_id
+    assert response.json()["request_id"] == request_id
+
+
+def test_a_request_id_holding_a_grouped_iin_is_replaced(client: TestClient) -> None:
+    response = client.post(
+        "/v1/eligibility/check", json={}, headers={"X-Request-ID": "7802-0340-0000"}
+    )
+    assert response.headers["x-request-id"] != "7802-0340-0000"
+    assert "7802" not in response.text
 
 
 def test_single_lookups_and_batched_lookups_give_the_same_decisions(

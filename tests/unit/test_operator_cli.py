@@ -674,6 +674,31 @@ def test_an_iin_given_where_an_id_belongs_is_refused_before_any_request(api: Fak
     assert api.requests == []
 
 
+@pytest.mark.parametrize(
+    "written", ["8801 0130 0123", "880101-300123", "８８０１０１３００１２３", "8801\u200b01300123"]
+)
+def test_an_iin_written_grouped_or_in_other_digits_is_refused_where_an_id_belongs(
+    api: FakeApi, written: str
+) -> None:
+    result = run(["override", "approve", written, "--token", TOKEN])
+
+    assert result.exit_code == 2
+    assert "looks like an IIN" in result.stderr
+    assert api.requests == []
+
+
+def test_an_id_the_service_issued_is_sent_even_when_its_groups_join_into_twelve_digits(
+    api: FakeApi,
+) -> None:
+    # Dashes join "12345678" and "9012" into a run of twelve: about 3% of random UUIDs.
+    issued = "12345678-9012-4abc-8def-0123456789ab"
+    api.body = {**OVERRIDE, "id": issued}
+    result = run(["override", "approve", issued, "--token", TOKEN])
+
+    assert result.exit_code == 0, result.output
+    assert api.only_request.url.raw_path == f"/v1/overrides/{issued}/approve".encode()
+
+
 # --- tokens ---------------------------------------------------------------------------------
 
 
