@@ -25,12 +25,14 @@ from service.datafiles import read_elections, read_precincts
 from service.db.audit_reading import AuditReading
 from service.db.engine import Database
 from service.db.group_commit import DecisionWriter
+from service.db.holds import HeldAccountsCache
 from service.db.reference import ReferenceCache
 from service.db.storage import SqlStorage
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
-from service.ratelimit import BulkLookupWatch, RequestLimits
+from service.ratelimit import BulkLookupGuard, RequestLimits
 from service.security.tokens import TokenVerifier
+from service.usecases.account_holds import AccountHoldService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.overrides import OverrideService
@@ -52,6 +54,7 @@ class AppServices:
     eligibility: EligibilityService
     day_registrations: DayRegistrationService
     overrides: OverrideService
+    account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
     decisions: DecisionWriter
     metrics: Metrics
@@ -124,8 +127,14 @@ def build_services(
         database=database, audit_log=audit_log, clock=clock, observer=metrics
     )
     voter_subject = partial(pseudonymise, key=settings.audit_hmac_key.get_secret_value().encode())
-    # One watch for every way an account can name voters: checks and look-ups by IIN alike.
-    lookups = BulkLookupWatch(threshold=settings.bulk_lookup_threshold, observer=metrics)
+    limits = settings.role_limits()
+    account_holds = AccountHoldService(
+        storage=storage,
+        held=HeldAccountsCache(database, refresh_seconds=settings.account_hold_refresh_seconds),
+        clock=clock,
+    )
+    # One guard for every way an account can name voters: checks and look-ups by IIN alike.
+    lookups = BulkLookupGuard(table=limits, holds=account_holds, observer=metrics)
     eligibility_service = EligibilityService(
         registry=upstreams.persons,
         addresses=upstreams.registrations,
@@ -167,13 +176,10 @@ def build_services(
             clock=clock,
             lookups=lookups,
         ),
+        account_holds=account_holds,
         upstream_clients=tuple(upstreams.clients.values()),
         decisions=decisions,
         metrics=metrics,
-        rate_limits=RequestLimits(
-            per_subject_per_minute=settings.rate_limit_per_minute,
-            per_role_per_minute=settings.rate_limit_per_role,
-            observer=metrics,
-        ),
+        rate_limits=RequestLimits(table=limits, observer=metrics),
         readiness=ReadinessProbe(database=database, upstreams=upstreams.clients),
     )

@@ -246,10 +246,15 @@ def data_generate(
         typer.Option(min=1, help="Processes making people (default: one per CPU); same files."),
     ] = None,
 ) -> None:
-    """Write a synthetic country: population, registrations, precincts, elections."""
+    """Write a synthetic country: population, registrations, precincts, elections.
+
+    Then print how its shape compares with the published figures scaled to --persons; from
+    1,000,000 persons on, a figure more than 10% off makes the command exit 1 (files kept).
+    """
     import time
 
     from service.datagen import generate_country
+    from service.datagen.shape import compare, failed, table
 
     started = time.perf_counter()
     summary = generate_country(out_dir=out, persons=persons, seed=seed, workers=workers)
@@ -261,6 +266,12 @@ def data_generate(
     )
     for category, count in sorted(summary.categories.items()):
         typer.echo(f"  {category:<28} {count}")
+    rows = compare(persons, summary.figures)
+    typer.echo("")
+    for line in table(persons, rows):
+        typer.echo(line)
+    if failed(persons, rows):
+        raise typer.Exit(1)
 
 
 # --- import ------------------------------------------------------------------------------

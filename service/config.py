@@ -9,6 +9,9 @@ from typing import Self
 from pydantic import Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.domain.caller import Role
+from service.domain.limits import RoleLimits, role_limits
+
 PLACEHOLDER_HMAC_KEY = "dev-only-audit-hmac-key-change-me"
 
 
@@ -54,14 +57,42 @@ class Settings(BaseSettings):
     audit_checkpoint_every: int = Field(default=1000, ge=1, le=100_000)
     audit_checkpoint_max_age_seconds: int = Field(default=60, ge=1, le=3600)
 
-    rate_limit_per_minute: int = Field(default=600, ge=1)
-    # JSON object {role: requests per minute}; a caller gets its most generous role's limit,
-    # never more than rate_limit_per_minute. Roles left out get rate_limit_per_minute.
+    # Each role has its limits in service/domain/limits.py (the README's table). These
+    # settings replace them: a per-role JSON object {role: n} wins over one value for every
+    # role, which wins over the table. A caller gets its most generous role's limits.
+    rate_limit_per_minute: int | None = Field(default=None, ge=1)
     rate_limit_per_role: dict[str, PositiveInt] = Field(default_factory=dict)
-    bulk_lookup_threshold: int = Field(default=500, ge=1)
+    # Distinct voters one account may look up in an hour before it is held (e-gov: alerted).
+    bulk_lookup_threshold: int | None = Field(default=None, ge=1)
+    bulk_lookup_threshold_per_role: dict[str, PositiveInt] = Field(default_factory=dict)
+    # How soon a replica sees a hold another replica placed or lifted.
+    account_hold_refresh_seconds: float = Field(default=5.0, gt=0, le=60)
     clock_fixed: dt.datetime | None = None
     max_body_bytes: int = Field(default=16_384, ge=1024, le=1_048_576)
     log_format: LogFormat = LogFormat.AUTO
+
+    @model_validator(mode="after")
+    def _refuse_unknown_roles(self) -> Self:
+        known = {role.value for role in Role}
+        for name, table in (
+            ("VOTER_RATE_LIMIT_PER_ROLE", self.rate_limit_per_role),
+            ("VOTER_BULK_LOOKUP_THRESHOLD_PER_ROLE", self.bulk_lookup_threshold_per_role),
+        ):
+            unknown = sorted(set(table) - known)
+            if unknown:
+                raise ValueError(f"{name} names unknown roles: {unknown}")
+        return self
+
+    def role_limits(self) -> dict[Role, RoleLimits]:
+        """The role table (service.domain.limits) with these settings applied."""
+        return role_limits(
+            per_minute=self.rate_limit_per_minute,
+            per_minute_by_role={Role(r): n for r, n in self.rate_limit_per_role.items()},
+            hold_after_voters=self.bulk_lookup_threshold,
+            hold_after_voters_by_role={
+                Role(r): n for r, n in self.bulk_lookup_threshold_per_role.items()
+            },
+        )
 
     @model_validator(mode="after")
     def _refuse_development_shortcuts_in_production(self) -> Self:

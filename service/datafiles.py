@@ -62,6 +62,15 @@ class _Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
 
+def _left_out_when_null(value: object) -> bool:
+    return value is None
+
+
+# SPEC §15's dated facts: optional, and left out of a served record when null, so that the
+# twelve million people with none of them cost no bytes for them.
+DatedFact = Annotated[dt.date | None, Field(default=None, exclude_if=_left_out_when_null)]
+
+
 class PersonRecord(_Record):
     iin: Iin
     surname: ShortText
@@ -74,6 +83,10 @@ class PersonRecord(_Record):
     legal_capacity: LegalCapacity
     custody: Custody
     data_as_of: dt.datetime
+    incapacitated_since: DatedFact
+    capacity_restored_on: DatedFact
+    custody_since: DatedFact
+    sentence_ends_on: DatedFact
 
     def to_domain(self) -> Person:
         return Person(
@@ -88,6 +101,10 @@ class PersonRecord(_Record):
             legal_capacity=self.legal_capacity,
             custody=self.custody,
             data_as_of=self.data_as_of,
+            incapacitated_since=self.incapacitated_since,
+            capacity_restored_on=self.capacity_restored_on,
+            custody_since=self.custody_since,
+            sentence_ends_on=self.sentence_ends_on,
         )
 
 
@@ -317,6 +334,12 @@ def _sha256(path: Path) -> str:
 
 
 def person_to_json(person: Person) -> dict[str, Any]:
+    dated = {
+        "incapacitated_since": person.incapacitated_since,
+        "capacity_restored_on": person.capacity_restored_on,
+        "custody_since": person.custody_since,
+        "sentence_ends_on": person.sentence_ends_on,
+    }
     return {
         "iin": person.iin,
         "surname": person.surname,
@@ -329,4 +352,5 @@ def person_to_json(person: Person) -> dict[str, Any]:
         "legal_capacity": person.legal_capacity.value,
         "custody": person.custody.value,
         "data_as_of": person.data_as_of.isoformat().replace("+00:00", "Z"),
+        **{name: day.isoformat() for name, day in dated.items() if day is not None},
     }

@@ -74,7 +74,7 @@ EXPECTED: dict[str, Expectation] = {
     "incapacitated": Expectation("ineligible", ("INCAPACITATED_BY_COURT",)),
     "imprisoned": Expectation("ineligible", ("IMPRISONED_BY_SENTENCE",)),
     "multiple_reasons": Expectation("ineligible", None),
-    "not_found": Expectation("ineligible", ("NOT_FOUND",)),
+    "not_found": Expectation("ineligible", ("NOT_FOUND",), next_step="APPLY_TO_COMMISSION"),
 }
 
 
@@ -343,6 +343,13 @@ def print_banner(
      --kind include --reason-code COURT_DECISION --reason-text "capacity restored" \\
      --document "court 2-1/2027" --token-file {tokens}/operator-a.jwt
    {cli} override approve OVERRIDE_ID --token-file {tokens}/operator-b.jwt
+ Undoing takes two operators as well (operator-b asks, operator-a approves):
+   {cli} override revoke OVERRIDE_ID --reason "appeal upheld" --token-file {tokens}/operator-b.jwt
+   {cli} override revoke-approve OVERRIDE_ID --token-file {tokens}/operator-a.jwt
+
+ Finding a voter's records (the IIN is read from a file or stdin, never put in a URL):
+   {cli} override find --iin-file - --token-file {tokens}/operator-a.jwt
+   {cli} registration find --iin-file - --token-file {tokens}/operator-a.jwt
 
  Audit:
    curl -s {base_url}/v1/audit/checkpoint -H "Authorization: Bearer $(cat {tokens}/auditor.jwt)"

@@ -48,6 +48,9 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
     UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
     RATE_LIMITED = "RATE_LIMITED"
+    ACCOUNT_HELD = "ACCOUNT_HELD"
+    HOLD_NOT_ACTIVE = "HOLD_NOT_ACTIVE"
+    SELF_LIFT_FORBIDDEN = "SELF_LIFT_FORBIDDEN"
     UNDETERMINED = "UNDETERMINED"
     SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
     INTERNAL_ERROR = "INTERNAL_ERROR"
@@ -96,6 +99,13 @@ class RateLimited(ServiceError):
     def __init__(self, *, retry_after_seconds: int) -> None:
         super().__init__()
         self.retry_after_seconds = retry_after_seconds
+
+
+class AccountHeld(ServiceError):
+    """The account looked up more distinct voters than its role allows in an hour: it is
+    held, refused every voter look-up, until an operator lifts the hold."""
+
+    code = ErrorCode.ACCOUNT_HELD
 
 
 class UpstreamFailure(StrEnum):

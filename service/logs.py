@@ -2,13 +2,13 @@
 
 Every value of every event (exception text included) passes through ``redact_iins`` after
 exceptions are formatted and before rendering, so an IIN that slips into a message, a
-library's error or a traceback still never reaches the output.
+library's error or a traceback still never reaches the output, whichever way it is written
+(grouped, dashed, in other digit families, with invisible characters: ``service.domain.iin_text``).
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import sys
 from collections.abc import MutableMapping
 from typing import Any
@@ -17,16 +17,18 @@ import orjson
 import structlog
 from structlog.types import EventDict, FilteringBoundLogger, Processor, WrappedLogger
 
-IIN_SHAPED = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
+from service.domain.iin_text import holds_iin_shaped, redact_iin_shaped
+
 REDACTED = "[REDACTED-IIN]"
+_TWELVE_DIGITS = 10**11
 
 
 def _redact(value: Any) -> Any:
     if isinstance(value, str):
-        return IIN_SHAPED.sub(REDACTED, value)
+        return redact_iin_shaped(value, REDACTED)
     if isinstance(value, int) and not isinstance(value, bool):
-        text = str(value)
-        return REDACTED if IIN_SHAPED.fullmatch(text.lstrip("-")) else value
+        # Most logged numbers are small, and fewer than twelve digits are never IIN-shaped.
+        return REDACTED if abs(value) >= _TWELVE_DIGITS and holds_iin_shaped(str(value)) else value
     if isinstance(value, MutableMapping):
         return {_redact(k): _redact(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):

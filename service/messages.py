@@ -67,6 +67,13 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "на определённом участке.",
         "No registration: you can register at a designated polling station on voting day.",
     ),
+    "APPLY_TO_COMMISSION": (
+        "Тізілімде жоқ: жеке басты куәландыратын құжатпен учаскелік сайлау комиссиясына жүгініңіз.",
+        "Лица нет в государственной базе данных: обратитесь в участковую избирательную "
+        "комиссию с документом, удостоверяющим личность.",
+        "The registry does not know this person: apply to the precinct election commission "
+        "with an identity document.",
+    ),
     "NO_PRECINCT_FOR_ADDRESS": (
         "Тіркелген мекенжай ешбір учаскеге кірмейді; сайлау комиссиясына хабарласыңыз.",
         "Адрес регистрации не входит ни в один участок; обратитесь в избирательную комиссию.",
@@ -205,9 +212,12 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "No IIN is ever issued with these digits.",
     ),
     "NOT_INDIVIDUAL": (
-        "Бұл заңды тұлғаның БСН-і, жеке тұлғаның ЖСН-і емес.",
-        "Это БИН юридического лица, а не ИИН физического лица.",
-        "This is a legal entity's BIN, not an individual's IIN.",
+        "Тізілімде бұл нөмірмен жеке тұлға жоқ, ал нөмір заңды тұлғаның БСН-іне ұқсайды. "
+        "Егер бұл сіздің ЖСН-іңіз болса, учаскелік сайлау комиссиясына жүгініңіз.",
+        "В государственной базе данных нет лица с этим номером, а по виду это БИН "
+        "юридического лица. Если это ваш ИИН, обратитесь в участковую избирательную комиссию.",
+        "The registry holds no person with this number, and it has the shape of a legal "
+        "entity's BIN. If it is your IIN, apply to the precinct election commission.",
     ),
     "UNAUTHENTICATED": (
         "Жарамды кіру токені қажет.",
@@ -268,6 +278,27 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Сұраныстар тым көп; кейінірек қайталаңыз.",
         "Слишком много запросов; повторите позже.",
         "Too many requests; try again later.",
+    ),
+    "ACCOUNT_HELD": (
+        "Бұл тіркелгі өз рөліне рұқсат етілгеннен көп сайлаушыны сұрады және тоқтатылды: "
+        "оператор тоқтатуды алмайынша сайлаушыларды іздеуге болмайды. "
+        "Сайлау комиссиясының операторына хабарласыңыз.",
+        "Учётная запись запросила больше избирателей, чем допускает её роль, и приостановлена: "
+        "поиск избирателей запрещён, пока оператор не снимет приостановку. "
+        "Обратитесь к оператору избирательной комиссии.",
+        "This account looked up more voters than its role allows and is held: voter look-ups "
+        "are refused until an operator lifts the hold. "
+        "Contact your election commission's operator.",
+    ),
+    "HOLD_NOT_ACTIVE": (
+        "Бұл тоқтату бұрыннан алынған.",
+        "Эта приостановка уже снята.",
+        "This hold has already been lifted.",
+    ),
+    "SELF_LIFT_FORBIDDEN": (
+        "Өз тіркелгіңіздің тоқтатуын алуға болмайды: оны басқа оператор алуы керек.",
+        "Нельзя снять приостановку собственной учётной записи: её снимает другой оператор.",
+        "An operator cannot lift a hold on their own account; a different operator must.",
     ),
     "UNDETERMINED": (
         "Мемлекеттік дерекқор қолжетімсіз; шешім қабылданбады, кейінірек қайталаңыз.",

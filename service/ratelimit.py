@@ -1,9 +1,11 @@
-"""Per-subject request limits and bulk-read detection (SPEC §12).
+"""Per-subject request limits, bulk-read detection and account holds (SPEC §12).
 
-Both are kept in this process's memory. With several replicas (or workers) each one limits
-on its own, so the effective limit is N x the setting and a caller spread over the replicas
-is seen N times less often by the bulk detector. That is accepted for now; a shared store
-(Redis, or a PostgreSQL table) keyed the same way is the next step.
+The limits of each role are ``service.domain.limits``' table. The counts are kept in this
+process's memory: with several replicas (or workers) each one counts on its own, so the
+effective limit is N x the setting and a caller spread over the replicas crosses the
+distinct-voter threshold on one of them later. The holds that crossing places are not
+per process: they are stored in the database, and every replica refuses a held account
+(``service.db.holds.HeldAccountsCache``).
 
 Everything here is touched from the event loop only, never from worker threads, so there is
 no lock. Time comes from an injected monotonic ``now`` (seconds), never the service clock:
@@ -15,19 +17,20 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict, deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from service.domain.caller import Caller, Role
-from service.errors import RateLimited
+from service.domain.limits import RoleLimits, governing_role
+from service.errors import AccountHeld, RateLimited
 from service.logs import get_logger
+from service.usecases.account_holds import AccountHoldService
 
 MINUTE_SECONDS = 60.0
 HOUR_SECONDS = 3600.0
 # Bounds memory whatever the callers do; far above the number of real accounts.
 MAX_TRACKED_KEYS = 100_000
-NO_ROLE = "none"
 
 Now = Callable[[], float]
 
@@ -98,27 +101,26 @@ class SlidingWindowLimiter:
 class _Lookups:
     started: float
     voters: set[str] = field(default_factory=set)
-    alerted: bool = False
+    settled: bool = False
 
 
 class DistinctLookupCounter:
     """Counts distinct looked-up voters per caller in windows of ``window_seconds``.
 
-    Each caller's window opens with its first lookup and is reset once it has run out. The set
-    of voters stops growing past ``threshold`` + 1: enough to know the threshold was crossed.
+    Each caller's window opens with its first lookup and is reset once it has run out, or
+    when ``forget`` drops it. The set of voters stops growing past the caller's threshold
+    + 1: enough to know the threshold was crossed.
     """
 
     def __init__(
         self,
         *,
-        threshold: int,
         window_seconds: float = HOUR_SECONDS,
         max_keys: int = MAX_TRACKED_KEYS,
         now: Now = time.monotonic,
     ) -> None:
-        if threshold < 1 or window_seconds <= 0 or max_keys < 1:
-            raise ValueError("threshold, window_seconds and max_keys must be positive")
-        self._threshold = threshold
+        if window_seconds <= 0 or max_keys < 1:
+            raise ValueError("window_seconds and max_keys must be positive")
         self._window = window_seconds
         self._max_keys = max_keys
         self._now = now
@@ -127,8 +129,9 @@ class DistinctLookupCounter:
     def __len__(self) -> int:
         return len(self._callers)
 
-    def record(self, caller: str, voter: str) -> int | None:
-        """Note one lookup; the distinct count the first time it crosses the threshold."""
+    def record(self, caller: str, voter: str, *, threshold: int) -> int | None:
+        """Note one lookup; the distinct count while it is over ``threshold`` and the
+        crossing has not been ``settle``d in this window."""
         now = self._now()
         self._evict_expired(now)
         lookups = self._callers.get(caller)
@@ -136,12 +139,21 @@ class DistinctLookupCounter:
             lookups = _Lookups(started=now)
         self._callers[caller] = lookups
         self._callers.move_to_end(caller)
-        if len(lookups.voters) <= self._threshold:
+        if len(lookups.voters) <= threshold:
             lookups.voters.add(voter)
-        if len(lookups.voters) > self._threshold and not lookups.alerted:
-            lookups.alerted = True
+        if len(lookups.voters) > threshold and not lookups.settled:
             return len(lookups.voters)
         return None
+
+    def settle(self, caller: str) -> None:
+        """The crossing is dealt with: say nothing more of it until the window runs out."""
+        lookups = self._callers.get(caller)
+        if lookups is not None:
+            lookups.settled = True
+
+    def forget(self, caller: str) -> None:
+        """Drop the caller's window: the next lookup opens a new one."""
+        self._callers.pop(caller, None)
 
     def _evict_expired(self, now: float) -> None:
         while self._callers:
@@ -158,14 +170,21 @@ class RateLimitObserver(Protocol):
 
 class BulkLookupObserver(Protocol):
     def count_bulk_lookup_alert(self) -> None: ...
+    def count_account_hold(self, *, role: str) -> None: ...
 
 
-def _limit_for(
-    roles: Iterable[Role], *, per_subject: int, per_role: Mapping[Role, int]
-) -> tuple[int, str]:
-    """The most generous of the caller's roles, capped by the per-subject limit."""
-    granted = [(min(per_role.get(role, per_subject), per_subject), role.value) for role in roles]
-    return max(granted, default=(per_subject, NO_ROLE))
+class _GoverningRoles:
+    """The governing role of each role set seen: at most one entry per subset of ``Role``."""
+
+    def __init__(self, table: Mapping[Role, RoleLimits]) -> None:
+        self._table = table
+        self._chosen: dict[frozenset[Role], tuple[str, RoleLimits]] = {}
+
+    def of(self, caller: Caller) -> tuple[str, RoleLimits]:
+        chosen = self._chosen.get(caller.roles)
+        if chosen is None:
+            chosen = self._chosen[caller.roles] = governing_role(caller.roles, self._table)
+        return chosen
 
 
 class RequestLimits:
@@ -174,30 +193,17 @@ class RequestLimits:
     def __init__(
         self,
         *,
-        per_subject_per_minute: int,
-        per_role_per_minute: Mapping[str, int],
+        table: Mapping[Role, RoleLimits],
         observer: RateLimitObserver,
         now: Now = time.monotonic,
     ) -> None:
-        known = {role.value: role for role in Role}
-        unknown = sorted(set(per_role_per_minute) - set(known))
-        if unknown:
-            raise ValueError(f"VOTER_RATE_LIMIT_PER_ROLE names unknown roles: {unknown}")
-        self._per_subject = per_subject_per_minute
-        self._per_role = {known[name]: limit for name, limit in per_role_per_minute.items()}
+        self._roles = _GoverningRoles(table)
         self._observer = observer
         self._window = SlidingWindowLimiter(window_seconds=MINUTE_SECONDS, now=now)
-        # The limit of each role set seen: at most one entry per subset of ``Role``.
-        self._limits: dict[frozenset[Role], tuple[int, str]] = {}
 
     def admit(self, caller: Caller) -> None:
-        roles = caller.roles
-        granted = self._limits.get(roles)
-        if granted is None:
-            granted = self._limits[roles] = _limit_for(
-                roles, per_subject=self._per_subject, per_role=self._per_role
-            )
-        limit, role = granted
+        role, limits = self._roles.of(caller)
+        limit = limits.per_minute
         retry_after = self._window.acquire(caller.subject, limit=limit)
         if retry_after is None:
             return
@@ -208,23 +214,54 @@ class RequestLimits:
         raise RateLimited(retry_after_seconds=retry_after)
 
 
-class BulkLookupWatch:
-    """Raises the alarm when one account looks up too many distinct voters in an hour.
+class BulkLookupGuard:
+    """Refuses a held account's voter look-ups, and holds an account that looks up more
+    distinct voters in an hour than its role allows (alerting either way).
 
     It only ever sees pseudonyms (``v1:`` HMAC subjects), never IINs, and logs none of them.
+    A role that is never held (the e-gov front end) is alerted on once per window. A held
+    account's window is dropped: once the hold is lifted it starts again from nothing,
+    here and on every replica that refused it meanwhile.
     """
 
     def __init__(
-        self, *, threshold: int, observer: BulkLookupObserver, now: Now = time.monotonic
+        self,
+        *,
+        table: Mapping[Role, RoleLimits],
+        holds: AccountHoldService,
+        observer: BulkLookupObserver,
+        now: Now = time.monotonic,
     ) -> None:
-        self._counter = DistinctLookupCounter(
-            threshold=threshold, window_seconds=HOUR_SECONDS, now=now
-        )
+        self._roles = _GoverningRoles(table)
+        self._holds = holds
+        self._counter = DistinctLookupCounter(window_seconds=HOUR_SECONDS, now=now)
         self._observer = observer
 
-    def looked_up(self, *, caller: str, voter_subject: str) -> None:
-        count = self._counter.record(caller, voter_subject)
+    async def admit(self, *, caller: Caller, voter_subject: str) -> None:
+        account = caller.subject
+        if await self._holds.is_held(account):
+            self._counter.forget(account)
+            _security_log.warning("security.account_held.refused", sub=account)
+            raise AccountHeld
+        role, limits = self._roles.of(caller)
+        threshold = limits.hold_after_voters
+        count = self._counter.record(account, voter_subject, threshold=threshold)
         if count is None:
             return
-        _security_log.warning("security.bulk_lookup", sub=caller, distinct_voters=count)
+        if not limits.holds:
+            self._counter.settle(account)
+            self._alert(account, role=role, count=count)
+            return
+        # Recorded first: if that fails this raises, and the next look-up tries again.
+        placed = await self._holds.place(
+            account=account, role=role, distinct_voters=count, threshold=threshold
+        )
+        self._counter.forget(account)
+        self._alert(account, role=role, count=count)
+        if placed is not None:
+            self._observer.count_account_hold(role=role)
+        raise AccountHeld
+
+    def _alert(self, account: str, *, role: str, count: int) -> None:
+        _security_log.warning("security.bulk_lookup", sub=account, role=role, distinct_voters=count)
         self._observer.count_bulk_lookup_alert()

@@ -62,9 +62,40 @@ PEOPLE: dict[str, dict[str, Any]] = {
         "legal_capacity": "incapacitated",
     },
     "imprisoned": {"iin": "850101300075", "birth_date": "1975-01-01", "custody": "sentenced"},
-    "pretrial": {"iin": "850101300085", "birth_date": "1975-01-01", "custody": "pretrial"},
+    "pretrial": {
+        "iin": "850101300085",
+        "birth_date": "1975-01-01",
+        "custody": "pretrial",
+        "custody_since": "2026-10-10",
+    },
+    # SPEC §15's dated facts, against voting day 2027-03-21.
+    "sentence_ended": {
+        "iin": "850101300104",
+        "birth_date": "1980-06-01",
+        "custody": "sentenced",
+        "custody_since": "2024-01-10",
+        "sentence_ends_on": "2027-03-20",
+    },
+    "sentence_runs": {
+        "iin": "850101300114",
+        "birth_date": "1980-06-01",
+        "custody": "sentenced",
+        "custody_since": "2024-01-10",
+        "sentence_ends_on": "2027-03-22",
+    },
+    "capacity_restored": {
+        "iin": "850101300124",
+        "birth_date": "1970-02-02",
+        "legal_capacity": "incapacitated",
+        "incapacitated_since": "2019-04-01",
+        "capacity_restored_on": "2027-03-01",
+    },
+    # Digit 5 is 4, a BIN's shape: the registry holds a person with it all the same.
+    "bin_shaped_person": {"iin": "850140300117", "birth_date": "1985-01-01"},
 }
 NOT_IN_REGISTRY = "850101300095"
+# A BIN (SPEC §2's vector) that the registry does not know as a person.
+BIN_NOT_IN_REGISTRY = "040540001230"
 
 
 def _person(iin: str, **fields: Any) -> dict[str, Any]:
@@ -231,6 +262,10 @@ def write_country(directory: Path) -> Country:
         _registration(PEOPLE["not_citizen"]["iin"]),
         _registration(PEOPLE["pretrial"]["iin"], house="21"),
         _registration(PEOPLE["birthday_on_voting_day"]["iin"], house="22"),
+        _registration(PEOPLE["sentence_ended"]["iin"], house="23"),
+        _registration(PEOPLE["sentence_runs"]["iin"], house="25"),
+        _registration(PEOPLE["capacity_restored"]["iin"], house="24"),
+        _registration(PEOPLE["bin_shaped_person"]["iin"], house="27"),
     ]
     return Country(
         directory=directory,
@@ -258,6 +293,11 @@ def make_keys() -> Keys:
 
 
 def make_settings(database_url: str, keys: Keys, **overrides: Any) -> Settings:
+    # Tests of other features run under one limit for every role, the service's default
+    # before per-role limits: a test stepping through the API as one operator makes more
+    # requests in a minute than a person would. Pass None to get the role table.
+    overrides.setdefault("rate_limit_per_minute", 600)
+    overrides.setdefault("bulk_lookup_threshold", 500)
     return Settings(
         database_url=database_url,
         jwt_public_keys={"test": keys.jwt_public},

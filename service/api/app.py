@@ -20,6 +20,7 @@ from service.api.docs import install_docs
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import (
+    account_holds,
     audit,
     day_registrations,
     eligibility,
@@ -149,6 +150,7 @@ def create_app(
         search,
         reference,
         audit,
+        account_holds,
     ):
         app.include_router(module.router)
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)

@@ -12,12 +12,14 @@ from fastapi.dependencies.models import Dependant
 from service.bootstrap import AppServices
 from service.db.audit_reading import AuditReading
 from service.domain.caller import Caller, Role
+from service.domain.iin_text import holds_iin_shaped
 from service.errors import Forbidden, InvalidInput, Unauthenticated
-from service.logs import IIN_SHAPED, get_logger
+from service.logs import get_logger
 from service.messages import Language, negotiate
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.security.tokens import REASONS, TokenRejected
+from service.usecases.account_holds import AccountHoldService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.overrides import OverrideService
@@ -53,6 +55,7 @@ async def _reference_data(request: Request) -> ReferenceData:
 EligibilityDep = Annotated[EligibilityService, Depends(_part("eligibility"))]
 DayRegistrationsDep = Annotated[DayRegistrationService, Depends(_part("day_registrations"))]
 OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
+AccountHoldsDep = Annotated[AccountHoldService, Depends(_part("account_holds"))]
 AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]
 ReadinessDep = Annotated[ReadinessProbe, Depends(_part("readiness"))]
 MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
@@ -103,7 +106,7 @@ def authenticate(services: AppServices, authorization: str) -> Caller:
     except TokenRejected as exc:
         _security_log.warning("security.token.rejected", reason=exc.reason)
         raise Unauthenticated(reason=exc.reason) from None
-    if IIN_SHAPED.search(caller.subject):
+    if holds_iin_shaped(caller.subject):
         # An account named by a national id would write it into every audit entry it causes.
         _security_log.warning("security.token.rejected", reason=SUBJECT_HOLDS_IIN)
         raise Unauthenticated(reason=SUBJECT_HOLDS_IIN)
@@ -166,3 +169,8 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     if any(name not in known for name in request.query_params):
         # The names are the caller's own text and could be anything: never echoed back.
         raise InvalidInput(errors=[{"field": "query", "type": "unknown_parameter"}])
+    names = [name for name, _ in request.query_params.multi_items()]
+    if len(names) != len(set(names)):
+        # No operation takes a list in the query: a repeated parameter would silently keep
+        # its last value, so it is refused like any other malformed parameter.
+        raise InvalidInput(errors=[{"field": "query", "type": "repeated_parameter"}])

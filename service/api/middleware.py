@@ -13,8 +13,9 @@ from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from service.api.problems import problem_response
+from service.domain.iin_text import holds_iin_shaped
 from service.errors import ErrorCode
-from service.logs import IIN_SHAPED, get_logger
+from service.logs import get_logger
 from service.messages import negotiate
 
 REQUEST_ID_HEADER = "x-request-id"
@@ -42,7 +43,7 @@ def _observer(scope: Scope) -> RequestObserver | None:
 
 def new_request_id() -> str:
     # Redaction would blank an id that happened to hold 12 digits in a row; draw another.
-    while IIN_SHAPED.search(candidate := uuid.uuid4().hex):
+    while holds_iin_shaped(candidate := uuid.uuid4().hex):
         pass
     return candidate
 
@@ -82,7 +83,7 @@ class RequestContextMiddleware:
         acceptable = (
             incoming is not None
             and _ACCEPTABLE_REQUEST_ID.match(incoming) is not None
-            and IIN_SHAPED.search(incoming) is None
+            and not holds_iin_shaped(incoming)
         )
         request_id = incoming if acceptable and incoming is not None else new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id

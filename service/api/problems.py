@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from service.domain.iin_text import redact_iin_shaped
 from service.errors import (
     ErrorCode,
     RateLimited,
@@ -19,7 +20,7 @@ from service.errors import (
     Unauthenticated,
     UpstreamUnavailable,
 )
-from service.logs import IIN_SHAPED, REDACTED, get_logger
+from service.logs import REDACTED, get_logger
 from service.messages import Language, message, negotiate
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -62,6 +63,9 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.PAYLOAD_TOO_LARGE: 413,
     ErrorCode.UNSUPPORTED_MEDIA_TYPE: 415,
     ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.ACCOUNT_HELD: 403,
+    ErrorCode.HOLD_NOT_ACTIVE: 409,
+    ErrorCode.SELF_LIFT_FORBIDDEN: 403,
     ErrorCode.UNDETERMINED: 503,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
@@ -105,7 +109,7 @@ def _language_of(request: Request) -> Language:
 
 def _safe_location(loc: tuple[Any, ...]) -> str:
     # Field names come from the caller and could themselves be an IIN: never echo one.
-    return IIN_SHAPED.sub(REDACTED, ".".join(str(part) for part in loc))[:128]
+    return redact_iin_shaped(".".join(str(part) for part in loc), REDACTED)[:128]
 
 
 # Pydantic names a closed list's values as "'a', 'b' or 'c'": our schema's text, not input.

@@ -18,9 +18,9 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from service.domain.day_registration import RegistrationStatus
+from service.domain.iin_text import holds_iin_shaped
 from service.domain.model import OverrideKind
 from service.domain.overrides import OverrideStatus
-from service.logs import IIN_SHAPED
 from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 
 IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -36,7 +36,8 @@ ElectionId = Annotated[
 def _holds_no_iin(text: str) -> str:
     # Free text is stored, shown to other operators and partly written into the audit log,
     # which never holds an IIN (SPEC §8): refuse it rather than silently alter the text.
-    if IIN_SHAPED.search(text):
+    # Grouped, dashed, full-width and zero-width forms count too (``iin_text`` says which).
+    if holds_iin_shaped(text):
         raise PydanticCustomError("contains_iin", "free text must not hold an IIN")
     return text
 
@@ -210,6 +211,13 @@ class EmptyRequest(_Request):
     pass
 
 
+class UndoApproval(_Request):
+    """The second operator's approval; naming the request reviewed is refused (409) if another
+    one is open by now."""
+
+    undo_request_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
+
+
 class OverrideRequest(_Request):
     iin: IinInput
     election_id: ElectionId
@@ -259,6 +267,24 @@ class OverrideOut(BaseModel):
 class OverrideList(BaseModel):
     items: list[OverrideOut]
     next: str | None
+
+
+class AccountHoldOut(BaseModel):
+    id: str
+    account: str
+    role: str
+    placed_at: dt.datetime
+    distinct_voters: int
+    threshold: int
+    status: Literal["held", "lifted"]
+    lifted_by: str | None
+    lifted_at: dt.datetime | None
+    lift_reason: str | None
+    audit: AuditReceipt | None = None
+
+
+class AccountHoldList(BaseModel):
+    items: list[AccountHoldOut]
 
 
 class OverrideSearchRequest(_Request):

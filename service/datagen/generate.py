@@ -21,11 +21,11 @@ from typing import Any
 
 import orjson
 
-from service.datagen.geography import build_geography
+from service.datagen.geography import Geography, InstitutionKind, build_geography
 from service.datagen.iins import SERIALS_PER_HEAD
 from service.datagen.output import DirectFile
 from service.datagen.people import MIN_PERSONS, PopulationTables, PopulationWriter, Sink
-from service.domain.model import Election, ElectionKind, Precinct
+from service.domain.model import Election, ElectionKind, Precinct, PrecinctKind
 
 # The first election is the demo's default and the one samples.json refers to. The
 # referendum falls before 2026-07-01, so decisions under the 1995 rule set occur too; the
@@ -78,6 +78,8 @@ class GenerationSummary:
     categories: Mapping[str, int]  # people per PERSON_CATEGORIES
     samples: Mapping[str, str]  # SAMPLE_CATEGORIES -> IIN
     files: tuple[Path, ...]
+    # What service/datagen/shape.py compares with the published figures.
+    figures: Mapping[str, float]
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +99,7 @@ class _Made:
     persons: int
     registrations: int
     categories: dict[str, int]
+    tally: dict[str, int]
 
 
 def generate_country(
@@ -132,11 +135,13 @@ def generate_country(
         samples = writer.write_samples(population, registrations)
         written_persons, written_registrations = writer.persons, writer.registrations
         categories = Counter(writer.categories)
+        tally = Counter(writer.tally)
         chunks = _chunks(persons - writer.persons, (persons, seed), Path(scratch))
         for made in _make_all(chunks, tables, workers, into=(population, registrations)):
             written_persons += made.persons
             written_registrations += made.registrations
             categories.update(made.categories)
+            tally.update(made.tally)
 
     samples_path = out_dir / SAMPLES_FILE
     samples_path.write_bytes(orjson.dumps(samples, option=orjson.OPT_INDENT_2) + b"\n")
@@ -149,7 +154,30 @@ def generate_country(
         categories=dict(categories),
         samples=samples,
         files=(*files, samples_path),
+        figures=_figures(geography, written_persons, categories, tally),
     )
+
+
+def _figures(
+    geography: Geography, persons: int, categories: Mapping[str, int], tally: Mapping[str, int]
+) -> dict[str, float]:
+    precincts = Counter(p.kind for p in geography.precincts)
+    institutions = Counter(i.kind.value for i in geography.institutions)
+    foreign = [p for p in geography.precincts if p.kind is PrecinctKind.FOREIGN]
+    return {
+        "persons": persons,
+        "voters": sum(n for c, n in categories.items() if c.startswith("eligible_")),
+        "under_18_share": tally["under_18"] / persons,
+        "abroad_share": tally["abroad"] / persons,
+        "domestic_precincts": precincts[PrecinctKind.ORDINARY] + precincts[PrecinctKind.SPECIAL],
+        "special_precincts": precincts[PrecinctKind.SPECIAL],
+        **{f"special.{kind.value}": institutions[kind.value] for kind in InstitutionKind},
+        "missions": len(foreign),
+        "mission_countries": len({p.country for p in foreign}),
+        "villages": geography.villages,
+        "towns": geography.towns,
+        "rural_share": tally["rural_homes"] / max(1, tally["homes"]),
+    }
 
 
 def _tables(world: tuple[int, int]) -> PopulationTables:
@@ -229,7 +257,7 @@ def _make(chunk: _Chunk, tables: PopulationTables, population: Sink, registratio
     rng = Random(chunk.seed)  # noqa: S311
     writer = PopulationWriter(tables, rng, ELECTIONS[0], serials=chunk.serials)
     writer.write(chunk.persons, population, registrations)
-    return _Made(writer.persons, writer.registrations, dict(writer.categories))
+    return _Made(writer.persons, writer.registrations, dict(writer.categories), dict(writer.tally))
 
 
 def precinct_record(precinct: Precinct) -> dict[str, Any]:

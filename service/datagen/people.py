@@ -26,6 +26,7 @@ from service.datagen.geography import (
     Building,
     ForeignMission,
     Geography,
+    HouseRow,
     Institution,
     InstitutionKind,
 )
@@ -87,6 +88,8 @@ _SAMPLES_COUNTED_AS = {
     "born_29_february": "eligible_permanent",
     "pretrial_detention": "eligible_special",
 }
+# What PopulationWriter.tally counts, for the shape table (service/datagen/shape.py).
+TALLIES = ("under_18", "abroad", "homes", "rural_homes")
 # Everyone but not_found is written to the population file.
 MIN_PERSONS = len(SAMPLE_CATEGORIES) - 1
 
@@ -108,30 +111,49 @@ _RECENT_DEREGISTRATIONS_FROM = dt.date(2020, 1, 1).toordinal()
 _CURRENT_TEMPORARY_FROM = dt.date(2025, 11, 1).toordinal()
 _TEMPORARY_STAY_DAYS = (10, 900)
 
-# Relative share of people per age in years on voting day: mostly adults, fewer after 60.
-_AGE_WEIGHTS = tuple(
-    0.45 if age < 18 else 1.6 if age < 30 else 1.7 if age < 45 else 1.4 if age < 60
-    else 1.0 if age < 70 else 0.55 if age < 80 else 0.2 if age < 90 else 0.03
-    for age in range(101)
+# Percent of people per five years of age on voting day (0-4, 5-9, ... 95-99), close to
+# Kazakhstan's pyramid in the 2020s: about a third under 18, few past 70.
+_AGE_GROUP_PERCENT = (
+    9.6, 10.0, 8.9, 7.2, 6.0, 6.4, 7.8, 7.8, 6.9, 6.0,
+    5.4, 5.3, 4.8, 3.6, 2.4, 1.1, 0.8, 0.4, 0.15, 0.05,
 )  # fmt: skip
-_DEATH_RATE_ELDERLY = 0.08
-_DEATH_RATE_OTHERS = 0.004
+_AGE_WEIGHTS = tuple(_AGE_GROUP_PERCENT[age // 5] for age in range(100))
+# Of the registry's people: how many are recorded dead (since 2012), by stage of life. With
+# the bars below they leave about 60% of people eligible: 12 million of 20 million.
+_DEATH_RATE_ELDERLY = 0.22
+_DEATH_RATE_OTHERS = 0.02
 _FEMALE_SHARE = 0.52
 _KAZAKH_NAMES_SHARE = 0.7
 _FOREIGNER_SHARE = 0.02
-_INCAPACITATED_SHARE = 0.008
-_SENTENCED_SHARE = 0.008
-_PRETRIAL_SHARE = 0.0025
+_INCAPACITATED_SHARE = 0.005
+# About 33,000 serving sentences and 5,000 held before trial in a country of 20 million.
+_SENTENCED_SHARE = 0.0025
+_PRETRIAL_SHARE = 0.0004
 _IN_CUSTODY = _SENTENCED_SHARE + _PRETRIAL_SHARE
+# SPEC §15's dates of those bars. A sentence here always outlasts voting day, so that the
+# people drawn as imprisoned stay so (a court fixes a sentence's end when it passes it).
+_ADULT_DAYS = 18 * 365 + 4
+_LONGEST_CUSTODY_DAYS = 5 * 365
+_LONGEST_SENTENCE_LEFT_DAYS = 5 * 365
 
 # Cumulative thresholds of one uniform draw: how a person is registered.
-_CONSULAR = 0.015
+# About 0.1% of people are registered abroad; the dead and foreigners never are.
+_CONSULAR = 0.00105
 _UNREGISTERED = _CONSULAR + 0.02
 _TEMPORARY_ONLY = _UNREGISTERED + 0.03
 _UNCOVERED = _TEMPORARY_ONLY + 0.004
 _INSTITUTION = _UNCOVERED + 0.003
 _WITH_TEMPORARY = _INSTITUTION + 0.03
 _WITH_HISTORY = 0.12
+# Of the people registered at an institution other than a detention centre, by its kind:
+# conscripts in their units, long-stay patients, herders, crews.
+_INSTITUTION_RESIDENTS = {
+    InstitutionKind.MILITARY_UNIT: 0.6,
+    InstitutionKind.HOSPITAL: 0.2,
+    InstitutionKind.SANATORIUM: 0.07,
+    InstitutionKind.REMOTE_PASTURE: 0.1,
+    InstitutionKind.SHIP: 0.03,
+}
 
 
 class _Odds(NamedTuple):
@@ -288,6 +310,16 @@ def _address_fragment(building: Building) -> bytes:
     )
 
 
+def _row_template(row: HouseRow) -> bytes:
+    """The address of a village house, to be filled with its RCA serial and its number."""
+    street = _json(row.street).replace(b"%", b"%%")
+    return b'"rca":"%b%%014d","kato":"%b","street":%b,"house":"%%d","flat":' % (
+        row.kato[:2].encode(),
+        row.kato.encode(),
+        street,
+    )
+
+
 def _abroad_fragment(mission: ForeignMission) -> bytes:
     return b'"country":"%b","city":%b' % (mission.country.encode(), _json(mission.city))
 
@@ -317,6 +349,29 @@ def _person_tail(
 
 def _death_date(day: bytes | None) -> bytes:
     return b'"%b"' % day if day else _NULL
+
+
+def _with_facts(after_death: bytes, facts: bytes) -> bytes:
+    """A person's line end with SPEC §15's dated facts added (left out when there are none)."""
+    return after_death[:-2] + facts + b"}\n" if facts else after_death
+
+
+def _facts_of(
+    *,
+    incapacitated_since: dt.date | None = None,
+    custody_since: dt.date | None = None,
+    sentence_ends_on: dt.date | None = None,
+) -> bytes:
+    facts = {
+        b"incapacitated_since": incapacitated_since,
+        b"custody_since": custody_since,
+        b"sentence_ends_on": sentence_ends_on,
+    }
+    return b"".join(
+        b',"%b":"%b"' % (name, day.isoformat().encode())
+        for name, day in facts.items()
+        if day is not None
+    )
 
 
 # Most people: citizens, alive, fully capable, not in custody; indexed by `female`.
@@ -368,6 +423,7 @@ class _Sample(NamedTuple):
     death: dt.date | None = None
     capacity: LegalCapacity = LegalCapacity.FULL
     custody: Custody = Custody.NONE
+    facts: bytes = b""  # SPEC §15's dates, from _facts_of
 
 
 @dataclass(frozen=True, slots=True)
@@ -378,8 +434,12 @@ class PopulationTables:
     days: tuple[bytes, ...]  # b"YYYY-MM-DD", from _FIRST_DATE on
     home_since: tuple[bytes, ...]  # parallel to days
     name_pools: tuple[tuple[bytes, ...], tuple[bytes, ...]]  # indexed by `female`
-    home_addresses: tuple[bytes, ...]  # parallel to geography.residences
+    # Parallel to geography.residences + geography.rows. A village street's address is a
+    # template for its house's RCA serial and number, and its houses are counted.
+    home_addresses: tuple[bytes, ...]
     home_flats: tuple[int, ...]
+    home_houses: tuple[int, ...]  # 0 for a town building
+    home_serials: tuple[int, ...]  # a village street's first RCA serial less one
     # Walker's alias method picks a home by residents with one draw and two lookups.
     home_shares: array[float]
     home_aliases: array[int]
@@ -391,15 +451,22 @@ class PopulationTables:
         ordinals = range(_FIRST_DATE.toordinal(), _LAST_DATE.toordinal() + 1)
         days = tuple(dt.date.fromordinal(d).isoformat().encode() for d in ordinals)
         rng = Random(f"{seed}:names")  # noqa: S311
-        home_flats = tuple(b.flats for b in geography.residences)
-        home_shares, home_aliases = _alias_table([b.residents for b in geography.residences])
+        rows = geography.rows
+        home_flats = (*(b.flats for b in geography.residences), *(0 for _ in rows))
+        home_shares, home_aliases = _alias_table(geography.home_weights)
+        towns = (0,) * len(geography.residences)
         return cls(
             geography=geography,
             days=days,
             home_since=tuple(_home_since(day) for day in days),
             name_pools=(_name_pool(rng, female=False), _name_pool(rng, female=True)),
-            home_addresses=tuple(_address_fragment(b) for b in geography.residences),
+            home_addresses=(
+                *(_address_fragment(b) for b in geography.residences),
+                *(_row_template(row) for row in rows),
+            ),
             home_flats=home_flats,
+            home_houses=(*towns, *(row.houses for row in rows)),
+            home_serials=(*towns, *(row.first_serial - 1 for row in rows)),
             home_shares=home_shares,
             home_aliases=home_aliases,
             flats=(_NULL, *(b'"%d"' % n for n in range(1, 1 + max(home_flats)))),
@@ -452,17 +519,28 @@ class PopulationWriter:
         ]
         self._home_addresses = tables.home_addresses
         self._home_flats = tables.home_flats
+        self._home_houses = tables.home_houses
+        self._home_serials = tables.home_serials
         self._home_shares = tables.home_shares
         self._home_aliases = tables.home_aliases
         self._flats = tables.flats
         self._detention = geography.institutions_of(InstitutionKind.PRETRIAL_DETENTION)
-        self._barracks = geography.institutions_of(InstitutionKind.MILITARY_UNIT)
-        self._wards = geography.institutions_of(InstitutionKind.HOSPITAL)
+        # Everyone else living at an institution, drawn by kind, then evenly within it.
+        self._residents_at = [i for i in geography.institutions if i.kind in _INSTITUTION_RESIDENTS]
+        kinds = Counter(i.kind for i in self._residents_at)
+        self._residents_at_weights = list(
+            itertools.accumulate(
+                _INSTITUTION_RESIDENTS[i.kind] / kinds[i.kind] for i in self._residents_at
+            )
+        )
         self._mission_weights = list(itertools.accumulate(m.weight for m in geography.missions))
         self._abroad = tables.abroad
         self.persons = 0
         self.registrations = 0
         self.categories: Counter[str] = Counter(dict.fromkeys(PERSON_CATEGORIES, 0))
+        # For the shape table: people under 18, registered abroad, current permanent homes
+        # drawn by residents, and how many of those are in villages.
+        self.tally: Counter[str] = Counter(dict.fromkeys(TALLIES, 0))
 
     def _day(self, first: int, last: int) -> int:
         """A uniformly drawn day ordinal in first..last inclusive."""
@@ -484,11 +562,21 @@ class PopulationWriter:
         index = int(spot)
         if spot - index >= self._home_shares[index]:
             index = self._home_aliases[index]
-        flats = self._home_flats[index]
-        flat = self._flats[1 + int(self._random() * flats)] if flats else _NULL
+        houses = self._home_houses[index]
+        if houses:
+            number = 1 + int(self._random() * houses)
+            address = self._home_addresses[index] % (self._home_serials[index] + number, number)
+            flat = _NULL
+        else:
+            flats = self._home_flats[index]
+            flat = self._flats[1 + int(self._random() * flats)] if flats else _NULL
+            address = self._home_addresses[index]
         since_text = self._home_since[since - self._epoch]
-        lines += (opening, kind, self._home_addresses[index], flat, since_text, until)
+        lines += (opening, kind, address, flat, since_text, until)
         self.registrations += 1
+        if kind is _PERMANENT and until is _STILL_VALID:
+            self.tally["homes"] += 1
+            self.tally["rural_homes"] += houses > 0
 
     def _at(self, opening: bytes, building: Building, since: int, lines: list[bytes]) -> None:
         """A permanent registration at one given building, without a flat."""
@@ -516,6 +604,7 @@ class PopulationWriter:
         home_since = self._home_since
         home_addresses = self._home_addresses
         home_flats = self._home_flats
+        home_houses, home_serials = self._home_houses, self._home_serials
         home_shares, home_aliases = self._home_shares, self._home_aliases
         homes = len(home_shares)
         flat_texts = self._flats
@@ -523,7 +612,7 @@ class PopulationWriter:
         for start in range(0, count, _FLUSH_EVERY_PERSONS):
             people: list[bytes] = []
             lines: list[bytes] = []
-            voters = minors = registered = 0
+            voters = minors = registered = rural = 0
             for _ in range(min(_FLUSH_EVERY_PERSONS, count - start)):
                 female = random() < _FEMALE_SHARE
                 age = ages[random_bits(_AGE_SLOT_BITS)]
@@ -549,9 +638,16 @@ class PopulationWriter:
                 home = int(spot)
                 if spot - home >= home_shares[home]:
                     home = home_aliases[home]
-                flats = home_flats[home]
-                flat = flat_texts[1 + int(random() * flats)] if flats else _NULL
-                address = home_addresses[home]
+                houses = home_houses[home]
+                if houses:
+                    number = 1 + int(random() * houses)
+                    address = home_addresses[home] % (home_serials[home] + number, number)
+                    flat = _NULL
+                    rural += 1
+                else:
+                    flats = home_flats[home]
+                    flat = flat_texts[1 + int(random() * flats)] if flats else _NULL
+                    address = home_addresses[home]
                 lines += (
                     opening,
                     _PERMANENT,
@@ -573,6 +669,9 @@ class PopulationWriter:
             self.registrations += registered
             self.categories["eligible_permanent"] += voters
             self.categories["under_18"] += minors
+            self.tally["under_18"] += minors
+            self.tally["homes"] += registered
+            self.tally["rural_homes"] += rural
 
     def _write_unusual(
         self,
@@ -619,12 +718,51 @@ class PopulationWriter:
                 Custody.SENTENCED if sentenced else Custody.PRETRIAL if pretrial else Custody.NONE
             ).value,
         )
+        if incapacitated or in_custody:
+            facts = self._dated_facts(
+                birth,
+                death,
+                incapacitated=incapacitated,
+                in_custody=in_custody,
+                sentenced=sentenced,
+            )
+            after_death = _with_facts(after_death, facts)
         death_date = _death_date(self._days[death - self._epoch] if death else None)
         bars = (dies, foreign, stage == 0, incapacitated, sentenced)
+        self.tally["under_18"] += stage == 0
         self.categories[_category(bars, eligible_as=eligible_as)] += 1
         names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
         born = self._days[birth - self._epoch]
         people += (opening, names, born, before_death, death_date, after_death)
+
+    def _dated_facts(
+        self,
+        birth: int,
+        death: int | None,
+        *,
+        incapacitated: bool,
+        in_custody: bool,
+        sentenced: bool,
+    ) -> bytes:
+        """Since when a court's incapacity or a custody holds (any day from coming of age to
+        the snapshot or death) and, for a sentence, its end: always after voting day."""
+        last_day = min(self._last_day, death) if death else self._last_day
+        of_age = min(birth + _ADULT_DAYS, last_day)
+        incapacitated_since = custody_since = sentence_ends_on = None
+        if incapacitated:
+            incapacitated_since = dt.date.fromordinal(self._day(of_age, last_day))
+        if in_custody:
+            since = self._day(max(of_age, last_day - _LONGEST_CUSTODY_DAYS), last_day)
+            custody_since = dt.date.fromordinal(since)
+        if sentenced:
+            after_voting = self._voting_day.toordinal() + 1
+            last = min(after_voting + _LONGEST_SENTENCE_LEFT_DAYS, _LAST_DATE.toordinal())
+            sentence_ends_on = dt.date.fromordinal(self._day(after_voting, last))
+        return _facts_of(
+            incapacitated_since=incapacitated_since,
+            custody_since=custody_since,
+            sentence_ends_on=sentence_ends_on,
+        )
 
     def _register(
         self, opening: bytes, birth: int, draw: float, *, foreign: bool, lines: list[bytes]
@@ -658,6 +796,7 @@ class PopulationWriter:
                 _CONSULAR_STILL_VALID,
             )
             self.registrations += 1
+            self.tally["abroad"] += 1
             return "eligible_consular"
         if draw < _UNREGISTERED:
             # De-registered at a property owner's request, or never registered at all.
@@ -674,8 +813,8 @@ class PopulationWriter:
             building = uncovered[int(random() * len(uncovered))]
             self._at(opening, building, self._day(earliest, last_day), lines)
             return "eligible_uncovered_address"
-        places = self._barracks if random() < 0.7 else self._wards
-        return self._at_institution(opening, birth, places, lines)
+        place = self._residents_at[self._pick(self._residents_at_weights)]
+        return self._at_institution(opening, birth, (place,), lines)
 
     def _expired_home(
         self,
@@ -725,6 +864,7 @@ class PopulationWriter:
                 capacity=sample.capacity.value,
                 custody=sample.custody.value,
             )
+            after_death = _with_facts(after_death, sample.facts)
             death_date = _death_date(sample.death.isoformat().encode() if sample.death else None)
             names = self._name_pools[female][self._rng.getrandbits(_NAME_POOL_BITS)]
             born = sample.birth.isoformat().encode()
@@ -733,6 +873,8 @@ class PopulationWriter:
                 lines += self._stay_line(opening, stay)
             category = _SAMPLES_COUNTED_AS.get(sample.category, sample.category)
             self.categories[category] += 1
+            self.tally["under_18"] += sample.birth.toordinal() > self._adult_cutoff
+            self.tally["abroad"] += any(stay.kind == "consular" for stay in sample.stays)
             self.persons += 1
         population.write(b"".join(people))
         registrations.write(b"".join(lines))
@@ -818,18 +960,24 @@ class PopulationWriter:
                 dt.date(1969, 6, 6),
                 home(dt.date(2001, 3, 15)),
                 capacity=LegalCapacity.INCAPACITATED,
+                facts=_facts_of(incapacitated_since=dt.date(2014, 2, 11)),
             ),
             _Sample(
                 "imprisoned",
                 dt.date(1990, 10, 1),
                 home(dt.date(2010, 5, 5)),
                 custody=Custody.SENTENCED,
+                facts=_facts_of(
+                    custody_since=dt.date(2023, 6, 14),
+                    sentence_ends_on=voting_day + dt.timedelta(days=400),
+                ),
             ),
             _Sample(
                 "pretrial_detention",
                 dt.date(1988, 3, 27),
                 institution(InstitutionKind.PRETRIAL_DETENTION, dt.date(2026, 9, 20)),
                 custody=Custody.PRETRIAL,
+                facts=_facts_of(custody_since=dt.date(2026, 9, 20)),
             ),
             _Sample(
                 "multiple_reasons",

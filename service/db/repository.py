@@ -33,6 +33,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from service.datafiles import PrecinctRecord, published_election
 from service.db.engine import driver_value, insert_rows
 from service.db.tables import (
+    AccountHoldRow,
     ActiveOverrideRow,
     DayRegistrationRow,
     DecisionRow,
@@ -63,6 +64,7 @@ from service.domain.reference_versions import LiveRecord, LiveRecordKind
 from service.domain.undo import UndoStatus
 from service.usecases.ports import (
     NO_STANDING,
+    AccountHoldRecord,
     Answer,
     DayRegistrationQuery,
     DayRegistrationRecord,
@@ -784,6 +786,93 @@ class UndoRequests:
         row = self._session.get(UndoRequestRow, request_id)
         assert row is not None  # just updated in this transaction
         return _undo_request(row)
+
+
+# --- holds on accounts -------------------------------------------------------------------
+
+
+def _account_hold(row: AccountHoldRow) -> AccountHoldRecord:
+    return AccountHoldRecord(
+        id=row.id,
+        account=row.account,
+        role=row.role,
+        placed_at=as_utc(row.placed_at),
+        distinct_voters=row.distinct_voters,
+        threshold=row.threshold,
+        audit_seq=row.audit_seq,
+        lifted_by=row.lifted_by,
+        lifted_at=as_utc(row.lifted_at) if row.lifted_at else None,
+        lift_reason=row.lift_reason,
+        lift_audit_seq=row.lift_audit_seq,
+    )
+
+
+def held_accounts(session: Session) -> set[str]:
+    """The accounts under a hold in force: what every replica refuses."""
+    rows = session.exec(
+        select(AccountHoldRow.account).where(col(AccountHoldRow.active_key).is_not(None))
+    ).all()
+    return set(rows)
+
+
+class AccountHolds:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, hold: AccountHoldRecord) -> None:
+        h = hold
+        self._session.add(
+            AccountHoldRow(
+                id=h.id,
+                account=h.account,
+                role=h.role,
+                placed_at=h.placed_at,
+                distinct_voters=h.distinct_voters,
+                threshold=h.threshold,
+                audit_seq=h.audit_seq,
+                active_key=h.account if h.is_active else None,
+                lifted_by=h.lifted_by,
+                lifted_at=h.lifted_at,
+                lift_reason=h.lift_reason,
+                lift_audit_seq=h.lift_audit_seq,
+            )
+        )
+        self._session.flush()  # the UNIQUE active_key is checked here, inside the transaction
+
+    def get(self, hold_id: str) -> AccountHoldRecord | None:
+        row = self._session.get(AccountHoldRow, hold_id)
+        return _account_hold(row) if row else None
+
+    def active(self) -> list[AccountHoldRecord]:
+        rows = self._session.exec(
+            select(AccountHoldRow)
+            .where(col(AccountHoldRow.active_key).is_not(None))
+            .order_by(col(AccountHoldRow.placed_at), col(AccountHoldRow.id))
+        ).all()
+        return [_account_hold(row) for row in rows]
+
+    def lift(
+        self, hold_id: str, *, by: str, at: dt.datetime, reason: str, audit_seq: int
+    ) -> AccountHoldRecord:
+        # Compare-and-set on the active key, as for undo requests: of two lifts, one matches.
+        result = self._session.exec(
+            update(AccountHoldRow)
+            .where(col(AccountHoldRow.id) == hold_id, col(AccountHoldRow.active_key).is_not(None))
+            .values(
+                active_key=None,
+                lifted_by=by,
+                lifted_at=at,
+                lift_reason=reason,
+                lift_audit_seq=audit_seq,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            raise DuplicateRecord
+        self._session.expire_all()
+        row = self._session.get(AccountHoldRow, hold_id)
+        assert row is not None  # just updated in this transaction
+        return _account_hold(row)
 
 
 # --- voter-list runs ---------------------------------------------------------------------

@@ -62,6 +62,7 @@ class SqlUnitOfWork:
         self.overrides = repository.Overrides(session)
         self.day_registrations = repository.DayRegistrations(session)
         self.undo_requests = repository.UndoRequests(session)
+        self.account_holds = repository.AccountHolds(session)
         self.standing = repository.Standings(session)
         self.idempotency = repository.IdempotencyRecords(session)
         self.audit = SqlAuditTrail(session, audit_log)

@@ -184,6 +184,31 @@ class UndoRequestRow(SQLModel, table=True):
     decision_audit_seq: int | None = Field(default=None, sa_type=SEQ_TYPE)
 
 
+class AccountHoldRow(SQLModel, table=True):
+    """An account refused voter look-ups after crossing its role's distinct-voter threshold
+    (SPEC §12), until an operator lifts the hold.
+
+    ``active_key`` is the account while the hold is in force and NULL once lifted: its
+    UNIQUE constraint allows one hold in force per account (two replicas placing one at once
+    record one), and lifting is a conditional UPDATE on it.
+    """
+
+    __tablename__ = "account_holds"
+
+    id: str = Field(primary_key=True, max_length=36)
+    account: str = Field(max_length=200)
+    role: str = Field(max_length=32)
+    placed_at: dt.datetime
+    distinct_voters: int
+    threshold: int
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
+    active_key: str | None = Field(default=None, unique=True, max_length=200)
+    lifted_by: str | None = Field(default=None, max_length=200)
+    lifted_at: dt.datetime | None = None
+    lift_reason: str | None = Field(default=None, max_length=1000)
+    lift_audit_seq: int | None = Field(default=None, sa_type=SEQ_TYPE)
+
+
 class RollRunRow(SQLModel, table=True):
     """One compilation of an election's voter lists (``voterctl roll compile``, issue 5).
 

@@ -129,6 +129,16 @@ def outside_territory(
     return () if inside else (ReasonCode.OUTSIDE_TERRITORY,)
 
 
+# Someone the registry does not know may still be a citizen with the right to vote: the
+# precinct commission hears them with their identity document (SPEC §15).
+_APPLY_TO_COMMISSION = (NextStep(NextStepCode.APPLY_TO_COMMISSION),)
+
+
+def remedies_for(reasons: tuple[ReasonCode, ...]) -> tuple[NextStep, ...]:
+    """What an ineligible voter can do about these reasons; empty when nothing."""
+    return _APPLY_TO_COMMISSION if ReasonCode.NOT_FOUND in reasons else ()
+
+
 def decide(
     person: Person | None,
     registrations: Sequence[Registration],
@@ -150,10 +160,21 @@ def decide(
     reasons = reasons_against(person, voting_day=election.voting_day)
     data_as_of = person.data_as_of if person else None
 
-    def ineligible(codes: tuple[ReasonCode, ...], basis: Basis | None = None) -> Decision:
+    def ineligible(
+        codes: tuple[ReasonCode, ...],
+        basis: Basis | None = None,
+        next_steps: tuple[NextStep, ...] = (),
+    ) -> Decision:
         override_id = override.id if basis is Basis.OVERRIDE and override else None
         return Decision(
-            Outcome.INELIGIBLE, codes, None, basis, (), ruleset.version, data_as_of, override_id
+            Outcome.INELIGIBLE,
+            codes,
+            None,
+            basis,
+            next_steps,
+            ruleset.version,
+            data_as_of,
+            override_id,
         )
 
     def eligible(
@@ -189,7 +210,8 @@ def decide(
             Basis.OVERRIDE,
         )
     if territory or (reasons and kind is not OverrideKind.INCLUDE):
-        return ineligible(tuple(sorted({*reasons, *territory})))
+        barred = tuple(sorted({*reasons, *territory}))
+        return ineligible(barred, next_steps=remedies_for(barred))
     if override is not None and override.precinct_id is not None:
         return eligible(override.precinct_id, Basis.OVERRIDE, override_id=override.id)
     if day_registration is not None:

@@ -1,6 +1,8 @@
 """Individual identification numbers (SPEC §2).
 
-The digits carry no personal data since 2013, so nothing here derives age, sex or century.
+The digits carry no personal data since 2013, so nothing here derives age, sex or century,
+nor refuses a number for its shape alone: digit 5 in {4, 5, 6} is a BIN's mark only for a
+number the registry does not know as a person (``is_legal_entity_number``, SPEC §15).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ class IinErrorCode(StrEnum):
     IIN_FORMAT = "IIN_FORMAT"
     IIN_CHECKSUM = "IIN_CHECKSUM"
     IIN_UNUSABLE = "IIN_UNUSABLE"
-    NOT_INDIVIDUAL = "NOT_INDIVIDUAL"
 
 
 class InvalidIin(ValueError):
@@ -48,14 +49,26 @@ def parse_iin(raw: str) -> str:
     candidate = raw.strip(" ")
     if len(candidate) != IIN_LENGTH or not _is_ascii_digits(candidate):
         raise InvalidIin(IinErrorCode.IIN_FORMAT)
-    if candidate[4] in _LEGAL_ENTITY_MARKERS:
-        raise InvalidIin(IinErrorCode.NOT_INDIVIDUAL)
     expected = check_digit(candidate[:11])
     if expected is None:
         raise InvalidIin(IinErrorCode.IIN_UNUSABLE)
     if int(candidate[11]) != expected:
         raise InvalidIin(IinErrorCode.IIN_CHECKSUM)
     return candidate
+
+
+def has_legal_entity_shape(iin: str) -> bool:
+    """Digit 5 is 4, 5 or 6: the shape of a business identification number (BIN)."""
+    return iin[4] in _LEGAL_ENTITY_MARKERS
+
+
+def is_legal_entity_number(iin: str, *, known_as_person: bool) -> bool:
+    """A BIN, not an individual's IIN: BIN-shaped and unknown to the registry as a person.
+
+    Since 2013 a person's number may have any digit 5, so a person the registry holds is
+    never refused for it.
+    """
+    return not known_as_person and has_legal_entity_shape(iin)
 
 
 def complete_iin(prefix: str) -> str | None:

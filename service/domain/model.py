@@ -67,6 +67,7 @@ class ReasonCode(StrEnum):
 
 
 class NextStepCode(StrEnum):
+    APPLY_TO_COMMISSION = "APPLY_TO_COMMISSION"
     DAY_REGISTRATION_AVAILABLE = "DAY_REGISTRATION_AVAILABLE"
     NO_PRECINCT_FOR_ADDRESS = "NO_PRECINCT_FOR_ADDRESS"
 
@@ -82,7 +83,13 @@ HOME_COUNTRY = "KAZ"
 
 @dataclass(frozen=True, slots=True)
 class Person:
-    """A record of the population registry (SPEC §10 population.jsonl)."""
+    """A record of the population registry (SPEC §10 population.jsonl).
+
+    ``legal_capacity`` and ``custody`` are the registry's status as of ``data_as_of``; the
+    dates (SPEC §15) bound it in time, so that each bar is judged as of voting day. A date
+    the registry does not hold is None: an incapacity or a custody with no start has held
+    since before any voting day, one with no end still holds.
+    """
 
     iin: str
     surname: str
@@ -95,6 +102,10 @@ class Person:
     legal_capacity: LegalCapacity
     custody: Custody
     data_as_of: dt.datetime
+    incapacitated_since: dt.date | None = None
+    capacity_restored_on: dt.date | None = None
+    custody_since: dt.date | None = None
+    sentence_ends_on: dt.date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,32 +20,65 @@ VOTING_AGE_YEARS = 18
 
 @dataclass(frozen=True, slots=True)
 class RuleSet:
-    """The legal references in force for a voting day. Each decision records its version."""
+    """The legal references in force for a voting day. Each decision records its version.
+
+    ``legal_basis`` names the provisions behind each reason; where an article number could
+    not be confirmed against the published text, the entry says so instead of guessing one.
+    ``NOT_FOUND`` and ``DECEASED`` are facts of the registry, not bars of law: no entry.
+    """
 
     version: str
     in_force_from: dt.date
     legal_basis: Mapping[ReasonCode, str]
 
 
+# Constitution of 30 August 1995, Art. 33: p.2 gives citizens the right to elect, p.3 takes
+# it from those a court declared incapable and those held in places of deprivation of
+# liberty by a court sentence. Constitutional Law "On Elections in the Republic of
+# Kazakhstan" of 28 September 1995 No. 2464, Art. 4 ("universal suffrage"): p.1 the vote at
+# eighteen, p.3 the same two bars.
+_ELECTIONS_LAW = "Constitutional Law On Elections of 28.09.1995 No. 2464"
+
 CONSTITUTION_1995 = RuleSet(
-    version="kz-1995.1",
+    version="kz-1995.2",
     in_force_from=dt.date.min,
     legal_basis={
-        ReasonCode.NOT_CITIZEN: "Constitution 1995 Art. 33, Art. 10",
-        ReasonCode.UNDER_18: "Law on Elections Art. 4",
-        ReasonCode.INCAPACITATED_BY_COURT: "Constitution 1995 Art. 33 p.3",
-        ReasonCode.IMPRISONED_BY_SENTENCE: "Constitution 1995 Art. 33 p.3",
+        ReasonCode.NOT_CITIZEN: f"Constitution 1995 Art. 33 p.2; {_ELECTIONS_LAW} Art. 4 p.1",
+        ReasonCode.UNDER_18: f"{_ELECTIONS_LAW} Art. 4 p.1",
+        ReasonCode.INCAPACITATED_BY_COURT: (
+            f"Constitution 1995 Art. 33 p.3; {_ELECTIONS_LAW} Art. 4 p.3"
+        ),
+        ReasonCode.IMPRISONED_BY_SENTENCE: (
+            f"Constitution 1995 Art. 33 p.3; {_ELECTIONS_LAW} Art. 4 p.3"
+        ),
     },
 )
 
+# The Constitution adopted by the referendum of 15 March 2026, in force from 1 July 2026.
+# Its article on electoral rights could not be confirmed against the official text (reports
+# of the draft published on 12 February 2026 disagree on the number), nor whether Art. 4 of
+# the 1995 law keeps its numbering under it: the entries say so rather than cite a number.
+_UNCONFIRMED = "article number not confirmed"
+
 CONSTITUTION_2026 = RuleSet(
-    version="kz-2026.1",
+    version="kz-2026.2",
     in_force_from=CONSTITUTION_2026_FROM,
     legal_basis={
-        ReasonCode.NOT_CITIZEN: "Constitution 2026 (citizenship and electoral rights)",
-        ReasonCode.UNDER_18: "Law on Elections Art. 4",
-        ReasonCode.INCAPACITATED_BY_COURT: "Constitution 2026 (electoral rights)",
-        ReasonCode.IMPRISONED_BY_SENTENCE: "Constitution 2026 (electoral rights)",
+        ReasonCode.NOT_CITIZEN: (
+            f"Constitution 2026, electoral rights of citizens ({_UNCONFIRMED}); "
+            f"{_ELECTIONS_LAW} Art. 4 p.1 as in force on voting day ({_UNCONFIRMED})"
+        ),
+        ReasonCode.UNDER_18: (
+            f"{_ELECTIONS_LAW} Art. 4 p.1 as in force on voting day ({_UNCONFIRMED})"
+        ),
+        ReasonCode.INCAPACITATED_BY_COURT: (
+            f"Constitution 2026, who may not elect ({_UNCONFIRMED}); "
+            f"{_ELECTIONS_LAW} Art. 4 p.3 as in force on voting day ({_UNCONFIRMED})"
+        ),
+        ReasonCode.IMPRISONED_BY_SENTENCE: (
+            f"Constitution 2026, who may not elect ({_UNCONFIRMED}); "
+            f"{_ELECTIONS_LAW} Art. 4 p.3 as in force on voting day ({_UNCONFIRMED})"
+        ),
     },
 )
 
@@ -68,6 +101,38 @@ def coming_of_age(birth_date: dt.date) -> dt.date:
     return birth_date.replace(year=year)
 
 
+def holds_on(day: dt.date, *, since: dt.date | None, until: dt.date | None) -> bool:
+    """Whether a dated registry fact holds on ``day``: from ``since`` (None: always had)
+    up to the day before ``until`` (None: still holds). On ``until`` itself it has ended."""
+    return (since is None or since <= day) and (until is None or day < until)
+
+
+def is_incapacitated_on(person: Person, day: dt.date) -> bool:
+    """Declared incapable by a court and not yet restored on ``day`` (SPEC §15).
+
+    A restoration date marks an incapacity even when the registry's status is already
+    ``full`` again: it tells when the person was incapable, for a voting day before it.
+    """
+    declared = (
+        person.legal_capacity is LegalCapacity.INCAPACITATED
+        or person.capacity_restored_on is not None
+    )
+    return declared and holds_on(
+        day, since=person.incapacitated_since, until=person.capacity_restored_on
+    )
+
+
+def is_serving_sentence_on(person: Person, day: dt.date) -> bool:
+    """Held by a court sentence on ``day``; pre-trial detention never counts (SPEC §3).
+
+    As for capacity, a sentence end with custody ``none`` is a sentence already served.
+    """
+    sentenced = person.custody is Custody.SENTENCED or (
+        person.custody is Custody.NONE and person.sentence_ends_on is not None
+    )
+    return sentenced and holds_on(day, since=person.custody_since, until=person.sentence_ends_on)
+
+
 def reasons_against(person: Person | None, *, voting_day: dt.date) -> tuple[ReasonCode, ...]:
     """Every reason this person may not vote on voting_day, sorted; empty if eligible."""
     if person is None:
@@ -79,9 +144,8 @@ def reasons_against(person: Person | None, *, voting_day: dt.date) -> tuple[Reas
         found.add(ReasonCode.NOT_CITIZEN)
     if coming_of_age(person.birth_date) > voting_day:
         found.add(ReasonCode.UNDER_18)
-    if person.legal_capacity is LegalCapacity.INCAPACITATED:
+    if is_incapacitated_on(person, voting_day):
         found.add(ReasonCode.INCAPACITATED_BY_COURT)
-    # Pre-trial detention is not a bar: only a sentence served in custody is.
-    if person.custody is Custody.SENTENCED:
+    if is_serving_sentence_on(person, voting_day):
         found.add(ReasonCode.IMPRISONED_BY_SENTENCE)
     return tuple(sorted(found))

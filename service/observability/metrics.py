@@ -25,11 +25,11 @@ from service.audit.log import AuditReader
 from service.clock import Clock
 from service.db.engine import Database
 from service.domain.caller import Role
+from service.domain.limits import NO_ROLE
 from service.domain.model import NextStepCode, Outcome, ReasonCode
 from service.errors import UpstreamFailure
 from service.observability.audit_gauges import AuditLogCollector
 from service.observability.resilience import UpstreamGuardCollector
-from service.ratelimit import NO_ROLE
 from service.usecases.day_registrations import KIND_REFUSED
 from service.usecases.eligibility import DECISION_KIND, PRECINCT_CHECK_KIND
 
@@ -46,7 +46,10 @@ HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTI
 DECISION_KINDS = frozenset({DECISION_KIND, PRECINCT_CHECK_KIND, KIND_REFUSED})
 OUTCOMES = frozenset(o.value for o in Outcome)
 REASONS = frozenset(r.value for r in ReasonCode)
-NEXT_STEPS = frozenset(s.value for s in NextStepCode)
+# Next steps that are an ineligible voter's remedy, not a voter left without a precinct:
+# APPLY_TO_COMMISSION comes with NOT_FOUND, which the reasons already count.
+REMEDIES = frozenset({NextStepCode.APPLY_TO_COMMISSION.value})
+NEXT_STEPS = frozenset(s.value for s in NextStepCode) - REMEDIES
 UPSTREAMS = frozenset({registry.UPSTREAM, addresses.UPSTREAM})
 UPSTREAM_RESULTS = frozenset({UPSTREAM_OK, *(f.value for f in UpstreamFailure)})
 RATE_LIMIT_ROLES = frozenset({NO_ROLE, *(r.value for r in Role)})
@@ -142,8 +145,15 @@ class Metrics:
         )
         self.bulk_lookup_alerts = Counter(
             "voter_bulk_lookup_alerts",
-            "Accounts that looked up more distinct voters in an hour than "
-            "VOTER_BULK_LOOKUP_THRESHOLD (once per account and window): alert on any increase.",
+            "Accounts that looked up more distinct voters in an hour than their role allows "
+            "(once per account and window, or per hold): alert on any increase.",
+            registry=self.registry,
+        )
+        self.account_holds = Counter(
+            "voter_account_holds",
+            "Holds placed on accounts past their role's distinct-voter threshold, by role: "
+            "each one refuses voter look-ups until an operator lifts it.",
+            ("role",),
             registry=self.registry,
         )
         self._initialise_series()
@@ -170,6 +180,7 @@ class Metrics:
             upstream: self.upstream_request_duration.labels(upstream) for upstream in UPSTREAMS
         }
         self._rate_limited = {role: self.rate_limited.labels(role) for role in RATE_LIMIT_ROLES}
+        self._account_holds = {role: self.account_holds.labels(role) for role in RATE_LIMIT_ROLES}
         # Filled as requests come: routes are templates, methods and statuses closed sets.
         self._requests: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
@@ -214,6 +225,8 @@ class Metrics:
                 counter = self.decision_reasons.labels(OTHER)
             counter.inc()
         for step in next_steps:
+            if step in REMEDIES:
+                continue
             counter = self._unassigned.get(step)
             if counter is None:
                 counter = self.unassigned.labels(OTHER)
@@ -237,6 +250,12 @@ class Metrics:
 
     def count_bulk_lookup_alert(self) -> None:
         self.bulk_lookup_alerts.inc()
+
+    def count_account_hold(self, *, role: str) -> None:
+        counter = self._account_holds.get(role)
+        if counter is None:
+            counter = self.account_holds.labels(OTHER)
+        counter.inc()
 
     def observe_audit_append(self, seconds: float) -> None:
         self.audit_append_duration.observe(seconds)

@@ -6,14 +6,16 @@ import typer
 
 from service.operator.commands import check, override_app, precinct_check, registration_app
 from service.operator.finding import elections_app, precincts_app
+from service.operator.holds import holds_app
 
 
 def register(app: typer.Typer) -> None:
     """Add ``check``, ``precinct-check``, ``override ...``, ``registration ...``,
-    ``elections ...`` and ``precincts ...`` to ``app``."""
+    ``elections ...``, ``precincts ...`` and ``holds ...`` to ``app``."""
     app.command("check")(check)
     app.command("precinct-check")(precinct_check)
     app.add_typer(override_app, name="override")
     app.add_typer(registration_app, name="registration")
     app.add_typer(elections_app, name="elections")
     app.add_typer(precincts_app, name="precincts")
+    app.add_typer(holds_app, name="holds")

@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 import httpx
 
+from service.domain.iin_text import holds_iin_shaped
 from service.domain.model import OverrideKind
-from service.logs import IIN_SHAPED
 
 TIMEOUT_SECONDS = 10.0
 # Filters of a listing, by the API's parameter names; None leaves one out.
@@ -53,13 +53,14 @@ class UnsafeUrlValue(ValueError):
 
 
 def _segment(value: str) -> str:
+    # The records' own UUIDs pass: ``iin_text`` reads a canonical UUID as an identifier.
     _refuse_iin_shaped(value)
     # Quote everything, "/" included, so an id can never step into another route.
     return quote(value, safe="")
 
 
 def _refuse_iin_shaped(value: str) -> None:
-    if IIN_SHAPED.search(value):
+    if holds_iin_shaped(value):
         raise UnsafeUrlValue("value looks like an IIN; IINs are sent in request bodies only")
 
 
@@ -151,8 +152,11 @@ class ApiClient:
         path = f"/v1/overrides/{_segment(override_id)}/revoke"
         return self._send("POST", path, {"reason": reason})
 
-    def approve_override_revocation(self, override_id: str) -> dict[str, Any]:
-        return self._send("POST", f"/v1/overrides/{_segment(override_id)}/revoke/approve", {})
+    def approve_override_revocation(
+        self, override_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
+        path = f"/v1/overrides/{_segment(override_id)}/revoke/approve"
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
 
     def refuse_override_revocation(self, override_id: str, *, reason: str) -> dict[str, Any]:
         path = f"/v1/overrides/{_segment(override_id)}/revoke/refuse"
@@ -170,6 +174,13 @@ class ApiClient:
         body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
         return self._send("POST", "/v1/search/overrides", body)
 
+    def list_account_holds(self) -> dict[str, Any]:
+        return self._send("GET", "/v1/account-holds", None)
+
+    def lift_account_hold(self, hold_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/account-holds/{_segment(hold_id)}/lift"
+        return self._send("POST", path, {"reason": reason})
+
     def get_day_registration(self, registration_id: str) -> dict[str, Any]:
         return self._send("GET", f"/v1/day-registrations/{_segment(registration_id)}", None)
 
@@ -177,9 +188,11 @@ class ApiClient:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel"
         return self._send("POST", path, {"reason": reason})
 
-    def approve_day_registration_cancellation(self, registration_id: str) -> dict[str, Any]:
+    def approve_day_registration_cancellation(
+        self, registration_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
         path = f"/v1/day-registrations/{_segment(registration_id)}/cancel/approve"
-        return self._send("POST", path, {})
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
 
     def refuse_day_registration_cancellation(
         self, registration_id: str, *, reason: str

@@ -551,13 +551,26 @@ def override_revoke(
     return Request(lambda api: api.revoke_override(override_id, reason=reason), render_override)
 
 
+ReviewedRequest = Annotated[
+    str | None,
+    typer.Option(
+        "--request",
+        help="The undo request you reviewed (its id in `show`): refused if another is open now.",
+    ),
+]
+
+
 @override_app.command("revoke-approve")
 @connected
 def override_revoke_approve(
     override_id: OverrideId,
+    request: ReviewedRequest = None,
 ) -> Request:
     """Approve the pending revocation request (not its requester): the override is revoked."""
-    return Request(lambda api: api.approve_override_revocation(override_id), render_override)
+    return Request(
+        lambda api: api.approve_override_revocation(override_id, undo_request_id=request),
+        render_override,
+    )
 
 
 @override_app.command("revoke-refuse")
@@ -599,10 +612,13 @@ def registration_cancel(
 @connected
 def registration_cancel_approve(
     registration_id: RegistrationId,
+    request: ReviewedRequest = None,
 ) -> Request:
     """Approve the pending cancellation (not its requester); the voter may register again."""
     return Request(
-        lambda api: api.approve_day_registration_cancellation(registration_id),
+        lambda api: api.approve_day_registration_cancellation(
+            registration_id, undo_request_id=request
+        ),
         render_registration,
     )
 

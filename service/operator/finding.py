@@ -126,7 +126,6 @@ REGISTRATION_COLUMNS = {
     "precinct": "precinct",
     "registered_by": "registered by",
     "registered_at": "registered at",
-    "lapses_at": "lapses at",
     "cancelled_by": "cancelled by",
     "cancellation_requests": "cancellation",
 }

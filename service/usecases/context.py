@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
 from service.domain.caller import Caller
 from service.domain.iin import InvalidIin, parse_iin
 from service.errors import ErrorCode, InvalidInput
+from service.usecases.ports import UnitOfWork
 
 
 def validated_iin(raw: str) -> str:
@@ -21,13 +23,26 @@ def actor_of(caller: Caller) -> dict[str, Any]:
     return {"sub": caller.subject, "roles": sorted(role.value for role in caller.roles)}
 
 
-def lookup_payload(
-    found: Sequence[tuple[str, str]], caller: Caller, request_id: str
-) -> dict[str, Any]:
-    """The audit payload of a look-up by IIN: who looked and which records (id, election)
-    they were shown. The filters are left out: they are the caller's text, not the record's."""
-    return {
-        "found": [{"id": record_id, "election_id": election} for record_id, election in found],
-        "actor": actor_of(caller),
-        "request_id": request_id,
-    }
+def record_lookup(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    subject: str,
+    found: Sequence[tuple[str, str]],
+    caller: Caller,
+    request_id: str,
+    now: dt.datetime,
+) -> None:
+    """Audit a look-up by IIN, under the voter's pseudonym: who looked and which records (id,
+    election) they were shown. The filters are left out: they are the caller's text, not the
+    record's."""
+    uow.audit.append(
+        kind=kind,
+        subject=subject,
+        payload={
+            "found": [{"id": record_id, "election_id": election} for record_id, election in found],
+            "actor": actor_of(caller),
+            "request_id": request_id,
+        },
+        recorded_at=now,
+    )

@@ -34,11 +34,11 @@ from service.domain.model import Election, Precinct
 from service.domain.undo import UndoStatus, UndoStep
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
-from service.usecases.context import actor_of, lookup_payload, validated_iin
+from service.usecases.context import actor_of, record_lookup, validated_iin
 from service.usecases.eligibility import (
-    NOT_OBSERVED,
+    UNGUARDED,
     EligibilityService,
-    LookupObserver,
+    LookupGuard,
     decision_payload,
 )
 from service.usecases.paging import Page, collect_page, key_of
@@ -197,7 +197,7 @@ class DayRegistrationService:
         reference: ReferenceSource,
         pseudonymise: Pseudonymise,
         clock: Clock,
-        lookups: LookupObserver = NOT_OBSERVED,
+        lookups: LookupGuard = UNGUARDED,
     ) -> None:
         self._eligibility = eligibility
         self._storage = storage
@@ -434,6 +434,7 @@ class DayRegistrationService:
         reason: str | None,
         caller: Caller,
         request_id: str,
+        undo_request_id: str | None = None,
     ) -> RegistrationView:
         """Approve the open cancellation request (a different operator from its requester:
         the registration is then cancelled and the voter may register again) or refuse it
@@ -445,7 +446,9 @@ class DayRegistrationService:
         def write(uow: UnitOfWork) -> RegistrationView:
             record = _found(uow, registration_id)
             target = UndoTarget.DAY_REGISTRATION
-            pending = open_request(uow, target, record.id, step, actor=caller.subject)
+            pending = open_request(
+                uow, target, record.id, step, actor=caller.subject, expected_id=undo_request_id
+            )
             assert pending is not None  # open_request refuses a decision with none open
             asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
             if step is UndoStep.REFUSE:
@@ -515,6 +518,7 @@ class DayRegistrationService:
         """One voter's registrations, found through the pseudonym; the look-up is audited."""
         subject = self._subject_of(validated_iin(raw_iin))
         after = key_of(cursor)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         now = self._clock.now()
 
         def read_and_record(uow: UnitOfWork) -> Page[RegistrationView]:
@@ -526,19 +530,18 @@ class DayRegistrationService:
                 after=after,
                 now=now,
             )
-            uow.audit.append(
+            record_lookup(
+                uow,
                 kind=KIND_LOOKUP,
                 subject=subject,
-                payload=lookup_payload(
-                    [(v.id, v.election_id) for v in found.items], caller, request_id
-                ),
-                recorded_at=now,
+                found=[(v.id, v.election_id) for v in found.items],
+                caller=caller,
+                request_id=request_id,
+                now=now,
             )
             return found
 
-        page = await self._storage.transact(read_and_record)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
-        return page
+        return await self._storage.transact(read_and_record)
 
 
 def _collect(

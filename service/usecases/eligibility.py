@@ -17,6 +17,7 @@ from typing import Any, Protocol, TypeVar
 from service.clock import Clock
 from service.domain.caller import Caller
 from service.domain.decision import decide, precinct_check_reasons
+from service.domain.iin import is_legal_entity_number
 from service.domain.model import (
     Decision,
     Election,
@@ -26,7 +27,7 @@ from service.domain.model import (
     Registration,
 )
 from service.domain.precincts import PrecinctDirectory
-from service.errors import ErrorCode, NotFound, ServiceError, UpstreamUnavailable
+from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError, UpstreamUnavailable
 from service.logs import get_logger
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.ports import (
@@ -50,6 +51,9 @@ _security_log = get_logger("service.security")
 
 DECISION_KIND = "eligibility.check"
 PRECINCT_CHECK_KIND = "precinct.check"
+# A request refused once the registry had answered: no decision about a person, but an
+# answer that depends on the registry, so audited like one (SPEC §15's BIN rule).
+REFUSED = "refused"
 
 
 def _is_fault(call: asyncio.Future[Any]) -> bool:
@@ -109,18 +113,19 @@ class DecisionCounter(Protocol):
     ) -> None: ...
 
 
-class LookupObserver(Protocol):
-    """Told which voter (by pseudonym, never IIN) each caller looked up: bulk-read alarms."""
+class LookupGuard(Protocol):
+    """Told which voter (by pseudonym, never IIN) a caller is about to look up, before the
+    look-up: it counts, alerts, and refuses a held account (``AccountHeld``)."""
 
-    def looked_up(self, *, caller: str, voter_subject: str) -> None: ...
+    async def admit(self, *, caller: Caller, voter_subject: str) -> None: ...
 
 
-class _NotObserved:
-    def looked_up(self, *, caller: str, voter_subject: str) -> None:
+class _Unguarded:
+    async def admit(self, *, caller: Caller, voter_subject: str) -> None:
         pass
 
 
-NOT_OBSERVED: LookupObserver = _NotObserved()
+UNGUARDED: LookupGuard = _Unguarded()
 
 
 class _NotCounted:
@@ -209,7 +214,7 @@ class EligibilityService:
         pseudonymise: Pseudonymise,
         clock: Clock,
         counter: DecisionCounter | None = None,
-        lookups: LookupObserver | None = None,
+        lookups: LookupGuard | None = None,
     ) -> None:
         self._registry = registry
         self._addresses = addresses
@@ -219,7 +224,7 @@ class EligibilityService:
         self._subject_of = pseudonymise
         self._clock = clock
         self._counter = counter or _NotCounted()
-        self._lookups = lookups or _NotObserved()
+        self._lookups = lookups or UNGUARDED
 
     async def _gather(self, iin: str) -> tuple[Person | None, tuple[Registration, ...]]:
         # A future stays as it is; a coroutine gets a task.
@@ -291,6 +296,57 @@ class EligibilityService:
         exc.extensions["audit"] = {"seq": receipt.seq, "entry_hash": receipt.entry_hash}
         exc.extensions["decision_id"] = decision_id
 
+    async def _record_refusal(
+        self,
+        refusal: InvalidInput,
+        *,
+        subject: str,
+        election: Election,
+        audit_kind: str,
+        context: dict[str, Any],
+    ) -> None:
+        """Audit a refusal that the registry's answer decided; the caller raises it."""
+        decision_id = context.get("decision_id") or str(uuid.uuid4())
+        recorded = await self._decisions.decide_and_record(
+            already_decided(
+                kind=audit_kind,
+                subject=subject,
+                decision_id=decision_id,
+                election_id=election.id,
+                outcome=REFUSED,
+                payload={**context, "outcome": REFUSED, "refusal": refusal.code.value},
+            )
+        )
+        receipt = recorded.receipt
+        refusal.extensions["audit"] = {"seq": receipt.seq, "entry_hash": receipt.entry_hash}
+        refusal.extensions["decision_id"] = decision_id
+
+    async def _gathered(
+        self,
+        iin: str,
+        *,
+        subject: str,
+        election: Election,
+        audit_kind: str,
+        context: dict[str, Any],
+    ) -> tuple[Person | None, tuple[Registration, ...]]:
+        """Both upstreams' answers, or an audited refusal: ``undetermined`` on a fault,
+        ``NOT_INDIVIDUAL`` for a BIN the registry does not know as a person."""
+        try:
+            person, registrations = await self._gather(iin)
+        except UpstreamUnavailable as exc:
+            await self._record_undetermined(
+                exc, subject=subject, election=election, audit_kind=audit_kind, context=context
+            )
+            raise
+        if is_legal_entity_number(iin, known_as_person=person is not None):
+            refusal = InvalidInput(ErrorCode.NOT_INDIVIDUAL)
+            await self._record_refusal(
+                refusal, subject=subject, election=election, audit_kind=audit_kind, context=context
+            )
+            raise refusal
+        return person, registrations
+
     async def assess(
         self,
         *,
@@ -308,15 +364,12 @@ class EligibilityService:
         subject = self._subject_of(iin)
         reference = await self._reference.current()
         now = self._clock.now()
-        try:
-            (person, registrations), standing = await asyncio.gather(
-                self._gather(iin), self._standing(election=election, subject=subject, now=now)
-            )
-        except UpstreamUnavailable as exc:
-            await self._record_undetermined(
-                exc, subject=subject, election=election, audit_kind=audit_kind, context=context
-            )
-            raise
+        (person, registrations), standing = await asyncio.gather(
+            self._gathered(
+                iin, subject=subject, election=election, audit_kind=audit_kind, context=context
+            ),
+            self._standing(election=election, subject=subject, now=now),
+        )
         decision = decide(
             person,
             registrations,
@@ -345,13 +398,9 @@ class EligibilityService:
         """
         reference = await self._reference.current()
         directory = reference.directory
-        try:
-            person, registrations = await self._gather(iin)
-        except UpstreamUnavailable as exc:
-            await self._record_undetermined(
-                exc, subject=subject, election=election, audit_kind=audit_kind, context=context
-            )
-            raise
+        person, registrations = await self._gathered(
+            iin, subject=subject, election=election, audit_kind=audit_kind, context=context
+        )
 
         def decide_now(standing: Standing, _now: dt.datetime) -> Decided[tuple[Decision, T]]:
             decision = decide(
@@ -388,7 +437,7 @@ class EligibilityService:
     ) -> RecordedDecision:
         iin = validated_iin(raw_iin)
         subject = self._subject_of(iin)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         election = await self.election(election_id)
         decision_id = str(uuid.uuid4())
         context = {
@@ -430,7 +479,7 @@ class EligibilityService:
             raise PrecinctNotServed
         iin = validated_iin(raw_iin)
         subject = self._subject_of(iin)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         election = await self.election(election_id)
         reference = await self._reference.current()
         precinct = reference.directory.get(precinct_id)

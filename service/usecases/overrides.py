@@ -28,10 +28,10 @@ from service.domain.overrides import (
 )
 from service.domain.undo import UndoStatus, UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.usecases.context import actor_of, lookup_payload, validated_iin
+from service.usecases.context import actor_of, record_lookup, validated_iin
 from service.usecases.eligibility import (
-    NOT_OBSERVED,
-    LookupObserver,
+    UNGUARDED,
+    LookupGuard,
     ensure_held_at,
     ensure_voted_by_citizens,
 )
@@ -188,7 +188,7 @@ class OverrideService:
         reference: ReferenceSource,
         pseudonymise: Pseudonymise,
         clock: Clock,
-        lookups: LookupObserver = NOT_OBSERVED,
+        lookups: LookupGuard = UNGUARDED,
     ) -> None:
         self._storage = storage
         self._reference = reference
@@ -332,6 +332,7 @@ class OverrideService:
         reason: str | None,
         caller: Caller,
         request_id: str,
+        undo_request_id: str | None = None,
     ) -> OverrideView:
         """Approve the open revocation request (a different operator from its requester:
         the override is then revoked) or refuse it (anyone, the requester withdrawing it
@@ -342,7 +343,14 @@ class OverrideService:
 
         def write(uow: UnitOfWork) -> OverrideView:
             row = _found(uow, override_id)
-            pending = open_request(uow, UndoTarget.OVERRIDE, row.id, step, actor=caller.subject)
+            pending = open_request(
+                uow,
+                UndoTarget.OVERRIDE,
+                row.id,
+                step,
+                actor=caller.subject,
+                expected_id=undo_request_id,
+            )
             assert pending is not None  # open_request refuses a decision with none open
             asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
             if step is UndoStep.REFUSE:
@@ -433,24 +441,24 @@ class OverrideService:
         (who looked, what they were shown), like every read of a person's records."""
         subject = self._subject_of(validated_iin(raw_iin))
         after = key_of(cursor)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
         now = self._clock.now()
 
         def read_and_record(uow: UnitOfWork) -> Page[OverrideView]:
             voter = replace(query, subject=subject)
             found = self._collect(uow, voter, status=status, limit=limit, after=after, now=now)
-            uow.audit.append(
+            record_lookup(
+                uow,
                 kind=KIND_LOOKUP,
                 subject=subject,
-                payload=lookup_payload(
-                    [(v.id, v.election_id) for v in found.items], caller, request_id
-                ),
-                recorded_at=now,
+                found=[(v.id, v.election_id) for v in found.items],
+                caller=caller,
+                request_id=request_id,
+                now=now,
             )
             return found
 
-        page = await self._storage.transact(read_and_record)
-        self._lookups.looked_up(caller=caller.subject, voter_subject=subject)
-        return page
+        return await self._storage.transact(read_and_record)
 
     @staticmethod
     def _collect(

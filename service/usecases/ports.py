@@ -145,6 +145,28 @@ class UndoRequestRecord:
 
 
 @dataclass(frozen=True)
+class AccountHoldRecord:
+    """An account refused voter look-ups after looking up too many voters (SPEC §12), and,
+    once an operator has lifted it, who did, when and why."""
+
+    id: str
+    account: str
+    role: str
+    placed_at: dt.datetime
+    distinct_voters: int
+    threshold: int
+    audit_seq: int
+    lifted_by: str | None = None
+    lifted_at: dt.datetime | None = None
+    lift_reason: str | None = None
+    lift_audit_seq: int | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.lifted_at is None
+
+
+@dataclass(frozen=True)
 class PageKey:
     """Where a listing stands: records come ordered by (instant, id), a page starts after this."""
 
@@ -248,6 +270,22 @@ class UndoRequestRepository(Protocol):
         (a concurrent decision won)."""
 
 
+class AccountHoldRepository(Protocol):
+    def add(self, hold: AccountHoldRecord) -> None:
+        """Raises ``DuplicateRecord`` (at latest on commit) if the account is already held."""
+
+    def get(self, hold_id: str) -> AccountHoldRecord | None: ...
+
+    def active(self) -> list[AccountHoldRecord]:
+        """The holds in force, oldest first."""
+
+    def lift(
+        self, hold_id: str, *, by: str, at: dt.datetime, reason: str, audit_seq: int
+    ) -> AccountHoldRecord:
+        """Lift the active hold ``hold_id``; ``DuplicateRecord`` if it is no longer active
+        (a concurrent lift won)."""
+
+
 class StandingRepository(Protocol):
     def of(self, *, election_id: str, subject: str, now: dt.datetime) -> Standing: ...
 
@@ -309,6 +347,8 @@ class UnitOfWork(Protocol):
     def day_registrations(self) -> DayRegistrationRepository: ...
     @property
     def undo_requests(self) -> UndoRequestRepository: ...
+    @property
+    def account_holds(self) -> AccountHoldRepository: ...
     @property
     def standing(self) -> StandingRepository: ...
     @property

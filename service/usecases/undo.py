@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from service.domain.undo import UndoStatus, UndoStep, undo_refusal
+from service.domain.undo import UndoRefusal, UndoStatus, UndoStep, undo_refusal
 from service.errors import ErrorCode, ServiceError
 from service.usecases.ports import DuplicateRecord, UndoRequestRecord, UnitOfWork
 
@@ -61,14 +61,27 @@ def undo_views(requests: Sequence[UndoRequestRecord]) -> tuple[UndoView, ...]:
 
 
 def open_request(
-    uow: UnitOfWork, target: UndoTarget, target_id: str, step: UndoStep, *, actor: str
+    uow: UnitOfWork,
+    target: UndoTarget,
+    target_id: str,
+    step: UndoStep,
+    *,
+    actor: str,
+    expected_id: str | None = None,
 ) -> UndoRequestRecord | None:
-    """The target's open request, once the undo rule allows ``actor`` to take ``step``."""
+    """The target's open request, once the undo rule allows ``actor`` to take ``step``.
+
+    ``expected_id`` is the request the second operator reviewed: if another one is open by
+    now (the first refused, a new one made), the decision is refused, never applied to a
+    request its maker did not see.
+    """
     requests = uow.undo_requests.of(target_kind=target.value, target_id=target_id)
     pending = next((r for r in requests if r.status is UndoStatus.PENDING), None)
     refusal = undo_refusal(
         step, requested_by=pending.requested_by if pending else None, actor=actor
     )
+    if refusal is None and pending is not None and expected_id not in (None, pending.id):
+        refusal = UndoRefusal.UNDO_NOT_PENDING
     if refusal is not None:
         raise UndoRefused(ErrorCode(refusal.value), undo_request_id=pending.id if pending else None)
     return pending

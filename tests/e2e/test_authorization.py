@@ -113,6 +113,10 @@ MATRIX: dict[str, Operation] = {
         frozenset({OPERATOR}),
         {"reason": "no"},
     ),
+    "listAccountHolds": Operation("GET", "/v1/account-holds", frozenset({OPERATOR})),
+    "liftAccountHold": Operation(
+        "POST", f"/v1/account-holds/{UNKNOWN_ID}/lift", frozenset({OPERATOR}), {"reason": "ok"}
+    ),
     "listPrecincts": Operation("GET", "/v1/precincts", EVERYONE),
     "getPrecinct": Operation("GET", "/v1/precincts/75-0001", EVERYONE),
     "listElections": Operation("GET", "/v1/elections", EVERYONE),
@@ -166,6 +170,8 @@ def test_operator_routes_admit_operators_only() -> None:
         "revokeOverride",
         "approveOverrideRevocation",
         "refuseOverrideRevocation",
+        "listAccountHolds",
+        "liftAccountHold",
     }
 
 

@@ -104,6 +104,25 @@ def test_import_accepts_a_clean_set_and_audits_it(env: dict[str, str], country: 
     assert "audit seq 1" in result.output
 
 
+def test_data_generate_prints_the_shape_table_and_its_precincts_import_cleanly(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    out = tmp_path / "country"
+    generated = runner.invoke(
+        app, ["data", "generate", "--persons", "20000", "--out", str(out), "--workers", "1"]
+    )
+    imported = runner.invoke(app, ["import", "precincts", str(out / "precincts.jsonl")], env=env)
+
+    assert generated.exit_code == 0, generated.output
+    lines = generated.output.splitlines()
+    assert any(line.startswith("figure") and "deviation" in line for line in lines)
+    for label in ("voters", "under-18 share", "registered abroad", "villages", "  in countries"):
+        assert any(line.startswith(label) for line in lines), label
+    assert "targets: the published figures at 20,000,000 persons scaled to 20,000" in lines[-1]
+    assert imported.exit_code == 0, imported.output
+    assert "imported" in imported.output
+
+
 def test_mock_refuses_a_bad_data_line_naming_it(tmp_path: Path, env: dict[str, str]) -> None:
     path = tmp_path / "population.jsonl"
     path.write_text("{not json}\n")

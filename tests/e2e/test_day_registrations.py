@@ -305,6 +305,26 @@ def test_a_refused_cancellation_keeps_the_registration_active(desk: Desk) -> Non
     assert desk.audit_kinds()["day_registration.cancel.refuse"] == 1
 
 
+def test_an_approval_naming_the_request_reviewed_never_applies_to_a_newer_one(
+    desk: Desk,
+) -> None:
+    first = desk.register().json()
+    reviewed = _cancel(desk, first["id"], "request", "operator-a@tec", reason="wrong desk")
+    reviewed_id = reviewed.json()["cancellation_requests"][0]["id"]
+    _cancel(desk, first["id"], "refuse", "operator-a@tec", reason="withdrawn")
+    newer = _cancel(desk, first["id"], "request", "operator-a@tec", reason="another story")
+    newer_id = newer.json()["cancellation_requests"][-1]["id"]
+
+    stale = _cancel(desk, first["id"], "approve", "operator-b@tec", undo_request_id=reviewed_id)
+
+    assert (stale.status_code, stale.json()["code"]) == (409, "UNDO_NOT_PENDING")
+    assert stale.json()["undo_request_id"] == newer_id
+    assert desk.check()["basis"] == "day_registration"
+    current = _cancel(desk, first["id"], "approve", "operator-b@tec", undo_request_id=newer_id)
+    assert current.status_code == 200, current.text
+    assert current.json()["status"] == "cancelled"
+
+
 def test_operators_approving_one_cancellation_at_once_cancel_it_once(desk: Desk) -> None:
     first = desk.register().json()
     _cancel(desk, first["id"], "request", "operator-a@tec", reason="wrong desk")

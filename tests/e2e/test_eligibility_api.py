@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from service.domain.caller import Role
 from tests.support import (
+    BIN_NOT_IN_REGISTRY,
     ELECTION_ID,
     NOT_IN_REGISTRY,
     PEOPLE,
@@ -48,6 +50,10 @@ def check(
         ("deceased", "ineligible", ["DECEASED"], None, None),
         ("incapacitated", "ineligible", ["INCAPACITATED_BY_COURT"], None, None),
         ("imprisoned", "ineligible", ["IMPRISONED_BY_SENTENCE"], None, None),
+        ("sentence_ended", "eligible", [], "75-0001", "permanent_registration"),
+        ("sentence_runs", "ineligible", ["IMPRISONED_BY_SENTENCE"], None, None),
+        ("capacity_restored", "eligible", [], "75-0002", "permanent_registration"),
+        ("bin_shaped_person", "eligible", [], "75-0001", "permanent_registration"),
     ],
 )
 def test_each_kind_of_voter_gets_the_decision_the_law_gives(
@@ -66,7 +72,7 @@ def test_each_kind_of_voter_gets_the_decision_the_law_gives(
     assert [r["code"] for r in decision["reasons"]] == reasons
     assert (decision["precinct"] or {}).get("id") == precinct
     assert decision["basis"] == basis
-    assert decision["ruleset"] == "kz-2026.1"
+    assert decision["ruleset"] == "kz-2026.2"
     assert decision["audit"]["seq"] >= 1
     assert len(decision["audit"]["entry_hash"]) == 64
 
@@ -78,6 +84,51 @@ def test_unknown_iin_is_ineligible_not_found_without_registry_timestamp(
     assert decision["outcome"] == "ineligible"
     assert [r["code"] for r in decision["reasons"]] == ["NOT_FOUND"]
     assert decision["registry_data_as_of"] is None
+
+
+def test_a_person_the_registry_does_not_know_is_told_to_apply_to_the_commission(
+    client: TestClient, keys: Keys
+) -> None:
+    decision = check(client, keys, NOT_IN_REGISTRY, lang="en").json()
+    assert decision["next_steps"] == [
+        {
+            "code": "APPLY_TO_COMMISSION",
+            "message": "The registry does not know this person: apply to the precinct "
+            "election commission with an identity document.",
+            "precinct_ids": [],
+        }
+    ]
+
+
+def test_a_bin_the_registry_does_not_know_is_refused_not_individual_with_a_receipt(
+    client: TestClient, keys: Keys
+) -> None:
+    response = check(client, keys, BIN_NOT_IN_REGISTRY)
+
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    problem = response.json()
+    assert problem["code"] == "NOT_INDIVIDUAL"
+    assert "If it is your IIN" in problem["detail"]
+    assert problem["audit"]["seq"] >= 1
+    assert len(problem["audit"]["entry_hash"]) == 64
+    assert BIN_NOT_IN_REGISTRY not in response.text
+    auditor = {"Authorization": f"Bearer {token(keys, Role.AUDITOR)}"}
+    entries = client.get("/v1/audit/entries", headers=auditor).json()["items"]
+    [body] = [json.loads(e["body"]) for e in entries if e["seq"] == problem["audit"]["seq"]]
+    assert body["kind"] == "eligibility.check"
+    assert body["payload"]["outcome"] == "refused"
+    assert body["payload"]["refusal"] == "NOT_INDIVIDUAL"
+    assert body["payload"]["decision_id"] == problem["decision_id"]
+
+
+def test_a_person_whose_number_has_a_bin_shape_is_decided_not_refused(
+    client: TestClient, keys: Keys
+) -> None:
+    response = check(client, keys, PEOPLE["bin_shaped_person"]["iin"])
+
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "eligible"
 
 
 def test_voter_without_registration_is_pointed_at_designated_precincts(
@@ -127,7 +178,6 @@ def test_receipts_form_an_increasing_sequence(client: TestClient, keys: Keys) ->
         ("90010130012x", "IIN_FORMAT"),
         ("900101300127", "IIN_CHECKSUM"),
         ("900101300805", "IIN_UNUSABLE"),
-        ("040540001230", "NOT_INDIVIDUAL"),
     ],
 )
 def test_bad_iin_is_a_422_problem_and_not_a_decision(
@@ -283,6 +333,23 @@ def test_request_id_is_echoed_in_header_and_problem(client: TestClient, keys: Ke
     )
     assert response.headers["x-request-id"] == "req-12345678"
     assert response.json()["request_id"] == "req-12345678"
+
+
+@pytest.mark.parametrize("request_id", [str(uuid.uuid4()), "12345678-9012-4abc-8def-0123456789ab"])
+def test_a_front_ends_uuid_request_id_is_kept_even_when_its_groups_join_into_twelve_digits(
+    client: TestClient, request_id: str
+) -> None:
+    response = client.post("/v1/eligibility/check", json={}, headers={"X-Request-ID": request_id})
+    assert response.headers["x-request-id"] == request_id
+    assert response.json()["request_id"] == request_id
+
+
+def test_a_request_id_holding_a_grouped_iin_is_replaced(client: TestClient) -> None:
+    response = client.post(
+        "/v1/eligibility/check", json={}, headers={"X-Request-ID": "7802-0340-0000"}
+    )
+    assert response.headers["x-request-id"] != "7802-0340-0000"
+    assert "7802" not in response.text
 
 
 def test_single_lookups_and_batched_lookups_give_the_same_decisions(

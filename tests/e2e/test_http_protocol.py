@@ -157,3 +157,15 @@ def test_a_json_body_naming_a_member_twice_is_refused_with_400_by_every_operatio
             assert problem["code"] == "MALFORMED_REQUEST"
             assert problem["errors"] == [{"field": "body", "type": "json_duplicate_key"}]
             assert iin not in response.text
+
+
+def test_a_query_parameter_given_twice_is_refused_not_silently_the_last(
+    client: TestClient, keys: Keys
+) -> None:
+    # Found by schemathesis: `after_seq=false&...&after_seq=0` was answered with the last one.
+    auditor = _bearer(keys, Role.AUDITOR)
+    twice = client.get("/v1/audit/entries?after_seq=1&after_seq=0", headers=auditor)
+    assert twice.status_code == 422, twice.text
+    assert twice.json()["errors"] == [{"field": "query", "type": "repeated_parameter"}]
+    once = client.get("/v1/audit/entries?after_seq=0", headers=auditor)
+    assert once.status_code == 200, once.text

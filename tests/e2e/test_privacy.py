@@ -35,7 +35,8 @@ from service.adapters.pipeline import Transports
 from service.api.app import load_contract
 from service.domain.caller import Role
 from service.domain.iin import complete_iin
-from service.logs import IIN_SHAPED, configure_logging, redact_iins
+from service.domain.iin_text import holds_iin_shaped, iin_shaped_spans
+from service.logs import configure_logging, redact_iins
 from service.mocks.addresses import create_addresses_app
 from service.mocks.registry import create_registry_app
 from tests.databases import drop_database, new_database_url, on_postgres
@@ -70,7 +71,7 @@ def test_redaction_removes_any_iin_shaped_run_from_any_text(
 ) -> None:
     event = {"event": "x", "value": before + " " + iin + " " + after, "nested": {"k": [iin]}}
     cleaned = redact_iins(None, "info", event)
-    assert not IIN_SHAPED.search(json.dumps(cleaned, ensure_ascii=False))
+    assert not holds_iin_shaped(cleaned["value"])
     assert iin not in cleaned["nested"]["k"]
 
 
@@ -351,6 +352,16 @@ PLACEMENTS: dict[str, Placement] = {
         _OPERATOR,
         {"iin": PEOPLE["no_registration"]["iin"], "election_id": i, "registered_before": i},
     ),
+    "account_holds.list": lambda i: Probe(
+        "GET /v1/account-holds", "GET", f"/v1/account-holds?role={i}", _OPERATOR
+    ),
+    "account_holds.lift": lambda i: Probe(
+        "POST /v1/account-holds/{hold_id}/lift",
+        "POST",
+        f"/v1/account-holds/{i}/lift",
+        _OPERATOR,
+        {"reason": i},
+    ),
     "override.get": lambda i: Probe(
         "GET /v1/overrides/{override_id}", "GET", f"/v1/overrides/{i}", _OPERATOR
     ),
@@ -462,11 +473,12 @@ def _needles(iin: str, probe: Probe, headers: dict[str, str]) -> set[str]:
     sent += [*probe.params, *probe.params.values()]
     if probe.content is not None:
         sent.append(probe.content.decode("utf-8", "replace"))
-    return {match for text in sent for match in IIN_SHAPED.findall(text)} | {iin}
+    found = {text[start:end] for text in sent for start, end in iin_shaped_spans(text)}
+    return found | {iin}
 
 
 def _bounded(needle: str) -> re.Pattern[str]:
-    return re.compile(rf"(?<![0-9]){needle}(?![0-9])")
+    return re.compile(rf"(?<![0-9]){re.escape(needle)}(?![0-9])")
 
 
 def _new_audit_bodies(service: Service) -> str:
@@ -514,7 +526,7 @@ def _send_and_inspect(
     if response.status_code >= 500:
         assert response.json()["code"] in {"UNDETERMINED", "SERVICE_UNAVAILABLE"}, response.text
     assert "http.request" in logged  # the capture really saw the service's lines
-    assert not IIN_SHAPED.search(logged), "an IIN-shaped run in the logs"
+    assert not holds_iin_shaped(logged), "an IIN-shaped run in the logs"
     assert "Logging error" not in logged
     for needle in _needles(iin, probe, headers):
         pattern = _bounded(needle)
@@ -624,7 +636,7 @@ def test_a_request_id_holding_an_iin_is_replaced_not_echoed(client: TestClient, 
     )
     assert response.status_code == 200
     assert response.headers["x-request-id"] != voter
-    assert not IIN_SHAPED.search(response.headers["x-request-id"])
+    assert not holds_iin_shaped(response.headers["x-request-id"])
     kept = client.get("/v1/elections", headers={"X-Request-ID": "front-end-0001"})
     assert kept.headers["x-request-id"] == "front-end-0001"
 
@@ -665,6 +677,87 @@ def test_free_text_with_other_numbers_is_kept(client: TestClient, keys: Keys) ->
     )
     assert response.status_code == 201
     assert response.json()["document_ref"] == "12345678901"
+
+
+# The finding of issue 12: an IIN written the usual grouped way, or spaced, dashed, full-width
+# or with a zero-width space, passed the free-text check and was kept in the audit log.
+IIN_WRITTEN_BY_PEOPLE = {
+    "grouped": "ИИН 7802 0340 0000",
+    "dashed": "780203-400000",
+    "full-width": "ИИН ７８０２０３４０００００",
+    "zero-width space": "7\u200b80203400000",
+    "no-break spaces and en dash": "7802\u00a00340\u20130000",
+    "Arabic-Indic digits": "٧٨٠٢٠٣٤٠٠٠٠٠",
+    "one digit more": "ИИН 7802 0340 0000 1",
+}
+
+
+def _audit_bodies(client: TestClient, keys: Keys) -> list[str]:
+    auditor = {"Authorization": f"Bearer {token(keys, Role.AUDITOR)}"}
+    page = client.get("/v1/audit/entries", params={"limit": 1000}, headers=auditor)
+    assert page.status_code == 200, page.text
+    return [item["body"] for item in page.json()["items"]]
+
+
+@pytest.mark.parametrize(
+    "document_ref", IIN_WRITTEN_BY_PEOPLE.values(), ids=list(IIN_WRITTEN_BY_PEOPLE)
+)
+def test_an_override_whose_document_ref_holds_an_iin_written_any_way_is_refused_unaudited(
+    client: TestClient, keys: Keys, document_ref: str
+) -> None:
+    operator = {"Authorization": f"Bearer {token(keys, Role.OPERATOR)}"}
+    audited_before = _audit_bodies(client, keys)
+    response = client.post(
+        "/v1/overrides", json=_override(document_ref=document_ref), headers=operator
+    )
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "VALIDATION_FAILED"
+    assert [e["type"] for e in problem["errors"]] == ["contains_iin"]
+    assert problem["errors"][0]["field"].endswith("document_ref")
+    assert document_ref not in response.text
+    assert _audit_bodies(client, keys) == audited_before
+    assert client.get("/v1/overrides", headers=operator).json()["items"] == []
+
+
+def test_free_text_holding_an_iin_written_any_way_is_refused_in_every_free_text_field(
+    client: TestClient, keys: Keys
+) -> None:
+    operator = {"Authorization": f"Bearer {token(keys, Role.OPERATOR)}"}
+    some_id = uuid.UUID(int=1)
+    audited_before = _audit_bodies(client, keys)
+    for written in IIN_WRITTEN_BY_PEOPLE.values():
+        for path, body, field_name in [
+            ("/v1/overrides", _override(reason_text=f"restored, {written}"), "reason_text"),
+            (f"/v1/overrides/{some_id}/refuse", {"reason": written}, "reason"),
+            (f"/v1/overrides/{some_id}/revoke", {"reason": written}, "reason"),
+            (f"/v1/day-registrations/{some_id}/cancel", {"reason": written}, "reason"),
+        ]:
+            response = client.post(path, json=body, headers=operator)
+            assert response.status_code == 422, (path, written, response.text)
+            errors = response.json()["errors"]
+            assert [(e["field"].rsplit(".", 1)[-1], e["type"]) for e in errors] == [
+                (field_name, "contains_iin")
+            ]
+    assert _audit_bodies(client, keys) == audited_before
+
+
+def test_a_document_ref_citing_a_case_and_its_date_is_kept_and_audited(
+    client: TestClient, keys: Keys
+) -> None:
+    # The other side of the rule, and proof that the audit inspection above sees entries.
+    reference = "№ 6294-23-00-2/1501 от 15.01.2026, тел. +7 701 234 56 78"
+    response = client.post(
+        "/v1/overrides",
+        json=_override(document_ref=reference),
+        headers={"Authorization": f"Bearer {token(keys, Role.OPERATOR)}"},
+    )
+    assert response.status_code == 201, response.text
+    assert response.json()["document_ref"] == reference
+    audited = [
+        json.dumps(json.loads(body), ensure_ascii=False) for body in _audit_bodies(client, keys)
+    ]
+    assert any(reference in entry for entry in audited)
 
 
 def test_a_token_whose_subject_is_an_iin_is_refused(client: TestClient, keys: Keys) -> None:

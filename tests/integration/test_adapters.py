@@ -16,6 +16,7 @@ import pytest
 from pydantic import ValidationError
 
 from service.adapters.addresses import AddressClient
+from service.adapters.batch import BatchRegistryClient
 from service.adapters.registry import RegistryClient
 from service.adapters.upstream import SubjectMismatch, build_upstream_client
 from service.domain.model import Custody, LegalCapacity, Person, Registration, RegistrationKind
@@ -117,6 +118,42 @@ async def test_registry_lookup_returns_the_person_as_a_domain_value(
         custody=Custody.SENTENCED,
         data_as_of=dt.datetime(2026, 11, 1, tzinfo=dt.UTC),
     )
+
+
+async def test_the_dated_facts_reach_both_registry_clients_and_nulls_are_left_out(
+    tmp_path: Path,
+) -> None:
+    dated = {
+        **person_json(AIGERIM),
+        "incapacitated_since": "2019-04-01",
+        "capacity_restored_on": "2027-03-01",
+        "custody_since": "2024-01-10",
+        "sentence_ends_on": "2027-03-20",
+    }
+    undated = person_json(OTHER)
+    app = create_registry_app(write_jsonl(tmp_path / "population.jsonl", [dated, undated]))
+    transport = httpx.ASGITransport(app=app)
+    async with build_upstream_client(
+        "http://registry", timeout=TIMEOUT, transport=transport
+    ) as client:
+        served = (await client.post("/persons/lookup", json={"iin": OTHER})).json()
+        single = await RegistryClient(client, deadline_seconds=DEADLINE_SECONDS).lookup(AIGERIM)
+        batched = await BatchRegistryClient(client, deadline_seconds=DEADLINE_SECONDS).lookup_many(
+            [AIGERIM, OTHER]
+        )
+
+    # Most people have none of them: a served record spends no bytes on their absence.
+    assert set(served) == set(undated)
+    assert single is not None
+    assert (
+        single.incapacitated_since,
+        single.capacity_restored_on,
+        single.custody_since,
+        single.sentence_ends_on,
+    ) == (dt.date(2019, 4, 1), dt.date(2027, 3, 1), dt.date(2024, 1, 10), dt.date(2027, 3, 20))
+    assert batched[0] == single
+    assert batched[1] is not None
+    assert batched[1].sentence_ends_on is None
 
 
 async def test_registry_lookup_of_an_absent_person_returns_none(

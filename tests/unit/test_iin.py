@@ -2,10 +2,18 @@ import pytest
 from hypothesis import assume, example, given
 from hypothesis import strategies as st
 
-from service.domain.iin import IinErrorCode, InvalidIin, check_digit, complete_iin, parse_iin
+from service.domain.iin import (
+    IinErrorCode,
+    InvalidIin,
+    check_digit,
+    complete_iin,
+    has_legal_entity_shape,
+    is_legal_entity_number,
+    parse_iin,
+)
 
-digits = st.text(alphabet="0123456789", min_size=11, max_size=11)
-individual_prefixes = digits.filter(lambda p: p[4] not in "456")
+# Any digit 5: since 2013 a person's IIN may have 4, 5 or 6 there too (SPEC §15).
+prefixes = st.text(alphabet="0123456789", min_size=11, max_size=11)
 
 
 @pytest.mark.parametrize("iin", ["900101300126", "791028302728", "061211600012", "900101300811"])
@@ -32,10 +40,27 @@ def test_prefix_never_issued_is_unusable_for_any_last_digit(last: str) -> None:
     assert caught.value.code is IinErrorCode.IIN_UNUSABLE
 
 
-def test_bin_shape_is_not_an_individual() -> None:
-    with pytest.raises(InvalidIin) as caught:
-        parse_iin("040540001230")
-    assert caught.value.code is IinErrorCode.NOT_INDIVIDUAL
+def test_a_bin_shaped_number_with_a_good_check_digit_is_a_well_formed_number() -> None:
+    # Whether it is a person's is the registry's to say, not the digits'.
+    assert parse_iin("040540001230") == "040540001230"
+    assert has_legal_entity_shape("040540001230")
+
+
+@pytest.mark.parametrize("marker", "456")
+def test_digit_5_marks_a_bin_only_for_a_number_the_registry_does_not_know(marker: str) -> None:
+    iin = complete_iin("8501" + marker + "030011")
+    assert iin is not None
+    assert is_legal_entity_number(iin, known_as_person=False)
+    assert not is_legal_entity_number(iin, known_as_person=True)
+
+
+@given(prefixes.map(complete_iin).filter(lambda v: v is not None), st.booleans())
+def test_a_person_the_registry_holds_is_never_a_bin(iin: str, known: bool) -> None:
+    assert parse_iin(iin) == iin
+    if known:
+        assert not is_legal_entity_number(iin, known_as_person=True)
+    else:
+        assert is_legal_entity_number(iin, known_as_person=False) == (iin[4] in "456")
 
 
 def test_surrounding_spaces_are_stripped() -> None:
@@ -68,7 +93,7 @@ def test_error_text_never_contains_the_input() -> None:
     assert "900101300127" not in str(caught.value)
 
 
-@given(individual_prefixes)
+@given(prefixes)
 @example("90010130080")
 def test_every_completed_prefix_parses_back(prefix: str) -> None:
     iin = complete_iin(prefix)
@@ -79,7 +104,7 @@ def test_every_completed_prefix_parses_back(prefix: str) -> None:
         assert parse_iin(iin) == iin
 
 
-@given(individual_prefixes, st.integers(min_value=0, max_value=9))
+@given(prefixes, st.integers(min_value=0, max_value=9))
 def test_exactly_one_last_digit_is_accepted(prefix: str, last: int) -> None:
     expected = check_digit(prefix)
     candidate = prefix + str(last)
@@ -95,7 +120,7 @@ def _first_sum(prefix: str) -> int:
 
 
 @given(
-    individual_prefixes.map(complete_iin).filter(lambda v: v is not None),
+    prefixes.map(complete_iin).filter(lambda v: v is not None),
     st.integers(min_value=0, max_value=9),
     st.integers(min_value=1, max_value=9),
 )
@@ -105,7 +130,7 @@ def test_changing_one_of_the_first_ten_digits_is_detected(
     # Weights 1..10 are nonzero mod 11, so the first sum always moves; the 11th weight is
     # 11 = 0 mod 11, which is why position 10 is outside this property (see the example).
     changed = iin[:position] + str((int(iin[position]) + delta) % 10) + iin[position + 1 :]
-    assume(changed[4] not in "456" and position < 10)
+    assume(position < 10)
     assume(_first_sum(iin[:11]) != 10 and _first_sum(changed[:11]) != 10)
     with pytest.raises(InvalidIin):
         parse_iin(changed)

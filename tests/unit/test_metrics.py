@@ -26,6 +26,7 @@ from service.observability.metrics import (
     OTHER,
     OUTCOMES,
     REASONS,
+    REMEDIES,
     UPSTREAM_RESULTS,
     UPSTREAMS,
     Metrics,
@@ -111,7 +112,8 @@ def test_enum_series_exist_at_zero_before_the_first_event(metrics: Metrics) -> N
 def test_the_enums_and_the_label_sets_agree() -> None:
     assert {o.value for o in Outcome} == OUTCOMES
     assert {r.value for r in ReasonCode} == REASONS
-    assert {s.value for s in NextStepCode} == NEXT_STEPS
+    assert {s.value for s in NextStepCode} == NEXT_STEPS | REMEDIES
+    assert not NEXT_STEPS & REMEDIES
     assert {f.value for f in UpstreamFailure} | {"ok"} == UPSTREAM_RESULTS
 
 
@@ -128,6 +130,24 @@ def test_a_decision_counts_its_outcome_reasons_and_next_steps(metrics: Metrics) 
     assert _value(metrics, "voter_decision_reasons_total", reason="DECEASED") == 1
     assert _value(metrics, "voter_decision_reasons_total", reason="NOT_CITIZEN") == 0
     assert _value(metrics, "voter_unassigned_total", next_step="NO_PRECINCT_FOR_ADDRESS") == 1
+
+
+def test_the_remedy_of_a_person_the_registry_does_not_know_is_not_an_unassigned_voter(
+    metrics: Metrics,
+) -> None:
+    metrics.count_decision(
+        kind=DECISION_KIND,
+        outcome="ineligible",
+        reasons=["NOT_FOUND"],
+        next_steps=["APPLY_TO_COMMISSION"],
+    )
+    assert _value(metrics, "voter_decision_reasons_total", reason="NOT_FOUND") == 1
+    assert _label_values(metrics, "voter_unassigned_total", "next_step") == NEXT_STEPS
+    assert all(
+        value == 0
+        for (name, _), value in _samples(metrics).items()
+        if name == "voter_unassigned_total"
+    )
 
 
 def test_values_outside_a_label_set_are_counted_as_other(metrics: Metrics) -> None:

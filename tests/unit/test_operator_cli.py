@@ -271,6 +271,28 @@ class Case:
     query: dict[str, str] = field(default_factory=dict)
 
 
+HOLD_ID = "6a1d2f30-1c44-4b8e-9a0e-5f2b8c7d9e01"
+HOLD = {
+    "id": HOLD_ID,
+    "account": "walker@pec",
+    "role": "commission",
+    "placed_at": "2027-03-20T09:00:00Z",
+    "distinct_voters": 101,
+    "threshold": 100,
+    "status": "held",
+    "lifted_by": None,
+    "lifted_at": None,
+    "lift_reason": None,
+}
+HOLD_LIFTED = {
+    **HOLD,
+    "status": "lifted",
+    "lifted_by": "operator-2",
+    "lifted_at": "2027-03-20T09:30:00Z",
+    "lift_reason": "a training session",
+    "audit": {"seq": 77, "entry_hash": "ab" * 32},
+}
+
 CASES = [
     Case(
         "check",
@@ -352,6 +374,15 @@ CASES = [
         [OVERRIDE_ID, "revoked", "approved", "operator-3"],
     ),
     Case(
+        "override revoke-approve naming the request reviewed",
+        ["override", "revoke-approve", OVERRIDE_ID, "--request", "undo-request-1"],
+        "POST",
+        f"/v1/overrides/{OVERRIDE_ID}/revoke/approve",
+        {"undo_request_id": "undo-request-1"},
+        REVOKED,
+        [OVERRIDE_ID, "revoked", "approved", "operator-3"],
+    ),
+    Case(
         "override revoke-refuse",
         ["override", "revoke-refuse", OVERRIDE_ID, "--reason", "appeal pending"],
         "POST",
@@ -407,7 +438,7 @@ CASES = [
         "/v1/day-registrations",
         None,
         {"items": [CANCELLED], "next": None},
-        [REGISTRATION_ID, "cancelled", "75-0123", "operator-1", "1 shown"],
+        [REGISTRATION_ID, "cancelled", "75-0123", "operator-3", "1 shown"],
         query={
             "election_id": ELECTION,
             "status": "cancelled",
@@ -491,6 +522,24 @@ CASES = [
         {"reason": "the station was right"},
         CANCELLATION_REFUSED,
         [REGISTRATION_ID, "active", "refused", "the station was right"],
+    ),
+    Case(
+        "holds list",
+        ["holds", "list"],
+        "GET",
+        "/v1/account-holds",
+        None,
+        {"items": [HOLD]},
+        [HOLD_ID, "walker@pec", "commission", "101", "1 shown"],
+    ),
+    Case(
+        "holds lift",
+        ["holds", "lift", HOLD_ID, "--reason", "a training session"],
+        "POST",
+        f"/v1/account-holds/{HOLD_ID}/lift",
+        {"reason": "a training session"},
+        HOLD_LIFTED,
+        [HOLD_ID, "walker@pec", "lifted", "operator-2", "a training session", "seq=77"],
     ),
 ]
 by_name = pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
@@ -634,6 +683,31 @@ def test_an_iin_given_where_an_id_belongs_is_refused_before_any_request(api: Fak
     assert result.exit_code == 2
     assert "looks like an IIN" in result.stderr
     assert api.requests == []
+
+
+@pytest.mark.parametrize(
+    "written", ["8801 0130 0123", "880101-300123", "８８０１０１３００１２３", "8801\u200b01300123"]
+)
+def test_an_iin_written_grouped_or_in_other_digits_is_refused_where_an_id_belongs(
+    api: FakeApi, written: str
+) -> None:
+    result = run(["override", "approve", written, "--token", TOKEN])
+
+    assert result.exit_code == 2
+    assert "looks like an IIN" in result.stderr
+    assert api.requests == []
+
+
+def test_an_id_the_service_issued_is_sent_even_when_its_groups_join_into_twelve_digits(
+    api: FakeApi,
+) -> None:
+    # Dashes join "12345678" and "9012" into a run of twelve: about 3% of random UUIDs.
+    issued = "12345678-9012-4abc-8def-0123456789ab"
+    api.body = {**OVERRIDE, "id": issued}
+    result = run(["override", "approve", issued, "--token", TOKEN])
+
+    assert result.exit_code == 0, result.output
+    assert api.only_request.url.raw_path == f"/v1/overrides/{issued}/approve".encode()
 
 
 # --- tokens ---------------------------------------------------------------------------------

@@ -27,10 +27,10 @@ from service.api.schemas import (
     DayRegistrationList,
     DayRegistrationOut,
     DayRegistrationRequest,
-    EmptyRequest,
     Instant,
     PrecinctRef,
     ReasonRequest,
+    UndoApproval,
 )
 from service.domain.day_registration import RegistrationStatus
 from service.domain.model import Precinct
@@ -175,13 +175,18 @@ async def cancel_registration(
 @router.post("/{registration_id}/cancel/approve", response_model=DayRegistrationOut)
 async def approve_registration_cancellation(
     registration_id: RegistrationId,
-    _body: EmptyRequest,
+    body: UndoApproval,
     caller: OperatorDep,
     registrations: DayRegistrationsDep,
     request_id: RequestIdDep,
 ) -> DayRegistrationOut:
     view = await registrations.decide_cancellation(
-        registration_id, UndoStep.APPROVE, reason=None, caller=caller, request_id=request_id
+        registration_id,
+        UndoStep.APPROVE,
+        reason=None,
+        caller=caller,
+        request_id=request_id,
+        undo_request_id=body.undo_request_id,
     )
     return await registration_answer(view, registrations)
 

@@ -20,6 +20,7 @@ from service.api.schemas import (
     OverrideOut,
     OverrideRequest,
     ReasonRequest,
+    UndoApproval,
 )
 from service.domain.model import OverrideKind
 from service.domain.overrides import OverrideAction, OverrideReason, OverrideStatus
@@ -159,13 +160,18 @@ async def revoke_override(
 @router.post("/{override_id}/revoke/approve", response_model=OverrideOut)
 async def approve_override_revocation(
     override_id: OverrideId,
-    _body: EmptyRequest,
+    body: UndoApproval,
     caller: OperatorDep,
     overrides: OverridesDep,
     request_id: RequestIdDep,
 ) -> OverrideOut:
     view = await overrides.decide_revocation(
-        override_id, UndoStep.APPROVE, reason=None, caller=caller, request_id=request_id
+        override_id,
+        UndoStep.APPROVE,
+        reason=None,
+        caller=caller,
+        request_id=request_id,
+        undo_request_id=body.undo_request_id,
     )
     return override_out(view)
 

@@ -28,6 +28,7 @@ from service.domain.reference_versions import LiveRecord, LiveRecordKind
 from service.domain.undo import UndoStatus
 from service.errors import UpstreamUnavailable
 from service.usecases.ports import (
+    AccountHoldRecord,
     DayRegistrationQuery,
     DayRegistrationRecord,
     DecisionJob,
@@ -66,6 +67,7 @@ class Store:
     active_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
     day_registrations: dict[str, DayRegistrationRecord] = field(default_factory=dict)
     undo_requests: dict[str, UndoRequestRecord] = field(default_factory=dict)
+    account_holds: dict[str, AccountHoldRecord] = field(default_factory=dict)
     # Runs when a unit of work next decides an undo request, against the committed store: a
     # concurrent decision that commits first, so the database finds the request closed.
     before_next_decision: Callable[[], None] | None = None
@@ -275,6 +277,37 @@ class FakeUndoRequests:
         )
 
 
+class FakeAccountHolds:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, hold: AccountHoldRecord) -> None:
+        if hold.is_active and any(
+            h.is_active and h.account == hold.account for h in self._store.account_holds.values()
+        ):
+            raise DuplicateRecord
+        self._store.account_holds[hold.id] = hold
+
+    def get(self, hold_id: str) -> AccountHoldRecord | None:
+        return self._store.account_holds.get(hold_id)
+
+    def active(self) -> list[AccountHoldRecord]:
+        holds = [h for h in self._store.account_holds.values() if h.is_active]
+        return sorted(holds, key=lambda h: (h.placed_at, h.id))
+
+    def lift(
+        self, hold_id: str, *, by: str, at: dt.datetime, reason: str, audit_seq: int
+    ) -> AccountHoldRecord:
+        hold = self._store.account_holds[hold_id]
+        if not hold.is_active:
+            raise DuplicateRecord
+        lifted = replace(
+            hold, lifted_by=by, lifted_at=at, lift_reason=reason, lift_audit_seq=audit_seq
+        )
+        self._store.account_holds[hold_id] = lifted
+        return lifted
+
+
 class FakeStanding:
     def __init__(self, store: Store) -> None:
         self._store = store
@@ -387,6 +420,7 @@ class FakeUnitOfWork:
         self.overrides = FakeOverrides(store)
         self.day_registrations = FakeDayRegistrations(store)
         self.undo_requests = FakeUndoRequests(store)
+        self.account_holds = FakeAccountHolds(store)
         self.standing = FakeStanding(store)
         self.idempotency = FakeIdempotency(store)
         self.audit = FakeAuditTrail(store)

@@ -10,7 +10,7 @@ import pytest
 from service.domain.caller import Caller
 from service.domain.day_registration import DayRegistrationRefusal
 from service.domain.undo import UndoStatus, UndoStep
-from service.errors import ErrorCode
+from service.errors import ErrorCode, InvalidInput
 from service.usecases.day_registrations import (
     IdempotencyConflict,
     Outcome,
@@ -116,6 +116,28 @@ async def test_each_refusal_is_answered_and_audited_without_a_registration(
     [entry] = w.store.entries
     assert (entry.kind, entry.payload["refusal"]) == ("day_registration.refuse", refusal)
     assert w.store.day_registrations == {}
+
+
+async def test_an_unknown_bin_is_refused_as_not_individual_audited_and_not_remembered() -> None:
+    w = world(now=ON_THE_DAY)
+    answers = Answers()
+
+    with pytest.raises(InvalidInput) as raised:
+        await register(w, "850140300117", answers=answers)
+
+    assert raised.value.code is ErrorCode.NOT_INDIVIDUAL
+    assert answers.outcomes == []
+    [entry] = w.store.entries
+    assert (entry.kind, entry.payload["refusal"]) == ("day_registration.refuse", "NOT_INDIVIDUAL")
+    assert w.store.day_registrations == {}
+
+
+async def test_a_registry_person_with_a_bin_shaped_number_registers() -> None:
+    w = world(now=ON_THE_DAY, registry=voters(person(iin="850140300117")))
+
+    answer = await register(w, "850140300117")
+
+    assert answer.status == 201
 
 
 async def test_a_second_registration_of_one_voter_is_refused_naming_the_first() -> None:

@@ -8,9 +8,9 @@ from dataclasses import replace
 
 import pytest
 
-from service.domain.model import ReasonCode
+from service.domain.model import Custody, ReasonCode
 from service.domain.overrides import OverrideAction
-from service.errors import ErrorCode, NotFound, ServiceError, UpstreamUnavailable
+from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError, UpstreamUnavailable
 from service.usecases.ports import DayRegistrationRecord, OverrideActionRecord, OverrideRecord
 from tests.unit.factories import ELECTION, person
 from tests.unit.usecases.fakes import Registry, pseudonym
@@ -28,6 +28,9 @@ from tests.unit.usecases.world import (
 )
 
 UNDERAGE = "900101300811"
+# Digit 5 is 4: a BIN's shape, which since 2013 a person's IIN may have too (SPEC §15).
+BIN_SHAPED = "850140300117"
+UNKNOWN = "850101300095"
 
 
 async def test_registered_voter_is_eligible_at_the_precinct_of_the_address() -> None:
@@ -182,6 +185,96 @@ async def test_precinct_check_of_an_unknown_precinct_is_not_found_and_not_audite
 
     assert raised.value.code is ErrorCode.PRECINCT_NOT_FOUND
     assert w.store.entries == []
+
+
+# SPEC §15: the BIN rule asks the registry first; a person it does not know may apply.
+
+
+async def test_a_person_the_registry_holds_is_decided_whatever_their_digit_5() -> None:
+    w = world(registry=voters(person(iin=BIN_SHAPED)))
+
+    recorded = await w.eligibility.check(
+        raw_iin=BIN_SHAPED, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert recorded.decision.outcome.value == "eligible"
+    [entry] = w.store.entries
+    assert entry.payload["outcome"] == "eligible"
+
+
+async def test_a_bin_the_registry_does_not_know_is_refused_as_not_individual_and_audited() -> None:
+    w = world()
+
+    with pytest.raises(InvalidInput) as raised:
+        await w.eligibility.check(
+            raw_iin=BIN_SHAPED, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+        )
+
+    assert raised.value.code is ErrorCode.NOT_INDIVIDUAL
+    [entry] = w.store.entries
+    assert (entry.kind, entry.subject) == ("eligibility.check", pseudonym(BIN_SHAPED))
+    assert (entry.payload["outcome"], entry.payload["refusal"]) == ("refused", "NOT_INDIVIDUAL")
+    assert raised.value.extensions["audit"]["seq"] == entry.seq
+    assert w.store.decisions[raised.value.extensions["decision_id"]] == ("refused", entry.seq)
+
+
+async def test_a_bin_shaped_number_is_undetermined_while_the_registry_cannot_answer() -> None:
+    w = world(registry=Registry(fault="timeout"))
+
+    with pytest.raises(UpstreamUnavailable):
+        await w.eligibility.check(
+            raw_iin=BIN_SHAPED, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+        )
+
+    [entry] = w.store.entries
+    assert entry.payload["outcome"] == "undetermined"
+
+
+async def test_service_a_refuses_an_unknown_bin_as_not_individual_under_its_own_kind() -> None:
+    w = world()
+
+    with pytest.raises(InvalidInput) as raised:
+        await w.eligibility.check_precinct(
+            raw_iin=BIN_SHAPED,
+            election_id=ELECTION.id,
+            precinct_id="75-0001",
+            caller=COMMISSION,
+            request_id="req-1",
+        )
+
+    assert raised.value.code is ErrorCode.NOT_INDIVIDUAL
+    [entry] = w.store.entries
+    assert (entry.kind, entry.payload["refusal"]) == ("precinct.check", "NOT_INDIVIDUAL")
+    assert entry.payload["checked_precinct_id"] == "75-0001"
+
+
+async def test_a_number_the_registry_does_not_know_is_not_found_and_told_to_apply() -> None:
+    w = world()
+
+    recorded = await w.eligibility.check(
+        raw_iin=UNKNOWN, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert [r.value for r in recorded.decision.reasons] == ["NOT_FOUND"]
+    assert [s.code.value for s in recorded.decision.next_steps] == ["APPLY_TO_COMMISSION"]
+    assert w.store.entries[0].payload["next_steps"] == ["APPLY_TO_COMMISSION"]
+
+
+async def test_a_sentence_served_before_voting_day_no_longer_bars_the_voter() -> None:
+    served = person(
+        iin=RESIDENT,
+        custody=Custody.SENTENCED,
+        custody_since=dt.date(2024, 1, 10),
+        sentence_ends_on=ELECTION.voting_day - dt.timedelta(days=1),
+    )
+    w = world(registry=voters(served))
+
+    recorded = await w.eligibility.check(
+        raw_iin=RESIDENT, election_id=ELECTION.id, caller=EGOV, request_id="req-1"
+    )
+
+    assert recorded.decision.outcome.value == "eligible"
+    assert recorded.decision.precinct_id == "75-0001"
 
 
 async def test_a_check_for_a_senate_election_asks_no_upstream_and_is_not_audited() -> None:
