@@ -43,42 +43,60 @@ def _latest(registrations: Sequence[Registration]) -> Registration | None:
     return max(registrations, key=lambda r: (r.valid_from, r.rca or "", r.street or ""))
 
 
-def assign_precinct(
-    registrations: Sequence[Registration], *, election: Election, directory: PrecinctDirectory
-) -> Assignment:
-    """Steps 3-7 of SPEC §4 for an eligible voter (overrides and day registration come first)."""
-    valid = [r for r in registrations if r.is_valid_on(election.voting_day)]
+def _in_order_of_precedence(valid: Sequence[Registration]) -> list[Registration]:
+    """The voter's registrations, strongest first (SPEC §15, way 7).
 
-    def of_kind(kind: RegistrationKind) -> Registration | None:
+    Permanent in Kazakhstan, then temporary, then consular; but a consular registration that
+    started after the permanent one comes first: the voter has moved abroad since, and a
+    home address nobody deregistered does not call them back.
+    """
+
+    def latest(kind: RegistrationKind) -> Registration | None:
         at_home = kind is not RegistrationKind.CONSULAR
         return _latest(
             [r for r in valid if r.kind is kind and (r.country == HOME_COUNTRY) == at_home]
         )
 
-    def uncovered(registration: Registration) -> Assignment:
-        return Assignment(
-            None, None, (NextStep(NextStepCode.NO_PRECINCT_FOR_ADDRESS),), registration
+    permanent = latest(RegistrationKind.PERMANENT)
+    temporary = latest(RegistrationKind.TEMPORARY)
+    consular = latest(RegistrationKind.CONSULAR)
+    moved_abroad = (
+        consular is not None
+        and permanent is not None
+        and consular.valid_from > permanent.valid_from
+    )
+    ordered = [consular, permanent, temporary] if moved_abroad else [permanent, temporary, consular]
+    return [r for r in ordered if r is not None]
+
+
+_BASIS = {
+    RegistrationKind.PERMANENT: Basis.PERMANENT_REGISTRATION,
+    RegistrationKind.TEMPORARY: Basis.TEMPORARY_REGISTRATION,
+    RegistrationKind.CONSULAR: Basis.CONSULAR_REGISTRATION,
+}
+
+
+def assign_precinct(
+    registrations: Sequence[Registration], *, election: Election, directory: PrecinctDirectory
+) -> Assignment:
+    """Step 7 of SPEC §15 for an eligible voter (overrides and day registration come first).
+
+    The strongest registration whose address a precinct covers places the voter: a permanent
+    address no precinct covers does not end the search while a temporary or consular one
+    places them. Only when none does is the voter unassigned, named by the strongest.
+    """
+    valid = [r for r in registrations if r.is_valid_on(election.voting_day)]
+    ordered = _in_order_of_precedence(valid)
+    for registration in ordered:
+        precinct = (
+            directory.serving_abroad(registration)
+            if registration.kind is RegistrationKind.CONSULAR
+            else directory.covering(registration)
         )
-
-    for kind, basis in (
-        (RegistrationKind.PERMANENT, Basis.PERMANENT_REGISTRATION),
-        (RegistrationKind.TEMPORARY, Basis.TEMPORARY_REGISTRATION),
-    ):
-        registration = of_kind(kind)
-        if registration is not None:
-            precinct = directory.covering(registration)
-            return (
-                Assignment(precinct, basis, (), registration)
-                if precinct
-                else uncovered(registration)
-            )
-
-    consular = of_kind(RegistrationKind.CONSULAR)
-    if consular is not None:
-        precinct = directory.serving_abroad(consular)
-        if precinct is None:
-            return uncovered(consular)
-        return Assignment(precinct, Basis.CONSULAR_REGISTRATION, (), consular)
+        if precinct is not None:
+            return Assignment(precinct, _BASIS[registration.kind], (), registration)
+    if ordered:
+        return Assignment(None, None, (NextStep(NextStepCode.NO_PRECINCT_FOR_ADDRESS),), ordered[0])
 
     return Assignment(
         None,

@@ -107,6 +107,7 @@ class PrecinctDirectory:
         self._by_building: dict[str, Precinct] = {}
         self._by_street: dict[tuple[str, str], list[tuple[Segment, Precinct]]] = defaultdict(list)
         self._foreign: dict[tuple[str, str], Precinct] = {}
+        self._missions: dict[str, list[Precinct]] = defaultdict(list)
         for precinct in precincts:
             self._by_id[precinct.id] = precinct
             for rca in precinct.buildings:
@@ -116,6 +117,9 @@ class PrecinctDirectory:
                 self._by_street[key].append((segment, precinct))
             if precinct.kind is PrecinctKind.FOREIGN:
                 self._foreign[(precinct.country, city_key(precinct.city))] = precinct
+                self._missions[precinct.country].append(precinct)
+        for missions in self._missions.values():
+            missions.sort(key=lambda p: p.id)
         self._ordered = tuple(sorted(self._by_id.values(), key=lambda p: p.id))
         self._designated = tuple(
             sorted(p.id for p in self._by_id.values() if p.is_designated_for_day_registration)
@@ -164,5 +168,15 @@ class PrecinctDirectory:
         return None
 
     def serving_abroad(self, registration: Registration) -> Precinct | None:
-        """The foreign precinct serving a consular registration's country and city."""
-        return self._foreign.get((registration.country, city_key(registration.city)))
+        """The mission serving a consular registration: its country's, whatever the city.
+
+        A mission serves its country (its consular district, SPEC §15). Where a country has
+        several, the one in the registration's city, otherwise the first by id: the data
+        files do not carry consular districts, so which of several a voter in a third city
+        belongs to cannot be told better than that.
+        """
+        in_city = self._foreign.get((registration.country, city_key(registration.city)))
+        if in_city is not None:
+            return in_city
+        missions = self._missions.get(registration.country)
+        return missions[0] if missions else None

@@ -25,6 +25,10 @@ class RuleSet:
     ``legal_basis`` names the provisions behind each reason; where an article number could
     not be confirmed against the published text, the entry says so instead of guessing one.
     ``NOT_FOUND`` and ``DECEASED`` are facts of the registry, not bars of law: no entry.
+    The version names the whole decision's logic too, placement included, so an auditor can
+    tell which rules decided an entry: ``.3`` adds territory (SPEC §14) and the placement of
+    SPEC §15 way 7 (missions by country, consular after permanent, falling through an
+    address no precinct covers).
     """
 
     version: str
@@ -40,7 +44,7 @@ class RuleSet:
 _ELECTIONS_LAW = "Constitutional Law On Elections of 28.09.1995 No. 2464"
 
 CONSTITUTION_1995 = RuleSet(
-    version="kz-1995.2",
+    version="kz-1995.3",
     in_force_from=dt.date.min,
     legal_basis={
         ReasonCode.NOT_CITIZEN: f"Constitution 1995 Art. 33 p.2; {_ELECTIONS_LAW} Art. 4 p.1",
@@ -61,7 +65,7 @@ CONSTITUTION_1995 = RuleSet(
 _UNCONFIRMED = "article number not confirmed"
 
 CONSTITUTION_2026 = RuleSet(
-    version="kz-2026.2",
+    version="kz-2026.3",
     in_force_from=CONSTITUTION_2026_FROM,
     legal_basis={
         ReasonCode.NOT_CITIZEN: (

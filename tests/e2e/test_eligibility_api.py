@@ -72,7 +72,7 @@ def test_each_kind_of_voter_gets_the_decision_the_law_gives(
     assert [r["code"] for r in decision["reasons"]] == reasons
     assert (decision["precinct"] or {}).get("id") == precinct
     assert decision["basis"] == basis
-    assert decision["ruleset"] == "kz-2026.2"
+    assert decision["ruleset"] == "kz-2026.3"
     assert decision["audit"]["seq"] >= 1
     assert len(decision["audit"]["entry_hash"]) == 64
 

@@ -203,3 +203,180 @@ def test_segments_overlap_exactly_when_some_house_is_in_both(a: Segment, b: Segm
     brute = any(segment_covers(a, n) and segment_covers(b, n) for n in range(0, 62))
     assert segments_overlap(a, b) == brute
     assert segments_overlap(b, a) == brute
+
+
+# --- SPEC §15, way 7: which registration places the voter ------------------------------------
+
+EDINBURGH = precinct(
+    "99-0002",
+    kind=PrecinctKind.FOREIGN,
+    country="GBR",
+    city="Edinburgh",
+    timezone="Europe/London",
+    kato="000000000",
+)
+ISTANBUL = precinct(
+    "99-0010",
+    kind=PrecinctKind.FOREIGN,
+    country="TUR",
+    city="Istanbul",
+    timezone="Europe/Istanbul",
+    kato="000000000",
+)
+ANKARA = precinct(
+    "99-0011",
+    kind=PrecinctKind.FOREIGN,
+    country="TUR",
+    city="Ankara",
+    timezone="Europe/Istanbul",
+    kato="000000000",
+)
+ABROAD = PrecinctDirectory([ODD, EVEN, LONDON, EDINBURGH, ISTANBUL, ANKARA])
+
+
+def consular(country: str, city: str, **changes):  # type: ignore[no-untyped-def]
+    return registration(
+        kind=RegistrationKind.CONSULAR,
+        country=country,
+        city=city,
+        rca=None,
+        kato=None,
+        street=None,
+        house=None,
+        flat=None,
+        **changes,
+    )
+
+
+def decide_abroad(*registrations):  # type: ignore[no-untyped-def]
+    return decide(person(), registrations, election=ELECTION, directory=ABROAD)
+
+
+def test_a_consular_voter_in_a_city_without_a_mission_votes_at_their_countrys_mission() -> None:
+    d = decide_abroad(consular("GBR", "Manchester"))
+    assert (d.outcome, d.precinct_id, d.basis) == (
+        Outcome.ELIGIBLE,
+        "99-0001",
+        Basis.CONSULAR_REGISTRATION,
+    )
+
+
+def test_a_consular_voter_in_a_city_with_a_mission_votes_there() -> None:
+    assert decide_abroad(consular("GBR", "Edinburgh")).precinct_id == "99-0002"
+    assert decide_abroad(consular("TUR", "Istanbul")).precinct_id == "99-0010"
+
+
+def test_a_consular_voter_in_a_third_city_goes_to_the_first_mission_of_the_country_by_id() -> None:
+    # The data files carry no consular districts: the choice is at least the same every time.
+    assert decide_abroad(consular("TUR", "Antalya")).precinct_id == "99-0010"
+
+
+def test_a_consular_voter_in_a_country_without_a_mission_is_unassigned() -> None:
+    d = decide_abroad(consular("FRA", "Paris"))
+    assert (d.outcome, d.precinct_id) == (Outcome.ELIGIBLE, None)
+    assert [s.code for s in d.next_steps] == [NextStepCode.NO_PRECINCT_FOR_ADDRESS]
+
+
+def test_a_consular_registration_that_started_after_the_permanent_one_wins() -> None:
+    home = registration(house="13", valid_from=dt.date(2015, 3, 1))
+    abroad = consular("GBR", "London", valid_from=dt.date(2022, 9, 1))
+    d = decide_abroad(home, abroad)
+    assert (d.precinct_id, d.basis) == ("99-0001", Basis.CONSULAR_REGISTRATION)
+
+
+def test_a_permanent_registration_that_started_after_the_consular_one_wins() -> None:
+    abroad = consular("GBR", "London", valid_from=dt.date(2015, 3, 1))
+    home = registration(house="13", valid_from=dt.date(2022, 9, 1))
+    d = decide_abroad(home, abroad)
+    assert (d.precinct_id, d.basis) == ("75-0001", Basis.PERMANENT_REGISTRATION)
+
+
+def test_a_consular_registration_from_the_same_day_as_the_permanent_one_does_not_win() -> None:
+    home = registration(house="13", valid_from=dt.date(2022, 9, 1))
+    abroad = consular("GBR", "London", valid_from=dt.date(2022, 9, 1))
+    assert decide_abroad(home, abroad).precinct_id == "75-0001"
+
+
+def test_a_permanent_address_no_precinct_covers_falls_through_to_the_temporary_one() -> None:
+    uncovered = registration(kato="751120000", rca="x")
+    temporary = registration(kind=RegistrationKind.TEMPORARY, house="13", rca="t")
+    d = decide_for(uncovered, temporary)
+    assert (d.outcome, d.precinct_id, d.basis) == (
+        Outcome.ELIGIBLE,
+        "75-0001",
+        Basis.TEMPORARY_REGISTRATION,
+    )
+    assert d.next_steps == ()
+
+
+def test_home_addresses_no_precinct_covers_fall_through_to_the_consular_one() -> None:
+    abroad = consular("GBR", "London", valid_from=dt.date(2010, 1, 1))
+    uncovered = registration(kato="751120000", rca="x")
+    d = decide_abroad(uncovered, abroad)
+    assert (d.precinct_id, d.basis) == ("99-0001", Basis.CONSULAR_REGISTRATION)
+
+
+def test_a_consular_voter_whose_country_has_no_mission_falls_back_to_the_home_address() -> None:
+    home = registration(house="13", valid_from=dt.date(2015, 3, 1))
+    abroad = consular("FRA", "Paris", valid_from=dt.date(2022, 9, 1))
+    d = decide_abroad(home, abroad)
+    assert (d.precinct_id, d.basis) == ("75-0001", Basis.PERMANENT_REGISTRATION)
+
+
+def test_when_no_registration_is_covered_the_strongest_is_named() -> None:
+    uncovered = registration(kato="751120000", rca="x")
+    temporary = registration(kind=RegistrationKind.TEMPORARY, kato="751120000", rca="y")
+    d = decide_for(uncovered, temporary)
+    assert d.precinct_id is None
+    assert [s.code for s in d.next_steps] == [NextStepCode.NO_PRECINCT_FOR_ADDRESS]
+
+
+@given(
+    permanent=st.booleans(),
+    permanent_covered=st.booleans(),
+    temporary=st.booleans(),
+    temporary_covered=st.booleans(),
+    consular_at=st.sampled_from([None, "London", "Manchester", "Paris"]),
+    consular_later=st.booleans(),
+)
+def test_a_voter_with_any_covered_registration_is_placed_by_one_of_them(
+    permanent: bool,
+    permanent_covered: bool,
+    temporary: bool,
+    temporary_covered: bool,
+    consular_at: str | None,
+    consular_later: bool,
+) -> None:
+    held = []
+    if permanent:
+        held.append(
+            registration(house="13", rca=None, kato=None if not permanent_covered else ODD.kato)
+        )
+    if temporary:
+        held.append(
+            registration(
+                kind=RegistrationKind.TEMPORARY,
+                house="14",
+                rca=None,
+                kato=EVEN.kato if temporary_covered else "751120000",
+            )
+        )
+    if consular_at is not None:
+        country = "FRA" if consular_at == "Paris" else "GBR"
+        since = dt.date(2020, 1, 1) if consular_later else dt.date(2010, 1, 1)
+        held.append(consular(country, consular_at, valid_from=since))
+    d = decide_abroad(*held)
+    covered = (
+        (permanent and permanent_covered)
+        or (temporary and temporary_covered)
+        or consular_at in ("London", "Manchester")
+    )
+    assert d.outcome is Outcome.ELIGIBLE
+    assert (d.precinct_id is not None) == covered
+    if d.precinct_id is None:
+        expected = (
+            NextStepCode.NO_PRECINCT_FOR_ADDRESS
+            if held
+            else NextStepCode.DAY_REGISTRATION_AVAILABLE
+        )
+        assert [s.code for s in d.next_steps] == [expected]

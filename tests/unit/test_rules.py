@@ -95,8 +95,8 @@ def test_every_applicable_reason_is_returned_sorted() -> None:
 
 
 def test_rule_set_follows_the_constitution_in_force_on_voting_day() -> None:
-    assert ruleset_for(dt.date(2026, 6, 30)).version == "kz-1995.2"
-    assert ruleset_for(dt.date(2026, 7, 1)).version == "kz-2026.2"
+    assert ruleset_for(dt.date(2026, 6, 30)).version == "kz-1995.3"
+    assert ruleset_for(dt.date(2026, 7, 1)).version == "kz-2026.3"
 
 
 def test_the_1995_rule_set_cites_the_articles_of_the_constitution_and_the_elections_law() -> None:
