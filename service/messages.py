@@ -121,6 +121,14 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "удостоверению.",
         "The voter is registered: they vote at their own precinct or with an absentee certificate.",
     ),
+    "ADDRESS_NOT_COVERED": (
+        "Сайлаушының тіркелген мекенжайы ешбір учаскенің шекарасына кірмейді: оны учаскеге "
+        "сайлау комиссиясының операторы енгізеді.",
+        "Адрес регистрации избирателя не входит в границы ни одного участка: включить его в "
+        "список участка может оператор избирательной комиссии.",
+        "The voter's registered address lies inside no precinct's boundaries: an election "
+        "commission operator places them on a precinct's list.",
+    ),
     "REGISTERED_ABROAD": (
         "Сайлаушы шетелде тіркелген.",
         "Избиратель состоит на консульском учёте за рубежом.",

@@ -33,6 +33,7 @@ class RegistrationStatus(StrEnum):
 class DayRegistrationRefusal(StrEnum):
     NOT_ELIGIBLE = "NOT_ELIGIBLE"
     HAS_REGISTRATION = "HAS_REGISTRATION"
+    ADDRESS_NOT_COVERED = "ADDRESS_NOT_COVERED"
     REGISTERED_ABROAD = "REGISTERED_ABROAD"
     PRECINCT_NOT_DESIGNATED = "PRECINCT_NOT_DESIGNATED"
     PRECINCT_OUTSIDE_TERRITORY = "PRECINCT_OUTSIDE_TERRITORY"
@@ -66,6 +67,10 @@ def voter_refusal(
         return Refusal(DayRegistrationRefusal.NOT_ELIGIBLE, reasons=decision.reasons)
     valid = [r for r in registrations if r.is_valid_on(voting_day)]
     if any(r.kind is not RegistrationKind.CONSULAR and r.country == HOME_COUNTRY for r in valid):
+        if decision.precinct_id is None:
+            # Registered at an address no precinct covers: not theirs to register on the
+            # day, and no precinct to send them to; an operator places them (an override).
+            return Refusal(DayRegistrationRefusal.ADDRESS_NOT_COVERED)
         return Refusal(DayRegistrationRefusal.HAS_REGISTRATION, precinct_id=decision.precinct_id)
     if any(r.kind is RegistrationKind.CONSULAR for r in valid):
         return Refusal(DayRegistrationRefusal.REGISTERED_ABROAD, precinct_id=decision.precinct_id)

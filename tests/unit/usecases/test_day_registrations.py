@@ -21,7 +21,7 @@ from service.usecases.day_registrations import (
 )
 from service.usecases.ports import Answer
 from service.usecases.undo import UndoRefused
-from tests.unit.factories import ELECTION, person
+from tests.unit.factories import ELECTION, person, registration
 from tests.unit.usecases.world import (
     ABROAD,
     CHECKER,
@@ -33,6 +33,7 @@ from tests.unit.usecases.world import (
     ON_THE_DAY,
     RESIDENT,
     World,
+    homes,
     voters,
     world,
 )
@@ -115,6 +116,32 @@ async def test_each_refusal_is_answered_and_audited_without_a_registration(
     assert answer == Answer(409, refusal.encode())
     [entry] = w.store.entries
     assert (entry.kind, entry.payload["refusal"]) == ("day_registration.refuse", refusal)
+    assert w.store.day_registrations == {}
+
+
+async def test_a_voter_registered_where_no_precinct_reaches_is_told_an_operator_places_them() -> (
+    None
+):
+    # Before, HAS_REGISTRATION with no precinct named: refused, and sent nowhere.
+    uncovered = "850101300095"
+    w = world(
+        now=ON_THE_DAY,
+        registry=voters(person(iin=uncovered)),
+        addresses=homes(registration(iin=uncovered, rca=None, kato="751120000", street="Жоқ")),
+    )
+    answers = Answers()
+
+    answer = await register(w, uncovered, answers=answers)
+
+    [outcome] = answers.outcomes
+    assert isinstance(outcome, Refused)
+    assert (outcome.refusal.code.value, outcome.refusal.precinct_id) == (
+        "ADDRESS_NOT_COVERED",
+        None,
+    )
+    assert answer == Answer(409, b"ADDRESS_NOT_COVERED")
+    [entry] = w.store.entries
+    assert entry.payload["refusal"] == "ADDRESS_NOT_COVERED"
     assert w.store.day_registrations == {}
 
 
