@@ -116,6 +116,8 @@ def roll_compile(
         f"listed {summary['listed']} in {len(summary['precincts'])} precincts, "
         f"unassigned {summary['unassigned']}"
     )
+    by_basis = ", ".join(f"{basis} {n}" for basis, n in summary["basis"].items())
+    typer.echo(f"  listed by basis: {by_basis or 'none'}")
     typer.echo(f"  audit entries {audit['first_seq']}..{audit['last_seq']}")
     spent = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in report.timings.items())
     typer.echo(f"  main process: {spent}")

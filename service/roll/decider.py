@@ -233,7 +233,8 @@ def _counts(shapes: dict[Decision, list[Any]]) -> ChunkCounts:
             counts.reasons[reason.value] += voters
         for step in decision.next_steps:
             counts.next_steps[step.code.value] += voters
-        if decision.basis is not None:
+        if decision.basis is not None and decision.precinct_id is not None:
+            # The basis of each voter on a precinct's list (SPEC §15: the way onto it).
             counts.basis[decision.basis.value] += voters
     return counts
 

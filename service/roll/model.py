@@ -58,7 +58,7 @@ class ChunkTask:
 
 @dataclass(slots=True)
 class ChunkCounts:
-    """Codes only: outcome, reasons, basis, next steps. Summed over chunks for the summary."""
+    """Codes only: outcome, reasons, basis of the listed, next steps. Summed over chunks."""
 
     outcomes: Counter[str] = field(default_factory=Counter)
     reasons: Counter[str] = field(default_factory=Counter)

@@ -112,6 +112,11 @@ def test_an_outage_exits_non_zero_and_the_same_command_resumes(
     summary = json.loads((out / "summary.json").read_text("utf-8"))
     assert summary["persons"] == len(PEOPLE)
     assert summary["audit"]["decision_entries"] == len(PEOPLE)
+    # Every listed voter counted once, by the way onto the list.
+    assert sum(summary["basis"].values()) == summary["listed"]
+    assert summary["basis"]["consular_registration"] == 1
+    by_basis = ", ".join(f"{basis} {n}" for basis, n in summary["basis"].items())
+    assert f"listed by basis: {by_basis}" in output
     listed = {
         row["iin"]: path.stem
         for path in (out / "precincts").glob("*.csv")
