@@ -77,7 +77,7 @@ class SubtreeHashes(Protocol):
 class CompactRange:
     """The perfect subtrees covering leaves ``[0, size)``, largest first: O(log n) memory.
 
-    ``append`` costs one leaf and, amortised, one node hash; ``root`` folds at most
+    ``append`` takes a leaf hash and costs, amortised, one node hash; ``root`` folds at most
     log2(size) hashes and is cached until the next append.
     """
 
@@ -121,7 +121,8 @@ class CompactRange:
         current = leaf
         level = 0
         # Every trailing one bit of the old size is a subtree of the same size as the new
-        # one on its left: merge it, as a binary counter carries.
+        # one on its left: merge it, as a binary counter carries (node_hash inlined, as the
+        # call is a good part of an append's cost).
         while index & 1:
             current = _sha256(_NODE_PREFIX + hashes.pop() + current).digest()
             level += 1
