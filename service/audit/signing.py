@@ -31,11 +31,17 @@ def generate_signing_key() -> str:
     return pem.decode("ascii")
 
 
+def load_signing_key(private_key_pem: str) -> Ed25519PrivateKey:
+    """The Ed25519 key of VOTER_AUDIT_SIGNING_KEY (PKCS#8 PEM); ValueError for any other."""
+    key = serialization.load_pem_private_key(private_key_pem.encode("ascii"), password=None)
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ValueError("the audit signing key must be an Ed25519 private key")
+    return key
+
+
 class CheckpointSigner:
     def __init__(self, private_key_pem: str) -> None:
-        key = serialization.load_pem_private_key(private_key_pem.encode("ascii"), password=None)
-        if not isinstance(key, Ed25519PrivateKey):
-            raise ValueError("the audit signing key must be an Ed25519 private key")
+        key = load_signing_key(private_key_pem)
         self._key = key
         self.key_id = _key_id(key.public_key())
         self.public_key_pem = (
