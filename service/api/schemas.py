@@ -82,6 +82,7 @@ BasisOut = (
         "consular_registration",
         "day_registration",
         "override",
+        "special_presence",
     ]
     | None
 )
@@ -345,6 +346,7 @@ class CalendarOut(BaseModel):
     lists_frozen_on: dt.date
     absentee_certificates: LocalWindowOut
     day_registration: LocalWindowOut
+    presence_lists: LocalWindowOut
 
 
 class ElectionOut(BaseModel):

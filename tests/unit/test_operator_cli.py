@@ -132,6 +132,7 @@ ELECTION_BODY = {
         "lists_frozen_on": "2027-03-01",
         "absentee_certificates": {"opens": "2027-03-06T00:00", "closes": "2027-03-20T18:00"},
         "day_registration": {"opens": "2027-03-21T07:00", "closes": "2027-03-21T20:00"},
+        "presence_lists": {"opens": "2027-01-20T00:00", "closes": "2027-03-20T18:00"},
     },
     "ruleset": "kz-2025.1",
 }
@@ -466,6 +467,8 @@ CASES = [
         [
             *(ELECTION, "presidential", "2027-03-21", "kz-2025.1", "2027-01-20", "2027-03-01"),
             "opens=2027-03-06T00:00, closes=2027-03-20T18:00",
+            "presence lists",
+            "opens=2027-01-20T00:00, closes=2027-03-20T18:00",
         ],
     ),
     Case(
