@@ -84,6 +84,13 @@ class ListEntryKind(StrEnum):
     MISSION_APPLICATION = "mission_application"
 
 
+class HolderKind(StrEnum):
+    """What holds a voter's one place on a list of an election (SPEC §15)."""
+
+    LIST_ENTRY = "list_entry"
+    DAY_REGISTRATION = "day_registration"
+
+
 class OverrideKind(StrEnum):
     ASSIGN = "assign"
     INCLUDE = "include"
@@ -367,6 +374,15 @@ class ActiveListEntry:
     id: str
     kind: ListEntryKind
     precinct_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlace:
+    """The record holding a voter's place on a list: named in an ``ALREADY_ON_LIST``
+    refusal (never the voter)."""
+
+    holder_kind: HolderKind
+    holder_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -44,6 +44,7 @@ from service.usecases.day_registrations import (
     Outcome,
     Registered,
     RegistrationView,
+    holder_payload,
 )
 from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from service.usecases.ports import Answer, DayRegistrationQuery
@@ -111,6 +112,8 @@ def _renderer(directory: PrecinctDirectory, language: Language, request_id: str)
             "registration_id": outcome.registration_id,
             "audit": receipt_out(outcome.receipt).model_dump(),
         }
+        if refusal.holder is not None:
+            extensions["holder"] = holder_payload(refusal.holder)
         response = problem_response(
             ErrorCode(refusal.code.value),
             request_id=request_id,
