@@ -16,7 +16,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from service.api.app import create_app
+from service.cli import app as voterctl_app
 from service.domain.caller import Role
 from service.domain.iin import complete_iin
 from service.domain.iin_text import holds_iin_shaped
@@ -31,6 +34,7 @@ from tests.support import (
     make_settings,
     mock_transports,
     running_app,
+    serving,
     token,
     write_country,
 )
@@ -338,3 +342,46 @@ def test_no_iin_in_the_answer_the_audit_or_the_logs(desk: Desk) -> None:
         assert iin not in response.text
         assert iin not in shown.text
         assert iin not in audited
+
+
+# --- voterctl against a running service ---------------------------------------------------------
+
+
+def test_voterctl_imports_a_presence_list_from_a_file_and_cancels_an_entry(
+    database_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    country = _with_a_hospital_and_a_late_election(tmp_path / "country")
+    settings = make_settings(database_url, keys)
+    load_reference(settings, country)
+    clock = MovableClock(_at(dt.date(2027, 3, 10), 12))
+    app = create_app(settings, clock=clock, transports=mock_transports(country))
+    listed = tmp_path / "present.txt"
+    listed.write_text(f"{RESIDENT}\n\n{RESIDENT}\n12345\n", "utf-8")
+
+    def voterctl(subject: str, *args: str) -> Any:
+        env = {
+            "VOTER_SERVER_URL": url,
+            "VOTER_TOKEN": token(keys, Role.OPERATOR, subject=subject, now=clock.now()),
+        }
+        return CliRunner().invoke(voterctl_app, list(args), env=env)
+
+    with serving(app) as url:
+        imported = voterctl(
+            "op-1@tec",
+            *("presence", "import", "--election", ELECTION_ID, "--precinct", HOSPITAL),
+            *("--document-ref", "letter 17/03", str(listed), "--json"),
+        )
+        # Line 3 names the voter again, line 4 is no IIN: refused, so exit 2.
+        assert imported.exit_code == 2, imported.output
+        assert RESIDENT not in imported.output
+        body = json.loads(imported.stdout)
+        assert [r["code"] for r in body["results"]] == [None, "ALREADY_ON_LIST", "IIN_FORMAT"]
+        entry_id = body["results"][0]["entry_id"]
+        shown = voterctl("op-1@tec", "entries", "show", entry_id)
+        assert shown.exit_code == 0, shown.output
+        assert "special_presence" in shown.stdout
+        asked = voterctl("op-1@tec", "entries", "cancel", entry_id, "--reason", "discharged")
+        assert asked.exit_code == 0, asked.output
+        approved = voterctl("op-2@tec", "entries", "cancel-approve", entry_id, "--json")
+        assert approved.exit_code == 0, approved.output
+        assert json.loads(approved.stdout)["status"] == "cancelled"
