@@ -8,8 +8,10 @@ import contextlib
 import datetime as dt
 import io
 import json
+import threading
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -258,6 +260,43 @@ def test_service_b_refuses_a_voter_on_a_presence_list(desk: Desk) -> None:
     problem = response.json()
     assert problem["code"] == "ALREADY_ON_LIST"
     assert problem["holder"] == {"kind": "list_entry", "id": listed["entry_id"]}
+
+
+def test_twenty_concurrent_ways_onto_a_list_for_one_voter_leave_exactly_one(desk: Desk) -> None:
+    """Ten presence imports and ten day registrations of one voter at once, through the
+    service: one is recorded, every other is refused naming it, none is an error."""
+    desk.clock.instant = _at(dt.date(2027, 3, 21), 10)
+    barrier = threading.Barrier(20)
+
+    def attempt(i: int) -> tuple[str, str | None, dict[str, Any] | None]:
+        barrier.wait()
+        if i % 2:
+            response = desk.register(NO_REGISTRATION)
+            assert response.status_code in (201, 409), response.text
+            body = response.json()
+            if response.status_code == 201:
+                return "day_registration", body["id"], None
+            return "refused", body["code"], body.get("holder")
+        response = desk.presence([NO_REGISTRATION], election=LATE_ID)
+        assert response.status_code == 200, response.text
+        [result] = response.json()["results"]
+        if result["entry_id"] is not None:
+            return "list_entry", result["entry_id"], None
+        return "refused", result["code"], result["holder"]
+
+    with ThreadPoolExecutor(max_workers=20) as pool:
+        outcomes = list(pool.map(attempt, range(20)))
+
+    won = [(kind, record) for kind, record, _ in outcomes if kind != "refused"]
+    assert len(won) == 1, outcomes
+    [(kind, record)] = won
+    refused = [(code, holder) for what, code, holder in outcomes if what == "refused"]
+    assert len(refused) == 19
+    for code, holder in refused:
+        # Service B names its own kind of record with ALREADY_REGISTERED, without a holder.
+        assert code in ("ALREADY_ON_LIST", "ALREADY_REGISTERED")
+        if code == "ALREADY_ON_LIST":
+            assert holder == {"kind": kind, "id": record}
 
 
 @pytest.mark.parametrize(
