@@ -35,6 +35,7 @@ from service.security.tokens import TokenVerifier
 from service.usecases.account_holds import AccountHoldService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
+from service.usecases.list_entries import ListEntryService
 from service.usecases.overrides import OverrideService
 from service.usecases.reference_import import ImportResult, import_elections, import_precincts
 
@@ -53,6 +54,7 @@ class AppServices:
     reference: ReferenceCache
     eligibility: EligibilityService
     day_registrations: DayRegistrationService
+    list_entries: ListEntryService
     overrides: OverrideService
     account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
@@ -168,6 +170,13 @@ def build_services(
             pseudonymise=voter_subject,
             clock=clock,
             lookups=lookups,
+        ),
+        list_entries=ListEntryService(
+            eligibility=eligibility_service,
+            storage=storage,
+            reference=reference_cache,
+            pseudonymise=voter_subject,
+            clock=clock,
         ),
         overrides=OverrideService(
             storage=storage,

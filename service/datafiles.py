@@ -205,6 +205,7 @@ class CalendarRecord(_Record):
     applications: LocalWindowRecord | None = None
     lists_frozen_on: dt.date | None = None
     absentee_certificates: LocalWindowRecord | None = None
+    presence_lists: LocalWindowRecord | None = None
 
     def to_domain(self) -> CalendarChanges:
         return CalendarChanges(
@@ -213,6 +214,7 @@ class CalendarRecord(_Record):
             absentee_certificates=(
                 self.absentee_certificates.to_domain() if self.absentee_certificates else None
             ),
+            presence_lists=self.presence_lists.to_domain() if self.presence_lists else None,
         )
 
 

@@ -149,6 +149,33 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Избиратель уже зарегистрирован на эти выборы.",
         "The voter is already registered for this election.",
     ),
+    "ALREADY_ON_LIST": (
+        "Сайлаушы осы сайлаудың тізіміне енгізіліп қойған.",
+        "Избиратель уже включён в список на этих выборах.",
+        "The voter is already on a list for this election.",
+    ),
+    "LIST_ENTRY_NOT_FOUND": (
+        "Тізімдегі жазба табылмады.",
+        "Запись в списке не найдена.",
+        "No such list entry.",
+    ),
+    "LIST_ENTRY_NOT_ACTIVE": (
+        "Тізімдегі жазба белсенді емес.",
+        "Запись в списке не действует.",
+        "The list entry is not active.",
+    ),
+    "PRECINCT_NOT_SPECIAL": (
+        "Учаске арнайы учаске емес.",
+        "Участок не является специальным.",
+        "The precinct is not a special precinct.",
+    ),
+    "PRESENCE_LISTS_CLOSED": (
+        "Арнайы учаскелердің тізімдері дауыс беру күнінің алдындағы күні 18:00-ге дейін "
+        "қабылданады.",
+        "Списки специальных участков принимаются до 18:00 дня, предшествующего дню голосования.",
+        "Presence lists of special precincts are accepted until 18:00 on the day before "
+        "voting day.",
+    ),
     "REGISTRATION_NOT_ACTIVE": (
         "Тіркеу белсенді емес.",
         "Регистрация не действует.",

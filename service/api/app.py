@@ -25,6 +25,7 @@ from service.api.routes import (
     day_registrations,
     eligibility,
     health,
+    list_entries,
     overrides,
     precinct_checks,
     reference,
@@ -146,6 +147,7 @@ def create_app(
         health,
         precinct_checks,
         day_registrations,
+        list_entries,
         overrides,
         search,
         reference,
@@ -153,7 +155,11 @@ def create_app(
         account_holds,
     ):
         app.include_router(module.router)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        larger_bodies={list_entries.PRESENCE_LIST_PATH: list_entries.PRESENCE_LIST_BODY_BYTES},
+    )
     # The hand-written contract is what the service publishes; tests hold the code to it.
     contract = load_contract()
     app.openapi = lambda: contract  # type: ignore[method-assign]

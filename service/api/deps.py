@@ -22,6 +22,7 @@ from service.security.tokens import REASONS, TokenRejected
 from service.usecases.account_holds import AccountHoldService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
+from service.usecases.list_entries import ListEntryService
 from service.usecases.overrides import OverrideService
 from service.usecases.ports import ReferenceData
 
@@ -54,6 +55,7 @@ async def _reference_data(request: Request) -> ReferenceData:
 
 EligibilityDep = Annotated[EligibilityService, Depends(_part("eligibility"))]
 DayRegistrationsDep = Annotated[DayRegistrationService, Depends(_part("day_registrations"))]
+ListEntriesDep = Annotated[ListEntryService, Depends(_part("list_entries"))]
 OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
 AccountHoldsDep = Annotated[AccountHoldService, Depends(_part("account_holds"))]
 AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import structlog
@@ -70,9 +71,13 @@ class RequestContextMiddleware:
     line logged during the request.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_body_bytes: int, larger_bodies: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        # Paths whose bodies may be larger than ``max_body_bytes`` (a presence list).
+        self.larger_bodies = dict(larger_bodies or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -110,9 +115,10 @@ class RequestContextMiddleware:
             )
             await response(scope, receive, send_with_id)
 
+        bound = max(self.max_body_bytes, self.larger_bodies.get(scope["path"], 0))
         try:
             declared = _header(scope, b"content-length")
-            if declared is not None and declared.isdigit() and int(declared) > self.max_body_bytes:
+            if declared is not None and declared.isdigit() and int(declared) > bound:
                 await too_large()
                 return
             received = 0
@@ -122,7 +128,7 @@ class RequestContextMiddleware:
                 message = await receive()
                 if message["type"] == "http.request":
                     received += len(message.get("body", b""))
-                    if received > self.max_body_bytes:
+                    if received > bound:
                         raise BodyTooLarge
                 return message
 

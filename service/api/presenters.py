@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from service.api.schemas import AuditReceipt, PrecinctRef, Reason, UndoRequestOut
+from service.domain.model import Precinct
 from service.domain.precincts import PrecinctDirectory
 from service.messages import Language, message
 from service.usecases.ports import Receipt
@@ -15,6 +16,17 @@ def precinct_ref(directory: PrecinctDirectory, precinct_id: str | None) -> Preci
     precinct = directory.get(precinct_id) if precinct_id else None
     if precinct is None:
         return None
+    return PrecinctRef(
+        id=precinct.id, number=precinct.number, name=precinct.name, address=precinct.address
+    )
+
+
+def named_precinct(precinct_id: str, precinct: Precinct | None) -> PrecinctRef:
+    """A record's precinct, as a reference even when no boundary set still holds it."""
+    if precinct is None:
+        # Every boundary set that held it is gone from the database: say so, never fail an
+        # answer (or hide a committed change) because reference data changed.
+        return PrecinctRef(id=precinct_id, number=0, name="", address="")
     return PrecinctRef(
         id=precinct.id, number=precinct.number, name=precinct.name, address=precinct.address
     )

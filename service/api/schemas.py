@@ -82,6 +82,7 @@ BasisOut = (
         "consular_registration",
         "day_registration",
         "override",
+        "special_presence",
     ]
     | None
 )
@@ -218,6 +219,67 @@ class UndoApproval(_Request):
     undo_request_id: Annotated[str, StringConstraints(min_length=1, max_length=36)] | None = None
 
 
+DocumentRef = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS),
+    AfterValidator(_holds_no_iin),
+]
+# The most IINs one presence list may name (``service.usecases.list_entries``).
+MAX_PRESENCE_LIST = 2000
+
+
+class PresenceListRequest(_Request):
+    election_id: ElectionId
+    precinct_id: PrecinctIdInput
+    iins: Annotated[list[IinInput], Field(min_length=1, max_length=MAX_PRESENCE_LIST)]
+    document_ref: DocumentRef
+
+
+class ListPlaceHolderOut(BaseModel):
+    kind: Literal["list_entry", "day_registration"]
+    id: str
+
+
+class PresenceListResult(BaseModel):
+    """One position of the import, by its index: the entry made, or why not."""
+
+    index: int
+    entry_id: str | None
+    code: str | None
+    holder: ListPlaceHolderOut | None
+    audit: AuditReceipt | None
+
+
+class PresenceListOut(BaseModel):
+    import_id: str
+    election_id: str
+    precinct: PrecinctRef
+    added: int
+    refused: int
+    results: list[PresenceListResult]
+
+
+class ListEntryOut(BaseModel):
+    id: str
+    election_id: str
+    kind: Literal[
+        "special_presence",
+        "place_of_stay_application",
+        "absentee_certificate",
+        "mission_application",
+    ]
+    precinct: PrecinctRef
+    document_ref: str
+    status: Literal["active", "cancelled"]
+    created_by: str
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+    cancellation_requests: list[UndoRequestOut]
+    audit: AuditReceipt
+
+
 class OverrideRequest(_Request):
     iin: IinInput
     election_id: ElectionId
@@ -231,11 +293,7 @@ class OverrideRequest(_Request):
         "COMMISSION_RESOLUTION",
     ]
     reason_text: FreeText1000
-    document_ref: Annotated[
-        str,
-        StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS),
-        AfterValidator(_holds_no_iin),
-    ]
+    document_ref: DocumentRef
     expires_on: dt.date | None = None
 
 
@@ -345,6 +403,7 @@ class CalendarOut(BaseModel):
     lists_frozen_on: dt.date
     absentee_certificates: LocalWindowOut
     day_registration: LocalWindowOut
+    presence_lists: LocalWindowOut
 
 
 class ElectionOut(BaseModel):

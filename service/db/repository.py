@@ -17,14 +17,20 @@ from sqlalchemy import (
     ColumnElement,
     CompoundSelect,
     Connection,
+    String,
     and_,
     bindparam,
+    delete,
     exists,
     func,
+    literal_column,
     null,
     or_,
     union_all,
     update,
+)
+from sqlalchemy import (
+    select as core_select,  # sqlmodel's select types at most four columns
 )
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
@@ -39,6 +45,8 @@ from service.db.tables import (
     DecisionRow,
     ElectionRow,
     IdempotencyRow,
+    ListEntryRow,
+    ListPlaceRow,
     OverrideActionRow,
     OverrideRow,
     PrecinctRow,
@@ -49,8 +57,12 @@ from service.db.tables import (
 )
 from service.domain.model import (
     ActiveDayRegistration,
+    ActiveListEntry,
     ActiveOverride,
     Election,
+    HolderKind,
+    ListEntryKind,
+    ListPlace,
     OverrideKind,
     Precinct,
 )
@@ -70,6 +82,7 @@ from service.usecases.ports import (
     DayRegistrationRecord,
     DuplicateRecord,
     IdempotencyRecord,
+    ListEntryRecord,
     OverrideActionRecord,
     OverrideQuery,
     OverrideRecord,
@@ -98,19 +111,50 @@ _ANYONE_HAS_STANDING = select(
     or_(
         exists().where(col(DayRegistrationRow.active_key).is_not(None)),
         exists().select_from(ActiveOverrideRow),
+        exists().where(col(ListEntryRow.cancelled_at).is_(None)),
     )
 )
-# Day registrations and active-override guards (lapses_at NULL) of some voters, in one query.
+# Which of the three a row of a standing query is.
+_DAY, _GUARD, _ENTRY = "day", "guard", "entry"
+
+
+def _source(name: str) -> ColumnElement[str]:
+    return literal_column(f"'{name}'", type_=String())
+
+
+# Day registrations, active-override guards and active list entries of some voters, in one
+# query: (source, subject, record id, precinct id, lapses_at, list entry kind).
 _STANDING: CompoundSelect[Any] = union_all(
-    select(
-        DayRegistrationRow.subject,
-        DayRegistrationRow.id,
-        DayRegistrationRow.precinct_id,
-        DayRegistrationRow.lapses_at,
+    core_select(
+        _source(_DAY),
+        col(DayRegistrationRow.subject),
+        col(DayRegistrationRow.id),
+        col(DayRegistrationRow.precinct_id),
+        col(DayRegistrationRow.lapses_at),
+        null(),
     ).where(col(DayRegistrationRow.active_key).in_(bindparam("keys", expanding=True))),
-    select(ActiveOverrideRow.subject, ActiveOverrideRow.override_id, null(), null()).where(
-        ActiveOverrideRow.election_id == bindparam("election_id"),
+    core_select(
+        _source(_GUARD),
+        col(ActiveOverrideRow.subject),
+        col(ActiveOverrideRow.override_id),
+        null(),
+        null(),
+        null(),
+    ).where(
+        col(ActiveOverrideRow.election_id) == bindparam("election_id"),
         col(ActiveOverrideRow.subject).in_(bindparam("subjects", expanding=True)),
+    ),
+    core_select(
+        _source(_ENTRY),
+        col(ListEntryRow.voter_subject),
+        col(ListEntryRow.id),
+        col(ListEntryRow.precinct_id),
+        null(),
+        col(ListEntryRow.kind),
+    ).where(
+        col(ListEntryRow.election_id) == bindparam("election_id"),
+        col(ListEntryRow.voter_subject).in_(bindparam("subjects", expanding=True)),
+        col(ListEntryRow.cancelled_at).is_(None),
     ),
 )
 _OVERRIDES_BY_ID = select(
@@ -359,12 +403,15 @@ def standings(
     )
     days: dict[str, ActiveDayRegistration] = {}
     guards: dict[str, str] = {}
-    for subject, record_id, precinct_id, lapses_at in rows:
-        if lapses_at is None:
+    entries: dict[str, ActiveListEntry] = {}
+    for source, subject, record_id, precinct_id, lapses_at, kind in rows:
+        if source == _GUARD:
             guards[record_id] = subject
+        elif source == _ENTRY:
+            entries[subject] = ActiveListEntry(record_id, ListEntryKind(kind), precinct_id)
         elif _is_in_force(lapses_at, now=now):
             days[subject] = ActiveDayRegistration(record_id, precinct_id)
-    return _combined(days, _active_overrides(connection, guards, now=now))
+    return _combined(days, _active_overrides(connection, guards, now=now), entries)
 
 
 def election_standings(
@@ -394,7 +441,21 @@ def election_standings(
         )
         if _is_in_force(lapses_at, now=now)
     }
-    return _combined(days, _active_overrides(connection, guards, now=now))
+    entries = {
+        subject: ActiveListEntry(entry_id, ListEntryKind(kind), precinct_id)
+        for subject, entry_id, kind, precinct_id in connection.execute(
+            select(
+                ListEntryRow.voter_subject,
+                ListEntryRow.id,
+                ListEntryRow.kind,
+                ListEntryRow.precinct_id,
+            ).where(
+                ListEntryRow.election_id == election_id,
+                col(ListEntryRow.cancelled_at).is_(None),
+            )
+        )
+    }
+    return _combined(days, _active_overrides(connection, guards, now=now), entries)
 
 
 def _is_in_force(lapses_at: dt.datetime, *, now: dt.datetime) -> bool:
@@ -430,11 +491,17 @@ def _active_overrides(
 
 
 def _combined(
-    days: Mapping[str, ActiveDayRegistration], overrides: Mapping[str, ActiveOverride]
+    days: Mapping[str, ActiveDayRegistration],
+    overrides: Mapping[str, ActiveOverride],
+    entries: Mapping[str, ActiveListEntry],
 ) -> dict[str, Standing]:
     return {
-        subject: Standing(override=overrides.get(subject), day_registration=days.get(subject))
-        for subject in days.keys() | overrides.keys()
+        subject: Standing(
+            override=overrides.get(subject),
+            day_registration=days.get(subject),
+            list_entry=entries.get(subject),
+        )
+        for subject in days.keys() | overrides.keys() | entries.keys()
     }
 
 
@@ -525,7 +592,10 @@ class DayRegistrations:
                 cancel_reason=r.cancel_reason,
             )
         )
-        self._session.flush()  # the UNIQUE active_key is checked here, inside the transaction
+        if r.cancelled_at is None:
+            _take_place(self._session, r.election_id, r.subject, HolderKind.DAY_REGISTRATION, r.id)
+        # The UNIQUE active_key and the place are checked here, inside the transaction.
+        self._session.flush()
 
     def get(self, registration_id: str) -> DayRegistrationRecord | None:
         row = self._session.get(DayRegistrationRow, registration_id)
@@ -562,8 +632,117 @@ class DayRegistrations:
         row.cancelled_by = by
         row.cancel_reason = reason
         self._session.add(row)
+        _free_place(self._session, row.election_id, row.subject, holder_id=row.id)
         self._session.flush()
         return _day_registration(row)
+
+
+# --- list entries and places on a list -------------------------------------------------------
+
+
+def _take_place(
+    session: Session, election_id: str, subject: str, kind: HolderKind, holder_id: str
+) -> None:
+    """The voter's one place on a list of the election; a second is a primary-key violation
+    (``DuplicateRecord`` from the storage), whatever holds the first."""
+    session.add(
+        ListPlaceRow(
+            election_id=election_id,
+            voter_subject=subject,
+            holder_kind=kind.value,
+            holder_id=holder_id,
+        )
+    )
+
+
+def _free_place(session: Session, election_id: str, subject: str, *, holder_id: str) -> None:
+    session.flush()
+    session.execute(
+        delete(ListPlaceRow).where(
+            col(ListPlaceRow.election_id) == election_id,
+            col(ListPlaceRow.voter_subject) == subject,
+            col(ListPlaceRow.holder_id) == holder_id,
+        )
+    )
+
+
+def _list_entry(row: ListEntryRow) -> ListEntryRecord:
+    return ListEntryRecord(
+        id=row.id,
+        election_id=row.election_id,
+        subject=row.voter_subject,
+        kind=ListEntryKind(row.kind),
+        precinct_id=row.precinct_id,
+        document_ref=row.document_ref,
+        created_by=row.created_by,
+        created_at=as_utc(row.created_at),
+        audit_seq=row.audit_seq,
+        cancelled_at=as_utc(row.cancelled_at) if row.cancelled_at else None,
+        cancelled_by=row.cancelled_by,
+        cancel_reason=row.cancel_reason,
+        cancel_audit_seq=row.cancel_audit_seq,
+    )
+
+
+class ListEntries:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, entry: ListEntryRecord) -> None:
+        e = entry
+        self._session.add(
+            ListEntryRow(
+                id=e.id,
+                election_id=e.election_id,
+                voter_subject=e.subject,
+                kind=e.kind.value,
+                precinct_id=e.precinct_id,
+                document_ref=e.document_ref,
+                created_by=e.created_by,
+                created_at=e.created_at,
+                audit_seq=e.audit_seq,
+            )
+        )
+        _take_place(self._session, e.election_id, e.subject, HolderKind.LIST_ENTRY, e.id)
+        self._session.flush()  # the place is checked here, inside the transaction
+
+    def get(self, entry_id: str) -> ListEntryRecord | None:
+        row = self._session.get(ListEntryRow, entry_id)
+        return _list_entry(row) if row is not None else None
+
+    def cancel(
+        self, entry_id: str, *, by: str, at: dt.datetime, reason: str, audit_seq: int
+    ) -> ListEntryRecord:
+        row = self._session.get(ListEntryRow, entry_id)
+        if row is None:
+            raise LookupError("no such list entry")
+        row.cancelled_at = at
+        row.cancelled_by = by
+        row.cancel_reason = reason
+        row.cancel_audit_seq = audit_seq
+        self._session.add(row)
+        _free_place(self._session, row.election_id, row.voter_subject, holder_id=row.id)
+        self._session.flush()
+        return _list_entry(row)
+
+
+class ListPlaces:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def holders(self, *, election_id: str, subjects: Sequence[str]) -> dict[str, ListPlace]:
+        self._session.flush()  # this transaction's own writes first
+        found: dict[str, ListPlace] = {}
+        # In slices: a presence list may name thousands of voters.
+        for start in range(0, len(subjects), 500):
+            for row in self._session.exec(
+                select(ListPlaceRow).where(
+                    ListPlaceRow.election_id == election_id,
+                    col(ListPlaceRow.voter_subject).in_(subjects[start : start + 500]),
+                )
+            ):
+                found[row.voter_subject] = ListPlace(HolderKind(row.holder_kind), row.holder_id)
+        return found
 
 
 class IdempotencyRecords:

@@ -61,6 +61,8 @@ class SqlUnitOfWork:
     def __init__(self, session: Session, audit_log: AuditLog) -> None:
         self.overrides = repository.Overrides(session)
         self.day_registrations = repository.DayRegistrations(session)
+        self.list_entries = repository.ListEntries(session)
+        self.list_places = repository.ListPlaces(session)
         self.undo_requests = repository.UndoRequests(session)
         self.account_holds = repository.AccountHolds(session)
         self.standing = repository.Standings(session)

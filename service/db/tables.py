@@ -99,6 +99,47 @@ class DayRegistrationRow(SQLModel, table=True):
     cancel_reason: str | None = Field(default=None, max_length=1000)
 
 
+class ListEntryRow(SQLModel, table=True):
+    """A way onto a list of SPEC §15 (a presence list entry of a special precinct, so far).
+
+    Made once, then maybe cancelled (the cancellation columns, with the cancellation's own
+    audit entry); never otherwise edited. The voter is named by the pseudonym only.
+    """
+
+    __tablename__ = "list_entries"
+    __table_args__ = (Index("ix_list_entries_created_at_id", "created_at", "id"),)
+
+    id: str = Field(primary_key=True, max_length=36)
+    election_id: str = Field(max_length=64)
+    voter_subject: str = Field(max_length=80, index=True)
+    kind: str = Field(max_length=32)
+    precinct_id: str = Field(max_length=32)
+    document_ref: str = Field(max_length=200)
+    created_by: str = Field(max_length=200)
+    created_at: dt.datetime
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
+    cancelled_at: dt.datetime | None = None
+    cancelled_by: str | None = Field(default=None, max_length=200)
+    cancel_reason: str | None = Field(default=None, max_length=1000)
+    cancel_audit_seq: int | None = Field(default=None, sa_type=SEQ_TYPE)
+
+
+class ListPlaceRow(SQLModel, table=True):
+    """A voter's one place on a list of an election (SPEC §15), held by one record.
+
+    Every way onto a list inserts this row in the transaction that records it, and the
+    primary key refuses a second: of two concurrent ways for one voter, whatever their
+    kinds, exactly one commits. Cancelling the holder deletes the row.
+    """
+
+    __tablename__ = "list_places"
+
+    election_id: str = Field(primary_key=True, max_length=64)
+    voter_subject: str = Field(primary_key=True, max_length=80)
+    holder_kind: str = Field(max_length=32)
+    holder_id: str = Field(max_length=36)
+
+
 class IdempotencyRow(SQLModel, table=True):
     """The first answer to an Idempotency-Key, replayed for the same key and body."""
 

@@ -12,6 +12,7 @@ from service.domain.model import (
     Basis,
     Decision,
     Election,
+    ListPlace,
     Outcome,
     Precinct,
     ReasonCode,
@@ -39,6 +40,8 @@ class DayRegistrationRefusal(StrEnum):
     PRECINCT_OUTSIDE_TERRITORY = "PRECINCT_OUTSIDE_TERRITORY"
     REGISTRATION_CLOSED = "REGISTRATION_CLOSED"
     ALREADY_REGISTERED = "ALREADY_REGISTERED"
+    # Another way onto a list of the election holds the voter (SPEC §15).
+    ALREADY_ON_LIST = "ALREADY_ON_LIST"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class Refusal:
     code: DayRegistrationRefusal
     reasons: tuple[ReasonCode, ...] = ()
     precinct_id: str | None = None
+    holder: ListPlace | None = None
 
 
 def precinct_refusal(*, election: Election, precinct: Precinct, now: dt.datetime) -> Refusal | None:

@@ -8,10 +8,12 @@ from dataclasses import dataclass
 from service.domain.model import (
     HOME_COUNTRY,
     ActiveDayRegistration,
+    ActiveListEntry,
     ActiveOverride,
     Basis,
     Decision,
     Election,
+    ListEntryKind,
     NextStep,
     NextStepCode,
     Outcome,
@@ -165,15 +167,20 @@ def decide(
     directory: PrecinctDirectory,
     override: ActiveOverride | None = None,
     day_registration: ActiveDayRegistration | None = None,
+    list_entry: ActiveListEntry | None = None,
 ) -> Decision:
     """Decide one person's eligibility for one election as of its voting day.
 
-    Precedence follows SPEC §4: an active override, then an active day registration, then
-    the registrations. A decision an override changed says ``basis: override`` and carries
-    the override's id; an override that changed nothing is not mentioned.
+    Precedence follows SPEC §15: an active override, then a list entry of a special
+    precinct's presence list, then an active day registration, then the registrations. A
+    decision an override changed says ``basis: override`` and carries the override's id; an
+    override that changed nothing is not mentioned. A list entry places a voter, it does not
+    cure a bar of §3; for a local election its precinct must lie in the territory.
     """
     if not election.kind.is_by_citizens:
         raise ValueError(f"{election.kind.value} elections are not decided for citizens")
+    if list_entry is not None and list_entry.kind is not ListEntryKind.SPECIAL_PRESENCE:
+        raise ValueError(f"{list_entry.kind.value} list entries are not decided yet")
     ruleset = ruleset_for(election.voting_day)
     reasons = reasons_against(person, voting_day=election.voting_day)
     data_as_of = person.data_as_of if person else None
@@ -215,6 +222,8 @@ def decide(
     kind = override.kind if override else None
     if override is not None and kind is not OverrideKind.EXCLUDE and override.precinct_id:
         placed_at: str | None = override.precinct_id
+    elif list_entry is not None:
+        placed_at = list_entry.precinct_id
     else:
         placed_at = day_registration.precinct_id if day_registration else None
     # Not curable by an inclusion: a court restores a right to vote, not a place on a list
@@ -232,6 +241,8 @@ def decide(
         return ineligible(barred, next_steps=remedies_for(barred))
     if override is not None and override.precinct_id is not None:
         return eligible(override.precinct_id, Basis.OVERRIDE, override_id=override.id)
+    if list_entry is not None:
+        return eligible(list_entry.precinct_id, Basis.SPECIAL_PRESENCE)
     if day_registration is not None:
         return eligible(day_registration.precinct_id, Basis.DAY_REGISTRATION)
     assignment = assign_precinct(registrations, election=election, directory=directory)

@@ -48,6 +48,8 @@ class Basis(StrEnum):
     CONSULAR_REGISTRATION = "consular_registration"
     DAY_REGISTRATION = "day_registration"
     OVERRIDE = "override"
+    # A presence list of a special precinct (SPEC §15, way 2).
+    SPECIAL_PRESENCE = "special_presence"
 
 
 class ReasonCode(StrEnum):
@@ -70,6 +72,23 @@ class NextStepCode(StrEnum):
     APPLY_TO_COMMISSION = "APPLY_TO_COMMISSION"
     DAY_REGISTRATION_AVAILABLE = "DAY_REGISTRATION_AVAILABLE"
     NO_PRECINCT_FOR_ADDRESS = "NO_PRECINCT_FOR_ADDRESS"
+
+
+class ListEntryKind(StrEnum):
+    """The recorded ways onto a list of SPEC §15 (ways 2-4 and 6; day registrations, way 5,
+    keep their own record). Only ``special_presence`` is recorded yet."""
+
+    SPECIAL_PRESENCE = "special_presence"
+    PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
+    ABSENTEE_CERTIFICATE = "absentee_certificate"
+    MISSION_APPLICATION = "mission_application"
+
+
+class HolderKind(StrEnum):
+    """What holds a voter's one place on a list of an election (SPEC §15)."""
+
+    LIST_ENTRY = "list_entry"
+    DAY_REGISTRATION = "day_registration"
 
 
 class OverrideKind(StrEnum):
@@ -241,6 +260,7 @@ class Calendar:
     lists_frozen_on: dt.date
     absentee_certificates: LocalWindow
     day_registration: LocalWindow
+    presence_lists: LocalWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -250,6 +270,7 @@ class CalendarChanges:
     applications: LocalWindow | None = None
     lists_frozen_on: dt.date | None = None
     absentee_certificates: LocalWindow | None = None
+    presence_lists: LocalWindow | None = None
 
 
 # The defaults of SPEC §15, counted back from voting day E.
@@ -257,6 +278,7 @@ APPLICATIONS_CLOSE_DAYS_BEFORE = 30  # until 23:59 on E-30
 LISTS_FROZEN_DAYS_BEFORE = 20  # E-20
 CERTIFICATES_OPEN_DAYS_BEFORE = 15  # from 00:00 on E-15
 CERTIFICATES_CLOSE = (1, dt.time(18, 0))  # until 18:00 on E-1
+PRESENCE_LISTS_CLOSE = (1, dt.time(18, 0))  # until 18:00 on E-1
 
 
 def _at(day: dt.date, time: dt.time = dt.time(0, 0)) -> dt.datetime:
@@ -296,6 +318,7 @@ class Election:
         # "Until 23:59 on E-30": the window closes as E-29 begins.
         applications_close = _at(e - dt.timedelta(days=APPLICATIONS_CLOSE_DAYS_BEFORE - 1))
         days_before, at = CERTIFICATES_CLOSE
+        presence_days_before, presence_at = PRESENCE_LISTS_CLOSE
         return Calendar(
             applications=changes.applications
             or LocalWindow(
@@ -314,6 +337,13 @@ class Election:
             day_registration=LocalWindow(
                 opens=_at(e, self.day_registration.opens),
                 closes=_at(e, self.day_registration.closes),
+            ),
+            presence_lists=changes.presence_lists
+            or LocalWindow(
+                # From the call of the election; without a recorded call date, from the
+                # day the lists are handed to the commissions.
+                opens=_at(self.called_on or e - dt.timedelta(days=LISTS_FROZEN_DAYS_BEFORE)),
+                closes=_at(e - dt.timedelta(days=presence_days_before), presence_at),
             ),
         )
 
@@ -335,6 +365,24 @@ class ActiveOverride:
     id: str
     kind: OverrideKind
     precinct_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ActiveListEntry:
+    """An active (not cancelled) list entry of SPEC §15 for one voter and election."""
+
+    id: str
+    kind: ListEntryKind
+    precinct_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ListPlace:
+    """The record holding a voter's place on a list: named in an ``ALREADY_ON_LIST``
+    refusal (never the voter)."""
+
+    holder_kind: HolderKind
+    holder_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,12 @@ def registration_window(election: Election, precinct: Precinct) -> Window:
     return at_precinct(election.calendar.day_registration, precinct)
 
 
+def presence_window(election: Election, precinct: Precinct) -> Window:
+    """When a special precinct's presence list may be imported (SPEC §15): until 18:00 on
+    E-1 in the precinct's zone."""
+    return at_precinct(election.calendar.presence_lists, precinct)
+
+
 def lapse_instant(election: Election, precinct: Precinct) -> dt.datetime:
     """00:00 local time on the day after voting day: the registration no longer counts."""
     next_day = election.voting_day + dt.timedelta(days=1)

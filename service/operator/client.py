@@ -212,6 +212,34 @@ class ApiClient:
         body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
         return self._send("POST", "/v1/search/day-registrations", body)
 
+    def import_presence_list(
+        self, *, election_id: str, precinct_id: str, iins: list[str], document_ref: str
+    ) -> dict[str, Any]:
+        body = {
+            "election_id": election_id,
+            "precinct_id": precinct_id,
+            "iins": iins,
+            "document_ref": document_ref,
+        }
+        return self._send("POST", "/v1/presence-lists", body)
+
+    def get_list_entry(self, entry_id: str) -> dict[str, Any]:
+        return self._send("GET", f"/v1/list-entries/{_segment(entry_id)}", None)
+
+    def cancel_list_entry(self, entry_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/list-entries/{_segment(entry_id)}/cancel"
+        return self._send("POST", path, {"reason": reason})
+
+    def approve_list_entry_cancellation(
+        self, entry_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
+        path = f"/v1/list-entries/{_segment(entry_id)}/cancel/approve"
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
+
+    def refuse_list_entry_cancellation(self, entry_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/list-entries/{_segment(entry_id)}/cancel/refuse"
+        return self._send("POST", path, {"reason": reason})
+
     def list_elections(self) -> dict[str, Any]:
         return self._send("GET", "/v1/elections", None)
 

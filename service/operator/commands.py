@@ -115,6 +115,8 @@ class Request:
 
     call: Callable[[ApiClient], Body]
     render: Render
+    # The exit code an answer means, when not every answer is success (0).
+    exit_code: Callable[[Body], int] | None = None
 
 
 # The options every operator command takes, declared once: ``connected`` adds them.
@@ -147,7 +149,9 @@ def connected(command: Callable[..., Request]) -> Callable[..., None]:
             as_json=arguments.pop("as_json"),
         )
         request = command(**arguments)
-        _run(connection, request.call, request.render)
+        body = _run(connection, request.call, request.render)
+        if request.exit_code is not None and (code := request.exit_code(body)):
+            raise typer.Exit(code)
 
     del run.__wrapped__  # typer must read the signature below, not the command's
     run.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
@@ -155,7 +159,7 @@ def connected(command: Callable[..., Request]) -> Callable[..., None]:
     return run
 
 
-def _run(connection: Connection, call: Callable[[ApiClient], Body], render: Render) -> None:
+def _run(connection: Connection, call: Callable[[ApiClient], Body], render: Render) -> Body:
     base_url = _checked_server(connection.server)
     token = _resolve_token(connection.token, connection.token_file)
     try:
@@ -175,10 +179,11 @@ def _run(connection: Connection, call: Callable[[ApiClient], Body], render: Rend
         ) from None
     if connection.as_json:
         _print_json(body)
-        return
+        return body
     console = _console()
     for renderable in render(body):
         console.print(renderable)
+    return body
 
 
 def _checked_server(server: str) -> str:

@@ -141,6 +141,7 @@ CALENDAR_ROWS = {
     "lists_frozen_on": "lists frozen on",
     "absentee_certificates": "absentee certificates",
     "day_registration": "day registration window",
+    "presence_lists": "presence lists",
 }
 PRECINCT_COLUMNS = {
     "id": "id",

@@ -201,6 +201,7 @@ class ChunkDecider:
                 directory=directory,
                 override=standing.override,
                 day_registration=standing.day_registration,
+                list_entry=standing.list_entry,
             )
             shape = shapes.get(decision)
             if shape is None:

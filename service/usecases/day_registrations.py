@@ -30,7 +30,7 @@ from service.domain.day_registration import (
     precinct_refusal,
     voter_refusal,
 )
-from service.domain.model import Election, Precinct
+from service.domain.model import Election, HolderKind, ListPlace, Precinct
 from service.domain.undo import UndoStatus, UndoStep
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
@@ -180,6 +180,13 @@ def _payload(
     }
 
 
+def holder_payload(holder: ListPlace | None) -> dict[str, str] | None:
+    """The record holding a voter's place, as audited and answered (never the voter)."""
+    if holder is None:
+        return None
+    return {"kind": holder.holder_kind.value, "id": holder.holder_id}
+
+
 def request_digest(*, iin: str, election_id: str, precinct_id: str) -> str:
     canonical = orjson.dumps(
         {"iin": iin, "election_id": election_id, "precinct_id": precinct_id},
@@ -248,6 +255,8 @@ class DayRegistrationService:
         }
         now = self._clock.now()
         refusal = precinct_refusal(election=election, precinct=precinct, now=now)
+        # Only about the voter: whether another way onto a list holds them is asked too.
+        about_the_voter = refusal is None
         if refusal is None:
             assessment = await self._eligibility.assess(
                 iin=iin,
@@ -276,6 +285,7 @@ class DayRegistrationService:
             outcome = self._decide_and_store(
                 uow,
                 refusal=refusal,
+                about_the_voter=about_the_voter,
                 subject=subject,
                 election=election,
                 precinct=precinct,
@@ -317,6 +327,7 @@ class DayRegistrationService:
         uow: UnitOfWork,
         *,
         refusal: Refusal | None,
+        about_the_voter: bool,
         subject: str,
         election: Election,
         precinct: Precinct,
@@ -325,6 +336,15 @@ class DayRegistrationService:
     ) -> Outcome:
         now = self._clock.now()
         existing = None
+        if about_the_voter and (
+            refusal is None or refusal.code is not DayRegistrationRefusal.NOT_ELIGIBLE
+        ):
+            # Another way onto a list (a presence list entry) holds an eligible voter: that
+            # is their list, whatever their addresses would say (SPEC §15).
+            place = uow.list_places.holders(election_id=election.id, subjects=[subject])
+            holder = place.get(subject)
+            if holder is not None and holder.holder_kind is not HolderKind.DAY_REGISTRATION:
+                refusal = Refusal(DayRegistrationRefusal.ALREADY_ON_LIST, holder=holder)
         if refusal is None:
             standing = uow.standing.of(election_id=election.id, subject=subject, now=now)
             existing = standing.day_registration
@@ -342,6 +362,7 @@ class DayRegistrationService:
                     "reasons": [r.value for r in refusal.reasons],
                     "named_precinct_id": refusal.precinct_id,
                     "registration_id": existing.id if existing else None,
+                    **({"holder": holder_payload(refusal.holder)} if refusal.holder else {}),
                 },
                 recorded_at=now,
             )

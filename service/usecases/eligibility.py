@@ -377,6 +377,7 @@ class EligibilityService:
             directory=reference.directory,
             override=standing.override,
             day_registration=standing.day_registration if use_day_registration else None,
+            list_entry=standing.list_entry,
         )
         return Assessment(
             iin, subject, election, person, registrations, decision, reference.directory
@@ -410,6 +411,7 @@ class EligibilityService:
                 directory=directory,
                 override=standing.override,
                 day_registration=standing.day_registration,
+                list_entry=standing.list_entry,
             )
             extra, result = present(decision)
             payload = {

@@ -13,8 +13,11 @@ from typing import Any, Generic, Protocol, TypeVar
 
 from service.domain.model import (
     ActiveDayRegistration,
+    ActiveListEntry,
     ActiveOverride,
     Election,
+    ListEntryKind,
+    ListPlace,
     Person,
     Precinct,
     Registration,
@@ -52,6 +55,7 @@ class Standing:
 
     override: ActiveOverride | None = None
     day_registration: ActiveDayRegistration | None = None
+    list_entry: ActiveListEntry | None = None
 
 
 NO_STANDING = Standing()
@@ -123,6 +127,26 @@ class DayRegistrationRecord:
     cancelled_at: dt.datetime | None = None
     cancelled_by: str | None = None
     cancel_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ListEntryRecord:
+    """A way onto a list of SPEC §15 (a presence list entry, so far): made, then maybe
+    cancelled, never edited. ``subject`` is the voter's pseudonym."""
+
+    id: str
+    election_id: str
+    subject: str
+    kind: ListEntryKind
+    precinct_id: str
+    document_ref: str
+    created_by: str
+    created_at: dt.datetime
+    audit_seq: int
+    cancelled_at: dt.datetime | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+    cancel_audit_seq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +273,24 @@ class DayRegistrationRepository(Protocol):
     ) -> DayRegistrationRecord: ...
 
 
+class ListEntryRepository(Protocol):
+    def add(self, entry: ListEntryRecord) -> None:
+        """Records the entry and takes the voter's place on a list of the election in one
+        step; ``DuplicateRecord`` (at latest on commit) if something else holds it."""
+
+    def get(self, entry_id: str) -> ListEntryRecord | None: ...
+
+    def cancel(
+        self, entry_id: str, *, by: str, at: dt.datetime, reason: str, audit_seq: int
+    ) -> ListEntryRecord:
+        """Cancel the active entry and free the voter's place."""
+
+
+class ListPlaceRepository(Protocol):
+    def holders(self, *, election_id: str, subjects: Sequence[str]) -> dict[str, ListPlace]:
+        """Who holds the places of those of ``subjects`` that are on a list, by subject."""
+
+
 class UndoRequestRepository(Protocol):
     def add(self, request: UndoRequestRecord) -> None:
         """Raises ``DuplicateRecord`` (at latest on commit) if the target already has one open."""
@@ -345,6 +387,10 @@ class UnitOfWork(Protocol):
     def overrides(self) -> OverrideRepository: ...
     @property
     def day_registrations(self) -> DayRegistrationRepository: ...
+    @property
+    def list_entries(self) -> ListEntryRepository: ...
+    @property
+    def list_places(self) -> ListPlaceRepository: ...
     @property
     def undo_requests(self) -> UndoRequestRepository: ...
     @property

@@ -24,6 +24,7 @@ T = TypeVar("T")
 class UndoTarget(StrEnum):
     OVERRIDE = "override"
     DAY_REGISTRATION = "day_registration"
+    LIST_ENTRY = "list_entry"
 
 
 class UndoRefused(ServiceError):

@@ -73,6 +73,30 @@ MATRIX: dict[str, Operation] = {
         frozenset({OPERATOR}),
         {"reason": "no"},
     ),
+    "importPresenceList": Operation(
+        "POST",
+        "/v1/presence-lists",
+        frozenset({OPERATOR}),
+        {
+            "election_id": ELECTION_ID,
+            "precinct_id": "75-0001",
+            "iins": [VOTER],
+            "document_ref": "hospital list",
+        },
+    ),
+    "getListEntry": Operation("GET", f"/v1/list-entries/{UNKNOWN_ID}", frozenset({OPERATOR})),
+    "cancelListEntry": Operation(
+        "POST", f"/v1/list-entries/{UNKNOWN_ID}/cancel", frozenset({OPERATOR}), {"reason": "no"}
+    ),
+    "approveListEntryCancellation": Operation(
+        "POST", f"/v1/list-entries/{UNKNOWN_ID}/cancel/approve", frozenset({OPERATOR}), {}
+    ),
+    "refuseListEntryCancellation": Operation(
+        "POST",
+        f"/v1/list-entries/{UNKNOWN_ID}/cancel/refuse",
+        frozenset({OPERATOR}),
+        {"reason": "no"},
+    ),
     "createOverride": Operation(
         "POST",
         "/v1/overrides",
@@ -172,6 +196,11 @@ def test_operator_routes_admit_operators_only() -> None:
         "refuseOverrideRevocation",
         "listAccountHolds",
         "liftAccountHold",
+        "importPresenceList",
+        "getListEntry",
+        "cancelListEntry",
+        "approveListEntryCancellation",
+        "refuseListEntryCancellation",
     }
 
 

@@ -175,10 +175,21 @@ def _override(**fields: Any) -> dict[str, Any]:
     }
 
 
+def _presence(**fields: Any) -> dict[str, Any]:
+    return {
+        "election_id": ELECTION_ID,
+        "precinct_id": "75-0001",
+        "iins": [KNOWN_IINS[0]],
+        "document_ref": "hospital list 17/03",
+        **fields,
+    }
+
+
 _CHECK = "POST /v1/eligibility/check"
 _PRECINCT_CHECK = "POST /v1/precinct-checks"
 _REGISTER = "POST /v1/day-registrations"
 _OVERRIDES = "POST /v1/overrides"
+_PRESENCE = "POST /v1/presence-lists"
 _EGOV, _COMMISSION, _OPERATOR, _AUDITOR = (
     (Role.EGOV,),
     (Role.COMMISSION,),
@@ -293,6 +304,39 @@ PLACEMENTS: dict[str, Placement] = {
         "POST /v1/day-registrations/{registration_id}/cancel/refuse",
         "POST",
         f"/v1/day-registrations/{i}/cancel/refuse",
+        _OPERATOR,
+        {"reason": f"not {i}"},
+    ),
+    "presence.iin": lambda i: Probe(
+        _PRESENCE, "POST", "/v1/presence-lists", _OPERATOR, _presence(iins=[i, f" {i} "])
+    ),
+    "presence.document_ref": lambda i: Probe(
+        _PRESENCE, "POST", "/v1/presence-lists", _OPERATOR, _presence(document_ref=f"list {i}")
+    ),
+    "presence.precinct_id": lambda i: Probe(
+        _PRESENCE, "POST", "/v1/presence-lists", _OPERATOR, _presence(precinct_id=i)
+    ),
+    "entry.id": lambda i: Probe(
+        "GET /v1/list-entries/{entry_id}", "GET", f"/v1/list-entries/{i}", _OPERATOR
+    ),
+    "entry.cancel": lambda i: Probe(
+        "POST /v1/list-entries/{entry_id}/cancel",
+        "POST",
+        f"/v1/list-entries/{i}/cancel",
+        _OPERATOR,
+        {"reason": f"not {i}"},
+    ),
+    "entry.cancel_approve": lambda i: Probe(
+        "POST /v1/list-entries/{entry_id}/cancel/approve",
+        "POST",
+        f"/v1/list-entries/{i}/cancel/approve",
+        _OPERATOR,
+        {"undo_request_id": i},
+    ),
+    "entry.cancel_refuse": lambda i: Probe(
+        "POST /v1/list-entries/{entry_id}/cancel/refuse",
+        "POST",
+        f"/v1/list-entries/{i}/cancel/refuse",
         _OPERATOR,
         {"reason": f"not {i}"},
     ),
@@ -732,6 +776,8 @@ def test_free_text_holding_an_iin_written_any_way_is_refused_in_every_free_text_
             (f"/v1/overrides/{some_id}/refuse", {"reason": written}, "reason"),
             (f"/v1/overrides/{some_id}/revoke", {"reason": written}, "reason"),
             (f"/v1/day-registrations/{some_id}/cancel", {"reason": written}, "reason"),
+            (f"/v1/list-entries/{some_id}/cancel", {"reason": written}, "reason"),
+            ("/v1/presence-lists", _presence(document_ref=written), "document_ref"),
         ]:
             response = client.post(path, json=body, headers=operator)
             assert response.status_code == 422, (path, written, response.text)

@@ -19,8 +19,11 @@ from sqlalchemy.exc import DBAPIError
 from service.audit.log import AuditLog
 from service.audit.signing import CheckpointSigner, CheckpointVerifier
 from service.audit.verify import verify_database
+from service.db import repository
 from service.db.engine import open_database, write_session
 from service.db.migrations import upgrade
+from service.domain.model import ListEntryKind
+from service.usecases.ports import ListEntryRecord
 from tests.databases import POSTGRES_ADMIN_URL, create_database, drop_database
 from tests.support import NOW, Keys
 
@@ -127,3 +130,35 @@ def test_application_role_can_do_its_work(roles: tuple[str, str, str], keys: Key
     database.dispose()
     assert report.ok
     assert report.entries_checked == 6
+
+
+def test_application_role_adds_and_cancels_list_entries_but_never_deletes_one(
+    roles: tuple[str, str, str],
+) -> None:
+    _, _, app_url = roles
+    at = NOW
+    entry = ListEntryRecord(
+        id="entry-1",
+        election_id="2027-president",
+        subject="v1:" + "ab" * 32,
+        kind=ListEntryKind.SPECIAL_PRESENCE,
+        precinct_id="75-0900",
+        document_ref="letter 17/03",
+        created_by="operator",
+        created_at=at,
+        audit_seq=1,
+    )
+    database = open_database(app_url)
+    with write_session(database) as session:
+        repository.ListEntries(session).add(entry)
+    with write_session(database) as session:
+        repository.ListEntries(session).cancel(
+            "entry-1", by="op-2", at=at, reason="discharged", audit_seq=2
+        )
+    database.dispose()
+    engine = create_engine(app_url)
+    with pytest.raises(DBAPIError, match="permission denied"), engine.begin() as connection:
+        connection.execute(text("DELETE FROM list_entries"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM list_places")).scalar() == 0
+    engine.dispose()

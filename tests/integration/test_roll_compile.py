@@ -37,6 +37,7 @@ from service.datafiles import (
     iter_records,
 )
 from service.datagen import generate_country
+from service.db import repository
 from service.db.engine import Database, open_database, read_session, write_session
 from service.db.migrations import create_schema
 from service.db.tables import (
@@ -47,7 +48,7 @@ from service.db.tables import (
     RollRunRow,
 )
 from service.domain.decision import decide
-from service.domain.model import ActiveOverride, OverrideKind
+from service.domain.model import ActiveOverride, ListEntryKind, OverrideKind
 from service.domain.precincts import PrecinctDirectory
 from service.mocks.addresses import create_addresses_app
 from service.mocks.registry import create_registry_app
@@ -61,6 +62,7 @@ from service.roll.compile import (
 )
 from service.roll.model import DECISION_KIND, ListFormat
 from service.roll.parts import COLUMNS, PartFileMismatch
+from service.usecases.ports import ListEntryRecord
 from tests.databases import drop_database, new_database_url, on_postgres
 from tests.support import Keys
 
@@ -614,3 +616,38 @@ def test_entries_appended_by_someone_else_meanwhile_keep_one_linear_chain(
     assert [c.first_seq for c in chunks][2] == chunks[1].last_seq + 2
     assert read_lists(out) == oracle(world.data).lists
     assert verifies(world)
+
+
+def test_a_presence_list_entry_moves_the_voter_to_its_precinct_in_the_lists(
+    world: World,
+) -> None:
+    out = world.tmp / "roll"
+    plain = oracle(world.data)
+    listed = [iin for key, iins in sorted(plain.lists.items()) if key for iin in iins]
+    present = listed[0]
+    target = next(key for key, iins in sorted(plain.lists.items()) if key and present not in iins)
+    with write_session(world.database) as session:
+        repository.ListEntries(session).add(
+            ListEntryRecord(
+                id="entry-1",
+                election_id=ELECTION,
+                subject=pseudonymise(present, key=HMAC_KEY),
+                kind=ListEntryKind.SPECIAL_PRESENCE,
+                precinct_id=target,
+                document_ref="hospital list 1",
+                created_by="operator",
+                created_at=NOW,
+                audit_seq=1,
+            )
+        )
+
+    world.compiler(out).run()
+
+    lists = read_lists(out)
+    assert [key for key, iins in lists.items() if present in iins] == [target]
+    entry = next(
+        e
+        for e in decision_entries(world.database)
+        if e["subject"] == pseudonymise(present, key=HMAC_KEY)
+    )
+    assert (entry["basis"], entry["precinct_id"]) == ("special_presence", target)

@@ -132,6 +132,7 @@ ELECTION_BODY = {
         "lists_frozen_on": "2027-03-01",
         "absentee_certificates": {"opens": "2027-03-06T00:00", "closes": "2027-03-20T18:00"},
         "day_registration": {"opens": "2027-03-21T07:00", "closes": "2027-03-21T20:00"},
+        "presence_lists": {"opens": "2027-01-20T00:00", "closes": "2027-03-20T18:00"},
     },
     "ruleset": "kz-2025.1",
 }
@@ -271,6 +272,29 @@ class Case:
     query: dict[str, str] = field(default_factory=dict)
 
 
+ENTRY_ID = "7b2e3d4c-5f60-4b7c-9d8e-0f1a2b3c4d5e"
+ENTRY = {
+    "id": ENTRY_ID,
+    "election_id": ELECTION,
+    "kind": "special_presence",
+    "precinct": {**PRECINCT, "id": "75-0900", "name": "City Hospital No. 4"},
+    "document_ref": "letter 17/03",
+    "status": "active",
+    "created_by": "operator-1",
+    "created_at": "2027-03-10T12:00:00+05:00",
+    "cancelled_at": None,
+    "cancelled_by": None,
+    "cancel_reason": None,
+    "cancellation_requests": [],
+    "audit": {"seq": 81, "entry_hash": "cd" * 32},
+}
+ENTRY_CANCELLED = {
+    **ENTRY,
+    "status": "cancelled",
+    "cancelled_at": "2027-03-11T12:00:00+05:00",
+    "cancelled_by": "operator-2",
+    "cancel_reason": "discharged",
+}
 HOLD_ID = "6a1d2f30-1c44-4b8e-9a0e-5f2b8c7d9e01"
 HOLD = {
     "id": HOLD_ID,
@@ -466,6 +490,8 @@ CASES = [
         [
             *(ELECTION, "presidential", "2027-03-21", "kz-2025.1", "2027-01-20", "2027-03-01"),
             "opens=2027-03-06T00:00, closes=2027-03-20T18:00",
+            "presence lists",
+            "opens=2027-01-20T00:00, closes=2027-03-20T18:00",
         ],
     ),
     Case(
@@ -522,6 +548,42 @@ CASES = [
         {"reason": "the station was right"},
         CANCELLATION_REFUSED,
         [REGISTRATION_ID, "active", "refused", "the station was right"],
+    ),
+    Case(
+        "entries show",
+        ["entries", "show", ENTRY_ID],
+        "GET",
+        f"/v1/list-entries/{ENTRY_ID}",
+        None,
+        ENTRY,
+        [ENTRY_ID, "special_presence", "active", "75-0900", "City Hospital No. 4", "letter 17/03"],
+    ),
+    Case(
+        "entries cancel",
+        ["entries", "cancel", ENTRY_ID, "--reason", "discharged"],
+        "POST",
+        f"/v1/list-entries/{ENTRY_ID}/cancel",
+        {"reason": "discharged"},
+        ENTRY,
+        [ENTRY_ID, "active"],
+    ),
+    Case(
+        "entries cancel-approve",
+        ["entries", "cancel-approve", ENTRY_ID, "--request", REGISTRATION_ID],
+        "POST",
+        f"/v1/list-entries/{ENTRY_ID}/cancel/approve",
+        {"undo_request_id": REGISTRATION_ID},
+        ENTRY_CANCELLED,
+        [ENTRY_ID, "cancelled", "operator-2", "discharged"],
+    ),
+    Case(
+        "entries cancel-refuse",
+        ["entries", "cancel-refuse", ENTRY_ID, "--reason", "still there"],
+        "POST",
+        f"/v1/list-entries/{ENTRY_ID}/cancel/refuse",
+        {"reason": "still there"},
+        ENTRY,
+        [ENTRY_ID, "active"],
     ),
     Case(
         "holds list",
@@ -919,4 +981,87 @@ def test_a_server_that_is_not_an_http_url_is_a_usage_error(api: FakeApi) -> None
 
     assert result.exit_code == 2
     assert "--server must be an http:// or https:// URL" in result.stderr
+    assert api.requests == []
+
+
+# --- presence import: IINs from a file, answers by line -------------------------------------
+
+OTHER_IIN = "900101300126"
+
+
+def _presence_answer(*results: dict[str, Any]) -> dict[str, Any]:
+    refused = sum(1 for r in results if r["entry_id"] is None)
+    return {
+        "import_id": "import-1",
+        "election_id": ELECTION,
+        "precinct": {**PRECINCT, "id": "75-0900"},
+        "added": len(results) - refused,
+        "refused": refused,
+        "results": list(results),
+    }
+
+
+def _result(index: int, entry_id: str | None, code: str | None = None, holder: Any = None) -> Any:
+    return {"index": index, "entry_id": entry_id, "code": code, "holder": holder, "audit": None}
+
+
+def _import(path: Path) -> Result:
+    return run(
+        [
+            *("presence", "import", "--election", ELECTION, "--precinct", "75-0900"),
+            *("--document-ref", "letter 17/03", str(path), "--token", TOKEN),
+        ]
+    )
+
+
+def test_presence_import_sends_the_files_iins_and_prints_each_line(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    listed = tmp_path / "present.txt"
+    listed.write_text(f"{IIN}\n\n  {OTHER_IIN}  \n", "utf-8")
+    api.body = _presence_answer(_result(0, ENTRY_ID), _result(1, REGISTRATION_ID))
+
+    result = _import(listed)
+
+    assert result.exit_code == 0, result.output
+    request = api.only_request
+    assert (request.method, request.url.path) == ("POST", "/v1/presence-lists")
+    assert body_of(request) == {
+        "election_id": ELECTION,
+        "precinct_id": "75-0900",
+        "iins": [IIN, OTHER_IIN],
+        "document_ref": "letter 17/03",
+    }
+    # Lines 1 and 3 (the blank line is skipped), by number: never the IIN.
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["1", ENTRY_ID, "—", "—"] in rows
+    assert ["3", REGISTRATION_ID, "—", "—"] in rows
+    assert IIN not in result.output
+    assert OTHER_IIN not in result.output
+
+
+def test_presence_import_exits_2_when_any_line_was_refused(api: FakeApi, tmp_path: Path) -> None:
+    listed = tmp_path / "present.txt"
+    listed.write_text(f"{IIN}\n{OTHER_IIN}\n", "utf-8")
+    holder = {"kind": "day_registration", "id": REGISTRATION_ID}
+    api.body = _presence_answer(_result(0, ENTRY_ID), _result(1, None, "ALREADY_ON_LIST", holder))
+
+    result = _import(listed)
+
+    assert result.exit_code == 2, result.output
+    rows = [line.split() for line in result.stdout.splitlines()]
+    assert ["2", "—", "ALREADY_ON_LIST", "day_registration", REGISTRATION_ID] in rows
+    assert OTHER_IIN not in result.output
+
+
+def test_presence_import_refuses_an_empty_file_before_calling_the_server(
+    api: FakeApi, tmp_path: Path
+) -> None:
+    listed = tmp_path / "present.txt"
+    listed.write_text("\n  \n", "utf-8")
+
+    result = _import(listed)
+
+    assert result.exit_code == 2
+    assert "no IIN in" in result.output
     assert api.requests == []

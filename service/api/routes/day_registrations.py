@@ -18,7 +18,7 @@ from service.api.deps import (
     RegistrationReaderDep,
     RequestIdDep,
 )
-from service.api.presenters import reasons_out, receipt_out, undo_requests_out
+from service.api.presenters import named_precinct, reasons_out, receipt_out, undo_requests_out
 from service.api.problems import problem_response
 from service.api.schemas import (
     CURSOR_PATTERN,
@@ -28,7 +28,6 @@ from service.api.schemas import (
     DayRegistrationOut,
     DayRegistrationRequest,
     Instant,
-    PrecinctRef,
     ReasonRequest,
     UndoApproval,
 )
@@ -44,6 +43,7 @@ from service.usecases.day_registrations import (
     Outcome,
     Registered,
     RegistrationView,
+    holder_payload,
 )
 from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from service.usecases.ports import Answer, DayRegistrationQuery
@@ -63,7 +63,7 @@ def registration_out(view: RegistrationView, precinct: Precinct | None) -> DayRe
     return DayRegistrationOut(
         id=view.id,
         election_id=view.election_id,
-        precinct=_precinct_ref(view.precinct_id, precinct),
+        precinct=named_precinct(view.precinct_id, precinct),
         status=view.status,
         registered_by=view.registered_by,
         registered_at=view.registered_at,
@@ -73,16 +73,6 @@ def registration_out(view: RegistrationView, precinct: Precinct | None) -> DayRe
         cancel_reason=view.cancel_reason,
         cancellation_requests=undo_requests_out(view.cancellation_requests),
         audit=receipt_out(view.receipt),
-    )
-
-
-def _precinct_ref(precinct_id: str, precinct: Precinct | None) -> PrecinctRef:
-    if precinct is None:
-        # Every boundary set that held it is gone from the database: say so, never fail an
-        # answer (or hide a committed change) because reference data changed.
-        return PrecinctRef(id=precinct_id, number=0, name="", address="")
-    return PrecinctRef(
-        id=precinct.id, number=precinct.number, name=precinct.name, address=precinct.address
     )
 
 
@@ -111,6 +101,8 @@ def _renderer(directory: PrecinctDirectory, language: Language, request_id: str)
             "registration_id": outcome.registration_id,
             "audit": receipt_out(outcome.receipt).model_dump(),
         }
+        if refusal.holder is not None:
+            extensions["holder"] = holder_payload(refusal.holder)
         response = problem_response(
             ErrorCode(refusal.code.value),
             request_id=request_id,

@@ -73,6 +73,7 @@ def election_out(e: Election) -> ElectionOut:
             lists_frozen_on=calendar.lists_frozen_on,
             absentee_certificates=_local(calendar.absentee_certificates),
             day_registration=_local(calendar.day_registration),
+            presence_lists=_local(calendar.presence_lists),
         ),
         ruleset=ruleset_for(e.voting_day).version,
     )

@@ -15,8 +15,11 @@ from typing import Any, TypeVar
 
 from service.domain.model import (
     ActiveDayRegistration,
+    ActiveListEntry,
     ActiveOverride,
     Election,
+    HolderKind,
+    ListPlace,
     OverrideKind,
     Person,
     Precinct,
@@ -34,6 +37,7 @@ from service.usecases.ports import (
     DecisionJob,
     DuplicateRecord,
     IdempotencyRecord,
+    ListEntryRecord,
     OverrideActionRecord,
     OverrideQuery,
     OverrideRecord,
@@ -66,6 +70,7 @@ class Store:
     override_actions: list[OverrideActionRecord] = field(default_factory=list)
     active_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
     day_registrations: dict[str, DayRegistrationRecord] = field(default_factory=dict)
+    list_entries: dict[str, ListEntryRecord] = field(default_factory=dict)
     undo_requests: dict[str, UndoRequestRecord] = field(default_factory=dict)
     account_holds: dict[str, AccountHoldRecord] = field(default_factory=dict)
     # Runs when a unit of work next decides an undo request, against the committed store: a
@@ -111,7 +116,28 @@ def standing_in(store: Store, *, election_id: str, subject: str, now: dt.datetim
         ),
         None,
     )
-    return Standing(override=override, day_registration=day)
+    entry = next(
+        (
+            ActiveListEntry(e.id, e.kind, e.precinct_id)
+            for e in store.list_entries.values()
+            if e.election_id == election_id and e.subject == subject and e.cancelled_at is None
+        ),
+        None,
+    )
+    return Standing(override=override, day_registration=day, list_entry=entry)
+
+
+def places_in(store: Store, election_id: str) -> dict[str, ListPlace]:
+    """The database's list_places, derived: the active day registrations and list entries."""
+    places = {
+        r.subject: ListPlace(HolderKind.DAY_REGISTRATION, r.id)
+        for r in store.day_registrations.values()
+        if r.election_id == election_id and r.cancelled_at is None
+    }
+    for e in store.list_entries.values():
+        if e.election_id == election_id and e.cancelled_at is None:
+            places[e.subject] = ListPlace(HolderKind.LIST_ENTRY, e.id)
+    return places
 
 
 def _equal(value: object, wanted: object | None) -> bool:
@@ -186,12 +212,7 @@ class FakeDayRegistrations:
         self._store = store
 
     def add(self, registration: DayRegistrationRecord) -> None:
-        if any(
-            r.election_id == registration.election_id
-            and r.subject == registration.subject
-            and r.cancelled_at is None
-            for r in self._store.day_registrations.values()
-        ):
+        if registration.subject in places_in(self._store, registration.election_id):
             raise DuplicateRecord
         self._store.day_registrations[registration.id] = registration
 
@@ -223,6 +244,41 @@ class FakeDayRegistrations:
         )
         self._store.day_registrations[registration_id] = cancelled
         return cancelled
+
+
+class FakeListEntries:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, entry: ListEntryRecord) -> None:
+        if entry.subject in places_in(self._store, entry.election_id):
+            raise DuplicateRecord
+        self._store.list_entries[entry.id] = entry
+
+    def get(self, entry_id: str) -> ListEntryRecord | None:
+        return self._store.list_entries.get(entry_id)
+
+    def cancel(
+        self, entry_id: str, *, by: str, at: dt.datetime, reason: str, audit_seq: int
+    ) -> ListEntryRecord:
+        cancelled = replace(
+            self._store.list_entries[entry_id],
+            cancelled_at=at,
+            cancelled_by=by,
+            cancel_reason=reason,
+            cancel_audit_seq=audit_seq,
+        )
+        self._store.list_entries[entry_id] = cancelled
+        return cancelled
+
+
+class FakeListPlaces:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def holders(self, *, election_id: str, subjects: Sequence[str]) -> dict[str, ListPlace]:
+        places = places_in(self._store, election_id)
+        return {s: places[s] for s in subjects if s in places}
 
 
 class FakeUndoRequests:
@@ -419,6 +475,8 @@ class FakeUnitOfWork:
     def __init__(self, store: Store) -> None:
         self.overrides = FakeOverrides(store)
         self.day_registrations = FakeDayRegistrations(store)
+        self.list_entries = FakeListEntries(store)
+        self.list_places = FakeListPlaces(store)
         self.undo_requests = FakeUndoRequests(store)
         self.account_holds = FakeAccountHolds(store)
         self.standing = FakeStanding(store)

@@ -9,6 +9,7 @@ import pytest
 
 from service.domain.caller import Caller
 from service.domain.day_registration import DayRegistrationRefusal
+from service.domain.model import HolderKind, ListEntryKind, ListPlace
 from service.domain.undo import UndoStatus, UndoStep
 from service.errors import ErrorCode, InvalidInput
 from service.usecases.day_registrations import (
@@ -19,7 +20,7 @@ from service.usecases.day_registrations import (
     RegistrationNotActive,
     RegistrationView,
 )
-from service.usecases.ports import Answer
+from service.usecases.ports import Answer, ListEntryRecord
 from service.usecases.undo import UndoRefused
 from tests.unit.factories import ELECTION, person, registration
 from tests.unit.usecases.world import (
@@ -32,8 +33,10 @@ from tests.unit.usecases.world import (
     MAKER,
     ON_THE_DAY,
     RESIDENT,
+    SPECIAL,
     World,
     homes,
+    pseudonym,
     voters,
     world,
 )
@@ -422,3 +425,40 @@ async def test_of_two_operators_approving_at_once_one_cancels_and_the_other_is_r
     [request] = w.store.undo_requests.values()
     assert request.decided_by == "third@tec"
     assert "day_registration.cancel" not in w.store.kinds()
+
+
+def _on_presence_list(w: World, iin: str) -> str:
+    entry = ListEntryRecord(
+        id="entry-1",
+        election_id=ELECTION.id,
+        subject=pseudonym(iin),
+        kind=ListEntryKind.SPECIAL_PRESENCE,
+        precinct_id=SPECIAL.id,
+        document_ref="hospital-7",
+        created_by="operator",
+        created_at=ON_THE_DAY,
+        audit_seq=0,
+    )
+    w.store.list_entries[entry.id] = entry
+    return entry.id
+
+
+@pytest.mark.parametrize("iin", [HOMELESS, RESIDENT])
+async def test_a_voter_on_a_presence_list_is_refused_already_on_list_naming_the_entry(
+    iin: str,
+) -> None:
+    w = world(now=ON_THE_DAY)
+    entry_id = _on_presence_list(w, iin)
+    answers = Answers()
+
+    answer = await register(w, iin, answers=answers)
+
+    [outcome] = answers.outcomes
+    assert isinstance(outcome, Refused)
+    assert outcome.refusal.code is DayRegistrationRefusal.ALREADY_ON_LIST
+    assert outcome.refusal.holder == ListPlace(HolderKind.LIST_ENTRY, entry_id)
+    assert answer == Answer(409, b"ALREADY_ON_LIST")
+    [entry] = w.store.entries
+    assert entry.kind == "day_registration.refuse"
+    assert entry.payload["holder"] == {"kind": "list_entry", "id": entry_id}
+    assert w.store.day_registrations == {}

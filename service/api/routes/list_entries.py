@@ -1,0 +1,151 @@
+"""The ways onto a list of SPEC §15 with records of their own: presence lists of special
+precincts, and the entries they make."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Path
+
+from service.api.bodies import JsonBodyRoute
+from service.api.deps import ListEntriesDep, OperatorDep, ReferenceDep, RequestIdDep
+from service.api.presenters import named_precinct, receipt_out, undo_requests_out
+from service.api.schemas import (
+    ListEntryOut,
+    ListPlaceHolderOut,
+    PresenceListOut,
+    PresenceListRequest,
+    PresenceListResult,
+    ReasonRequest,
+    UndoApproval,
+)
+from service.domain.precincts import PrecinctDirectory
+from service.domain.undo import UndoStep
+from service.usecases.list_entries import ListEntryView, PresenceImport
+
+router = APIRouter(tags=["list-entries"], route_class=JsonBodyRoute)
+
+EntryId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
+# The presence list route takes bodies up to this many bytes (2000 IINs and their quotes).
+PRESENCE_LIST_PATH = "/v1/presence-lists"
+PRESENCE_LIST_BODY_BYTES = 65_536
+
+
+def _import_out(done: PresenceImport, directory: PrecinctDirectory) -> PresenceListOut:
+    return PresenceListOut(
+        import_id=done.import_id,
+        election_id=done.election_id,
+        precinct=named_precinct(done.precinct_id, directory.get(done.precinct_id)),
+        added=len(done.answers) - done.refused,
+        refused=done.refused,
+        results=[
+            PresenceListResult(
+                index=a.index,
+                entry_id=a.entry_id,
+                code=a.code.value if a.code else None,
+                holder=ListPlaceHolderOut(kind=a.holder.holder_kind.value, id=a.holder.holder_id)
+                if a.holder
+                else None,
+                audit=receipt_out(a.receipt) if a.receipt else None,
+            )
+            for a in done.answers
+        ],
+    )
+
+
+def _entry_out(view: ListEntryView, directory: PrecinctDirectory) -> ListEntryOut:
+    return ListEntryOut(
+        id=view.id,
+        election_id=view.election_id,
+        kind=view.kind.value,
+        precinct=named_precinct(view.precinct_id, directory.get(view.precinct_id)),
+        document_ref=view.document_ref,
+        status="active" if view.status == "active" else "cancelled",
+        created_by=view.created_by,
+        created_at=view.created_at,
+        cancelled_at=view.cancelled_at,
+        cancelled_by=view.cancelled_by,
+        cancel_reason=view.cancel_reason,
+        cancellation_requests=undo_requests_out(view.cancellation_requests),
+        audit=receipt_out(view.receipt),
+    )
+
+
+@router.post(PRESENCE_LIST_PATH, response_model=PresenceListOut)
+async def import_presence_list(
+    body: PresenceListRequest,
+    caller: OperatorDep,
+    entries: ListEntriesDep,
+    reference: ReferenceDep,
+    request_id: RequestIdDep,
+) -> PresenceListOut:
+    done = await entries.import_presence_list(
+        election_id=body.election_id,
+        precinct_id=body.precinct_id,
+        raw_iins=body.iins,
+        document_ref=body.document_ref,
+        caller=caller,
+        request_id=request_id,
+    )
+    structlog.contextvars.bind_contextvars(
+        outcome=f"added={len(done.answers) - done.refused},refused={done.refused}"
+    )
+    return _import_out(done, reference.directory)
+
+
+@router.get("/v1/list-entries/{entry_id}", response_model=ListEntryOut)
+async def get_entry(
+    entry_id: EntryId, _caller: OperatorDep, entries: ListEntriesDep, reference: ReferenceDep
+) -> ListEntryOut:
+    return _entry_out(await entries.get(entry_id), reference.directory)
+
+
+@router.post("/v1/list-entries/{entry_id}/cancel", status_code=202, response_model=ListEntryOut)
+async def cancel_entry(
+    entry_id: EntryId,
+    body: ReasonRequest,
+    caller: OperatorDep,
+    entries: ListEntriesDep,
+    reference: ReferenceDep,
+    request_id: RequestIdDep,
+) -> ListEntryOut:
+    view = await entries.request_cancellation(
+        entry_id, reason=body.reason, caller=caller, request_id=request_id
+    )
+    return _entry_out(view, reference.directory)
+
+
+@router.post("/v1/list-entries/{entry_id}/cancel/approve", response_model=ListEntryOut)
+async def approve_entry_cancellation(
+    entry_id: EntryId,
+    body: UndoApproval,
+    caller: OperatorDep,
+    entries: ListEntriesDep,
+    reference: ReferenceDep,
+    request_id: RequestIdDep,
+) -> ListEntryOut:
+    view = await entries.decide_cancellation(
+        entry_id,
+        UndoStep.APPROVE,
+        reason=None,
+        caller=caller,
+        request_id=request_id,
+        undo_request_id=body.undo_request_id,
+    )
+    return _entry_out(view, reference.directory)
+
+
+@router.post("/v1/list-entries/{entry_id}/cancel/refuse", response_model=ListEntryOut)
+async def refuse_entry_cancellation(
+    entry_id: EntryId,
+    body: ReasonRequest,
+    caller: OperatorDep,
+    entries: ListEntriesDep,
+    reference: ReferenceDep,
+    request_id: RequestIdDep,
+) -> ListEntryOut:
+    view = await entries.decide_cancellation(
+        entry_id, UndoStep.REFUSE, reason=body.reason, caller=caller, request_id=request_id
+    )
+    return _entry_out(view, reference.directory)

@@ -1,0 +1,380 @@
+"""The ways onto a list of SPEC §15 that are records of their own: presence lists of
+special precincts, so far (way 2).
+
+An operator imports the people present at a hospital, detention centre, ship, pasture or
+military unit on voting day, as the head of the institution listed them, until 18:00 on E-1
+in the precinct's zone. Each listed voter becomes an entry with its own audit entry, named
+by the pseudonym only; each position of the import gets an answer, the entry or the
+refusal, so nothing is silently dropped. The voter's one place on a list is taken in the same
+transaction (``list_places``): a voter another way already holds is refused
+``ALREADY_ON_LIST`` naming the holder.
+
+Cancelling takes two operators, as for day registrations and overrides
+(``service.usecases.undo``): one asks with a reason, a different one approves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from service.clock import Clock
+from service.domain.caller import Caller
+from service.domain.model import HolderKind, ListEntryKind, ListPlace, PrecinctKind
+from service.domain.undo import UndoStatus, UndoStep
+from service.domain.window import presence_window
+from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
+from service.usecases.context import actor_of, validated_iin
+from service.usecases.day_registrations import holder_payload
+from service.usecases.eligibility import EligibilityService
+from service.usecases.ports import (
+    ListEntryRecord,
+    Pseudonymise,
+    Receipt,
+    ReferenceSource,
+    Storage,
+    UnitOfWork,
+)
+from service.usecases.undo import (
+    UndoTarget,
+    UndoView,
+    new_request,
+    once_more_if_overtaken,
+    open_request,
+    undo_views,
+)
+
+KIND_ADDED = "list_entry.add"
+KIND_REFUSED = "list_entry.refuse"
+KIND_CANCELLED = "list_entry.cancel"
+KIND_CANCELLATION_REQUESTED = "list_entry.cancel.request"
+KIND_CANCELLATION_REFUSED = "list_entry.cancel.refuse"
+
+ACTIVE, CANCELLED = "active", "cancelled"
+
+
+class ListEntryNotActive(ServiceError):
+    code = ErrorCode.LIST_ENTRY_NOT_ACTIVE
+
+
+@dataclass(frozen=True)
+class ListEntryView:
+    id: str
+    election_id: str
+    kind: ListEntryKind
+    precinct_id: str
+    document_ref: str
+    status: str
+    created_by: str
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+    receipt: Receipt
+    cancellation_requests: tuple[UndoView, ...] = ()
+
+
+@dataclass(frozen=True)
+class PositionAnswer:
+    """The answer for one position of an import (its index, never the IIN): the entry made,
+    or the refusal's code, with the holder for ``ALREADY_ON_LIST``."""
+
+    index: int
+    entry_id: str | None = None
+    code: ErrorCode | None = None
+    holder: ListPlace | None = None
+    receipt: Receipt | None = None
+
+
+@dataclass(frozen=True)
+class PresenceImport:
+    import_id: str
+    election_id: str
+    precinct_id: str
+    answers: tuple[PositionAnswer, ...]
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for a in self.answers if a.entry_id is None)
+
+
+def _view(
+    record: ListEntryRecord, *, receipt: Receipt, requests: tuple[UndoView, ...] = ()
+) -> ListEntryView:
+    return ListEntryView(
+        id=record.id,
+        election_id=record.election_id,
+        kind=record.kind,
+        precinct_id=record.precinct_id,
+        document_ref=record.document_ref,
+        status=ACTIVE if record.cancelled_at is None else CANCELLED,
+        created_by=record.created_by,
+        created_at=record.created_at,
+        cancelled_at=record.cancelled_at,
+        cancelled_by=record.cancelled_by,
+        cancel_reason=record.cancel_reason,
+        receipt=receipt,
+        cancellation_requests=requests,
+    )
+
+
+def _requests(uow: UnitOfWork, entry_id: str) -> tuple[UndoView, ...]:
+    return undo_views(
+        uow.undo_requests.of(target_kind=UndoTarget.LIST_ENTRY.value, target_id=entry_id)
+    )
+
+
+def _found(uow: UnitOfWork, entry_id: str) -> ListEntryRecord:
+    record = uow.list_entries.get(entry_id)
+    if record is None:
+        raise NotFound(ErrorCode.LIST_ENTRY_NOT_FOUND)
+    return record
+
+
+def _refuse_unless_active(record: ListEntryRecord) -> None:
+    if record.cancelled_at is not None:
+        raise ListEntryNotActive(current_status=CANCELLED)
+
+
+def _payload(
+    record: ListEntryRecord, caller: Caller, request_id: str, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "entry_id": record.id,
+        "entry_kind": record.kind.value,
+        "election_id": record.election_id,
+        "precinct_id": record.precinct_id,
+        "actor": actor_of(caller),
+        "request_id": request_id,
+        **extra,
+    }
+
+
+class ListEntryService:
+    def __init__(
+        self,
+        *,
+        eligibility: EligibilityService,
+        storage: Storage,
+        reference: ReferenceSource,
+        pseudonymise: Pseudonymise,
+        clock: Clock,
+    ) -> None:
+        self._eligibility = eligibility
+        self._storage = storage
+        self._reference = reference
+        self._subject_of = pseudonymise
+        self._clock = clock
+
+    async def import_presence_list(
+        self,
+        *,
+        election_id: str,
+        precinct_id: str,
+        raw_iins: Sequence[str],
+        document_ref: str,
+        caller: Caller,
+        request_id: str,
+    ) -> PresenceImport:
+        """Put each listed voter on the special precinct's list, or say why not.
+
+        The precinct must exist, be special, and be one where the election is held; the
+        import must come inside the presence window (SPEC §15). Those refuse the whole
+        import; after that, each position is answered on its own.
+        """
+        election = await self._eligibility.election(election_id)
+        reference = await self._reference.current()
+        precinct = reference.directory.get(precinct_id)
+        if precinct is None:
+            raise NotFound(ErrorCode.PRECINCT_NOT_FOUND)
+        if precinct.kind is not PrecinctKind.SPECIAL:
+            raise InvalidInput(ErrorCode.PRECINCT_NOT_SPECIAL)
+        if not election.holds(precinct):
+            raise InvalidInput(ErrorCode.PRECINCT_OUTSIDE_TERRITORY)
+        window = presence_window(election, precinct)
+        if not window.contains(self._clock.now()):
+            raise ServiceError(
+                ErrorCode.PRESENCE_LISTS_CLOSED,
+                opens_at=window.opens_at.isoformat(),
+                closes_at=window.closes_at.isoformat(),
+            )
+        # Each position: the pseudonym of a valid IIN, or the code it was refused with.
+        subjects: list[str | ErrorCode] = []
+        for raw in raw_iins:
+            try:
+                subjects.append(self._subject_of(validated_iin(raw)))
+            except ServiceError as exc:
+                subjects.append(exc.code)
+        import_id = str(uuid.uuid4())
+        context = {
+            "import_id": import_id,
+            "election_id": election.id,
+            "precinct_id": precinct.id,
+            "document_ref": document_ref,
+            "actor": actor_of(caller),
+            "request_id": request_id,
+            "reference": reference.versions.as_payload(),
+        }
+
+        def write(uow: UnitOfWork) -> PresenceImport:
+            now = self._clock.now()
+            answers: list[PositionAnswer] = []
+            listed = [s for s in subjects if not isinstance(s, ErrorCode)]
+            # Read once; a voter named twice is held by the first position's entry.
+            places = uow.list_places.holders(election_id=election.id, subjects=listed)
+            for index, subject in enumerate(subjects):
+                if isinstance(subject, ErrorCode):
+                    answers.append(PositionAnswer(index, code=subject))
+                    continue
+                holder = places.get(subject)
+                if holder is not None:
+                    receipt = uow.audit.append(
+                        kind=KIND_REFUSED,
+                        subject=subject,
+                        payload={
+                            **context,
+                            "index": index,
+                            "entry_kind": ListEntryKind.SPECIAL_PRESENCE.value,
+                            "refusal": ErrorCode.ALREADY_ON_LIST.value,
+                            "holder": holder_payload(holder),
+                        },
+                        recorded_at=now,
+                    )
+                    answers.append(
+                        PositionAnswer(
+                            index, code=ErrorCode.ALREADY_ON_LIST, holder=holder, receipt=receipt
+                        )
+                    )
+                    continue
+                entry_id = str(uuid.uuid4())
+                receipt = uow.audit.append(
+                    kind=KIND_ADDED,
+                    subject=subject,
+                    payload={
+                        **context,
+                        "index": index,
+                        "entry_id": entry_id,
+                        "entry_kind": ListEntryKind.SPECIAL_PRESENCE.value,
+                    },
+                    recorded_at=now,
+                )
+                uow.list_entries.add(
+                    ListEntryRecord(
+                        id=entry_id,
+                        election_id=election.id,
+                        subject=subject,
+                        kind=ListEntryKind.SPECIAL_PRESENCE,
+                        precinct_id=precinct.id,
+                        document_ref=document_ref,
+                        created_by=caller.subject,
+                        created_at=now,
+                        audit_seq=receipt.seq,
+                    )
+                )
+                places[subject] = ListPlace(HolderKind.LIST_ENTRY, entry_id)
+                answers.append(PositionAnswer(index, entry_id=entry_id, receipt=receipt))
+            return PresenceImport(import_id, election.id, precinct.id, tuple(answers))
+
+        # A concurrent way onto a list for one of these voters committed between our look
+        # and our insert: run again, so that voter is refused against the winner's record.
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+
+    async def get(self, entry_id: str) -> ListEntryView:
+        def read(uow: UnitOfWork) -> ListEntryView:
+            record = _found(uow, entry_id)
+            return _view(
+                record,
+                receipt=uow.audit.receipt_of(record.audit_seq),
+                requests=_requests(uow, record.id),
+            )
+
+        return await self._storage.read(read)
+
+    async def request_cancellation(
+        self, entry_id: str, *, reason: str, caller: Caller, request_id: str
+    ) -> ListEntryView:
+        """Ask for an active entry to be cancelled; it stays active (the voter stays on the
+        special precinct's list) until a different operator approves the request."""
+        now = self._clock.now()
+
+        def write(uow: UnitOfWork) -> ListEntryView:
+            record = _found(uow, entry_id)
+            _refuse_unless_active(record)
+            target = UndoTarget.LIST_ENTRY
+            open_request(uow, target, record.id, UndoStep.REQUEST, actor=caller.subject)
+            request = new_request(target, record.id, by=caller.subject, at=now, reason=reason)
+            receipt = uow.audit.append(
+                kind=KIND_CANCELLATION_REQUESTED,
+                subject=record.subject,
+                payload=_payload(
+                    record, caller, request_id, reason=reason, undo_request_id=request.id
+                ),
+                recorded_at=now,
+            )
+            uow.undo_requests.add(replace(request, audit_seq=receipt.seq))
+            return _view(record, receipt=receipt, requests=_requests(uow, record.id))
+
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+
+    async def decide_cancellation(
+        self,
+        entry_id: str,
+        step: UndoStep,
+        *,
+        reason: str | None,
+        caller: Caller,
+        request_id: str,
+        undo_request_id: str | None = None,
+    ) -> ListEntryView:
+        """Approve the open request (a different operator from its requester: the entry is
+        cancelled and the voter's place freed) or refuse it (the entry stays active)."""
+        if step is UndoStep.REQUEST:
+            raise ValueError("a request is made with request_cancellation")
+        now = self._clock.now()
+
+        def write(uow: UnitOfWork) -> ListEntryView:
+            record = _found(uow, entry_id)
+            target = UndoTarget.LIST_ENTRY
+            pending = open_request(
+                uow, target, record.id, step, actor=caller.subject, expected_id=undo_request_id
+            )
+            assert pending is not None  # open_request refuses a decision with none open
+            asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
+            if step is UndoStep.REFUSE:
+                receipt = uow.audit.append(
+                    kind=KIND_CANCELLATION_REFUSED,
+                    subject=record.subject,
+                    payload=_payload(record, caller, request_id, reason=reason, **asked),
+                    recorded_at=now,
+                )
+                status, decision_reason = UndoStatus.REFUSED, reason
+            else:
+                _refuse_unless_active(record)
+                receipt = uow.audit.append(
+                    kind=KIND_CANCELLED,
+                    subject=record.subject,
+                    payload=_payload(record, caller, request_id, reason=pending.reason, **asked),
+                    recorded_at=now,
+                )
+                status, decision_reason = UndoStatus.APPROVED, None
+                record = uow.list_entries.cancel(
+                    record.id,
+                    by=caller.subject,
+                    at=now,
+                    reason=pending.reason,
+                    audit_seq=receipt.seq,
+                )
+            uow.undo_requests.decide(
+                pending.id,
+                status=status,
+                by=caller.subject,
+                at=now,
+                reason=decision_reason,
+                audit_seq=receipt.seq,
+            )
+            return _view(record, receipt=receipt, requests=_requests(uow, record.id))
+
+        return await once_more_if_overtaken(lambda: self._storage.transact(write))
