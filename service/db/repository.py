@@ -211,8 +211,9 @@ def load_elections(session: Session, version: int) -> list[Election]:
 
 
 def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
-    """Day registrations in force and overrides pending or active: what a reference version
-    may not take away. An active override holds its guard row; a pending one has no step."""
+    """Day registrations in force, overrides pending or active and presence entries not
+    cancelled for an election still to come: what a reference version may not take away.
+    An active override holds its guard row; a pending one has no step."""
     records = [
         LiveRecord(LiveRecordKind.DAY_REGISTRATION, record_id, election_id, precinct_id)
         for record_id, election_id, precinct_id, lapses_at in session.exec(
@@ -226,6 +227,19 @@ def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
         if _is_in_force(lapses_at, now=now)
     ]
     today = kazakhstan_date(now)
+    records += [
+        LiveRecord(LiveRecordKind.PRESENCE_ENTRY, record_id, election_id, precinct_id)
+        for record_id, election_id, precinct_id in session.exec(
+            select(ListEntryRow.id, ListEntryRow.election_id, ListEntryRow.precinct_id).where(
+                col(ListEntryRow.cancelled_at).is_(None),
+                # Any version of the election whose voting day has not passed yet.
+                exists().where(
+                    col(ElectionRow.id) == col(ListEntryRow.election_id),
+                    col(ElectionRow.voting_day) >= today,
+                ),
+            )
+        )
+    ]
     candidates = (
         session.connection()
         .execute(

@@ -12,12 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from service.domain.model import Election, Precinct
+from service.domain.model import Election, Precinct, PrecinctKind
 
 
 class LiveRecordKind(StrEnum):
     OVERRIDE = "override"
     DAY_REGISTRATION = "day_registration"
+    PRESENCE_ENTRY = "presence_entry"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,7 @@ class LiveRecord:
 class BlockReason(StrEnum):
     PRECINCT_REMOVED = "precinct_removed"
     DAY_REGISTRATION_WITHDRAWN = "day_registration_withdrawn"
+    NO_LONGER_SPECIAL = "no_longer_special"
     ELECTION_REMOVED = "election_removed"
 
 
@@ -94,8 +96,8 @@ def precinct_changes(current: Iterable[Precinct], new: Iterable[Precinct]) -> Pr
 
 
 def precinct_blockers(new: Iterable[Precinct], live: Iterable[LiveRecord]) -> list[Blocker]:
-    """The live records a boundary set would strand: their precinct is gone, or (for a day
-    registration) no longer takes day registrations."""
+    """The live records a boundary set would strand: their precinct is gone, or no longer
+    takes what the record is (a day registration, a special precinct's presence entry)."""
     by_id = {p.id: p for p in new}
     blockers: list[Blocker] = []
     for record in live:
@@ -106,6 +108,11 @@ def precinct_blockers(new: Iterable[Precinct], live: Iterable[LiveRecord]) -> li
             blockers.append(Blocker(record, BlockReason.PRECINCT_REMOVED))
         elif record.kind is LiveRecordKind.DAY_REGISTRATION and not precinct.day_registration:
             blockers.append(Blocker(record, BlockReason.DAY_REGISTRATION_WITHDRAWN))
+        elif (
+            record.kind is LiveRecordKind.PRESENCE_ENTRY
+            and precinct.kind is not PrecinctKind.SPECIAL
+        ):
+            blockers.append(Blocker(record, BlockReason.NO_LONGER_SPECIAL))
     return _ordered(blockers)
 
 

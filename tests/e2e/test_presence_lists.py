@@ -21,6 +21,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from service.api.app import create_app
+from service.cli import EXIT_REFUSED
 from service.cli import app as voterctl_app
 from service.domain.caller import Role
 from service.domain.iin import complete_iin
@@ -424,3 +425,41 @@ def test_voterctl_imports_a_presence_list_from_a_file_and_cancels_an_entry(
         approved = voterctl("op-2@tec", "entries", "cancel-approve", entry_id, "--json")
         assert approved.exit_code == 0, approved.output
         assert json.loads(approved.stdout)["status"] == "cancelled"
+
+
+def test_a_precinct_version_may_not_strand_a_presence_entry(
+    desk: Desk, database_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    # SPEC §16 for the new kind: a presence entry, like a day registration, holds its precinct.
+    added = desk.presence([RESIDENT]).json()
+    [result] = added["results"]
+    entry_id = result["entry_id"]
+    env = {
+        "VOTER_ENV": "dev",
+        "VOTER_DATABASE_URL": database_url,
+        "VOTER_AUDIT_SIGNING_KEY": keys.audit_signing,
+        "VOTER_AUDIT_HMAC_KEY": "cli-test-hmac-key-0123456789abcdef",
+        "VOTER_CLOCK_FIXED": desk.clock.now().isoformat(),
+    }
+    current = [json.loads(line) for line in (tmp_path / "country" / "precincts.jsonl").open()]
+
+    def import_precincts(rows: list[dict[str, Any]], name: str) -> Any:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+        return CliRunner().invoke(voterctl_app, ["import", "precincts", str(path)], env=env)
+
+    removed = import_precincts([p for p in current if p["id"] != HOSPITAL], "removed.jsonl")
+    assert removed.exit_code == EXIT_REFUSED, removed.output
+    assert f"presence_entry {entry_id} (election {ELECTION_ID} at precinct {HOSPITAL})" in (
+        removed.output
+    )
+    assert "precinct_removed" in removed.output
+    assert RESIDENT not in removed.output
+
+    ordinary = [{**p, "kind": "ordinary"} if p["id"] == HOSPITAL else p for p in current]
+    demoted = import_precincts(ordinary, "ordinary.jsonl")
+    assert demoted.exit_code == EXIT_REFUSED, demoted.output
+    assert "no_longer_special" in demoted.output
+
+    # Still the hospital's voter: nothing was imported.
+    assert desk.check(RESIDENT)["precinct"]["id"] == HOSPITAL
