@@ -27,9 +27,11 @@ from service.usecases.list_entries import ListEntryView, PresenceImport
 router = APIRouter(tags=["list-entries"], route_class=JsonBodyRoute)
 
 EntryId = Annotated[str, Path(min_length=1, max_length=36, pattern=r"^[0-9a-f-]+$")]
-# The presence list route takes bodies up to this many bytes (2000 IINs and their quotes).
+# The presence list route takes bodies up to this many bytes: every body the contract
+# accepts fits, 2000 items of 32 code points each written as JSON escapes (up to 12 bytes a
+# code point outside the BMP, as a surrogate pair), their quotes and the other fields.
 PRESENCE_LIST_PATH = "/v1/presence-lists"
-PRESENCE_LIST_BODY_BYTES = 65_536
+PRESENCE_LIST_BODY_BYTES = 1_048_576
 
 
 def _import_out(done: PresenceImport, directory: PrecinctDirectory) -> PresenceListOut:
