@@ -146,10 +146,14 @@ def _uuids_as_letters(text: str) -> str:
     return UUID.sub(lambda found: "u" * len(found.group()), text)
 
 
+def _spans_in(read: str) -> Iterator[tuple[int, int]]:
+    # ``read``: the text with its UUIDs written as letters, every character in place.
+    return (run.span() for run in _runs_for(read).finditer(read) if _is_iin_shaped(run))
+
+
 def iin_shaped_spans(text: str) -> Iterator[tuple[int, int]]:
     """The (start, end) of each IIN-shaped run in ``text``, in order, first digit to last."""
-    read = _uuids_as_letters(text)
-    return (run.span() for run in _runs_for(read).finditer(read) if _is_iin_shaped(run))
+    return _spans_in(_uuids_as_letters(text))
 
 
 def holds_iin_shaped(text: str) -> bool:
@@ -158,12 +162,13 @@ def holds_iin_shaped(text: str) -> bool:
 
 def redact_iin_shaped(text: str, replacement: str) -> str:
     """``text`` with each IIN-shaped run replaced (log lines: on every request's hot path)."""
-    if text.isascii() and _uuids_as_letters(text) is text:
+    read = _uuids_as_letters(text)
+    if read is text and text.isascii():
         # Every run found in ASCII text holds twelve digits: nothing to count.
         return _ASCII_RUNS.sub(replacement.replace("\\", "\\\\"), text)
     pieces: list[str] = []
     written = 0
-    for start, end in iin_shaped_spans(text):
+    for start, end in _spans_in(read):
         pieces += (text[written:start], replacement)
         written = end
     pieces.append(text[written:])
