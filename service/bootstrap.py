@@ -32,6 +32,7 @@ from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.ratelimit import BulkLookupGuard, RequestLimits
 from service.security.tokens import TokenVerifier
+from service.usecases.access_log import AccessLogService
 from service.usecases.account_holds import AccountHoldService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
@@ -55,6 +56,7 @@ class AppServices:
     eligibility: EligibilityService
     day_registrations: DayRegistrationService
     list_entries: ListEntryService
+    access_log: AccessLogService
     overrides: OverrideService
     account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
@@ -177,6 +179,9 @@ def build_services(
             reference=reference_cache,
             pseudonymise=voter_subject,
             clock=clock,
+        ),
+        access_log=AccessLogService(
+            storage=storage, pseudonymise=voter_subject, clock=clock, lookups=lookups
         ),
         overrides=OverrideService(
             storage=storage,

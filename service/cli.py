@@ -451,6 +451,13 @@ def token_mint(
             "claim, without which Service A refuses the token."
         ),
     ] = None,
+    org: Annotated[
+        str | None,
+        typer.Option(
+            help="The organisation the account acts for (claim `org`, e.g. cec, tec, pec, "
+            "egov): what a citizen's access log shows instead of the account."
+        ),
+    ] = None,
 ) -> None:
     """Sign a development token with VOTER_JWT_PRIVATE_KEY (refused in production)."""
     from service.clock import clock_from
@@ -482,6 +489,7 @@ def token_mint(
             now=clock_from(settings.clock_fixed).now(),
             lifetime_seconds=lifetime,
             precincts=precinct or (),
+            organisation=org,
         )
     except ValueError as exc:
         raise fail(str(exc)) from None

@@ -43,6 +43,13 @@ DEMO_ACCOUNTS = {
     "operator-b": Role.OPERATOR,
     "auditor": Role.AUDITOR,
 }
+# The organisation each demo account acts for (the token's ``org`` claim; service.organisations).
+DEMO_ORGANISATIONS = {
+    Role.EGOV: "egov",
+    Role.COMMISSION: "pec",
+    Role.OPERATOR: "tec",
+    Role.AUDITOR: "cec",
+}
 STARTUP_TIMEOUT_SECONDS = 120.0
 
 
@@ -484,6 +491,7 @@ def write_demo_token(
         now=now,
         lifetime_seconds=settings.jwt_max_lifetime_seconds,
         precincts=precincts if role is Role.COMMISSION else (),
+        organisation=DEMO_ORGANISATIONS[role],
     )
     write_private(tokens / f"{name}.jwt", token)
 

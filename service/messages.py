@@ -350,6 +350,55 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Внутренняя ошибка.",
         "Internal error.",
     ),
+    # The purposes of a citizen's access log (service.domain.access_log.Purpose).
+    "ELIGIBILITY_CHECK": (
+        "Сайлау құқығы мен учаскені тексеру.",
+        "Проверка права голоса и участка.",
+        "A check of the right to vote and of the precinct.",
+    ),
+    "PRECINCT_CHECK": (
+        "Учаскелік комиссияның тізімді тексеруі.",
+        "Проверка списка участковой комиссией.",
+        "A precinct commission's check of its list.",
+    ),
+    "VOTER_LIST_COMPILATION": (
+        "Сайлаушылар тізімін жасау.",
+        "Составление списков избирателей.",
+        "The compilation of the voter lists.",
+    ),
+    "DAY_REGISTRATION": (
+        "Дауыс беру күнгі тіркеу немесе оның күшін жою.",
+        "Регистрация в день голосования или её отмена.",
+        "A voting-day registration, or its cancellation.",
+    ),
+    "MANUAL_CORRECTION": (
+        "Сайлау комиссиясының тізімге қолмен түзетуі.",
+        "Ручное исправление списка избирательной комиссией.",
+        "A manual correction of the list by an election commission.",
+    ),
+    "LIST_ENTRY": (
+        "Тізімге енгізу (келу орны бойынша тізім, өтініш, сырттай дауыс беру куәлігі) "
+        "немесе оның күшін жою.",
+        "Включение в список (список по месту пребывания, заявление, открепительное "
+        "удостоверение) или его отмена.",
+        "An entry onto a list (presence list, application, absentee certificate), or its "
+        "cancellation.",
+    ),
+    "RECORD_SEARCH": (
+        "Оператордың жазбаларды іздеуі.",
+        "Поиск записей оператором.",
+        "A search of the records by an operator.",
+    ),
+    "ACCESS_LOG": (
+        "Осы қол жеткізу журналын қарау.",
+        "Просмотр этого журнала доступа.",
+        "A reading of this access log.",
+    ),
+    "OTHER": (
+        "Басқа әрекет (түрі көрсетілген).",
+        "Другое действие (вид указан).",
+        "Another action (its kind is shown).",
+    ),
 }
 
 _INDEX = {Language.KK: 0, Language.RU: 1, Language.EN: 2}

@@ -315,8 +315,10 @@ def token(
     subject: str = "tester@egov",
     now: dt.datetime = NOW,
     precincts: tuple[str, ...] = (),
+    organisation: str | None = None,
 ) -> str:
-    """A token; ``precincts`` is the claim naming the precincts a commission member serves."""
+    """A token; ``precincts`` is the claim naming the precincts a commission member serves,
+    ``organisation`` the ``org`` claim."""
     return mint_token(
         private_key_pem=keys.jwt_private,
         kid="test",
@@ -327,6 +329,7 @@ def token(
         now=now,
         lifetime_seconds=900,
         precincts=precincts,
+        organisation=organisation,
     )
 
 

@@ -20,6 +20,7 @@ from service.api.docs import install_docs
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import (
+    access_log,
     account_holds,
     audit,
     day_registrations,
@@ -153,6 +154,7 @@ def create_app(
         reference,
         audit,
         account_holds,
+        access_log,
     ):
         app.include_router(module.router)
     app.add_middleware(

@@ -21,6 +21,7 @@ from service.domain.day_registration import RegistrationStatus
 from service.domain.iin_text import holds_iin_shaped
 from service.domain.model import OverrideKind
 from service.domain.overrides import OverrideStatus
+from service.usecases.access_log import MAX_ACCESSES
 from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 
 IinInput = Annotated[str, StringConstraints(min_length=1, max_length=32)]
@@ -132,6 +133,39 @@ class DecisionOut(BaseModel):
     registry_data_as_of: dt.datetime | None
     decided_at: dt.datetime
     override_id: str | None
+    audit: AuditReceipt
+
+
+class AccessLogRequest(_Request):
+    iin: IinInput
+    before: Annotated[int, Field(ge=1, le=2**63 - 1)] | None = None
+    limit: Annotated[int, Field(ge=1, le=MAX_ACCESSES)] = 100
+
+
+class PurposeOut(BaseModel):
+    code: str
+    message: str
+
+
+class OrganisationOut(BaseModel):
+    id: str
+    # None for an organisation the service's catalogue does not name yet.
+    name: str | None
+
+
+class AccessOut(BaseModel):
+    at: dt.datetime
+    kind: str
+    action: Literal["lookup", "decision", "change"]
+    purpose: PurposeOut
+    roles: list[str]
+    organisation: OrganisationOut | None
+    outcome: str | None
+
+
+class AccessLogOut(BaseModel):
+    accesses: list[AccessOut]
+    next_before: int | None
     audit: AuditReceipt
 
 

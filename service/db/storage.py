@@ -14,12 +14,16 @@ from collections.abc import Callable, Mapping
 from typing import Any, Protocol, TypeVar
 
 import anyio
+import orjson
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from service.audit.log import AuditLog
+from service.audit.tables import AuditEntryRow
 from service.db import repository
 from service.db.engine import Database, read_session, write_session
+from service.db.repository import as_utc
+from service.domain.access_log import TrailEntry
 from service.errors import StorageUnavailable
 from service.logs import get_logger
 from service.usecases.ports import DuplicateRecord, Receipt, UnitOfWork
@@ -55,6 +59,22 @@ class SqlAuditTrail:
     def receipt_of(self, seq: int) -> Receipt:
         [entry] = self._audit_log.entries(self._session, after_seq=seq - 1, limit=1)
         return Receipt(entry.seq, entry.entry_hash)
+
+    def about(self, subject: str, *, before_seq: int | None, limit: int) -> list[TrailEntry]:
+        # The subject index finds a voter's few entries among millions; newest first.
+        query = select(AuditEntryRow).where(AuditEntryRow.subject == subject)
+        if before_seq is not None:
+            query = query.where(col(AuditEntryRow.seq) < before_seq)
+        rows = self._session.exec(query.order_by(col(AuditEntryRow.seq).desc()).limit(limit))
+        return [
+            TrailEntry(
+                seq=row.seq,
+                kind=row.kind,
+                recorded_at=as_utc(row.recorded_at),
+                payload=orjson.loads(row.body)["payload"],
+            )
+            for row in rows
+        ]
 
 
 class SqlUnitOfWork:

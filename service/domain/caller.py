@@ -20,6 +20,9 @@ class Caller:
     token_id: str | None
     # The precincts a commission member serves: the token's ``precincts`` claim (SPEC §15).
     precincts: frozenset[str] = frozenset()
+    # The organisation the account acts for (claim ``org``): what a citizen's access log
+    # shows instead of the account (SPEC §17).
+    organisation: str | None = None
 
     def serves(self, precinct_id: str) -> bool:
         """Whether this caller may act for a precinct's commission (Service A)."""

@@ -147,6 +147,7 @@ class TokenVerifier:
             roles=_roles(claims.get("roles", [])),
             token_id=claims.get("jti"),
             precincts=_precincts(claims.get("precincts", [])),
+            organisation=_organisation(claims.get("org")),
         )
 
     def _remember(self, token: str, claims: dict[str, Any]) -> None:
@@ -280,6 +281,18 @@ def _precincts(value: object) -> frozenset[str]:
     return frozenset(value)
 
 
+# An organisation id from the catalogue's alphabet (service.organisations): short, no spaces.
+_ORGANISATION_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+
+
+def _organisation(value: object) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _ORGANISATION_ID.fullmatch(value):
+        raise TokenRejected("bad_claim")
+    return value
+
+
 def _numeric_date(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TokenRejected("bad_claim")
@@ -391,9 +404,10 @@ def mint_token(
     now: datetime,
     lifetime_seconds: int = 900,
     precincts: Iterable[str] = (),
+    organisation: str | None = None,
 ) -> str:
     """A signed token; ``precincts`` are those a commission member serves (claim left out
-    when there are none)."""
+    when there are none); ``organisation`` the one the account acts for (claim ``org``)."""
     if lifetime_seconds <= 0:
         raise ValueError("lifetime_seconds must be positive")
     private_key = _load_private_key(private_key_pem)
@@ -422,6 +436,13 @@ def mint_token(
                 f"{MAX_PRECINCTS_PER_TOKEN} of them"
             ) from None
         claims["precincts"] = served
+    if organisation is not None:
+        try:
+            claims["org"] = _organisation(organisation)
+        except TokenRejected:
+            raise ValueError(
+                "an organisation id is 1-64 lower-case letters, digits or hyphens"
+            ) from None
     token = jwt.encode(
         claims,
         jwk.construct(private_key, algorithm),

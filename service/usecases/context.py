@@ -20,7 +20,15 @@ def validated_iin(raw: str) -> str:
 
 
 def actor_of(caller: Caller) -> dict[str, Any]:
-    return {"sub": caller.subject, "roles": sorted(role.value for role in caller.roles)}
+    """Who acted, as the audit log keeps it: the account (for investigators), its roles and,
+    when the token names one, its organisation (what the citizen's access log shows)."""
+    actor: dict[str, Any] = {
+        "sub": caller.subject,
+        "roles": sorted(role.value for role in caller.roles),
+    }
+    if caller.organisation is not None:
+        actor["org"] = caller.organisation
+    return actor
 
 
 def record_lookup(

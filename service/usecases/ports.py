@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
+from service.domain.access_log import TrailEntry
 from service.domain.model import (
     ActiveDayRegistration,
     ActiveListEntry,
@@ -349,6 +350,10 @@ class AuditTrail(Protocol):
         """Chain an entry in this unit of work; it commits, or not, with everything else."""
 
     def receipt_of(self, seq: int) -> Receipt: ...
+
+    def about(self, subject: str, *, before_seq: int | None, limit: int) -> list[TrailEntry]:
+        """The entries filed under ``subject`` (a pseudonym), newest first, at most
+        ``limit``, only those with seq below ``before_seq`` when given."""
 
 
 class ReferenceRepository(Protocol):

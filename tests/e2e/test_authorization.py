@@ -114,6 +114,7 @@ MATRIX: dict[str, Operation] = {
     "searchOverrides": Operation(
         "POST", "/v1/search/overrides", frozenset({OPERATOR}), {"iin": VOTER}
     ),
+    "readAccessLog": Operation("POST", "/v1/me/access-log", frozenset({EGOV}), {"iin": VOTER}),
     "listDayRegistrations": Operation("GET", "/v1/day-registrations", frozenset({OPERATOR})),
     "searchDayRegistrations": Operation(
         "POST", "/v1/search/day-registrations", frozenset({OPERATOR}), {"iin": UNREGISTERED}

@@ -159,6 +159,19 @@ def test_token_mint_names_the_precincts_a_commission_member_serves(env: dict[str
     assert "precinct ids are 1-32 letters, digits or hyphens" in refused.output
 
 
+def test_token_mint_names_the_organisation_the_account_acts_for(env: dict[str, str]) -> None:
+    command = ["token", "mint", "--sub", "clerk@egov", "--role", "egov"]
+    result = runner.invoke(app, [*command, "--org", "egov"], env=env)
+    assert result.exit_code == 0, result.output
+    payload = result.output.strip().split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["org"] == "egov"
+
+    refused = runner.invoke(app, [*command, "--org", "Gov for Citizens"], env=env)
+    assert refused.exit_code == EXIT_REFUSED
+    assert "an organisation id is 1-64 lower-case letters" in refused.output
+
+
 def test_audit_verify_passes_then_names_the_seq_after_one_byte_is_changed(
     tmp_path: Path, env: dict[str, str], keys: Keys, country: Country
 ) -> None:

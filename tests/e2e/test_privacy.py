@@ -375,6 +375,16 @@ PLACEMENTS: dict[str, Placement] = {
         _OPERATOR,
         {"iin": KNOWN_IINS[0], "election_id": i, "precinct_id": i, "cursor": i},
     ),
+    "access_log.iin": lambda i: Probe(
+        "POST /v1/me/access-log", "POST", "/v1/me/access-log", _EGOV, {"iin": i}
+    ),
+    "access_log.paging": lambda i: Probe(
+        "POST /v1/me/access-log",
+        "POST",
+        "/v1/me/access-log",
+        _EGOV,
+        {"iin": KNOWN_IINS[0], "before": i, "limit": i},
+    ),
     "registration.list": lambda i: Probe(
         "GET /v1/day-registrations",
         "GET",

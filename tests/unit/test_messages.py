@@ -1,5 +1,6 @@
 import pytest
 
+from service.domain.access_log import Purpose
 from service.domain.day_registration import DayRegistrationRefusal
 from service.domain.decision import NO_PRECINCT, NOT_IN_PRECINCT
 from service.domain.model import NextStepCode, ReasonCode
@@ -13,6 +14,7 @@ EVERY_CODE = sorted(
     | {c.value for c in NextStepCode}
     | {c.value for c in DayRegistrationRefusal}
     | {c.value for c in OverrideRefusal}
+    | {c.value for c in Purpose}
     | {NO_PRECINCT, NOT_IN_PRECINCT}
 )
 

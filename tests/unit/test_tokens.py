@@ -281,6 +281,46 @@ def test_minting_refuses_a_precinct_id_the_verifier_would_refuse(keys: Keys) -> 
         )
 
 
+def test_the_org_claim_names_the_organisation_the_account_acts_for(
+    keys: Keys, verifier: TokenVerifier
+) -> None:
+    minted = mint_token(
+        private_key_pem=keys.ec_private_pem,
+        kid=EC_KID,
+        subject="clerk@egov",
+        roles=[Role.EGOV],
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        now=NOW,
+        organisation="egov",
+    )
+
+    assert verifier.verify(minted, now=NOW).organisation == "egov"
+    assert verifier.verify(es256(claims(), keys), now=NOW).organisation is None
+
+
+@pytest.mark.parametrize("org", ["", "Egov", "egov centre", "x" * 65, 7, ["egov"], "-egov"])
+def test_a_malformed_org_claim_is_refused(keys: Keys, verifier: TokenVerifier, org: Any) -> None:
+    with pytest.raises(TokenRejected) as refused:
+        verifier.verify(es256(claims(org=org), keys), now=NOW)
+
+    assert refused.value.reason == "bad_claim"
+
+
+def test_minting_refuses_an_organisation_id_the_verifier_would_refuse(keys: Keys) -> None:
+    with pytest.raises(ValueError, match="an organisation id is 1-64 lower-case letters"):
+        mint_token(
+            private_key_pem=keys.ec_private_pem,
+            kid=EC_KID,
+            subject="clerk@egov",
+            roles=[Role.EGOV],
+            issuer=ISSUER,
+            audience=AUDIENCE,
+            now=NOW,
+            organisation="Government for Citizens",
+        )
+
+
 def test_audience_may_be_a_list_that_contains_ours(keys: Keys, verifier: TokenVerifier) -> None:
     token = es256(claims(aud=["another-service", AUDIENCE]), keys)
 
