@@ -39,6 +39,7 @@ from service.usecases.eligibility import EligibilityService
 from service.usecases.list_entries import ListEntryService
 from service.usecases.overrides import OverrideService
 from service.usecases.reference_import import ImportResult, import_elections, import_precincts
+from service.usecases.statistics import StatisticsService
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,7 @@ class AppServices:
     day_registrations: DayRegistrationService
     list_entries: ListEntryService
     access_log: AccessLogService
+    statistics: StatisticsService
     overrides: OverrideService
     account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
@@ -183,6 +185,7 @@ def build_services(
         access_log=AccessLogService(
             storage=storage, pseudonymise=voter_subject, clock=clock, lookups=lookups
         ),
+        statistics=StatisticsService(storage=storage, reference=reference_cache, clock=clock),
         overrides=OverrideService(
             storage=storage,
             reference=reference_cache,

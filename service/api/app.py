@@ -31,6 +31,7 @@ from service.api.routes import (
     precinct_checks,
     reference,
     search,
+    statistics,
 )
 from service.bootstrap import AppServices, build_services
 from service.clock import Clock, SystemClock, clock_from
@@ -38,9 +39,11 @@ from service.config import Settings
 from service.db.engine import open_database, write_session
 from service.db.migrations import require_current_schema
 from service.logs import get_logger
+from service.usecases.statistics import FOLD_BATCH
 
 CONTRACT_PATH = Path(__file__).resolve().parents[2] / "contracts" / "openapi.yaml"
 CHECKPOINT_POLL_SECONDS = 5.0
+STATISTICS_POLL_SECONDS = 15.0
 
 _log = get_logger("service.app")
 
@@ -70,6 +73,18 @@ async def _sign_checkpoints_while_running(services: AppServices) -> None:
             await anyio.to_thread.run_sync(sign_if_due)
         except Exception as exc:  # noqa: BLE001 - keep signing after a transient fault
             _log.error("audit.checkpoint.failed", error=type(exc).__name__)
+
+
+async def _fold_statistics_while_running(services: AppServices) -> None:
+    """Fold new audit entries into the public aggregates' counts, a batch at a time, until
+    caught up; then look again every ``STATISTICS_POLL_SECONDS`` (SPEC §17)."""
+    while True:
+        try:
+            while await services.statistics.fold() == FOLD_BATCH:
+                await asyncio.sleep(0)  # a long backlog yields to requests between batches
+        except Exception as exc:  # noqa: BLE001 - keep folding after a transient fault
+            _log.error("statistics.fold.failed", error=type(exc).__name__)
+        await asyncio.sleep(STATISTICS_POLL_SECONDS)
 
 
 def _freeze_startup_heap() -> None:
@@ -109,15 +124,17 @@ def create_app(
         )
         app.state.services = services
         signer_task = asyncio.create_task(_sign_checkpoints_while_running(services))
+        folder_task = asyncio.create_task(_fold_statistics_while_running(services))
         await services.reference.current()
         _freeze_startup_heap()
         _log.info("service.started", env=settings.env.value, database=database.writer.dialect.name)
         try:
             yield
         finally:
-            signer_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await signer_task
+            for task in (signer_task, folder_task):
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             # Requests have stopped: commit what the group commit still holds, then close.
             await services.decisions.aclose()
             gc.unfreeze()  # what this app leaves behind is collectable again
@@ -155,6 +172,7 @@ def create_app(
         audit,
         account_holds,
         access_log,
+        statistics,
     ):
         app.include_router(module.router)
     app.add_middleware(

@@ -26,6 +26,7 @@ from service.usecases.eligibility import EligibilityService
 from service.usecases.list_entries import ListEntryService
 from service.usecases.overrides import OverrideService
 from service.usecases.ports import ReferenceData
+from service.usecases.statistics import StatisticsService
 
 _security_log = get_logger("service.security")
 
@@ -58,6 +59,7 @@ EligibilityDep = Annotated[EligibilityService, Depends(_part("eligibility"))]
 DayRegistrationsDep = Annotated[DayRegistrationService, Depends(_part("day_registrations"))]
 ListEntriesDep = Annotated[ListEntryService, Depends(_part("list_entries"))]
 AccessLogDep = Annotated[AccessLogService, Depends(_part("access_log"))]
+StatisticsDep = Annotated[StatisticsService, Depends(_part("statistics"))]
 OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
 AccountHoldsDep = Annotated[AccountHoldService, Depends(_part("account_holds"))]
 AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]

@@ -24,7 +24,8 @@ _ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 
 UNMATCHED_ROUTE = "unmatched"
 # Every /v1 answer speaks of a person or a decision, refusals included: no cache may keep one.
-# Health, readiness and metrics hold nothing personal and are left to the caller's caches.
+# Health, readiness and metrics hold nothing personal and are left to the caller's caches;
+# so are the public aggregates, the one /v1 route that sets a Cache-Control of its own.
 _PERSONAL_PREFIX = "/v1/"
 _NO_STORE = (b"cache-control", b"no-store")
 
@@ -103,7 +104,7 @@ class RequestContextMiddleware:
                 status["code"] = message["status"]
                 headers = list(message.get("headers", []))
                 headers.append((b"x-request-id", request_id.encode()))
-                if is_personal:
+                if is_personal and not any(name == _NO_STORE[0] for name, _ in headers):
                     headers.append(_NO_STORE)
                 message["headers"] = headers
             await send(message)

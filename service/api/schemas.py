@@ -455,6 +455,32 @@ class ElectionList(BaseModel):
     items: list[ElectionOut]
 
 
+class DecisionCountOut(BaseModel):
+    precinct_id: str | None
+    source: Literal["check", "precinct_check", "voter_lists"]
+    outcome: str
+    basis: str | None
+    count: int | None
+    suppressed: bool
+
+
+class EntryCountOut(BaseModel):
+    precinct_id: str
+    kind: str
+    count: int | None
+    suppressed: bool
+
+
+class StatisticsOut(BaseModel):
+    election_id: str
+    small_count: int
+    folded_seq: int
+    folded_at: dt.datetime | None
+    computed_at: dt.datetime
+    decisions: list[DecisionCountOut]
+    list_entries: list[EntryCountOut]
+
+
 class AuditEntryOut(BaseModel):
     seq: int
     prev_hash: str

@@ -23,6 +23,7 @@ from service.audit.tables import AuditEntryRow
 from service.db import repository
 from service.db.engine import Database, read_session, write_session
 from service.db.repository import as_utc
+from service.db.statistics import SqlStatistics
 from service.domain.access_log import TrailEntry
 from service.errors import StorageUnavailable
 from service.logs import get_logger
@@ -66,15 +67,21 @@ class SqlAuditTrail:
         if before_seq is not None:
             query = query.where(col(AuditEntryRow.seq) < before_seq)
         rows = self._session.exec(query.order_by(col(AuditEntryRow.seq).desc()).limit(limit))
-        return [
-            TrailEntry(
-                seq=row.seq,
-                kind=row.kind,
-                recorded_at=as_utc(row.recorded_at),
-                payload=orjson.loads(row.body)["payload"],
-            )
-            for row in rows
-        ]
+        return [_trail_entry(row) for row in rows]
+
+    def after(self, seq: int, *, limit: int) -> list[TrailEntry]:
+        query = select(AuditEntryRow).where(col(AuditEntryRow.seq) > seq)
+        rows = self._session.exec(query.order_by(col(AuditEntryRow.seq)).limit(limit))
+        return [_trail_entry(row) for row in rows]
+
+
+def _trail_entry(row: AuditEntryRow) -> TrailEntry:
+    return TrailEntry(
+        seq=row.seq,
+        kind=row.kind,
+        recorded_at=as_utc(row.recorded_at),
+        payload=orjson.loads(row.body)["payload"],
+    )
 
 
 class SqlUnitOfWork:
@@ -89,6 +96,7 @@ class SqlUnitOfWork:
         self.idempotency = repository.IdempotencyRecords(session)
         self.audit = SqlAuditTrail(session, audit_log)
         self.reference = repository.ReferenceTables(session)
+        self.statistics = SqlStatistics(session)
 
 
 class SqlStorage:

@@ -7,6 +7,7 @@ from sqlalchemy import engine_from_config, pool
 from sqlmodel import SQLModel
 
 import service.audit.tables
+import service.db.statistics
 import service.db.tables
 
 config = context.config

@@ -26,6 +26,7 @@ from service.domain.model import (
 from service.domain.overrides import OverrideAction
 from service.domain.precincts import PrecinctDirectory
 from service.domain.reference_versions import LiveRecord
+from service.domain.statistics import DecisionKey, EntryKey
 from service.domain.undo import UndoStatus
 
 T = TypeVar("T")
@@ -355,6 +356,24 @@ class AuditTrail(Protocol):
         """The entries filed under ``subject`` (a pseudonym), newest first, at most
         ``limit``, only those with seq below ``before_seq`` when given."""
 
+    def after(self, seq: int, *, limit: int) -> list[TrailEntry]:
+        """At most ``limit`` entries with seq above ``seq``, in seq order."""
+
+
+class StatisticsRepository(Protocol):
+    """The public aggregates' counts (SPEC §17): a cache of the audit log, folded in order."""
+
+    def lock_position(self) -> int:
+        """The seq folded up to, locked against other folders until this unit ends."""
+
+    def position(self) -> tuple[int, dt.datetime | None]: ...
+    def add(self, counts: Mapping[DecisionKey, int], *, folded_seq: int, at: dt.datetime) -> None:
+        """Add ``counts`` and move the position to ``folded_seq`` (under the lock)."""
+
+    def decisions(self, election_id: str) -> list[tuple[DecisionKey, int]]: ...
+    def entries_in_force(self, election_id: str, *, now: dt.datetime) -> list[tuple[EntryKey, int]]:
+        """List entries in force by precinct and kind, day registrations included."""
+
 
 class ReferenceRepository(Protocol):
     """The versioned reference sets (SPEC §16): read the ones in force, add a new version."""
@@ -408,6 +427,8 @@ class UnitOfWork(Protocol):
     def audit(self) -> AuditTrail: ...
     @property
     def reference(self) -> ReferenceRepository: ...
+    @property
+    def statistics(self) -> StatisticsRepository: ...
 
 
 class Storage(Protocol):
