@@ -149,7 +149,7 @@ MATRIX: dict[str, Operation] = {
     "listAuditEntries": Operation("GET", "/v1/audit/entries", frozenset({AUDITOR})),
     "getAuditCheckpoint": Operation("GET", "/v1/audit/checkpoint", frozenset({AUDITOR})),
 }
-PUBLIC = {"healthz", "readyz", "metrics"}
+PUBLIC = {"healthz", "readyz", "metrics", "getElectionStatistics", "getElectionStatisticsCsv"}
 
 
 def _contract_operations() -> dict[str, dict[str, Any]]:

@@ -483,6 +483,17 @@ PLACEMENTS: dict[str, Placement] = {
     "audit.checkpoint": lambda i: Probe(
         "GET /v1/audit/checkpoint", "GET", "/v1/audit/checkpoint", _AUDITOR, params={"iin": i}
     ),
+    "statistics": lambda i: Probe(
+        "GET /v1/elections/{election_id}/statistics",
+        "GET",
+        f"/v1/elections/{i}/statistics",
+        params={"iin": i},
+    ),
+    "statistics.csv": lambda i: Probe(
+        "GET /v1/elections/{election_id}/statistics.csv",
+        "GET",
+        f"/v1/elections/{i}/statistics.csv",
+    ),
     "healthz": lambda i: Probe("GET /healthz", "GET", "/healthz", params={"iin": i}),
     "readyz": lambda i: Probe("GET /readyz", "GET", "/readyz", params={"iin": i}),
     "metrics": lambda i: Probe("GET /metrics", "GET", "/metrics", params={"iin": i}),
