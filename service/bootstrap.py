@@ -79,6 +79,7 @@ def build_audit_log(
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_max_age=timedelta(seconds=settings.audit_checkpoint_max_age_seconds),
         wall_clock=wall_clock,
+        origin=settings.audit_log_origin,
     )
 
 

@@ -57,6 +57,10 @@ class Checkpoint:
     signed_at: datetime
     key_id: str
     signature: bytes
+    # The RFC 9162 root at ``size`` (hex) and the signed tlog-checkpoint note of it; None on
+    # checkpoints signed before the log kept a Merkle tree.
+    root_hash: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

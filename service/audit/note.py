@@ -35,6 +35,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from service.audit.merkle import HASH_SIZE
 from service.audit.signing import load_signing_key
 
+# The audit log's origin line (and the key name its checkpoints are signed under), unless
+# VOTER_AUDIT_LOG_ORIGIN names another: a schema-less URL prefix, as C2SP recommends.
+DEFAULT_ORIGIN = "voters.election.kz/audit/v1"
 MAX_NOTE_BYTES = 1_000_000
 MAX_SIGNATURES = 100  # what sumdb/note accepts; the spec asks verifiers for at least 16
 ED25519 = 0x01  # the signature type byte of Ed25519 note signatures

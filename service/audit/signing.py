@@ -52,6 +52,11 @@ class CheckpointSigner:
             .decode("ascii")
         )
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The key itself, for the note signer that signs tlog-checkpoint notes with it."""
+        return self._key
+
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
 

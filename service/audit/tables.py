@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Integer,
+    LargeBinary,
     Text,
 )
 from sqlmodel import Field, SQLModel
@@ -47,3 +48,20 @@ class AuditCheckpointRow(SQLModel, table=True):
     signed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     key_id: str = Field(max_length=16)
     signature: str = Field(max_length=128)
+    # Since migration 0008: the RFC 9162 root at ``size`` (hex) and the C2SP tlog-checkpoint
+    # note signed with the same key. NULL on checkpoints signed before the tree existed.
+    root_hash: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AuditTreeRow(SQLModel, table=True):
+    """One perfect subtree of the Merkle tree over the entries' bodies (``merkle.py``): the
+    ``2**level`` leaves from leaf ``node * 2**level``. Written with the entries it completes,
+    never changed: about two rows per entry."""
+
+    __tablename__ = "audit_tree"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    level: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    node: int = Field(sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))

@@ -36,7 +36,7 @@ from service.audit.note import (
     verify_note,
 )
 from service.audit.signing import generate_signing_key
-from tests.unit.test_merkle import Reference, reference_root_from_path
+from tests.merkle_reference import Reference, reference_root_from_path
 
 # golang.org/x/mod sumdb/note/note_test.go (commit fe2ec04f7c3c3aa6fad97631aafcff6e49e2d1db):
 # TestNewVerifier, TestSign, TestOpen.
