@@ -513,6 +513,20 @@ def _public_key_pem(public_key: Path | None) -> str:
 PublicKey = Annotated[
     Path | None, typer.Option(help="Ed25519 public key (PEM) trusted for checkpoints.")
 ]
+Origin = Annotated[
+    str | None,
+    typer.Option(
+        envvar="VOTER_AUDIT_LOG_ORIGIN",
+        help="The log's origin in its checkpoint notes [default: voters.election.kz/audit/v1].",
+    ),
+]
+
+
+def _origin(origin: str | None) -> str:
+    """The origin given, else the default: an observer needs no other setting."""
+    from service.audit.note import DEFAULT_ORIGIN
+
+    return origin if origin is not None else DEFAULT_ORIGIN
 
 
 @audit_app.command("verify")
@@ -522,6 +536,7 @@ def audit_verify(
     ] = None,
     file: Annotated[Path | None, typer.Option(help="An export file instead of a database.")] = None,
     public_key: PublicKey = None,
+    origin: Origin = None,
     require_signed: Annotated[
         bool,
         typer.Option(
@@ -530,9 +545,13 @@ def audit_verify(
         ),
     ] = False,
 ) -> None:
-    """Re-walk the hash chain against signed checkpoints and report the unsigned tail.
+    """Re-walk the hash chain and the Merkle tree against signed checkpoints; report the
+    unsigned tail.
 
-    Exit 0 when the chain and every checkpoint verify; 3 naming the first bad seq; 6 with
+    Each checkpoint's tlog-checkpoint note must name the root of the entries up to its size;
+    in the database, the stored tree must give the same roots and prove each checkpoint
+    consistent with the one before. Exit 0 when all of it verifies; 3 naming the first bad
+    seq (or checkpoint size); 6 with
     --require-signed when entries after the newest checkpoint are signed by no one (they are
     only as trustworthy as whoever holds the database).
     """
@@ -544,12 +563,13 @@ def audit_verify(
         verifier = CheckpointVerifier(_public_key_pem(public_key))
     except ValueError as exc:
         raise fail(str(exc)) from None
+    log_origin = _origin(origin)
     if file is not None:
-        report = verify_export(file, verifier=verifier)
+        report = verify_export(file, verifier=verifier, origin=log_origin)
     else:
         db = open_database(database or load_settings().database_url)
         try:
-            report = verify_database(db, verifier=verifier)
+            report = verify_database(db, verifier=verifier, origin=log_origin)
         finally:
             db.dispose()
     if report.ok:
@@ -575,6 +595,132 @@ def audit_verify(
         err=True,
     )
     raise typer.Exit(EXIT_TAMPERED)
+
+
+@audit_app.command("vkey")
+def audit_vkey(public_key: PublicKey = None, origin: Origin = None) -> None:
+    """Print the log's note verifier key (<origin>+<key id>+<base64 key>) for observers.
+
+    It is what `audit verify-receipt --vkey` and any C2SP signed-note verifier take to check
+    the log's checkpoints.
+    """
+    typer.echo(_vkey(public_key, origin))
+
+
+def _vkey(public_key: Path | None, origin: str | None) -> str:
+    from service.audit.note import VerifierKey
+    from service.audit.signing import CheckpointVerifier
+
+    try:
+        verifier = CheckpointVerifier(_public_key_pem(public_key))
+        return str(VerifierKey.of(_origin(origin), verifier.public_key))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read the {what} {path}: {exc}") from None
+
+
+def _fetch_proof(server: str, seq: int, tree_size: int, bearer: str | None) -> str:
+    """The inclusion proof as the server serves it; the statement why not, as ReceiptRejected."""
+    import httpx
+
+    from service.audit.receipt import ReceiptRejected
+
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    url = server.rstrip("/") + "/v1/audit/proofs/inclusion"
+    try:
+        response = httpx.get(
+            url, params={"seq": seq, "tree_size": tree_size}, headers=headers, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach {url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        try:
+            code = response.json().get("code", "")
+        except ValueError:
+            code = ""
+        raise ReceiptRejected(
+            f"proof: the server cannot prove seq {seq} at tree size {tree_size} "
+            f"({response.status_code} {code}): a log shorter than its own signed checkpoint "
+            "was rolled back"
+            if code == "TREE_SIZE_UNKNOWN"
+            else f"proof: the server answered {response.status_code} {code}".rstrip()
+        )
+    return response.text
+
+
+@audit_app.command("verify-receipt")
+def audit_verify_receipt(
+    receipt: Annotated[
+        Path, typer.Argument(help="The receipt: {seq, entry_hash}, or a decision's response.")
+    ],
+    checkpoint: Annotated[
+        Path,
+        typer.Option(help="A signed checkpoint note, or GET /v1/audit/checkpoint's answer."),
+    ],
+    proof: Annotated[
+        Path | None, typer.Option(help="GET /v1/audit/proofs/inclusion's answer (offline).")
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Fetch the proof from this service instead.")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="VOTER_TOKEN", help="Bearer token for --server (auditor role)."),
+    ] = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(help="The log's vkey, or a file holding it (default: from the service key)."),
+    ] = None,
+) -> None:
+    """Check one decision's receipt against a signed checkpoint, in O(log n).
+
+    The note must be signed by the vkey for the log its name gives; the proof's entry must
+    hash (SHA-256 of prev_hash and body) to the receipt's entry_hash and claim its seq; its
+    audit path must lead to the note's root. Exit 0 with one "verified" line; 1 naming what
+    failed.
+    """
+    from service.audit.note import MalformedNote, VerifierKey
+    from service.audit.receipt import (
+        ReceiptRejected,
+        open_log_checkpoint,
+        parse_checkpoint_note,
+        parse_proof,
+        parse_receipt,
+        verify_receipt,
+    )
+
+    if (proof is None) == (server is None):
+        raise fail("give one of --proof FILE or --server URL")
+    if vkey is None:
+        audit_vkey_text = _vkey(None, None)
+    elif Path(vkey).is_file():
+        audit_vkey_text = _read_text(Path(vkey), "vkey").strip()
+    else:
+        audit_vkey_text = vkey.strip()
+    try:
+        key = VerifierKey.parse(audit_vkey_text)
+    except MalformedNote as exc:
+        raise fail(f"not a vkey: {exc}") from None
+    try:
+        claim = parse_receipt(_read_text(receipt, "receipt"))
+        note = parse_checkpoint_note(_read_text(checkpoint, "checkpoint"))
+        if proof is not None:
+            served = _read_text(proof, "proof")
+        else:
+            assert server is not None
+            size = open_log_checkpoint(note, key).size
+            served = _fetch_proof(server, claim.seq, size, token)
+        statement = verify_receipt(claim, note=note, vkey=key, proof=parse_proof(served))
+    except ReceiptRejected as exc:
+        typer.echo(f"NOT VERIFIED: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(statement)
 
 
 @audit_app.command("export")

@@ -289,6 +289,16 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Такой участок не найден.",
         "No such precinct.",
     ),
+    "TREE_SIZE_UNKNOWN": (
+        "Журнал әлі бұл өлшемге жеткен жоқ.",
+        "Журнал ещё не достиг такого размера.",
+        "The audit log is not that long yet.",
+    ),
+    "PROOF_RANGE_INVALID": (
+        "Дәлелдеменің өлшемдері немесе орны қате берілген.",
+        "Размеры или позиция для доказательства заданы неверно.",
+        "The proof's position and sizes are out of order.",
+    ),
     "RESOURCE_NOT_FOUND": (
         "Ресурс табылмады.",
         "Ресурс не найден.",

@@ -1,5 +1,5 @@
-"""An independent Merkle tree reference: RFC 9162 read literally, sharing no code with
-service/audit/merkle.py.
+"""An independent reference for the transparency log: RFC 9162 and c2sp.org/signed-note read
+literally, sharing no code with service/audit/merkle.py or note.py.
 
 Written from RFC 9162's recursive definitions (MTH of §2.1.1, PATH of §2.1.3.1, PROOF and
 SUBPROOF of §2.1.4.1) as straight recursion over the leaf list, with its own hashing. Its
@@ -9,8 +9,11 @@ end-to-end tests check the proofs the service serves with it.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from functools import cache
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 
 def _sha256(data: bytes) -> bytes:
@@ -110,3 +113,22 @@ def reference_verifies_consistency(
 ) -> bool:
     roots = reference_roots_from_proof(m, n, proof, True, first_root)
     return roots == (first_root, second_root)
+
+
+def independent_open_note(note: str, vkey: str) -> list[str]:
+    """c2sp.org/signed-note and tlog-checkpoint read literally, sharing no code with note.py:
+    the checkpoint's lines if ``vkey`` signed it; InvalidSignature if its signature fails."""
+    name, hex_id, key_b64 = vkey.split("+", 2)
+    key = base64.b64decode(key_b64)
+    assert len(key) == 33
+    assert key[0] == 1
+    assert hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex() == hex_id
+    text, _, signatures = note.rpartition("\n\n")
+    for line in signatures.splitlines():
+        dash, signer, signature_b64 = line.split(" ")
+        raw = base64.b64decode(signature_b64)
+        if dash == "\u2014" and signer == name and raw[:4].hex() == hex_id:
+            public_key = Ed25519PublicKey.from_public_bytes(key[1:])
+            public_key.verify(raw[4:], (text + "\n").encode())
+            return text.split("\n")
+    raise AssertionError("no signature by the key")

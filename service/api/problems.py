@@ -74,6 +74,8 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.SELF_LIFT_FORBIDDEN: 403,
     ErrorCode.UNDETERMINED: 503,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.TREE_SIZE_UNKNOWN: 404,
+    ErrorCode.PROOF_RANGE_INVALID: 422,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

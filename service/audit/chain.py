@@ -39,6 +39,8 @@ class Problem(StrEnum):
     TRUNCATED = "truncated"  # a valid checkpoint covers more entries than exist
     BAD_SIGNATURE = "bad_signature"  # a checkpoint's signature does not verify
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # the chain's head differs from a signed head
+    TREE_MISMATCH = "tree_mismatch"  # a signed or stored Merkle root differs from the entries'
+    INCONSISTENT = "inconsistent"  # the stored tree cannot prove one checkpoint extends another
     MALFORMED = "malformed"  # the input could not be read as entries and checkpoints
 
 

@@ -213,6 +213,12 @@ class AuditReader:
         """The stored tree's root at ``size`` (at most the log's length): O(log n) rows."""
         return tree.root_at(_connection(session), size)
 
+    def stored_subtrees(
+        self, session: Session, ranges: Sequence[tuple[int, int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        """The stored subtrees in each (level, first node, last node) range."""
+        return tree.read_ranges(_connection(session), ranges)
+
     def inclusion(self, session: Session, *, seq: int, tree_size: int) -> InclusionProof | None:
         """The proof that entry ``seq`` is leaf ``seq - 1`` of the tree of ``tree_size``
         leaves; None when the log holds no such entry. ValueError unless 1 <= seq <=

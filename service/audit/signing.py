@@ -74,6 +74,10 @@ class CheckpointVerifier:
         self._key = key
         self.key_id = _key_id(key)
 
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key
+
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:
             self._key.verify(signature, message)

@@ -147,6 +147,12 @@ MATRIX: dict[str, Operation] = {
     "getElection": Operation("GET", f"/v1/elections/{ELECTION_ID}", EVERYONE),
     "listAuditEntries": Operation("GET", "/v1/audit/entries", frozenset({AUDITOR})),
     "getAuditCheckpoint": Operation("GET", "/v1/audit/checkpoint", frozenset({AUDITOR})),
+    "getAuditInclusionProof": Operation(
+        "GET", "/v1/audit/proofs/inclusion?seq=1&tree_size=1", frozenset({AUDITOR})
+    ),
+    "getAuditConsistencyProof": Operation(
+        "GET", "/v1/audit/proofs/consistency?first=1&second=1", frozenset({AUDITOR})
+    ),
 }
 PUBLIC = {"healthz", "readyz", "metrics"}
 

@@ -473,6 +473,20 @@ PLACEMENTS: dict[str, Placement] = {
     "audit.checkpoint": lambda i: Probe(
         "GET /v1/audit/checkpoint", "GET", "/v1/audit/checkpoint", _AUDITOR, params={"iin": i}
     ),
+    "audit.inclusion": lambda i: Probe(
+        "GET /v1/audit/proofs/inclusion",
+        "GET",
+        "/v1/audit/proofs/inclusion",
+        _AUDITOR,
+        params={"seq": f"x{i}", "tree_size": i},
+    ),
+    "audit.consistency": lambda i: Probe(
+        "GET /v1/audit/proofs/consistency",
+        "GET",
+        "/v1/audit/proofs/consistency",
+        _AUDITOR,
+        params={"first": i, "second": f"{i}x"},
+    ),
     "healthz": lambda i: Probe("GET /healthz", "GET", "/healthz", params={"iin": i}),
     "readyz": lambda i: Probe("GET /readyz", "GET", "/readyz", params={"iin": i}),
     "metrics": lambda i: Probe("GET /metrics", "GET", "/metrics", params={"iin": i}),

@@ -16,7 +16,7 @@ from alembic import command
 from sqlalchemy.exc import DBAPIError
 
 from service.audit import tree
-from service.audit.chain import GENESIS_HASH, canonical_body, entry_hash
+from service.audit.chain import GENESIS_HASH, Problem, canonical_body, entry_hash
 from service.audit.log import AuditLog, AuditReader, NewEntry
 from service.audit.merkle import (
     MemorySubtreeHashes,
@@ -24,8 +24,16 @@ from service.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
-from service.audit.note import DEFAULT_ORIGIN, VerifierKey, open_checkpoint
-from service.audit.signing import CheckpointSigner, generate_signing_key
+from service.audit.note import (
+    DEFAULT_ORIGIN,
+    NoteSigner,
+    VerifierKey,
+    open_checkpoint,
+    sign_checkpoint,
+)
+from service.audit.note import Checkpoint as NoteCheckpoint
+from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
+from service.audit.verify import verify_database
 from service.clock import SystemClock
 from service.db.engine import Database, open_database, read_session, write_session
 from service.db.migrations import alembic_config, create_schema, upgrade
@@ -35,6 +43,7 @@ from tests.merkle_reference import Reference, reference_root_from_path
 AT = datetime(2027, 3, 1, 9, 0, tzinfo=UTC)
 SIGNER = CheckpointSigner(generate_signing_key())
 VKEY = VerifierKey.of(DEFAULT_ORIGIN, SIGNER.private_key.public_key())
+VERIFIER = CheckpointVerifier(SIGNER.public_key_pem)
 
 
 class Rollback(Exception):
@@ -300,3 +309,95 @@ def test_bodies_are_what_the_leaves_hash(database: Database) -> None:
     for seq, body in enumerate(bodies(database), start=1):
         assert json.loads(body)["seq"] == seq
         assert stored_rows(database)[(0, seq - 1)] == leaf_hash(body)
+
+
+# --- verification of the stored tree ----------------------------------------------------------
+
+
+def tamper(database: Database, statement: str, **parameters: object) -> None:
+    """As someone with the database's owner rights: the append-only triggers off first."""
+    with database.writer.begin() as connection:
+        if connection.dialect.name == "sqlite":
+            names = connection.exec_driver_sql(
+                "SELECT name FROM sqlite_master WHERE type = 'trigger'"
+            ).all()
+            for (name,) in names:
+                connection.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        else:
+            for table in ("audit_tree", "audit_checkpoints", "audit_entries"):
+                connection.exec_driver_sql(f"ALTER TABLE {table} DISABLE TRIGGER USER")
+        connection.execute(sa.text(statement), parameters)
+
+
+@pytest.fixture
+def checked_log(database: Database) -> Database:
+    """Entries 1..12, checkpoints (with notes) at 4, 8 and 12, verified clean first."""
+    log = AuditLog(SIGNER, checkpoint_every=4)
+    for size in (3, 5, 4):
+        with write_session(database) as session:
+            log.append_many(session, entries(size))
+    report = verify_database(database, verifier=VERIFIER)
+    assert report.ok, report.detail
+    assert report.checkpoints_checked == 3
+    return database
+
+
+def caught(database: Database) -> tuple[int | None, Problem | None, str]:
+    report = verify_database(database, verifier=VERIFIER)
+    assert not report.ok
+    return report.first_bad_seq, report.problem, report.detail
+
+
+def hex_of(database: Database, value: bytes) -> str:
+    """A blob literal for either database."""
+    return f"X'{value.hex()}'" if database.is_sqlite else f"'\\x{value.hex()}'::bytea"
+
+
+@pytest.mark.parametrize(
+    ("level", "node", "first", "last"), [(0, 6, 7, 7), (1, 2, 5, 6), (3, 0, 1, 8)]
+)
+def test_a_rewritten_stored_subtree_is_a_tree_mismatch_naming_its_entries(
+    checked_log: Database, level: int, node: int, first: int, last: int
+) -> None:
+    forged = hex_of(checked_log, b"\x55" * 32)
+    tamper(
+        checked_log,
+        f"UPDATE audit_tree SET hash = {forged} WHERE level = {level} AND node = {node}",
+    )
+    seq, problem, detail = caught(checked_log)
+    assert (seq, problem) == (first, Problem.TREE_MISMATCH)
+    assert f"seqs {first}-{last}" in detail
+
+
+def test_a_missing_stored_subtree_is_a_tree_mismatch(checked_log: Database) -> None:
+    tamper(checked_log, "DELETE FROM audit_tree WHERE level = 2 AND node = 2")
+    assert caught(checked_log)[:2] == (9, Problem.TREE_MISMATCH)
+
+
+def test_a_checkpoint_note_edited_to_another_root_is_a_bad_signature(
+    checked_log: Database,
+) -> None:
+    tamper(
+        checked_log,
+        "UPDATE audit_checkpoints SET note = replace(note, '\n8\n', '\n9\n') WHERE size = 8",
+    )
+    seq, problem, detail = caught(checked_log)
+    assert (seq, problem) == (8, Problem.BAD_SIGNATURE)
+    assert "invalid signature" in detail
+
+
+def test_a_root_hash_column_that_is_not_the_signed_root_is_a_tree_mismatch(
+    checked_log: Database,
+) -> None:
+    tamper(checked_log, f"UPDATE audit_checkpoints SET root_hash = '{'ab' * 32}' WHERE size = 4")
+    assert caught(checked_log)[:2] == (4, Problem.TREE_MISMATCH)
+
+
+def test_a_note_signed_by_another_key_for_a_forked_root_is_refused(checked_log: Database) -> None:
+    """A forger with a key of their own signs a note for the same size and another root."""
+    forger = NoteSigner(DEFAULT_ORIGIN, CheckpointSigner(generate_signing_key()).private_key)
+    forged = sign_checkpoint(NoteCheckpoint(DEFAULT_ORIGIN, 12, b"\x01" * 32), forger)
+    tamper(checked_log, "UPDATE audit_checkpoints SET note = :note WHERE size = 12", note=forged)
+    seq, problem, detail = caught(checked_log)
+    assert (seq, problem) == (12, Problem.BAD_SIGNATURE)
+    assert "no signature by a known key" in detail

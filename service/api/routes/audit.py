@@ -8,10 +8,18 @@ from fastapi import APIRouter, Query
 
 from service.api.bodies import JsonBodyRoute
 from service.api.deps import AuditorDep, AuditReadingDep, CheckpointKeyDep
-from service.api.schemas import AuditEntryList, AuditEntryOut, CheckpointOut
+from service.api.schemas import (
+    AuditEntryList,
+    AuditEntryOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    InclusionProofOut,
+)
 from service.errors import NotFound
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=JsonBodyRoute)
+# Seqs and tree sizes: what a JSON number holds exactly, as for after_seq.
+TreeSize = Annotated[int, Query(ge=1, le=2**53)]
 
 
 @router.get("/entries", response_model=AuditEntryList)
@@ -45,4 +53,40 @@ async def latest_checkpoint(
         key_id=checkpoint.key_id,
         signature=checkpoint.signature.hex(),
         public_key=public_key,
+        root_hash=checkpoint.root_hash,
+        note=checkpoint.note,
+    )
+
+
+@router.get("/proofs/inclusion", response_model=InclusionProofOut)
+async def inclusion_proof(
+    _caller: AuditorDep, audit_reading: AuditReadingDep, seq: TreeSize, tree_size: TreeSize
+) -> InclusionProofOut:
+    """RFC 9162 PATH of entry ``seq`` (leaf ``seq - 1``) in the tree of ``tree_size`` leaves,
+    with the entry itself, so that a receipt is checked offline against a signed note."""
+    proof, note = await audit_reading.inclusion(seq=seq, tree_size=tree_size)
+    return InclusionProofOut(
+        seq=proof.entry.seq,
+        leaf_index=proof.leaf_index,
+        tree_size=proof.tree_size,
+        entry_hash=proof.entry.entry_hash,
+        prev_hash=proof.entry.prev_hash,
+        body=proof.entry.body,
+        audit_path=[node.hex() for node in proof.path],
+        checkpoint=note,
+    )
+
+
+@router.get("/proofs/consistency", response_model=ConsistencyProofOut)
+async def consistency_proof(
+    _caller: AuditorDep, audit_reading: AuditReadingDep, first: TreeSize, second: TreeSize
+) -> ConsistencyProofOut:
+    """RFC 9162 PROOF that the tree of ``second`` leaves extends that of ``first``."""
+    proof = await audit_reading.consistency(first=first, second=second)
+    return ConsistencyProofOut(
+        first=first,
+        second=second,
+        proof=[node.hex() for node in proof.path],
+        first_checkpoint=proof.first_note,
+        second_checkpoint=proof.second_note,
     )

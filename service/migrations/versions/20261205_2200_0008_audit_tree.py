@@ -79,7 +79,7 @@ def _walk(connection: sa.Connection, insert: sa.TextClause | None) -> None:
     before, its entry_hash recomputed, the head at each checkpoint); with ``insert``, also
     store the perfect subtrees each entry completes, one executemany per batch."""
     checkpoints = sa.text("SELECT size, head_hash FROM audit_checkpoints")
-    heads: dict[int, str] = dict(connection.execute(checkpoints).tuples().all())
+    heads: dict[int, str] = dict(connection.execute(checkpoints).all())
     # Tests pass a small batch (alembic attribute) to cross batch boundaries.
     batch_size = int(context.config.attributes.get("audit_tree_batch", BATCH))
     select = sa.text(
