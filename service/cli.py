@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,6 +35,11 @@ app.add_typer(data_app, name="data")
 app.add_typer(import_app, name="import")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+witness_app = typer.Typer(
+    help="Witnesses: observers' keys, and cosigning the log's checkpoints (SPEC §17).",
+    no_args_is_help=True,
+)
+app.add_typer(witness_app, name="witness")
 register_operator_commands(app)
 register_roll_commands(app)
 
@@ -770,6 +776,128 @@ def audit_tail(
                 typer.echo(f"{entry.seq}\t{entry.entry_hash[:16]}\t{entry.body}")
     finally:
         db.dispose()
+
+
+# --- witnesses ---------------------------------------------------------------------------
+
+EXIT_FORK = 3  # as EXIT_TAMPERED: the log showed a fork or a rollback
+
+
+@witness_app.command("keygen")
+def witness_keygen(
+    name: Annotated[
+        str, typer.Option(help="The witness's key name, e.g. observers.example.org/witness-1.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the private key (mode 0600).")],
+) -> None:
+    """Make a witness key: the private key goes to --out, the vkey to register is printed."""
+    from service.audit.note import NoteSigner
+
+    if out.exists():
+        raise fail(f"{out} exists: a witness key is never overwritten")
+    try:
+        signer = NoteSigner.generate(name)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(signer.skey() + "\n")
+    typer.echo(str(signer.verifier_key))
+
+
+@witness_app.command("register")
+def witness_register(
+    vkey: Annotated[str, typer.Argument(help="The observer's vkey (voterctl witness keygen).")],
+    by: Annotated[str | None, typer.Option(help="Who registers it (default: OS user).")] = None,
+) -> None:
+    """Register an observer's key with the service (audited); its cosignatures then count."""
+    from service.audit.note import MalformedNote
+    from service.audit.witnesses import WitnessAlreadyRegistered, register_witness
+    from service.bootstrap import build_audit_log, checkpoint_signer
+    from service.clock import clock_from
+    from service.db.engine import open_database, write_session
+    from service.db.migrations import create_schema
+
+    settings = load_settings()
+    audit_log = build_audit_log(settings, checkpoint_signer(settings))
+    database = open_database(settings.database_url)
+    create_schema(database)
+    try:
+        with write_session(database) as session:
+            key = register_witness(
+                session,
+                audit_log,
+                vkey=vkey,
+                by=by or _operating_system_user(),
+                now=clock_from(settings.clock_fixed).now(),
+            )
+    except (MalformedNote, WitnessAlreadyRegistered) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        database.dispose()
+    typer.echo(f"registered witness {key.name} (key id {key.key_id:08x})")
+
+
+@witness_app.command("list")
+def witness_list() -> None:
+    """The registered witnesses' vkeys."""
+    from service.audit.witnesses import registered_witnesses
+    from service.db.engine import open_database, read_session
+
+    database = open_database(load_settings().database_url)
+    try:
+        with read_session(database) as session:
+            for key in registered_witnesses(session):
+                typer.echo(str(key))
+    finally:
+        database.dispose()
+
+
+@witness_app.command("cosign")
+def witness_cosign(
+    server: Annotated[str, typer.Option(help="The service's base URL.")],
+    key: Annotated[Path, typer.Option(help="The witness's private key file (keygen's).")],
+    state: Annotated[Path, typer.Option(help="The witness's state directory.")],
+    log_key: Annotated[
+        str | None,
+        typer.Option(help="The log's vkey, or a file holding it: needed on the first run."),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="VOTER_TOKEN", help="Bearer token (witness role).")
+    ] = None,
+) -> None:
+    """Cosign the newest checkpoint if it extends the last one this witness cosigned.
+
+    Exit 0 having cosigned; 3 on a fork or a rollback (both heads written to a report in the
+    state directory, nothing cosigned); 2 when nothing could be checked.
+    """
+    import httpx
+
+    from service.audit.note import NoteSigner
+    from service.operator.cosigner import CosignerError, Refused, cosign_once, pinned_log_key
+
+    try:
+        signer = NoteSigner.from_skey(_read_text(key, "witness key").strip())
+    except ValueError as exc:
+        raise fail(f"not a witness key: {exc}") from None
+    given = log_key
+    if given is not None and Path(given).is_file():
+        given = _read_text(Path(given), "log key")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        log_vkey = pinned_log_key(state, given)
+        with httpx.Client(base_url=server, headers=headers, timeout=30) as client:
+            outcome = cosign_once(client, signer=signer, state=state, log_key=log_vkey)
+    except CosignerError as exc:
+        raise fail(str(exc)) from None
+    if isinstance(outcome, Refused):
+        typer.echo(f"{outcome.kind.upper()}: {outcome.reason}; report: {outcome.report}", err=True)
+        raise typer.Exit(EXIT_FORK)
+    witnessed = "witnessed" if outcome.witnessed else "not yet witnessed"
+    typer.echo(
+        f"cosigned size {outcome.size} ({outcome.verdict.value}); "
+        f"cosigned by {', '.join(outcome.cosigned_by)}: {witnessed}"
+    )
 
 
 def main() -> None:

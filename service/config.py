@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     # The origin line of the log's tlog-checkpoint notes and the key name they are signed
     # under (SPEC §17): no spaces, no '+'. Verifiers pin it with the key (`audit vkey`).
     audit_log_origin: str = Field(default=DEFAULT_ORIGIN, pattern=r"^[^\s+]+$", max_length=200)
+    # How many registered witnesses must cosign a checkpoint for it to count as witnessed.
+    witness_quorum: int = Field(default=1, ge=1, le=100)
 
     # Each role has its limits in service/domain/limits.py (the README's table). These
     # settings replace them: a per-role JSON object {role: n} wins over one value for every

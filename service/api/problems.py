@@ -76,6 +76,9 @@ STATUS_BY_CODE: dict[ErrorCode, int] = {
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.TREE_SIZE_UNKNOWN: 404,
     ErrorCode.PROOF_RANGE_INVALID: 422,
+    ErrorCode.CHECKPOINT_NOT_FOUND: 404,
+    ErrorCode.COSIGNATURE_INVALID: 422,
+    ErrorCode.WITNESS_NOT_REGISTERED: 403,
     ErrorCode.INTERNAL_ERROR: 500,
 }
 

@@ -444,6 +444,21 @@ class CheckpointOut(BaseModel):
     # key; null on checkpoints signed before the log kept a tree.
     root_hash: str | None
     note: str | None
+    # The registered witnesses that cosigned this checkpoint (their lines are in ``note``),
+    # and whether they are the configured quorum.
+    cosigned_by: list[str]
+    witnessed: bool
+
+
+class CosignatureRequest(_Request):
+    note: Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
+
+
+class CosignatureOut(BaseModel):
+    size: int
+    cosigned_by: list[str]
+    added: list[str]
+    witnessed: bool
 
 
 class InclusionProofOut(BaseModel):

@@ -211,6 +211,22 @@ class NoteSigner:
             raise ValueError("the key id does not match the key name and key")
         return signer
 
+    @classmethod
+    def generate(cls, name: str) -> NoteSigner:
+        """A new key under ``name`` (a witness's, for ``voterctl witness keygen``)."""
+        return cls(name, Ed25519PrivateKey.generate())
+
+    def skey(self) -> str:
+        """The ``PRIVATE+KEY+...`` form ``from_skey`` reads (Go's note.GenerateKey's): a
+        secret, to be kept in a file only its owner reads."""
+        seed = self._key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        encoded = _b64encode(bytes([ED25519]) + seed)
+        return f"{_SIGNER_KEY_PREFIX}{self.name}+{self.key_id:08x}+{encoded}"
+
     def sign(self, text: str) -> NoteSignature:
         return NoteSignature(self.name, self.key_id, self._key.sign(text.encode("utf-8")))
 

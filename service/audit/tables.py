@@ -65,3 +65,26 @@ class AuditTreeRow(SQLModel, table=True):
     level: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
     node: int = Field(sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=False))
     hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class AuditWitnessRow(SQLModel, table=True):
+    """An observer's registered key (SPEC §17): its C2SP vkey, who registered it and when."""
+
+    __tablename__ = "audit_witnesses"
+
+    name: str = Field(primary_key=True, max_length=200)
+    vkey: str = Field(max_length=400)
+    registered_by: str = Field(max_length=200)
+    registered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    audit_seq: int = Field(sa_column=Column(SEQ_TYPE, nullable=False))
+
+
+class AuditCosignatureRow(SQLModel, table=True):
+    """A registered witness's signature line over the checkpoint note of ``size``."""
+
+    __tablename__ = "audit_cosignatures"
+
+    size: int = Field(sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=False))
+    witness: str = Field(primary_key=True, max_length=200)
+    line: str = Field(max_length=600)
+    cosigned_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

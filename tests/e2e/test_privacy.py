@@ -470,6 +470,20 @@ PLACEMENTS: dict[str, Placement] = {
         _AUDITOR,
         params={"after_seq": f"x{i}", "limit": i},
     ),
+    "audit.cosignature": lambda i: Probe(
+        "POST /v1/audit/cosignatures",
+        "POST",
+        "/v1/audit/cosignatures",
+        (Role.WITNESS,),
+        {"note": f"voters.example/audit/v1\n{i}\nAAAA\n\n— w {i}\n"},
+    ),
+    "audit.checkpoint_witnessed": lambda i: Probe(
+        "GET /v1/audit/checkpoint",
+        "GET",
+        "/v1/audit/checkpoint",
+        (Role.WITNESS,),
+        params={"witnessed": i},
+    ),
     "audit.checkpoint": lambda i: Probe(
         "GET /v1/audit/checkpoint", "GET", "/v1/audit/checkpoint", _AUDITOR, params={"iin": i}
     ),

@@ -7,15 +7,25 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.bodies import JsonBodyRoute
-from service.api.deps import AuditorDep, AuditReadingDep, CheckpointKeyDep
+from service.api.deps import (
+    AuditorDep,
+    AuditReadingDep,
+    AuditWitnessingDep,
+    CheckpointKeyDep,
+    LogCheckerDep,
+    WitnessDep,
+)
 from service.api.schemas import (
     AuditEntryList,
     AuditEntryOut,
     CheckpointOut,
     ConsistencyProofOut,
+    CosignatureOut,
+    CosignatureRequest,
     InclusionProofOut,
 )
 from service.errors import NotFound
+from service.usecases.context import actor_of
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=JsonBodyRoute)
 # Seqs and tree sizes: what a JSON number holds exactly, as for after_seq.
@@ -41,11 +51,18 @@ async def list_entries(
 
 @router.get("/checkpoint", response_model=CheckpointOut)
 async def latest_checkpoint(
-    _caller: AuditorDep, audit_reading: AuditReadingDep, public_key: CheckpointKeyDep
+    _caller: LogCheckerDep,
+    witnessing: AuditWitnessingDep,
+    public_key: CheckpointKeyDep,
+    witnessed: Annotated[bool, Query()] = False,
 ) -> CheckpointOut:
-    checkpoint = await audit_reading.latest_checkpoint()
-    if checkpoint is None:
+    """The newest checkpoint with its cosignatures; with ``witnessed=true`` the newest one
+    the witness quorum cosigned (each cosignature is itself an audit entry, so the newest
+    checkpoint is often one no witness has seen yet)."""
+    latest = await witnessing.latest(witnessed=witnessed)
+    if latest is None:
         raise NotFound
+    checkpoint = latest.checkpoint
     return CheckpointOut(
         size=checkpoint.size,
         head_hash=checkpoint.head_hash,
@@ -54,13 +71,30 @@ async def latest_checkpoint(
         signature=checkpoint.signature.hex(),
         public_key=public_key,
         root_hash=checkpoint.root_hash,
-        note=checkpoint.note,
+        note=latest.note,
+        cosigned_by=list(latest.cosigned_by),
+        witnessed=latest.witnessed,
+    )
+
+
+@router.post("/cosignatures", response_model=CosignatureOut)
+async def add_cosignature(
+    body: CosignatureRequest, caller: WitnessDep, witnessing: AuditWitnessingDep
+) -> CosignatureOut:
+    """Keep the registered witnesses' signature lines of a checkpoint note the service signed
+    (``voterctl witness cosign`` posts here after checking consistency)."""
+    done = await witnessing.cosign(body.note, actor=actor_of(caller))
+    return CosignatureOut(
+        size=done.size,
+        cosigned_by=list(done.cosigned_by),
+        added=list(done.added),
+        witnessed=done.witnessed,
     )
 
 
 @router.get("/proofs/inclusion", response_model=InclusionProofOut)
 async def inclusion_proof(
-    _caller: AuditorDep, audit_reading: AuditReadingDep, seq: TreeSize, tree_size: TreeSize
+    _caller: LogCheckerDep, audit_reading: AuditReadingDep, seq: TreeSize, tree_size: TreeSize
 ) -> InclusionProofOut:
     """RFC 9162 PATH of entry ``seq`` (leaf ``seq - 1``) in the tree of ``tree_size`` leaves,
     with the entry itself, so that a receipt is checked offline against a signed note."""
@@ -79,7 +113,7 @@ async def inclusion_proof(
 
 @router.get("/proofs/consistency", response_model=ConsistencyProofOut)
 async def consistency_proof(
-    _caller: AuditorDep, audit_reading: AuditReadingDep, first: TreeSize, second: TreeSize
+    _caller: LogCheckerDep, audit_reading: AuditReadingDep, first: TreeSize, second: TreeSize
 ) -> ConsistencyProofOut:
     """RFC 9162 PROOF that the tree of ``second`` leaves extends that of ``first``."""
     proof = await audit_reading.consistency(first=first, second=second)
