@@ -28,6 +28,7 @@ from service.db.group_commit import DecisionWriter
 from service.db.holds import HeldAccountsCache
 from service.db.reference import ReferenceCache
 from service.db.storage import SqlStorage
+from service.db.witnessing import AuditWitnessing
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.ratelimit import BulkLookupGuard, RequestLimits
@@ -52,6 +53,7 @@ class AppServices:
     verifier: TokenVerifier
     audit_log: AuditLog
     audit_reading: AuditReading
+    audit_witnessing: AuditWitnessing
     checkpoint_public_key: str
     reference: ReferenceCache
     eligibility: EligibilityService
@@ -83,6 +85,7 @@ def build_audit_log(
         checkpoint_every=settings.audit_checkpoint_every,
         checkpoint_max_age=timedelta(seconds=settings.audit_checkpoint_max_age_seconds),
         wall_clock=wall_clock,
+        origin=settings.audit_log_origin,
     )
 
 
@@ -125,7 +128,12 @@ def build_services(
     reference_cache = ReferenceCache(database)
     # Per lifespan, not global: many apps run in one test process (service.observability).
     metrics = Metrics()
-    metrics.watch_audit_log(database=database, reader=audit_log, wall_clock=wall_clock)
+    metrics.watch_audit_log(
+        database=database,
+        reader=audit_log,
+        wall_clock=wall_clock,
+        witness_quorum=settings.witness_quorum,
+    )
     upstreams = build_upstreams(settings, transports=transports, observer=metrics)
     metrics.watch_upstream_guards(upstreams.guards)
     storage = SqlStorage(database, audit_log=audit_log, observer=metrics)
@@ -164,6 +172,9 @@ def build_services(
         ),
         audit_log=audit_log,
         audit_reading=AuditReading(database, reader=audit_log),
+        audit_witnessing=AuditWitnessing(
+            database, audit_log=audit_log, clock=clock, quorum=settings.witness_quorum
+        ),
         checkpoint_public_key=signer.public_key_pem,
         reference=reference_cache,
         eligibility=eligibility_service,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -34,6 +35,11 @@ app.add_typer(data_app, name="data")
 app.add_typer(import_app, name="import")
 app.add_typer(token_app, name="token")
 app.add_typer(audit_app, name="audit")
+witness_app = typer.Typer(
+    help="Witnesses: observers' keys, and cosigning the log's checkpoints (SPEC §17).",
+    no_args_is_help=True,
+)
+app.add_typer(witness_app, name="witness")
 register_operator_commands(app)
 register_roll_commands(app)
 
@@ -521,6 +527,20 @@ def _public_key_pem(public_key: Path | None) -> str:
 PublicKey = Annotated[
     Path | None, typer.Option(help="Ed25519 public key (PEM) trusted for checkpoints.")
 ]
+Origin = Annotated[
+    str | None,
+    typer.Option(
+        envvar="VOTER_AUDIT_LOG_ORIGIN",
+        help="The log's origin in its checkpoint notes [default: voters.election.kz/audit/v1].",
+    ),
+]
+
+
+def _origin(origin: str | None) -> str:
+    """The origin given, else the default: an observer needs no other setting."""
+    from service.audit.note import DEFAULT_ORIGIN
+
+    return origin if origin is not None else DEFAULT_ORIGIN
 
 
 @audit_app.command("verify")
@@ -530,6 +550,7 @@ def audit_verify(
     ] = None,
     file: Annotated[Path | None, typer.Option(help="An export file instead of a database.")] = None,
     public_key: PublicKey = None,
+    origin: Origin = None,
     require_signed: Annotated[
         bool,
         typer.Option(
@@ -538,9 +559,13 @@ def audit_verify(
         ),
     ] = False,
 ) -> None:
-    """Re-walk the hash chain against signed checkpoints and report the unsigned tail.
+    """Re-walk the hash chain and the Merkle tree against signed checkpoints; report the
+    unsigned tail.
 
-    Exit 0 when the chain and every checkpoint verify; 3 naming the first bad seq; 6 with
+    Each checkpoint's tlog-checkpoint note must name the root of the entries up to its size;
+    in the database, the stored tree must give the same roots and prove each checkpoint
+    consistent with the one before. Exit 0 when all of it verifies; 3 naming the first bad
+    seq (or checkpoint size); 6 with
     --require-signed when entries after the newest checkpoint are signed by no one (they are
     only as trustworthy as whoever holds the database).
     """
@@ -552,12 +577,13 @@ def audit_verify(
         verifier = CheckpointVerifier(_public_key_pem(public_key))
     except ValueError as exc:
         raise fail(str(exc)) from None
+    log_origin = _origin(origin)
     if file is not None:
-        report = verify_export(file, verifier=verifier)
+        report = verify_export(file, verifier=verifier, origin=log_origin)
     else:
         db = open_database(database or load_settings().database_url)
         try:
-            report = verify_database(db, verifier=verifier)
+            report = verify_database(db, verifier=verifier, origin=log_origin)
         finally:
             db.dispose()
     if report.ok:
@@ -583,6 +609,132 @@ def audit_verify(
         err=True,
     )
     raise typer.Exit(EXIT_TAMPERED)
+
+
+@audit_app.command("vkey")
+def audit_vkey(public_key: PublicKey = None, origin: Origin = None) -> None:
+    """Print the log's note verifier key (<origin>+<key id>+<base64 key>) for observers.
+
+    It is what `audit verify-receipt --vkey` and any C2SP signed-note verifier take to check
+    the log's checkpoints.
+    """
+    typer.echo(_vkey(public_key, origin))
+
+
+def _vkey(public_key: Path | None, origin: str | None) -> str:
+    from service.audit.note import VerifierKey
+    from service.audit.signing import CheckpointVerifier
+
+    try:
+        verifier = CheckpointVerifier(_public_key_pem(public_key))
+        return str(VerifierKey.of(_origin(origin), verifier.public_key))
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _read_text(path: Path, what: str) -> str:
+    try:
+        return path.read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"cannot read the {what} {path}: {exc}") from None
+
+
+def _fetch_proof(server: str, seq: int, tree_size: int, bearer: str | None) -> str:
+    """The inclusion proof as the server serves it; the statement why not, as ReceiptRejected."""
+    import httpx
+
+    from service.audit.receipt import ReceiptRejected
+
+    headers = {"Authorization": f"Bearer {bearer}"} if bearer else {}
+    url = server.rstrip("/") + "/v1/audit/proofs/inclusion"
+    try:
+        response = httpx.get(
+            url, params={"seq": seq, "tree_size": tree_size}, headers=headers, timeout=30
+        )
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach {url}: {type(exc).__name__}") from None
+    if response.status_code != 200:
+        try:
+            code = response.json().get("code", "")
+        except ValueError:
+            code = ""
+        raise ReceiptRejected(
+            f"proof: the server cannot prove seq {seq} at tree size {tree_size} "
+            f"({response.status_code} {code}): a log shorter than its own signed checkpoint "
+            "was rolled back"
+            if code == "TREE_SIZE_UNKNOWN"
+            else f"proof: the server answered {response.status_code} {code}".rstrip()
+        )
+    return response.text
+
+
+@audit_app.command("verify-receipt")
+def audit_verify_receipt(
+    receipt: Annotated[
+        Path, typer.Argument(help="The receipt: {seq, entry_hash}, or a decision's response.")
+    ],
+    checkpoint: Annotated[
+        Path,
+        typer.Option(help="A signed checkpoint note, or GET /v1/audit/checkpoint's answer."),
+    ],
+    proof: Annotated[
+        Path | None, typer.Option(help="GET /v1/audit/proofs/inclusion's answer (offline).")
+    ] = None,
+    server: Annotated[
+        str | None, typer.Option(help="Fetch the proof from this service instead.")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(envvar="VOTER_TOKEN", help="Bearer token for --server (auditor role)."),
+    ] = None,
+    vkey: Annotated[
+        str | None,
+        typer.Option(help="The log's vkey, or a file holding it (default: from the service key)."),
+    ] = None,
+) -> None:
+    """Check one decision's receipt against a signed checkpoint, in O(log n).
+
+    The note must be signed by the vkey for the log its name gives; the proof's entry must
+    hash (SHA-256 of prev_hash and body) to the receipt's entry_hash and claim its seq; its
+    audit path must lead to the note's root. Exit 0 with one "verified" line; 1 naming what
+    failed.
+    """
+    from service.audit.note import MalformedNote, VerifierKey
+    from service.audit.receipt import (
+        ReceiptRejected,
+        open_log_checkpoint,
+        parse_checkpoint_note,
+        parse_proof,
+        parse_receipt,
+        verify_receipt,
+    )
+
+    if (proof is None) == (server is None):
+        raise fail("give one of --proof FILE or --server URL")
+    if vkey is None:
+        audit_vkey_text = _vkey(None, None)
+    elif Path(vkey).is_file():
+        audit_vkey_text = _read_text(Path(vkey), "vkey").strip()
+    else:
+        audit_vkey_text = vkey.strip()
+    try:
+        key = VerifierKey.parse(audit_vkey_text)
+    except MalformedNote as exc:
+        raise fail(f"not a vkey: {exc}") from None
+    try:
+        claim = parse_receipt(_read_text(receipt, "receipt"))
+        note = parse_checkpoint_note(_read_text(checkpoint, "checkpoint"))
+        if proof is not None:
+            served = _read_text(proof, "proof")
+        else:
+            assert server is not None
+            size = open_log_checkpoint(note, key).size
+            served = _fetch_proof(server, claim.seq, size, token)
+        statement = verify_receipt(claim, note=note, vkey=key, proof=parse_proof(served))
+    except ReceiptRejected as exc:
+        typer.echo(f"NOT VERIFIED: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(statement)
 
 
 @audit_app.command("export")
@@ -632,6 +784,128 @@ def audit_tail(
                 typer.echo(f"{entry.seq}\t{entry.entry_hash[:16]}\t{entry.body}")
     finally:
         db.dispose()
+
+
+# --- witnesses ---------------------------------------------------------------------------
+
+EXIT_FORK = 3  # as EXIT_TAMPERED: the log showed a fork or a rollback
+
+
+@witness_app.command("keygen")
+def witness_keygen(
+    name: Annotated[
+        str, typer.Option(help="The witness's key name, e.g. observers.example.org/witness-1.")
+    ],
+    out: Annotated[Path, typer.Option(help="Where to write the private key (mode 0600).")],
+) -> None:
+    """Make a witness key: the private key goes to --out, the vkey to register is printed."""
+    from service.audit.note import NoteSigner
+
+    if out.exists():
+        raise fail(f"{out} exists: a witness key is never overwritten")
+    try:
+        signer = NoteSigner.generate(name)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(signer.skey() + "\n")
+    typer.echo(str(signer.verifier_key))
+
+
+@witness_app.command("register")
+def witness_register(
+    vkey: Annotated[str, typer.Argument(help="The observer's vkey (voterctl witness keygen).")],
+    by: Annotated[str | None, typer.Option(help="Who registers it (default: OS user).")] = None,
+) -> None:
+    """Register an observer's key with the service (audited); its cosignatures then count."""
+    from service.audit.note import MalformedNote
+    from service.audit.witnesses import WitnessAlreadyRegistered, register_witness
+    from service.bootstrap import build_audit_log, checkpoint_signer
+    from service.clock import clock_from
+    from service.db.engine import open_database, write_session
+    from service.db.migrations import create_schema
+
+    settings = load_settings()
+    audit_log = build_audit_log(settings, checkpoint_signer(settings))
+    database = open_database(settings.database_url)
+    create_schema(database)
+    try:
+        with write_session(database) as session:
+            key = register_witness(
+                session,
+                audit_log,
+                vkey=vkey,
+                by=by or _operating_system_user(),
+                now=clock_from(settings.clock_fixed).now(),
+            )
+    except (MalformedNote, WitnessAlreadyRegistered) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        database.dispose()
+    typer.echo(f"registered witness {key.name} (key id {key.key_id:08x})")
+
+
+@witness_app.command("list")
+def witness_list() -> None:
+    """The registered witnesses' vkeys."""
+    from service.audit.witnesses import registered_witnesses
+    from service.db.engine import open_database, read_session
+
+    database = open_database(load_settings().database_url)
+    try:
+        with read_session(database) as session:
+            for key in registered_witnesses(session):
+                typer.echo(str(key))
+    finally:
+        database.dispose()
+
+
+@witness_app.command("cosign")
+def witness_cosign(
+    server: Annotated[str, typer.Option(help="The service's base URL.")],
+    key: Annotated[Path, typer.Option(help="The witness's private key file (keygen's).")],
+    state: Annotated[Path, typer.Option(help="The witness's state directory.")],
+    log_key: Annotated[
+        str | None,
+        typer.Option(help="The log's vkey, or a file holding it: needed on the first run."),
+    ] = None,
+    token: Annotated[
+        str | None, typer.Option(envvar="VOTER_TOKEN", help="Bearer token (witness role).")
+    ] = None,
+) -> None:
+    """Cosign the newest checkpoint if it extends the last one this witness cosigned.
+
+    Exit 0 having cosigned; 3 on a fork or a rollback (both heads written to a report in the
+    state directory, nothing cosigned); 2 when nothing could be checked.
+    """
+    import httpx
+
+    from service.audit.note import NoteSigner
+    from service.operator.cosigner import CosignerError, Refused, cosign_once, pinned_log_key
+
+    try:
+        signer = NoteSigner.from_skey(_read_text(key, "witness key").strip())
+    except ValueError as exc:
+        raise fail(f"not a witness key: {exc}") from None
+    given = log_key
+    if given is not None and Path(given).is_file():
+        given = _read_text(Path(given), "log key")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        log_vkey = pinned_log_key(state, given)
+        with httpx.Client(base_url=server, headers=headers, timeout=30) as client:
+            outcome = cosign_once(client, signer=signer, state=state, log_key=log_vkey)
+    except CosignerError as exc:
+        raise fail(str(exc)) from None
+    if isinstance(outcome, Refused):
+        typer.echo(f"{outcome.kind.upper()}: {outcome.reason}; report: {outcome.report}", err=True)
+        raise typer.Exit(EXIT_FORK)
+    witnessed = "witnessed" if outcome.witnessed else "not yet witnessed"
+    typer.echo(
+        f"cosigned size {outcome.size} ({outcome.verdict.value}); "
+        f"cosigned by {', '.join(outcome.cosigned_by)}: {witnessed}"
+    )
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Self
 from pydantic import Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from service.audit.note import DEFAULT_ORIGIN
 from service.domain.caller import Role
 from service.domain.limits import RoleLimits, role_limits
 
@@ -56,6 +57,11 @@ class Settings(BaseSettings):
     audit_signing_key: SecretStr | None = None
     audit_checkpoint_every: int = Field(default=1000, ge=1, le=100_000)
     audit_checkpoint_max_age_seconds: int = Field(default=60, ge=1, le=3600)
+    # The origin line of the log's tlog-checkpoint notes and the key name they are signed
+    # under (SPEC §17): no spaces, no '+'. Verifiers pin it with the key (`audit vkey`).
+    audit_log_origin: str = Field(default=DEFAULT_ORIGIN, pattern=r"^[^\s+]+$", max_length=200)
+    # How many registered witnesses must cosign a checkpoint for it to count as witnessed.
+    witness_quorum: int = Field(default=1, ge=1, le=100)
 
     # Each role has its limits in service/domain/limits.py (the README's table). These
     # settings replace them: a per-role JSON object {role: n} wins over one value for every

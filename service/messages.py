@@ -289,6 +289,31 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Такой участок не найден.",
         "No such precinct.",
     ),
+    "TREE_SIZE_UNKNOWN": (
+        "Журнал әлі бұл өлшемге жеткен жоқ.",
+        "Журнал ещё не достиг такого размера.",
+        "The audit log is not that long yet.",
+    ),
+    "PROOF_RANGE_INVALID": (
+        "Дәлелдеменің өлшемдері немесе орны қате берілген.",
+        "Размеры или позиция для доказательства заданы неверно.",
+        "The proof's position and sizes are out of order.",
+    ),
+    "CHECKPOINT_NOT_FOUND": (
+        "Сервис мұндай бақылау нүктесіне қол қойған жоқ.",
+        "Сервис не подписывал такую контрольную точку.",
+        "The service signed no such checkpoint.",
+    ),
+    "COSIGNATURE_INVALID": (
+        "Куәгердің қолы бақылау нүктесіне сәйкес келмейді.",
+        "Подпись наблюдателя не соответствует контрольной точке.",
+        "A witness's signature does not verify over the checkpoint.",
+    ),
+    "WITNESS_NOT_REGISTERED": (
+        "Жазбада тіркелген куәгердің қолы жоқ.",
+        "В записи нет подписи зарегистрированного наблюдателя.",
+        "The note carries no signature by a registered witness.",
+    ),
     "RESOURCE_NOT_FOUND": (
         "Ресурс табылмады.",
         "Ресурс не найден.",

@@ -11,6 +11,7 @@ from fastapi.dependencies.models import Dependant
 
 from service.bootstrap import AppServices
 from service.db.audit_reading import AuditReading
+from service.db.witnessing import AuditWitnessing
 from service.domain.caller import Caller, Role
 from service.domain.iin_text import holds_iin_shaped
 from service.errors import Forbidden, InvalidInput, Unauthenticated
@@ -63,6 +64,7 @@ StatisticsDep = Annotated[StatisticsService, Depends(_part("statistics"))]
 OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
 AccountHoldsDep = Annotated[AccountHoldService, Depends(_part("account_holds"))]
 AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]
+AuditWitnessingDep = Annotated[AuditWitnessing, Depends(_part("audit_witnessing"))]
 ReadinessDep = Annotated[ReadinessProbe, Depends(_part("readiness"))]
 MetricsDep = Annotated[Metrics, Depends(_part("metrics"))]
 CheckpointKeyDep = Annotated[str, Depends(_part("checkpoint_public_key"))]
@@ -153,6 +155,9 @@ DECIDER_ROLES = frozenset({Role.EGOV, Role.COMMISSION, Role.OPERATOR})
 AnyRoleDep = Annotated[Caller, Depends(require_role(*Role))]
 DeciderDep = Annotated[Caller, Depends(require_role(*DECIDER_ROLES))]
 AuditorDep = Annotated[Caller, Depends(require_role(Role.AUDITOR))]
+# Observers' cosigners read checkpoints and proofs as auditors do (SPEC §17).
+LogCheckerDep = Annotated[Caller, Depends(require_role(Role.AUDITOR, Role.WITNESS))]
+WitnessDep = Annotated[Caller, Depends(require_role(Role.WITNESS))]
 CommissionDep = Annotated[Caller, Depends(require_role(Role.COMMISSION))]
 EgovDep = Annotated[Caller, Depends(require_role(Role.EGOV))]
 OperatorDep = Annotated[Caller, Depends(require_role(Role.OPERATOR))]

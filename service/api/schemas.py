@@ -500,6 +500,44 @@ class CheckpointOut(BaseModel):
     key_id: str
     signature: str
     public_key: str
+    # The Merkle root at ``size`` (hex) and the C2SP tlog-checkpoint note signed with the same
+    # key; null on checkpoints signed before the log kept a tree.
+    root_hash: str | None
+    note: str | None
+    # The registered witnesses that cosigned this checkpoint (their lines are in ``note``),
+    # and whether they are the configured quorum.
+    cosigned_by: list[str]
+    witnessed: bool
+
+
+class CosignatureRequest(_Request):
+    note: Annotated[str, StringConstraints(min_length=1, max_length=65_536)]
+
+
+class CosignatureOut(BaseModel):
+    size: int
+    cosigned_by: list[str]
+    added: list[str]
+    witnessed: bool
+
+
+class InclusionProofOut(BaseModel):
+    seq: int
+    leaf_index: int
+    tree_size: int
+    entry_hash: str
+    prev_hash: str
+    body: str
+    audit_path: list[str]
+    checkpoint: str | None
+
+
+class ConsistencyProofOut(BaseModel):
+    first: int
+    second: int
+    proof: list[str]
+    first_checkpoint: str | None
+    second_checkpoint: str | None
 
 
 class Health(BaseModel):

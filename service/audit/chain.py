@@ -39,6 +39,8 @@ class Problem(StrEnum):
     TRUNCATED = "truncated"  # a valid checkpoint covers more entries than exist
     BAD_SIGNATURE = "bad_signature"  # a checkpoint's signature does not verify
     CHECKPOINT_MISMATCH = "checkpoint_mismatch"  # the chain's head differs from a signed head
+    TREE_MISMATCH = "tree_mismatch"  # a signed or stored Merkle root differs from the entries'
+    INCONSISTENT = "inconsistent"  # the stored tree cannot prove one checkpoint extends another
     MALFORMED = "malformed"  # the input could not be read as entries and checkpoints
 
 
@@ -57,6 +59,10 @@ class Checkpoint:
     signed_at: datetime
     key_id: str
     signature: bytes
+    # The RFC 9162 root at ``size`` (hex) and the signed tlog-checkpoint note of it; None on
+    # checkpoints signed before the log kept a Merkle tree.
+    root_hash: str | None = None
+    note: str | None = None
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,10 @@ Layout: one header line, then every entry in seq order, then every checkpoint::
     {"type":"header","format":"voter-audit-export/1","public_key":"-----BEGIN PUBLIC KEY-----..."}
     {"type":"entry","seq":1,"prev_hash":"...","entry_hash":"...","body":"..."}
     {"type":"checkpoint","size":1000,"head_hash":"...","signed_at":"...Z","key_id":"...",
-     "signature":"<hex>"}
+     "signature":"<hex>","root_hash":"<hex>","note":"<tlog-checkpoint note>"}
+
+``root_hash`` and ``note`` (the Merkle root and its signed note) are null for checkpoints
+signed before the log kept a tree, and absent from exports written before then.
 
 The header's public key is a convenience for identifying the signer; ``verify_export`` never
 trusts it and checks signatures against the key the observer brings.
@@ -74,6 +77,8 @@ def export_log(database: Database, path: Path, *, public_key_pem: str) -> int:
                         "signed_at": format_instant(checkpoint.signed_at),
                         "key_id": checkpoint.key_id,
                         "signature": checkpoint.signature.hex(),
+                        "root_hash": checkpoint.root_hash,
+                        "note": checkpoint.note,
                     }
                 )
             )
@@ -113,7 +118,16 @@ def _parse_checkpoint(record: dict[str, Any], line_number: int) -> Checkpoint:
         signed_at=signed_at,
         key_id=_field(record, "key_id", str, line_number),
         signature=signature,
+        root_hash=_optional_text(record, "root_hash", line_number),
+        note=_optional_text(record, "note", line_number),
     )
+
+
+def _optional_text(record: dict[str, Any], name: str, line_number: int) -> str | None:
+    value = record.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ExportFormatError(line_number, f"{name} must be a str or null")
+    return value
 
 
 def read_export(path: Path) -> Iterator[ChainEntry | Checkpoint]:

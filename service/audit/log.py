@@ -23,6 +23,7 @@ import orjson
 from sqlalchemy import Connection, func, insert, text
 from sqlmodel import Session, col, select
 
+from service.audit import tree
 from service.audit.chain import (
     GENESIS_HASH,
     ChainEntry,
@@ -32,6 +33,9 @@ from service.audit.chain import (
     entry_hash,
     format_instant,
 )
+from service.audit.merkle import CompactRange, Subtree, leaf_hash, leaf_index
+from service.audit.note import DEFAULT_ORIGIN, NoteSigner, sign_checkpoint
+from service.audit.note import Checkpoint as TreeHead
 from service.audit.signing import CheckpointSigner
 from service.audit.tables import AuditCheckpointRow, AuditEntryRow
 from service.clock import Clock, SystemClock
@@ -130,7 +134,20 @@ def _to_checkpoint(row: AuditCheckpointRow) -> Checkpoint:
         signed_at=as_utc(row.signed_at),
         key_id=row.key_id,
         signature=signature,
+        root_hash=row.root_hash,
+        note=row.note,
     )
+
+
+@dataclass(frozen=True)
+class InclusionProof:
+    """What an offline verifier needs to check a receipt: the entry (its body is the leaf,
+    its prev_hash lets the receipt's entry_hash be recomputed) and the audit path."""
+
+    entry: ChainEntry
+    leaf_index: int
+    tree_size: int
+    path: list[bytes]
 
 
 class AuditReader:
@@ -188,6 +205,38 @@ class AuditReader:
         row = session.exec(statement).first()
         return _to_checkpoint(row) if row is not None else None
 
+    def checkpoint_at(self, session: Session, size: int) -> Checkpoint | None:
+        row = session.get(AuditCheckpointRow, size)
+        return _to_checkpoint(row) if row is not None else None
+
+    def tree_root(self, session: Session | Connection, size: int) -> bytes:
+        """The stored tree's root at ``size`` (at most the log's length): O(log n) rows."""
+        return tree.root_at(_connection(session), size)
+
+    def stored_subtrees(
+        self, session: Session, ranges: Sequence[tuple[int, int, int]]
+    ) -> dict[tuple[int, int], bytes]:
+        """The stored subtrees in each (level, first node, last node) range."""
+        return tree.read_ranges(_connection(session), ranges)
+
+    def inclusion(self, session: Session, *, seq: int, tree_size: int) -> InclusionProof | None:
+        """The proof that entry ``seq`` is leaf ``seq - 1`` of the tree of ``tree_size``
+        leaves; None when the log holds no such entry. ValueError unless 1 <= seq <=
+        tree_size; the caller checks tree_size against the log's length."""
+        index = leaf_index(seq)
+        if seq > tree_size:
+            raise ValueError("seq lies beyond tree_size")
+        found = self.entries(session, after_seq=seq - 1, limit=1)
+        if not found or found[0].seq != seq:
+            return None
+        entry = found[0]
+        path = tree.inclusion_proof(_connection(session), index=index, tree_size=tree_size)
+        return InclusionProof(entry=entry, leaf_index=index, tree_size=tree_size, path=path)
+
+    def consistency(self, session: Session, *, first: int, second: int) -> list[bytes]:
+        """PROOF(first, second): ValueError unless 0 < first <= second."""
+        return tree.consistency_proof(_connection(session), first=first, second=second)
+
 
 class AuditLog(AuditReader):
     """Appends entries and signs checkpoints, by count and by real time.
@@ -205,15 +254,20 @@ class AuditLog(AuditReader):
         checkpoint_every: int = DEFAULT_CHECKPOINT_EVERY,
         checkpoint_max_age: timedelta = DEFAULT_CHECKPOINT_MAX_AGE,
         wall_clock: Clock | None = None,
+        origin: str = DEFAULT_ORIGIN,
     ) -> None:
         if checkpoint_every < 1:
             raise ValueError("checkpoint_every must be at least 1")
         if checkpoint_max_age <= timedelta(0):
             raise ValueError("checkpoint_max_age must be positive")
         self._signer = signer
+        # The same key signs the tlog-checkpoint note, under the log's origin as key name.
+        self._note_signer = NoteSigner(origin, signer.private_key)
+        self.origin = origin
         self._checkpoint_every = checkpoint_every
         self._checkpoint_max_age = checkpoint_max_age
         self._wall_clock = wall_clock or SystemClock()
+        self._last_range: tuple[int, str, CompactRange] | None = None
 
     def append(
         self,
@@ -255,10 +309,12 @@ class AuditLog(AuditReader):
             return []
         connection = _connection(session)
         seq, digest = self._head(connection)
+        merkle_range = self._compact_range(connection, seq, digest)
         every = self._checkpoint_every
         rows: list[tuple[Any, ...]] = []
+        subtrees: list[Subtree] = []
         receipts: list[Receipt] = []
-        due: list[tuple[int, str]] = []
+        due: list[tuple[int, str, bytes]] = []
         # A group commit's entries share one instant: format it once, not once per entry.
         instant: datetime | None = None
         instant_text = ""
@@ -286,13 +342,15 @@ class AuditLog(AuditReader):
             )
             digest = entry_hash(prev_hash, body)
             rows.append((seq, prev_hash, digest, entry.kind, entry.subject, body, stored_instant))
+            subtrees += merkle_range.append(leaf_hash(body.encode("utf-8")))
             receipts.append(Receipt(seq=seq, entry_hash=digest))
             if seq % every == 0:
-                due.append((seq, digest))
+                due.append((seq, digest, merkle_range.root()))
         # Executed now: the next head read in this transaction sees these rows.
         insert_rows(connection, _ENTRIES, _ENTRY_COLUMNS, rows)
-        for size, head_hash in due:
-            self._write_checkpoint(connection, size=size, head_hash=head_hash)
+        self._store_tree(connection, seq, digest, merkle_range, subtrees)
+        for size, head_hash, root in due:
+            self._write_checkpoint(connection, size=size, head_hash=head_hash, root=root)
         return receipts
 
     def checkpoint_if_due(
@@ -318,7 +376,31 @@ class AuditLog(AuditReader):
             age = self._wall_clock.now() - latest.signed_at
             if -self._checkpoint_max_age <= age < self._checkpoint_max_age - ahead:
                 return None
-        return self._write_checkpoint(session, size=head_seq, head_hash=head_hash)
+        root = self.tree_root(session, head_seq)
+        return self._write_checkpoint(session, size=head_seq, head_hash=head_hash, root=root)
+
+    def _compact_range(self, connection: Connection, seq: int, digest: str) -> CompactRange:
+        """The tree's compact range at the head (seq, digest): the one this log left after its
+        last append when the head is still that append's, else one SELECT of the stored
+        subtrees. Sound across rollbacks, processes and databases alike: an entry_hash
+        commits to every body before it, and the tree is a function of the bodies."""
+        last = self._last_range
+        if last is not None and last[0] == seq and last[1] == digest:
+            return last[2].copy()
+        return tree.compact_range(connection, seq)
+
+    def _store_tree(
+        self,
+        connection: Connection,
+        seq: int,
+        digest: str,
+        merkle_range: CompactRange,
+        subtrees: Sequence[Subtree],
+    ) -> None:
+        """Insert the subtrees this append completed, and keep its range for the next append
+        (used only if that one finds this head, i.e. this transaction committed)."""
+        tree.store_subtrees(connection, subtrees)
+        self._last_range = (seq, digest, merkle_range)
 
     def lock_chain(self, session: Session | Connection) -> None:
         """Queue behind every other writer of the chain until this transaction ends.
@@ -350,11 +432,14 @@ class AuditLog(AuditReader):
         return int(seq), str(digest)
 
     def _write_checkpoint(
-        self, session: Session | Connection, *, size: int, head_hash: str
+        self, session: Session | Connection, *, size: int, head_hash: str, root: bytes
     ) -> Checkpoint:
+        """Sign the head two ways: the chain's JSON message (size, head hash, time, key id)
+        and the tree's C2SP tlog-checkpoint note (origin, size, root)."""
         signed_at = self._wall_clock.now().astimezone(UTC)
         key_id = self._signer.key_id
         signature = self._signer.sign(checkpoint_message(size, head_hash, signed_at, key_id))
+        note = sign_checkpoint(TreeHead(self.origin, size, root), self._note_signer)
         _connection(session).execute(
             _INSERT_CHECKPOINT,
             {
@@ -363,6 +448,8 @@ class AuditLog(AuditReader):
                 "signed_at": signed_at,
                 "key_id": key_id,
                 "signature": signature.hex(),
+                "root_hash": root.hex(),
+                "note": note,
             },
         )
         return Checkpoint(
@@ -371,4 +458,6 @@ class AuditLog(AuditReader):
             signed_at=signed_at,
             key_id=key_id,
             signature=signature,
+            root_hash=root.hex(),
+            note=note,
         )

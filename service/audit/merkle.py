@@ -36,7 +36,7 @@ size or hash an untrusted server may send.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Protocol
 
 HASH_SIZE = 32
@@ -103,6 +103,14 @@ class CompactRange:
     def size(self) -> int:
         return self._size
 
+    def copy(self) -> CompactRange:
+        """An independent range of the same tree (appends to one do not touch the other)."""
+        twin = CompactRange()
+        twin._size = self._size
+        twin._hashes = list(self._hashes)
+        twin._root = self._root
+        return twin
+
     @property
     def hashes(self) -> tuple[bytes, ...]:
         """The subtree roots, largest (leftmost) first: one per set bit of ``size``."""
@@ -149,6 +157,14 @@ def _fold(hashes: Sequence[bytes]) -> bytes:
     for left in reversed(hashes[:-1]):
         root = node_hash(left, root)
     return root
+
+
+def frontier(size: int) -> list[tuple[int, int]]:
+    """The (level, index) of the perfect subtrees, largest first, whose roots make up the
+    compact range of a tree of ``size`` leaves: all an append needs to read."""
+    if size < 0:
+        raise ValueError("a tree size is not negative")
+    return _frontier(size)
 
 
 def _frontier(size: int, start: int = 0) -> list[tuple[int, int]]:
@@ -343,3 +359,38 @@ class MemorySubtreeHashes:
         if index >= len(row):
             raise LookupError(f"no subtree ({level}, {index})")
         return row[index]
+
+
+class FetchedSubtrees:
+    """Subtree hashes fetched ahead (from the database), keyed by (level, index)."""
+
+    def __init__(self, hashes: Mapping[tuple[int, int], bytes]) -> None:
+        self._hashes = hashes
+
+    def hash_of(self, level: int, index: int) -> bytes:
+        try:
+            return self._hashes[(level, index)]
+        except KeyError:
+            raise LookupError(f"no subtree ({level}, {index})") from None
+
+
+class _Recorder:
+    """Answers every question with a placeholder hash and remembers the question."""
+
+    def __init__(self) -> None:
+        self.asked: dict[tuple[int, int], None] = {}
+
+    def hash_of(self, level: int, index: int) -> bytes:
+        self.asked[(level, index)] = None
+        return EMPTY_ROOT
+
+
+def subtrees_read(compute: Callable[[SubtreeHashes], object]) -> list[tuple[int, int]]:
+    """Every (level, index) that ``compute`` reads, in order of first reading.
+
+    Which subtrees a proof or a root reads depends only on sizes and indexes, never on the
+    hashes, so a dry run names them all and the database fetches them in one query.
+    """
+    recorder = _Recorder()
+    compute(recorder)
+    return list(recorder.asked)

@@ -35,6 +35,9 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from service.audit.merkle import HASH_SIZE
 from service.audit.signing import load_signing_key
 
+# The audit log's origin line (and the key name its checkpoints are signed under), unless
+# VOTER_AUDIT_LOG_ORIGIN names another: a schema-less URL prefix, as C2SP recommends.
+DEFAULT_ORIGIN = "voters.election.kz/audit/v1"
 MAX_NOTE_BYTES = 1_000_000
 MAX_SIGNATURES = 100  # what sumdb/note accepts; the spec asks verifiers for at least 16
 ED25519 = 0x01  # the signature type byte of Ed25519 note signatures
@@ -207,6 +210,22 @@ class NoteSigner:
         if signer.key_id != int(hex_id, 16):
             raise ValueError("the key id does not match the key name and key")
         return signer
+
+    @classmethod
+    def generate(cls, name: str) -> NoteSigner:
+        """A new key under ``name`` (a witness's, for ``voterctl witness keygen``)."""
+        return cls(name, Ed25519PrivateKey.generate())
+
+    def skey(self) -> str:
+        """The ``PRIVATE+KEY+...`` form ``from_skey`` reads (Go's note.GenerateKey's): a
+        secret, to be kept in a file only its owner reads."""
+        seed = self._key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        encoded = _b64encode(bytes([ED25519]) + seed)
+        return f"{_SIGNER_KEY_PREFIX}{self.name}+{self.key_id:08x}+{encoded}"
 
     def sign(self, text: str) -> NoteSignature:
         return NoteSignature(self.name, self.key_id, self._key.sign(text.encode("utf-8")))

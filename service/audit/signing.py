@@ -52,6 +52,11 @@ class CheckpointSigner:
             .decode("ascii")
         )
 
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        """The key itself, for the note signer that signs tlog-checkpoint notes with it."""
+        return self._key
+
     def sign(self, message: bytes) -> bytes:
         return self._key.sign(message)
 
@@ -68,6 +73,10 @@ class CheckpointVerifier:
             raise ValueError("the audit verification key must be an Ed25519 public key")
         self._key = key
         self.key_id = _key_id(key)
+
+    @property
+    def public_key(self) -> Ed25519PublicKey:
+        return self._key
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         try:

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Integer,
+    LargeBinary,
     Text,
 )
 from sqlmodel import Field, SQLModel
@@ -47,3 +48,43 @@ class AuditCheckpointRow(SQLModel, table=True):
     signed_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     key_id: str = Field(max_length=16)
     signature: str = Field(max_length=128)
+    # Since migration 0008: the RFC 9162 root at ``size`` (hex) and the C2SP tlog-checkpoint
+    # note signed with the same key. NULL on checkpoints signed before the tree existed.
+    root_hash: str | None = Field(default=None, max_length=64)
+    note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+
+class AuditTreeRow(SQLModel, table=True):
+    """One perfect subtree of the Merkle tree over the entries' bodies (``merkle.py``): the
+    ``2**level`` leaves from leaf ``node * 2**level``. Written with the entries it completes,
+    never changed: about two rows per entry."""
+
+    __tablename__ = "audit_tree"
+    __table_args__ = {"sqlite_with_rowid": False}
+
+    level: int = Field(sa_column=Column(Integer, primary_key=True, autoincrement=False))
+    node: int = Field(sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=False))
+    hash: bytes = Field(sa_column=Column(LargeBinary(32), nullable=False))
+
+
+class AuditWitnessRow(SQLModel, table=True):
+    """An observer's registered key (SPEC §17): its C2SP vkey, who registered it and when."""
+
+    __tablename__ = "audit_witnesses"
+
+    name: str = Field(primary_key=True, max_length=200)
+    vkey: str = Field(max_length=400)
+    registered_by: str = Field(max_length=200)
+    registered_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    audit_seq: int = Field(sa_column=Column(SEQ_TYPE, nullable=False))
+
+
+class AuditCosignatureRow(SQLModel, table=True):
+    """A registered witness's signature line over the checkpoint note of ``size``."""
+
+    __tablename__ = "audit_cosignatures"
+
+    size: int = Field(sa_column=Column(SEQ_TYPE, primary_key=True, autoincrement=False))
+    witness: str = Field(primary_key=True, max_length=200)
+    line: str = Field(max_length=600)
+    cosigned_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))

@@ -114,13 +114,19 @@ def driver_value(connection: Connection, column: Column[Any], value: Any) -> Any
     return processor(value) if processor is not None else value
 
 
+def placeholder(paramstyle: str) -> str:
+    """The placeholder of a bound value in driver-level SQL (``exec_driver_sql``)."""
+    if paramstyle not in _PLACEHOLDERS:
+        raise NotImplementedError(f"no driver-level SQL for the {paramstyle} paramstyle")
+    return _PLACEHOLDERS[paramstyle]
+
+
 @cache
 def _insert_statement(paramstyle: str, table: Table, columns: tuple[str, ...]) -> str:
-    if paramstyle not in _PLACEHOLDERS:
-        raise NotImplementedError(f"no driver-level INSERT for the {paramstyle} paramstyle")
+    mark = placeholder(paramstyle)
     unknown = set(columns) - set(table.columns.keys())
     if unknown:
         raise ValueError(f"{table.name} has no columns {sorted(unknown)}")
-    marks = ", ".join([_PLACEHOLDERS[paramstyle]] * len(columns))
+    marks = ", ".join([mark] * len(columns))
     # Names from the Table itself (checked above), every value bound: nothing to inject.
     return f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608

@@ -11,6 +11,8 @@ class Role(StrEnum):
     COMMISSION = "commission"
     OPERATOR = "operator"
     AUDITOR = "auditor"
+    # An observer's cosigner (SPEC §17): reads checkpoints and proofs, posts cosignatures.
+    WITNESS = "witness"
 
 
 @dataclass(frozen=True)

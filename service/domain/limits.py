@@ -43,6 +43,8 @@ ROLE_LIMITS: Mapping[Role, RoleLimits] = {
     Role.COMMISSION: RoleLimits(per_minute=10, hold_after_voters=100),
     Role.OPERATOR: RoleLimits(per_minute=30, hold_after_voters=200),
     Role.AUDITOR: RoleLimits(per_minute=120, hold_after_voters=100),
+    # A cosigner polls a checkpoint and a proof a minute, and never names a voter.
+    Role.WITNESS: RoleLimits(per_minute=60, hold_after_voters=1),
 }
 
 

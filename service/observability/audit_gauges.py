@@ -18,32 +18,38 @@ from prometheus_client.registry import Collector
 from sqlalchemy.exc import SQLAlchemyError
 
 from service.audit.log import AuditReader
+from service.audit.witnesses import newest_witnessed
 from service.clock import Clock
 from service.db.engine import Database, read_session
 from service.logs import get_logger
 
 CHECKPOINT_AGE = "voter_audit_checkpoint_age_seconds"
 CHAIN_LENGTH = "voter_audit_chain_length"
+WITNESSED_AGE = "voter_audit_witnessed_checkpoint_age_seconds"
 
 _log = get_logger("service.observability")
 
 
 class AuditLogCollector(Collector):
-    def __init__(self, *, database: Database, reader: AuditReader, wall_clock: Clock) -> None:
+    def __init__(
+        self, *, database: Database, reader: AuditReader, wall_clock: Clock, witness_quorum: int = 1
+    ) -> None:
         self._database = database
         self._reader = reader
         self._wall_clock = wall_clock
+        self._quorum = witness_quorum
 
     def describe(self) -> Iterator[GaugeMetricFamily]:
         # Names only, so registering the collector does not touch the database.
         yield from self._families()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        age, length = self._families()
+        age, length, witnessed_age = self._families()
         try:
             with read_session(self._database) as session:
                 latest = self._reader.latest_checkpoint(session)
                 length.add_metric([], self._reader.chain_length(session))
+                witnessed = newest_witnessed(session, quorum=self._quorum)
         except SQLAlchemyError as exc:
             # A scrape must still show the HTTP and runtime metrics; /readyz reports the
             # database, and a missing series is what an absent() alert looks for.
@@ -52,15 +58,24 @@ class AuditLogCollector(Collector):
         if latest is not None:
             # No sample before the first checkpoint: an age of "never" has no number.
             age.add_metric([], (self._wall_clock.now() - latest.signed_at).total_seconds())
+        if witnessed is not None:
+            # Grows while observers' cosigners are down or refuse: what an alert watches.
+            seconds = (self._wall_clock.now() - witnessed.signed_at).total_seconds()
+            witnessed_age.add_metric([], seconds)
         yield age
         yield length
+        yield witnessed_age
 
     @staticmethod
-    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily, GaugeMetricFamily]:
         return (
             GaugeMetricFamily(
                 CHECKPOINT_AGE,
                 "Seconds since the newest signed audit checkpoint, in real time.",
             ),
             GaugeMetricFamily(CHAIN_LENGTH, "Entries in the audit hash chain (its head seq)."),
+            GaugeMetricFamily(
+                WITNESSED_AGE,
+                "Seconds since the newest checkpoint the witness quorum cosigned was signed.",
+            ),
         )

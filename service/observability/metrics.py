@@ -261,12 +261,22 @@ class Metrics:
         self.audit_append_duration.observe(seconds)
 
     def watch_audit_log(
-        self, *, database: Database, reader: AuditReader, wall_clock: Clock
+        self,
+        *,
+        database: Database,
+        reader: AuditReader,
+        wall_clock: Clock,
+        witness_quorum: int = 1,
     ) -> None:
         """Export the checkpoint age (by ``wall_clock``, real time) and chain length, read
         from ``database`` at each scrape."""
         self.registry.register(
-            AuditLogCollector(database=database, reader=reader, wall_clock=wall_clock)
+            AuditLogCollector(
+                database=database,
+                reader=reader,
+                wall_clock=wall_clock,
+                witness_quorum=witness_quorum,
+            )
         )
 
     def watch_upstream_guards(self, guards: Iterable[UpstreamGuard]) -> None:

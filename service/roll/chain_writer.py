@@ -6,8 +6,9 @@ the seq it is expected to take; the writer then only checks that the chain's hea
 the bodies expect it, links the hashes and inserts (COPY on PostgreSQL). If another writer
 appended in between, nothing is written and the caller falls back to ``append_many``.
 
-The head is read, locked and checkpointed exactly as ``AuditLog`` does it (this class reuses
-its ``_head`` and ``_write_checkpoint``), so both paths append to one linear chain.
+The head is read, locked and checkpointed and the Merkle tree grown exactly as ``AuditLog`` does
+it (this class reuses its ``_head``, ``_compact_range``, ``_store_tree`` and
+``_write_checkpoint``), so both paths append to one linear chain and one tree.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from sqlalchemy import insert
 from sqlmodel import Session
 
 from service.audit.log import AuditLog
+from service.audit.merkle import Subtree, leaf_hash
 from service.audit.tables import AuditEntryRow
 
 _PSEUDONYM = re.compile(r"v1:[0-9a-f]{64}")
@@ -62,13 +64,16 @@ class RollAuditLog(AuditLog):
         head_seq, head_hash = self._head(session)
         if head_seq + 1 != first_seq:
             return None
+        connection = session.connection()
+        merkle_range = self._compact_range(connection, head_seq, head_hash)
+        subtrees: list[Subtree] = []
         recorded_utc = recorded_at.astimezone(dt.UTC)
         sha256 = hashlib.sha256
         previous = bytes.fromhex(head_hash)
         previous_hex = head_hash
         seq = first_seq
         rows: list[tuple[Any, ...]] = []
-        due: list[tuple[int, str]] = []
+        due: list[tuple[int, str, bytes]] = []
         every = self._checkpoint_every
         for subject, body in zip(subjects, bodies, strict=True):
             if f'"seq":{seq},' not in body:
@@ -76,13 +81,15 @@ class RollAuditLog(AuditLog):
             digest = sha256(previous + body.encode("utf-8")).digest()
             digest_hex = digest.hex()
             rows.append((seq, previous_hex, digest_hex, kind, subject, body, recorded_utc))
+            subtrees += merkle_range.append(leaf_hash(body.encode("utf-8")))
             if seq % every == 0:
-                due.append((seq, digest_hex))
+                due.append((seq, digest_hex, merkle_range.root()))
             previous, previous_hex = digest, digest_hex
             seq += 1
         self._insert(session, rows)
-        for size, digest_hex in due:
-            self._write_checkpoint(session, size=size, head_hash=digest_hex)
+        self._store_tree(connection, seq - 1, previous_hex, merkle_range, subtrees)
+        for size, digest_hex, root in due:
+            self._write_checkpoint(session, size=size, head_hash=digest_hex, root=root)
         return Appended(first_seq=first_seq, last_seq=seq - 1, head_hash=previous_hex)
 
     @staticmethod

@@ -20,6 +20,7 @@ from service.domain.caller import Role
 from tests.support import ELECTION_ID, PEOPLE, Keys, token
 
 EGOV, COMMISSION, OPERATOR, AUDITOR = Role.EGOV, Role.COMMISSION, Role.OPERATOR, Role.AUDITOR
+WITNESS = Role.WITNESS
 EVERYONE = frozenset(Role)
 UNKNOWN_ID = str(uuid.UUID(int=1))
 VOTER = PEOPLE["eligible_permanent"]["iin"]
@@ -147,7 +148,16 @@ MATRIX: dict[str, Operation] = {
     "listElections": Operation("GET", "/v1/elections", EVERYONE),
     "getElection": Operation("GET", f"/v1/elections/{ELECTION_ID}", EVERYONE),
     "listAuditEntries": Operation("GET", "/v1/audit/entries", frozenset({AUDITOR})),
-    "getAuditCheckpoint": Operation("GET", "/v1/audit/checkpoint", frozenset({AUDITOR})),
+    "getAuditCheckpoint": Operation("GET", "/v1/audit/checkpoint", frozenset({AUDITOR, WITNESS})),
+    "getAuditInclusionProof": Operation(
+        "GET", "/v1/audit/proofs/inclusion?seq=1&tree_size=1", frozenset({AUDITOR, WITNESS})
+    ),
+    "getAuditConsistencyProof": Operation(
+        "GET", "/v1/audit/proofs/consistency?first=1&second=1", frozenset({AUDITOR, WITNESS})
+    ),
+    "addAuditCosignature": Operation(
+        "POST", "/v1/audit/cosignatures", frozenset({WITNESS}), {"note": "o\n1\nx\n\n"}
+    ),
 }
 PUBLIC = {"healthz", "readyz", "metrics", "getElectionStatistics", "getElectionStatisticsCsv"}
 

@@ -480,6 +480,20 @@ PLACEMENTS: dict[str, Placement] = {
         _AUDITOR,
         params={"after_seq": f"x{i}", "limit": i},
     ),
+    "audit.cosignature": lambda i: Probe(
+        "POST /v1/audit/cosignatures",
+        "POST",
+        "/v1/audit/cosignatures",
+        (Role.WITNESS,),
+        {"note": f"voters.example/audit/v1\n{i}\nAAAA\n\n— w {i}\n"},
+    ),
+    "audit.checkpoint_witnessed": lambda i: Probe(
+        "GET /v1/audit/checkpoint",
+        "GET",
+        "/v1/audit/checkpoint",
+        (Role.WITNESS,),
+        params={"witnessed": i},
+    ),
     "audit.checkpoint": lambda i: Probe(
         "GET /v1/audit/checkpoint", "GET", "/v1/audit/checkpoint", _AUDITOR, params={"iin": i}
     ),
@@ -493,6 +507,20 @@ PLACEMENTS: dict[str, Placement] = {
         "GET /v1/elections/{election_id}/statistics.csv",
         "GET",
         f"/v1/elections/{i}/statistics.csv",
+    ),
+    "audit.inclusion": lambda i: Probe(
+        "GET /v1/audit/proofs/inclusion",
+        "GET",
+        "/v1/audit/proofs/inclusion",
+        _AUDITOR,
+        params={"seq": f"x{i}", "tree_size": i},
+    ),
+    "audit.consistency": lambda i: Probe(
+        "GET /v1/audit/proofs/consistency",
+        "GET",
+        "/v1/audit/proofs/consistency",
+        _AUDITOR,
+        params={"first": i, "second": f"{i}x"},
     ),
     "healthz": lambda i: Probe("GET /healthz", "GET", "/healthz", params={"iin": i}),
     "readyz": lambda i: Probe("GET /readyz", "GET", "/readyz", params={"iin": i}),

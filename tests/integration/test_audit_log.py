@@ -31,6 +31,7 @@ from service.audit.chain import (
 )
 from service.audit.export import export_log
 from service.audit.log import AuditLog, NewEntry, Receipt
+from service.audit.note import DEFAULT_ORIGIN, NoteSigner, parse_note, sign_note
 from service.audit.pseudonym import pseudonymise
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
 from service.audit.verify import verify_database, verify_export
@@ -711,6 +712,9 @@ def test_an_export_re_signed_with_another_key_fails_despite_naming_that_key_in_i
             line["key_id"] = forger.key_id
             message = checkpoint_message(line["size"], line["head_hash"], signed_at, forger.key_id)
             line["signature"] = forger.sign(message).hex()
+            # And the tlog-checkpoint note, under the same origin.
+            text = parse_note(line["note"]).text
+            line["note"] = sign_note(text, NoteSigner(DEFAULT_ORIGIN, forger.private_key))
     exported.write_text("".join(json.dumps(line) + "\n" for line in lines), encoding="utf-8")
 
     assert verify_export(exported, verifier=CheckpointVerifier(forger.public_key_pem)).ok

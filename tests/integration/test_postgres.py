@@ -74,6 +74,9 @@ def _append(url: str, keys: Keys, count: int) -> None:
         "TRUNCATE audit_entries",
         "UPDATE audit_checkpoints SET head_hash = 'x'",
         "DELETE FROM audit_checkpoints",
+        "UPDATE audit_tree SET hash = hash WHERE level = 0",
+        "DELETE FROM audit_tree",
+        "TRUNCATE audit_tree",
     ],
 )
 def test_application_role_may_not_change_the_audit_log(
@@ -95,6 +98,9 @@ def test_application_role_may_not_change_the_audit_log(
         "TRUNCATE audit_entries CASCADE",
         "UPDATE audit_checkpoints SET head_hash = 'x'",
         "TRUNCATE audit_checkpoints",
+        "UPDATE audit_tree SET hash = hash WHERE level = 0",
+        "DELETE FROM audit_tree WHERE level = 0",
+        "TRUNCATE audit_tree",
     ],
 )
 def test_even_the_schema_owner_meets_the_append_only_trigger(

@@ -1,10 +1,10 @@
 """service/audit/merkle.py against an independent reference, published vectors and forgeries.
 
-The reference below is written from RFC 9162's recursive definitions (MTH of §2.1.1, PATH of
-§2.1.3.1, PROOF and SUBPROOF of §2.1.4.1) as straight recursion over the leaf list, with its own
-hashing; it shares nothing with the service's iterative code but the RFC. Its verifiers undo the
-same recursions, so a proof the service makes must (a) equal the reference's byte for byte,
-(b) verify with the reference and (c) verify with the service's RFC §2.1.3.2 / §2.1.4.2 code.
+The reference (tests/merkle_reference.py) is written from RFC 9162's recursive definitions
+as straight recursion over the leaf list, with its own hashing; it shares nothing with the
+service's iterative code but the RFC. Its verifiers undo the same recursions, so a proof the
+service makes must (a) equal the reference's byte for byte, (b) verify with the reference and
+(c) verify with the service's RFC §2.1.3.2 / §2.1.4.2 code.
 """
 
 from __future__ import annotations
@@ -35,112 +35,15 @@ from service.audit.merkle import (
     verify_consistency,
     verify_inclusion,
 )
+from tests.merkle_reference import (
+    Reference,
+    reference_root_from_path,
+    reference_verifies_consistency,
+)
 
 VECTORS = Path(__file__).parent / "vectors" / "transparency_dev_merkle_probes.json"
 MAX_SIZE = 1000
 EXHAUSTIVE_SIZE = 64
-
-
-# --- the reference: RFC 9162 read literally --------------------------------------------------
-
-
-def _sha256(data: bytes) -> bytes:
-    return hashlib.sha256(data).digest()
-
-
-def _largest_power_of_two_below(n: int) -> int:
-    k = 1
-    while k * 2 < n:
-        k *= 2
-    return k
-
-
-class Reference:
-    """MTH, PATH and PROOF over D[0:n] of one leaf list; subtree roots cached by range."""
-
-    def __init__(self, entries: list[bytes]) -> None:
-        self.entries = entries
-
-    @cache  # noqa: B019 - one instance per test tree, dropped with it
-    def mth(self, start: int, end: int) -> bytes:
-        n = end - start
-        if n == 0:
-            return _sha256(b"")
-        if n == 1:
-            return _sha256(b"\x00" + self.entries[start])
-        k = _largest_power_of_two_below(n)
-        return _sha256(b"\x01" + self.mth(start, start + k) + self.mth(start + k, end))
-
-    def path(self, m: int, start: int, end: int) -> list[bytes]:
-        n = end - start
-        if n == 1:
-            return []
-        k = _largest_power_of_two_below(n)
-        if m < k:
-            return [*self.path(m, start, start + k), self.mth(start + k, end)]
-        return [*self.path(m - k, start + k, end), self.mth(start, start + k)]
-
-    def subproof(self, m: int, start: int, end: int, b: bool) -> list[bytes]:
-        n = end - start
-        if m == n:
-            return [] if b else [self.mth(start, end)]
-        k = _largest_power_of_two_below(n)
-        if m <= k:
-            return [*self.subproof(m, start, start + k, b), self.mth(start + k, end)]
-        return [*self.subproof(m - k, start + k, end, False), self.mth(start, start + k)]
-
-    def root(self, n: int) -> bytes:
-        return self.mth(0, n)
-
-    def inclusion(self, m: int, n: int) -> list[bytes]:
-        return self.path(m, 0, n)
-
-    def consistency(self, m: int, n: int) -> list[bytes]:
-        return self.subproof(m, 0, n, True)
-
-
-def reference_root_from_path(leaf: bytes, m: int, n: int, path: list[bytes]) -> bytes | None:
-    """Undo PATH: the root ``path`` implies for ``leaf`` at m of n, None if it cannot fit."""
-    if n == 1:
-        return leaf if not path else None
-    if not path:
-        return None
-    k = _largest_power_of_two_below(n)
-    *inner, last = path
-    if m < k:
-        left = reference_root_from_path(leaf, m, k, inner)
-        return None if left is None else _sha256(b"\x01" + left + last)
-    right = reference_root_from_path(leaf, m - k, n - k, inner)
-    return None if right is None else _sha256(b"\x01" + last + right)
-
-
-def reference_roots_from_proof(
-    m: int, n: int, proof: list[bytes], b: bool, first_root: bytes
-) -> tuple[bytes, bytes] | None:
-    """Undo SUBPROOF: the (old, new) roots of D[0:m] within D[0:n] that ``proof`` implies."""
-    if m == n:
-        if b:
-            return (first_root, first_root) if not proof else None
-        return (proof[0], proof[0]) if len(proof) == 1 else None
-    if not proof:
-        return None
-    k = _largest_power_of_two_below(n)
-    *inner, last = proof
-    if m <= k:
-        roots = reference_roots_from_proof(m, k, inner, b, first_root)
-        return None if roots is None else (roots[0], _sha256(b"\x01" + roots[1] + last))
-    roots = reference_roots_from_proof(m - k, n - k, inner, False, first_root)
-    if roots is None:
-        return None
-    old, new = roots
-    return _sha256(b"\x01" + last + old), _sha256(b"\x01" + last + new)
-
-
-def reference_verifies_consistency(
-    m: int, n: int, proof: list[bytes], first_root: bytes, second_root: bytes
-) -> bool:
-    roots = reference_roots_from_proof(m, n, proof, True, first_root)
-    return roots == (first_root, second_root)
 
 
 # --- trees under test ------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -36,7 +36,7 @@ from service.audit.note import (
     verify_note,
 )
 from service.audit.signing import generate_signing_key
-from tests.unit.test_merkle import Reference, reference_root_from_path
+from tests.merkle_reference import Reference, independent_open_note, reference_root_from_path
 
 # golang.org/x/mod sumdb/note/note_test.go (commit fe2ec04f7c3c3aa6fad97631aafcff6e49e2d1db):
 # TestNewVerifier, TestSign, TestOpen.
@@ -188,25 +188,6 @@ def test_a_text_with_blank_lines_of_its_own_ends_at_the_last_blank_line() -> Non
     assert verify_note(note, [peter()]).text == text
 
 
-def _independent_open(note: str, vkey: str) -> list[str]:
-    """c2sp.org/signed-note and tlog-checkpoint read literally, sharing no code with note.py:
-    the checkpoint's lines if ``vkey`` signed it; InvalidSignature if its signature fails."""
-    name, hex_id, key_b64 = vkey.split("+", 2)
-    key = base64.b64decode(key_b64)
-    assert len(key) == 33
-    assert key[0] == 1
-    assert hashlib.sha256(name.encode() + b"\n" + key).digest()[:4].hex() == hex_id
-    text, _, signatures = note.rpartition("\n\n")
-    for line in signatures.splitlines():
-        dash, signer, signature_b64 = line.split(" ")
-        raw = base64.b64decode(signature_b64)
-        if dash == "\u2014" and signer == name and raw[:4].hex() == hex_id:
-            public_key = Ed25519PublicKey.from_public_bytes(key[1:])
-            public_key.verify(raw[4:], (text + "\n").encode())
-            return text.split("\n")
-    raise AssertionError("no signature by the key")
-
-
 def test_a_service_checkpoint_and_an_inclusion_proof_check_out_with_independent_code() -> None:
     """The issue's interoperability proof: nothing of note.py or merkle.py's verification."""
     signer = NoteSigner.from_pem(ORIGIN, generate_signing_key())
@@ -216,7 +197,7 @@ def test_a_service_checkpoint_and_an_inclusion_proof_check_out_with_independent_
         sign_checkpoint(Checkpoint(ORIGIN, tree.size, tree.root()), signer),
         NoteSigner.from_skey(KNOWN1_SKEY),
     )
-    origin, size, root_b64 = _independent_open(note, str(signer.verifier_key))
+    origin, size, root_b64 = independent_open_note(note, str(signer.verifier_key))
     assert (origin, size) == (ORIGIN, "21")
     reference = Reference(entries)
     assert base64.b64decode(root_b64) == reference.root(21)
@@ -225,7 +206,7 @@ def test_a_service_checkpoint_and_an_inclusion_proof_check_out_with_independent_
         leaf = hashlib.sha256(b"\x00" + entries[index]).digest()
         assert reference_root_from_path(leaf, index, 21, proof) == base64.b64decode(root_b64)
     with pytest.raises(InvalidSignature):
-        _independent_open(note.replace("\n21\n", "\n22\n"), str(signer.verifier_key))
+        independent_open_note(note.replace("\n21\n", "\n22\n"), str(signer.verifier_key))
 
 
 def test_cosigning_again_with_the_same_key_replaces_the_old_signature_line() -> None:

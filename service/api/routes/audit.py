@@ -7,11 +7,29 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from service.api.bodies import JsonBodyRoute
-from service.api.deps import AuditorDep, AuditReadingDep, CheckpointKeyDep
-from service.api.schemas import AuditEntryList, AuditEntryOut, CheckpointOut
+from service.api.deps import (
+    AuditorDep,
+    AuditReadingDep,
+    AuditWitnessingDep,
+    CheckpointKeyDep,
+    LogCheckerDep,
+    WitnessDep,
+)
+from service.api.schemas import (
+    AuditEntryList,
+    AuditEntryOut,
+    CheckpointOut,
+    ConsistencyProofOut,
+    CosignatureOut,
+    CosignatureRequest,
+    InclusionProofOut,
+)
 from service.errors import NotFound
+from service.usecases.context import actor_of
 
 router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=JsonBodyRoute)
+# Seqs and tree sizes: what a JSON number holds exactly, as for after_seq.
+TreeSize = Annotated[int, Query(ge=1, le=2**53)]
 
 
 @router.get("/entries", response_model=AuditEntryList)
@@ -33,11 +51,18 @@ async def list_entries(
 
 @router.get("/checkpoint", response_model=CheckpointOut)
 async def latest_checkpoint(
-    _caller: AuditorDep, audit_reading: AuditReadingDep, public_key: CheckpointKeyDep
+    _caller: LogCheckerDep,
+    witnessing: AuditWitnessingDep,
+    public_key: CheckpointKeyDep,
+    witnessed: Annotated[bool, Query()] = False,
 ) -> CheckpointOut:
-    checkpoint = await audit_reading.latest_checkpoint()
-    if checkpoint is None:
+    """The newest checkpoint with its cosignatures; with ``witnessed=true`` the newest one
+    the witness quorum cosigned (each cosignature is itself an audit entry, so the newest
+    checkpoint is often one no witness has seen yet)."""
+    latest = await witnessing.latest(witnessed=witnessed)
+    if latest is None:
         raise NotFound
+    checkpoint = latest.checkpoint
     return CheckpointOut(
         size=checkpoint.size,
         head_hash=checkpoint.head_hash,
@@ -45,4 +70,57 @@ async def latest_checkpoint(
         key_id=checkpoint.key_id,
         signature=checkpoint.signature.hex(),
         public_key=public_key,
+        root_hash=checkpoint.root_hash,
+        note=latest.note,
+        cosigned_by=list(latest.cosigned_by),
+        witnessed=latest.witnessed,
+    )
+
+
+@router.post("/cosignatures", response_model=CosignatureOut)
+async def add_cosignature(
+    body: CosignatureRequest, caller: WitnessDep, witnessing: AuditWitnessingDep
+) -> CosignatureOut:
+    """Keep the registered witnesses' signature lines of a checkpoint note the service signed
+    (``voterctl witness cosign`` posts here after checking consistency)."""
+    done = await witnessing.cosign(body.note, actor=actor_of(caller))
+    return CosignatureOut(
+        size=done.size,
+        cosigned_by=list(done.cosigned_by),
+        added=list(done.added),
+        witnessed=done.witnessed,
+    )
+
+
+@router.get("/proofs/inclusion", response_model=InclusionProofOut)
+async def inclusion_proof(
+    _caller: LogCheckerDep, audit_reading: AuditReadingDep, seq: TreeSize, tree_size: TreeSize
+) -> InclusionProofOut:
+    """RFC 9162 PATH of entry ``seq`` (leaf ``seq - 1``) in the tree of ``tree_size`` leaves,
+    with the entry itself, so that a receipt is checked offline against a signed note."""
+    proof, note = await audit_reading.inclusion(seq=seq, tree_size=tree_size)
+    return InclusionProofOut(
+        seq=proof.entry.seq,
+        leaf_index=proof.leaf_index,
+        tree_size=proof.tree_size,
+        entry_hash=proof.entry.entry_hash,
+        prev_hash=proof.entry.prev_hash,
+        body=proof.entry.body,
+        audit_path=[node.hex() for node in proof.path],
+        checkpoint=note,
+    )
+
+
+@router.get("/proofs/consistency", response_model=ConsistencyProofOut)
+async def consistency_proof(
+    _caller: LogCheckerDep, audit_reading: AuditReadingDep, first: TreeSize, second: TreeSize
+) -> ConsistencyProofOut:
+    """RFC 9162 PROOF that the tree of ``second`` leaves extends that of ``first``."""
+    proof = await audit_reading.consistency(first=first, second=second)
+    return ConsistencyProofOut(
+        first=first,
+        second=second,
+        proof=[node.hex() for node in proof.path],
+        first_checkpoint=proof.first_note,
+        second_checkpoint=proof.second_note,
     )
