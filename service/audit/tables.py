@@ -54,10 +54,17 @@ class AuditCheckpointRow(SQLModel, table=True):
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
 
+# Subtrees of fewer than 2**AUDIT_TREE_LOWEST_LEVEL leaves are not stored: hashed again from
+# the entries' bodies when a proof needs them (at most 3 bodies a node). Storing from level 2
+# writes half a row per entry instead of two: the append's cost is mostly these INSERTs.
+AUDIT_TREE_LOWEST_LEVEL = 2
+
+
 class AuditTreeRow(SQLModel, table=True):
     """One perfect subtree of the Merkle tree over the entries' bodies (``merkle.py``): the
-    ``2**level`` leaves from leaf ``node * 2**level``. Written with the entries it completes,
-    never changed: about two rows per entry."""
+    ``2**level`` leaves from leaf ``node * 2**level``, for every level from
+    ``AUDIT_TREE_LOWEST_LEVEL``. Written with the entries that complete it, never changed:
+    about half a row per entry."""
 
     __tablename__ = "audit_tree"
     __table_args__ = {"sqlite_with_rowid": False}

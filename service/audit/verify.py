@@ -8,8 +8,9 @@ The Merkle tree is checked on the same walk: every body is hashed into a compact
 memory), and once the chain verifies, each checkpoint's tlog-checkpoint note must be signed by
 the trusted key for the log's origin and name the root of the entries up to its size. In the
 database every stored subtree is compared with the one the entries give (a query per few
-thousand entries), the stored tree must give the signed roots, and it must prove each signed
-checkpoint consistent with the one before (RFC 9162 consistency proofs).
+thousand entries; the lowest levels are not stored, see ``tree.py``), the stored tree must give
+the signed roots, and it must prove each signed checkpoint consistent with the one before
+(RFC 9162 consistency proofs).
 Checkpoints signed before the tree existed carry no note and are checked by the chain alone.
 """
 
@@ -27,6 +28,7 @@ from service.audit.log import AuditReader
 from service.audit.merkle import CompactRange, Subtree, leaf_hash, verify_consistency
 from service.audit.note import DEFAULT_ORIGIN, NoteRejected, VerifierKey, open_checkpoint
 from service.audit.signing import CheckpointVerifier
+from service.audit.tree import is_stored
 from service.db.engine import Database, read_session
 
 
@@ -61,7 +63,7 @@ class _TreeTap:
         for entry in entries:
             completed = self.range.append(leaf_hash(entry.body.encode("utf-8")))
             if self._stored is not None and self.first_bad is None:
-                self._pending += completed
+                self._pending += [subtree for subtree in completed if is_stored(subtree)]
                 if len(self._pending) >= 2 * TREE_BATCH:
                     self._compare()
             if self.range.size in self._sizes:

@@ -21,6 +21,7 @@ from service.audit.log import AuditLog, AuditReader, NewEntry
 from service.audit.merkle import (
     MemorySubtreeHashes,
     leaf_hash,
+    node_hash,
     verify_consistency,
     verify_inclusion,
 )
@@ -33,6 +34,7 @@ from service.audit.note import (
 )
 from service.audit.note import Checkpoint as NoteCheckpoint
 from service.audit.signing import CheckpointSigner, CheckpointVerifier, generate_signing_key
+from service.audit.tables import AUDIT_TREE_LOWEST_LEVEL
 from service.audit.verify import verify_database
 from service.clock import SystemClock
 from service.db.engine import Database, open_database, read_session, write_session
@@ -77,10 +79,11 @@ def bodies(database: Database) -> list[bytes]:
 
 
 def from_scratch(database: Database) -> dict[tuple[int, int], bytes]:
-    """Every perfect subtree of the tree over the stored bodies, built in memory."""
+    """Every perfect subtree of the tree over the stored bodies from the lowest stored level
+    up (subtrees of 4 entries: below that they are hashed from the bodies), built in memory."""
     store = MemorySubtreeHashes(leaf_hash(body) for body in bodies(database))
     expected = {}
-    for level in range(64):
+    for level in range(AUDIT_TREE_LOWEST_LEVEL, 64):
         for node in range(store.size >> level):
             expected[(level, node)] = store.hash_of(level, node)
     return expected
@@ -94,7 +97,8 @@ def test_every_append_stores_the_subtrees_of_the_tree_over_the_bodies(
         with write_session(database) as session:
             log.append_many(session, entries(size))
     assert stored_rows(database) == from_scratch(database)
-    assert len(stored_rows(database)) == 2 * 31 - bin(31).count("1")
+    assert AUDIT_TREE_LOWEST_LEVEL == 2
+    assert len(stored_rows(database)) == 7 + 3 + 1  # 31 entries: 7 quads, 3 octets, 1 of 16
     reference = Reference(bodies(database))
     with read_session(database) as session:
         for size in (1, 5, 16, 31):
@@ -191,7 +195,9 @@ def test_proofs_read_from_the_database_verify_against_the_reference(
             )
 
 
-def test_a_proof_reads_its_subtrees_in_one_query(database: Database) -> None:
+def test_a_proof_reads_its_subtrees_in_one_query_and_its_low_nodes_in_another(
+    database: Database,
+) -> None:
     log = AuditLog(SIGNER, checkpoint_every=1000)
     with write_session(database) as session:
         log.append_many(session, entries(300))
@@ -204,6 +210,7 @@ def test_a_proof_reads_its_subtrees_in_one_query(database: Database) -> None:
         sa.event.listen(connection, "before_cursor_execute", count)
         path = tree.inclusion_proof(connection, index=150, tree_size=299)
         assert len([s for s in statements if "audit_tree" in s]) == 1
+        assert len([s for s in statements if "FROM audit_entries" in s]) == 1
         root = tree.root_at(connection, 299)
     assert verify_inclusion(
         leaf=leaf_hash(bodies(database)[150]), index=150, tree_size=299, proof=path, root=root
@@ -293,7 +300,7 @@ def test_the_tree_is_append_only_in_the_database(database: Database) -> None:
     with write_session(database) as session:
         log.append_many(session, entries(4))
     for statement in (
-        "UPDATE audit_tree SET hash = hash WHERE level = 0",
+        "UPDATE audit_tree SET hash = hash WHERE level = 2",
         "DELETE FROM audit_tree",
     ):
         with pytest.raises(DBAPIError, match="append-only"), database.writer.begin() as conn:
@@ -305,10 +312,13 @@ def test_bodies_are_what_the_leaves_hash(database: Database) -> None:
     """The leaf of entry seq is its canonical body as stored, which names its own seq."""
     log = AuditLog(SIGNER, checkpoint_every=1000)
     with write_session(database) as session:
-        log.append_many(session, entries(3))
+        log.append_many(session, entries(4))
+    leaves = []
     for seq, body in enumerate(bodies(database), start=1):
         assert json.loads(body)["seq"] == seq
-        assert stored_rows(database)[(0, seq - 1)] == leaf_hash(body)
+        leaves.append(leaf_hash(body))
+    pairs = [node_hash(leaves[0], leaves[1]), node_hash(leaves[2], leaves[3])]
+    assert stored_rows(database) == {(2, 0): node_hash(*pairs)}
 
 
 # --- verification of the stored tree ----------------------------------------------------------
@@ -354,7 +364,7 @@ def hex_of(database: Database, value: bytes) -> str:
 
 
 @pytest.mark.parametrize(
-    ("level", "node", "first", "last"), [(0, 6, 7, 7), (1, 2, 5, 6), (3, 0, 1, 8)]
+    ("level", "node", "first", "last"), [(2, 1, 5, 8), (2, 2, 9, 12), (3, 0, 1, 8)]
 )
 def test_a_rewritten_stored_subtree_is_a_tree_mismatch_naming_its_entries(
     checked_log: Database, level: int, node: int, first: int, last: int

@@ -1,7 +1,8 @@
 """audit tree: the Merkle tree over the audit entries (SPEC §17), and checkpoints as notes
 
 ``audit_tree`` holds every perfect subtree hash of the RFC 9162 tree whose leaves are the
-entries' canonical bodies (service/audit/merkle.py): about two rows per entry, written by
+entries' canonical bodies (service/audit/merkle.py) from level 2 (subtrees of four entries) up:
+about half a row per entry, written by
 ``AuditLog.append_many`` with the entries, append-only like them. This migration builds the
 tree of an existing log in batches, recomputing every entry hash and link on the way, and
 refuses a broken chain: a tree over tampered entries would vouch for them.
@@ -24,6 +25,7 @@ from alembic import context, op
 
 from service.audit.chain import GENESIS_HASH, entry_hash
 from service.audit.merkle import CompactRange, leaf_hash
+from service.audit.tables import AUDIT_TREE_LOWEST_LEVEL
 
 # revision identifiers, used by Alembic.
 revision: str = "0008"
@@ -111,6 +113,7 @@ def _walk(connection: sa.Connection, insert: sa.TextClause | None) -> None:
             rows.extend(
                 {"l": level, "n": node, "h": hash_}
                 for level, node, hash_ in tree.append(leaf_hash(body.encode("utf-8")))
+                if level >= AUDIT_TREE_LOWEST_LEVEL
             )
             previous = digest
         if insert is not None and rows:
