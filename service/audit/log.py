@@ -376,7 +376,7 @@ class AuditLog(AuditReader):
             age = self._wall_clock.now() - latest.signed_at
             if -self._checkpoint_max_age <= age < self._checkpoint_max_age - ahead:
                 return None
-        root = self.tree_root(session, head_seq)
+        root = self._compact_range(_connection(session), head_seq, head_hash).root()
         return self._write_checkpoint(session, size=head_seq, head_hash=head_hash, root=root)
 
     def _compact_range(self, connection: Connection, seq: int, digest: str) -> CompactRange:

@@ -411,3 +411,14 @@ def test_a_note_signed_by_another_key_for_a_forked_root_is_refused(checked_log: 
     seq, problem, detail = caught(checked_log)
     assert (seq, problem) == (12, Problem.BAD_SIGNATURE)
     assert "no signature by a known key" in detail
+
+
+def test_a_batch_large_enough_for_copy_stores_the_same_tree(database: Database) -> None:
+    """Over a thousand subtrees at once go by COPY on PostgreSQL (the voter-list compile's
+    batches), by executemany elsewhere: the same rows either way."""
+    log = AuditLog(SIGNER, checkpoint_every=100_000)
+    with write_session(database) as session:
+        log.append_many(session, entries(4500))
+    stored = stored_rows(database)
+    assert len(stored) > 1000
+    assert stored == from_scratch(database)
