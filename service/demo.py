@@ -42,6 +42,7 @@ DEMO_ACCOUNTS = {
     "operator-a": Role.OPERATOR,
     "operator-b": Role.OPERATOR,
     "auditor": Role.AUDITOR,
+    "witness": Role.WITNESS,
 }
 # The organisation each demo account acts for (the token's ``org`` claim; service.organisations).
 DEMO_ORGANISATIONS = {
@@ -49,7 +50,10 @@ DEMO_ORGANISATIONS = {
     Role.COMMISSION: "pec",
     Role.OPERATOR: "tec",
     Role.AUDITOR: "cec",
+    Role.WITNESS: "observers",
 }
+# The demo's observer: a witness key registered with the log (docs/observers.md).
+DEMO_WITNESS = "observers.example.org/demo-witness"
 STARTUP_TIMEOUT_SECONDS = 120.0
 
 
@@ -169,6 +173,37 @@ def ensure_country(directory: Path, *, persons: int, seed: int) -> tuple[dict[st
     generate_country(out_dir=directory, persons=persons, seed=seed)
     params_file.write_text(json.dumps(params))
     return json.loads(samples_file.read_text()), True
+
+
+def ensure_witness(var_dir: Path, settings: Settings) -> None:
+    """The demo observer's key (``keys/witness.key``), registered with the log once, and the
+    log's vkey (``keys/log.vkey``) that observers pin: what the banner's cosign command uses."""
+    from service.audit.note import NoteSigner, VerifierKey
+    from service.audit.signing import CheckpointVerifier
+    from service.audit.witnesses import register_witness, registered_witnesses
+    from service.bootstrap import build_audit_log, checkpoint_signer
+    from service.db.engine import open_database, read_session, write_session
+
+    keys = private_directory(var_dir / "keys")
+    signing_key = settings.audit_signing_key
+    assert signing_key is not None
+    verifier = CheckpointVerifier(CheckpointSigner(signing_key.get_secret_value()).public_key_pem)
+    log_vkey = VerifierKey.of(settings.audit_log_origin, verifier.public_key)
+    (keys / "log.vkey").write_text(f"{log_vkey}\n", "ascii")
+    skey = _read_or_create(keys / "witness.key", lambda: NoteSigner.generate(DEMO_WITNESS).skey())
+    witness = NoteSigner.from_skey(skey.strip()).verifier_key
+    database = open_database(settings.database_url)
+    try:
+        with read_session(database) as session:
+            known = {str(key) for key in registered_witnesses(session)}
+        if str(witness) not in known:
+            audit_log = build_audit_log(settings, checkpoint_signer(settings))
+            with write_session(database) as session:
+                register_witness(
+                    session, audit_log, vkey=str(witness), by="demo", now=dt.datetime.now(dt.UTC)
+                )
+    finally:
+        database.dispose()
 
 
 def free_port(host: str) -> int:
@@ -324,7 +359,7 @@ def print_banner(
 ==============================================================================
  Tokens in {tokens}/ (valid 1 hour of service time): egov, commission (a member of
  precinct {home_precinct}'s commission: its token's `precincts` claim names it),
- operator-a, operator-b, auditor. More: set -a; . {var_dir}/demo.env; set +a;
+ operator-a, operator-b, auditor, witness. More: set -a; . {var_dir}/demo.env; set +a;
  .venv/bin/voterctl token mint --sub you@example --role egov
  .venv/bin/voterctl token mint --sub member@pec --role commission --precinct {home_precinct}
 
@@ -362,6 +397,19 @@ def print_banner(
    curl -s {base_url}/v1/audit/checkpoint -H "Authorization: Bearer $(cat {tokens}/auditor.jwt)"
    .venv/bin/voterctl audit verify --database sqlite:///{var_dir.resolve()}/voter.db \\
      --public-key {var_dir}/keys/audit-signing.pub.pem
+
+ A decision's receipt ({var_dir}/receipt.json, the first sample's) checked in O(log n)
+ against a signed checkpoint note (one is signed within a minute of a decision):
+   curl -s {base_url}/v1/audit/checkpoint -H "Authorization: Bearer $(cat {tokens}/auditor.jwt)" \\
+     > {var_dir}/checkpoint.json
+   .venv/bin/voterctl audit verify-receipt {var_dir}/receipt.json \\
+     --checkpoint {var_dir}/checkpoint.json --vkey {var_dir}/keys/log.vkey \\
+     --server {base_url} --token "$(cat {tokens}/auditor.jwt)"
+
+ An observer cosigning the newest checkpoint (its key is registered; docs/observers.md):
+   .venv/bin/voterctl witness cosign --server {base_url} --key {var_dir}/keys/witness.key \\
+     --state {var_dir}/witness --log-key {var_dir}/keys/log.vkey \\
+     --token "$(cat {tokens}/witness.jwt)"
 
  One sample IIN per outcome, checked just now through the API ({election_id}):""",
         flush=True,
@@ -406,6 +454,7 @@ def run_demo(
     os.environ.update(environment)
     settings = Settings()
     load_reference_data(settings, country, force=regenerated)
+    ensure_witness(var_dir, settings)
 
     mocks = [
         start_mock("registry", country / "population.jsonl", registry_port),
@@ -448,6 +497,10 @@ def _serve_and_announce(
             time.sleep(0.1)
         egov = (tokens / "egov.jwt").read_text("ascii")
         results = check_samples(base_url, egov, election_id, samples)
+        # One decision's receipt, for the banner's receipt check.
+        permanent = next((d for c, _, d, _ in results if c == "eligible_permanent"), {})
+        if "audit" in permanent:
+            (var_dir / "receipt.json").write_text(json.dumps(permanent["audit"]) + "\n", "ascii")
         # The commission member serves the precinct of the sample the banner checks there:
         # known only now, from the decision (SPEC §15: Service A needs the claim).
         home = _home_precinct(results)

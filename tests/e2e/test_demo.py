@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -11,6 +13,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from service.config import Settings
@@ -24,6 +27,8 @@ from service.demo import (
 from tests.support import NOW
 
 BANNER_TIMEOUT_SECONDS = 120
+# The service signs a checkpoint within a minute of a decision (SPEC §8), often sooner.
+CHECKPOINT_TIMEOUT_SECONDS = 90
 
 
 def _free_port() -> int:
@@ -45,6 +50,7 @@ def test_demo_comes_up_and_every_sample_gets_the_decision_it_claims(tmp_path: Pa
             while "Ctrl-C stops" not in out.read_text() and time.monotonic() < deadline:
                 assert process.poll() is None, out.read_text()[-3000:]
                 time.sleep(0.3)
+            receipt_check, cosign = _banners_log_commands(out.read_text(), var_dir)
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(timeout=30)
@@ -74,7 +80,60 @@ def test_demo_comes_up_and_every_sample_gets_the_decision_it_claims(tmp_path: Pa
         check=False,
     )
     assert verify.returncode == 0, verify.stderr
-    assert f"ok: {len(EXPECTED) + 2} entries" in verify.stdout
+    # The samples, the two reference imports, the witness's registration and cosignature.
+    assert f"ok: {len(EXPECTED) + 4} entries" in verify.stdout
+    assert receipt_check.returncode == 0, receipt_check.stdout + receipt_check.stderr
+    assert receipt_check.stdout.startswith("verified: seq ")
+    assert cosign.returncode == 0, cosign.stdout + cosign.stderr
+    assert "cosigned size" in cosign.stdout
+
+
+def _banners_log_commands(
+    banner: str, var_dir: Path
+) -> tuple[subprocess.CompletedProcess[str], subprocess.CompletedProcess[str]]:
+    """Run the banner's receipt check and witness cosign against the running demo, as a
+    newcomer would paste them (the shell's $(cat ...) done here), once a signed checkpoint
+    covers the receipt."""
+    base_url = re.search(r"is up at (http://\S+)", banner)
+    assert base_url is not None, banner
+    url = base_url.group(1)
+    tokens = var_dir / "tokens"
+    auditor = (tokens / "auditor.jwt").read_text("ascii")
+    receipt = json.loads((var_dir / "receipt.json").read_text("ascii"))
+    deadline = time.monotonic() + CHECKPOINT_TIMEOUT_SECONDS
+    while True:
+        served = httpx.get(
+            f"{url}/v1/audit/checkpoint", headers={"Authorization": f"Bearer {auditor}"}
+        )
+        if served.status_code == 200 and served.json()["size"] >= receipt["seq"]:
+            break
+        assert time.monotonic() < deadline, served.text
+        time.sleep(1)
+    (var_dir / "checkpoint.json").write_text(served.text, "utf-8")
+    voterctl = [sys.executable, "-m", "service.cli"]
+    environment = {**os.environ, "VOTER_ENV": "dev"}
+    keys = var_dir / "keys"
+    check = ["audit", "verify-receipt", str(var_dir / "receipt.json")]
+    check += ["--checkpoint", str(var_dir / "checkpoint.json"), "--vkey", str(keys / "log.vkey")]
+    receipt_check = subprocess.run(
+        [*voterctl, *check, "--server", url, "--token", auditor],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    assert "verify-receipt" in banner
+    assert "witness cosign" in banner
+    witness = ["witness", "cosign", "--server", url, "--key", str(keys / "witness.key")]
+    witness += ["--state", str(var_dir / "witness"), "--log-key", str(keys / "log.vkey")]
+    cosign = subprocess.run(
+        [*voterctl, *witness, "--token", (tokens / "witness.jwt").read_text("ascii")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=False,
+    )
+    return receipt_check, cosign
 
 
 def test_demo_tokens_keys_and_environment_are_readable_by_their_owner_only(
@@ -109,6 +168,6 @@ def test_demo_tokens_keys_and_environment_are_readable_by_their_owner_only(
     secrets += [
         var_dir / "keys" / name for name in ("jwt-dev.pem", "audit-signing.pem", "audit-hmac.key")
     ]
-    assert len(secrets) == 9
+    assert len(secrets) == 10
     assert {path.name: mode(path) for path in secrets} == {path.name: "0o600" for path in secrets}
     assert {mode(tokens), mode(var_dir / "keys")} == {"0o700"}
