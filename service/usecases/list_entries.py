@@ -18,13 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from service.clock import Clock
 from service.domain.caller import Caller
 from service.domain.model import HolderKind, ListEntryKind, ListPlace, PrecinctKind
-from service.domain.undo import UndoStatus, UndoStep
+from service.domain.undo import UndoStep
 from service.domain.window import presence_window
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from service.usecases.context import actor_of, validated_iin
@@ -39,11 +39,11 @@ from service.usecases.ports import (
     UnitOfWork,
 )
 from service.usecases.undo import (
+    TwoOperatorUndo,
+    UndoContext,
     UndoTarget,
     UndoView,
-    new_request,
     once_more_if_overtaken,
-    open_request,
     undo_views,
 )
 
@@ -151,6 +151,33 @@ def _payload(
         "request_id": request_id,
         **extra,
     }
+
+
+def _cancel(uow: UnitOfWork, done: UndoContext[ListEntryRecord]) -> ListEntryRecord:
+    return uow.list_entries.cancel(
+        done.record.id,
+        by=done.caller.subject,
+        at=done.at,
+        reason=done.request.reason,
+        audit_seq=done.receipt.seq,
+    )
+
+
+CANCELLATION: TwoOperatorUndo[ListEntryRecord, ListEntryView] = TwoOperatorUndo(
+    target=UndoTarget.LIST_ENTRY,
+    requested_kind=KIND_CANCELLATION_REQUESTED,
+    refused_kind=KIND_CANCELLATION_REFUSED,
+    approved_kind=KIND_CANCELLED,
+    found=_found,
+    refuse_unless_undoable=lambda _uow, record, _caller, _now: _refuse_unless_active(record),
+    payload=lambda record, _step, caller, request_id, said: _payload(
+        record, caller, request_id, **said
+    ),
+    undo=_cancel,
+    view=lambda uow, record, receipt, _now: _view(
+        record, receipt=receipt, requests=_requests(uow, record.id)
+    ),
+)
 
 
 class ListEntryService:
@@ -298,26 +325,14 @@ class ListEntryService:
     ) -> ListEntryView:
         """Ask for an active entry to be cancelled; it stays active (the voter stays on the
         special precinct's list) until a different operator approves the request."""
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> ListEntryView:
-            record = _found(uow, entry_id)
-            _refuse_unless_active(record)
-            target = UndoTarget.LIST_ENTRY
-            open_request(uow, target, record.id, UndoStep.REQUEST, actor=caller.subject)
-            request = new_request(target, record.id, by=caller.subject, at=now, reason=reason)
-            receipt = uow.audit.append(
-                kind=KIND_CANCELLATION_REQUESTED,
-                subject=record.subject,
-                payload=_payload(
-                    record, caller, request_id, reason=reason, undo_request_id=request.id
-                ),
-                recorded_at=now,
-            )
-            uow.undo_requests.add(replace(request, audit_seq=receipt.seq))
-            return _view(record, receipt=receipt, requests=_requests(uow, record.id))
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await CANCELLATION.request(
+            self._storage,
+            entry_id,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+        )
 
     async def decide_cancellation(
         self,
@@ -331,50 +346,13 @@ class ListEntryService:
     ) -> ListEntryView:
         """Approve the open request (a different operator from its requester: the entry is
         cancelled and the voter's place freed) or refuse it (the entry stays active)."""
-        if step is UndoStep.REQUEST:
-            raise ValueError("a request is made with request_cancellation")
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> ListEntryView:
-            record = _found(uow, entry_id)
-            target = UndoTarget.LIST_ENTRY
-            pending = open_request(
-                uow, target, record.id, step, actor=caller.subject, expected_id=undo_request_id
-            )
-            assert pending is not None  # open_request refuses a decision with none open
-            asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
-            if step is UndoStep.REFUSE:
-                receipt = uow.audit.append(
-                    kind=KIND_CANCELLATION_REFUSED,
-                    subject=record.subject,
-                    payload=_payload(record, caller, request_id, reason=reason, **asked),
-                    recorded_at=now,
-                )
-                status, decision_reason = UndoStatus.REFUSED, reason
-            else:
-                _refuse_unless_active(record)
-                receipt = uow.audit.append(
-                    kind=KIND_CANCELLED,
-                    subject=record.subject,
-                    payload=_payload(record, caller, request_id, reason=pending.reason, **asked),
-                    recorded_at=now,
-                )
-                status, decision_reason = UndoStatus.APPROVED, None
-                record = uow.list_entries.cancel(
-                    record.id,
-                    by=caller.subject,
-                    at=now,
-                    reason=pending.reason,
-                    audit_seq=receipt.seq,
-                )
-            uow.undo_requests.decide(
-                pending.id,
-                status=status,
-                by=caller.subject,
-                at=now,
-                reason=decision_reason,
-                audit_seq=receipt.seq,
-            )
-            return _view(record, receipt=receipt, requests=_requests(uow, record.id))
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await CANCELLATION.decide(
+            self._storage,
+            entry_id,
+            step,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+            undo_request_id=undo_request_id,
+        )
