@@ -32,6 +32,7 @@ from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.ratelimit import BulkLookupGuard, RequestLimits
 from service.security.tokens import TokenVerifier
+from service.usecases.absentee import AbsenteeCertificateService
 from service.usecases.account_holds import AccountHoldService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
@@ -55,6 +56,7 @@ class AppServices:
     eligibility: EligibilityService
     day_registrations: DayRegistrationService
     list_entries: ListEntryService
+    certificates: AbsenteeCertificateService
     overrides: OverrideService
     account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
@@ -176,6 +178,12 @@ def build_services(
             storage=storage,
             reference=reference_cache,
             pseudonymise=voter_subject,
+            clock=clock,
+        ),
+        certificates=AbsenteeCertificateService(
+            eligibility=eligibility_service,
+            storage=storage,
+            reference=reference_cache,
             clock=clock,
         ),
         overrides=OverrideService(

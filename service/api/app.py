@@ -20,6 +20,7 @@ from service.api.docs import install_docs
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import (
+    absentee_certificates,
     account_holds,
     audit,
     day_registrations,
@@ -148,6 +149,7 @@ def create_app(
         precinct_checks,
         day_registrations,
         list_entries,
+        absentee_certificates,
         overrides,
         search,
         reference,

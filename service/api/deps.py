@@ -19,6 +19,7 @@ from service.messages import Language, negotiate
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.security.tokens import REASONS, TokenRejected
+from service.usecases.absentee import AbsenteeCertificateService
 from service.usecases.account_holds import AccountHoldService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
@@ -56,6 +57,7 @@ async def _reference_data(request: Request) -> ReferenceData:
 EligibilityDep = Annotated[EligibilityService, Depends(_part("eligibility"))]
 DayRegistrationsDep = Annotated[DayRegistrationService, Depends(_part("day_registrations"))]
 ListEntriesDep = Annotated[ListEntryService, Depends(_part("list_entries"))]
+CertificatesDep = Annotated[AbsenteeCertificateService, Depends(_part("certificates"))]
 OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
 AccountHoldsDep = Annotated[AccountHoldService, Depends(_part("account_holds"))]
 AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]

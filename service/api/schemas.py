@@ -83,6 +83,7 @@ BasisOut = (
         "day_registration",
         "override",
         "special_presence",
+        "absentee_certificate",
     ]
     | None
 )
@@ -271,6 +272,30 @@ class ListEntryOut(BaseModel):
     precinct: PrecinctRef
     document_ref: str
     status: Literal["active", "cancelled"]
+    created_by: str
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+    cancellation_requests: list[UndoRequestOut]
+    audit: AuditReceipt
+
+
+class AbsenteeCertificateRequest(_Request):
+    election_id: ElectionId
+    iin: IinInput
+    document_ref: DocumentRef
+
+
+class AbsenteeCertificateOut(BaseModel):
+    id: str
+    election_id: str
+    serial: str
+    issued_by: PrecinctRef
+    document_ref: str
+    status: Literal["active", "used", "cancelled"]
+    used_at_precinct: PrecinctRef | None
+    used_at: dt.datetime | None
     created_by: str
     created_at: dt.datetime
     cancelled_at: dt.datetime | None

@@ -50,6 +50,8 @@ class Basis(StrEnum):
     OVERRIDE = "override"
     # A presence list of a special precinct (SPEC §15, way 2).
     SPECIAL_PRESENCE = "special_presence"
+    # An absentee certificate (SPEC §15, way 4): on no list until it is used at a precinct.
+    ABSENTEE_CERTIFICATE = "absentee_certificate"
 
 
 class ReasonCode(StrEnum):
@@ -72,11 +74,15 @@ class NextStepCode(StrEnum):
     APPLY_TO_COMMISSION = "APPLY_TO_COMMISSION"
     DAY_REGISTRATION_AVAILABLE = "DAY_REGISTRATION_AVAILABLE"
     NO_PRECINCT_FOR_ADDRESS = "NO_PRECINCT_FOR_ADDRESS"
+    # An absentee certificate holder not yet added to a list: they present it at a precinct
+    # of the territory outside their home precinct's locality (SPEC §15 way 4).
+    VOTE_WITH_ABSENTEE_CERTIFICATE = "VOTE_WITH_ABSENTEE_CERTIFICATE"
 
 
 class ListEntryKind(StrEnum):
     """The recorded ways onto a list of SPEC §15 (ways 2-4 and 6; day registrations, way 5,
-    keep their own record). Only ``special_presence`` is recorded yet."""
+    keep their own record). ``special_presence`` and ``absentee_certificate`` are recorded
+    so far."""
 
     SPECIAL_PRESENCE = "special_presence"
     PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
@@ -369,11 +375,16 @@ class ActiveOverride:
 
 @dataclass(frozen=True, slots=True)
 class ActiveListEntry:
-    """An active (not cancelled) list entry of SPEC §15 for one voter and election."""
+    """An active (not cancelled) list entry of SPEC §15 for one voter and election.
+
+    For an absentee certificate ``precinct_id`` is the home precinct whose commission issued
+    it, and ``used_at`` the precinct where it was presented, once it has been.
+    """
 
     id: str
     kind: ListEntryKind
     precinct_id: str
+    used_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

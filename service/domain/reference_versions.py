@@ -19,6 +19,9 @@ class LiveRecordKind(StrEnum):
     OVERRIDE = "override"
     DAY_REGISTRATION = "day_registration"
     PRESENCE_ENTRY = "presence_entry"
+    # An absentee certificate not cancelled: its precinct is where it was used, or the
+    # home precinct that issued it while unused.
+    ABSENTEE_CERTIFICATE = "absentee_certificate"
 
 
 @dataclass(frozen=True, slots=True)

@@ -47,6 +47,12 @@ def presence_window(election: Election, precinct: Precinct) -> Window:
     return at_precinct(election.calendar.presence_lists, precinct)
 
 
+def certificate_window(election: Election, precinct: Precinct) -> Window:
+    """When the commission of the voter's home precinct may issue an absentee certificate
+    (SPEC §15): from 00:00 on E-15 until 18:00 on E-1 in that precinct's zone."""
+    return at_precinct(election.calendar.absentee_certificates, precinct)
+
+
 def lapse_instant(election: Election, precinct: Precinct) -> dt.datetime:
     """00:00 local time on the day after voting day: the registration no longer counts."""
     next_day = election.voting_day + dt.timedelta(days=1)

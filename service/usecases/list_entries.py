@@ -1,5 +1,6 @@
 """The ways onto a list of SPEC §15 that are records of their own: presence lists of
-special precincts, so far (way 2).
+special precincts (way 2) here; absentee certificates (way 4) are entries too
+(``service.usecases.absentee``), cancelled by the same two-operator flow.
 
 An operator imports the people present at a hospital, detention centre, ship, pasture or
 military unit on voting day, as the head of the institution listed them, until 18:00 on E-1
@@ -53,7 +54,7 @@ KIND_CANCELLED = "list_entry.cancel"
 KIND_CANCELLATION_REQUESTED = "list_entry.cancel.request"
 KIND_CANCELLATION_REFUSED = "list_entry.cancel.refuse"
 
-ACTIVE, CANCELLED = "active", "cancelled"
+ACTIVE, CANCELLED, USED = "active", "cancelled", "used"
 
 
 class ListEntryNotActive(ServiceError):
@@ -127,7 +128,7 @@ def _requests(uow: UnitOfWork, entry_id: str) -> tuple[UndoView, ...]:
     )
 
 
-def _found(uow: UnitOfWork, entry_id: str) -> ListEntryRecord:
+def found_entry(uow: UnitOfWork, entry_id: str) -> ListEntryRecord:
     record = uow.list_entries.get(entry_id)
     if record is None:
         raise NotFound(ErrorCode.LIST_ENTRY_NOT_FOUND)
@@ -137,6 +138,20 @@ def _found(uow: UnitOfWork, entry_id: str) -> ListEntryRecord:
 def _refuse_unless_active(record: ListEntryRecord) -> None:
     if record.cancelled_at is not None:
         raise ListEntryNotActive(current_status=CANCELLED)
+
+
+class CertificateUsed(ServiceError):
+    code = ErrorCode.ABSENTEE_CERTIFICATE_USED
+
+
+def refuse_unless_cancellable(uow: UnitOfWork, record: ListEntryRecord) -> None:
+    """An entry may be cancelled while active; an absentee certificate only until it is
+    used (the voter is then on the list of the precinct where they presented it)."""
+    _refuse_unless_active(record)
+    if record.kind is ListEntryKind.ABSENTEE_CERTIFICATE:
+        certificate = uow.absentee_certificates.get(record.id)
+        if certificate is not None and certificate.used_at_precinct_id is not None:
+            raise CertificateUsed(current_status=USED)
 
 
 def _payload(
@@ -153,7 +168,7 @@ def _payload(
     }
 
 
-def _cancel(uow: UnitOfWork, done: UndoContext[ListEntryRecord]) -> ListEntryRecord:
+def cancel_entry(uow: UnitOfWork, done: UndoContext[ListEntryRecord]) -> ListEntryRecord:
     return uow.list_entries.cancel(
         done.record.id,
         by=done.caller.subject,
@@ -168,12 +183,14 @@ CANCELLATION: TwoOperatorUndo[ListEntryRecord, ListEntryView] = TwoOperatorUndo(
     requested_kind=KIND_CANCELLATION_REQUESTED,
     refused_kind=KIND_CANCELLATION_REFUSED,
     approved_kind=KIND_CANCELLED,
-    found=_found,
-    refuse_unless_undoable=lambda _uow, record, _caller, _now: _refuse_unless_active(record),
+    found=found_entry,
+    refuse_unless_undoable=lambda uow, record, _caller, _now: refuse_unless_cancellable(
+        uow, record
+    ),
     payload=lambda record, _step, caller, request_id, said: _payload(
         record, caller, request_id, **said
     ),
-    undo=_cancel,
+    undo=cancel_entry,
     view=lambda uow, record, receipt, _now: _view(
         record, receipt=receipt, requests=_requests(uow, record.id)
     ),
@@ -311,7 +328,7 @@ class ListEntryService:
 
     async def get(self, entry_id: str) -> ListEntryView:
         def read(uow: UnitOfWork) -> ListEntryView:
-            record = _found(uow, entry_id)
+            record = found_entry(uow, entry_id)
             return _view(
                 record,
                 receipt=uow.audit.receipt_of(record.audit_seq),

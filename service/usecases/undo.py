@@ -136,6 +136,7 @@ class Undoable(Protocol):
 
 R = TypeVar("R", bound=Undoable)
 V = TypeVar("V")
+W = TypeVar("W")
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,26 @@ class TwoOperatorUndo(Generic[R, V]):
     payload: Callable[[R, UndoStep, Caller, str, dict[str, Any]], dict[str, Any]]
     undo: Callable[[UnitOfWork, UndoContext[R]], R]
     view: Callable[[UnitOfWork, R, Receipt, dt.datetime], V]
+
+    def answering(
+        self,
+        *,
+        found: Callable[[UnitOfWork, str], R],
+        view: Callable[[UnitOfWork, R, Receipt, dt.datetime], W],
+    ) -> TwoOperatorUndo[R, W]:
+        """The same undoing of the same records, reached and answered another way (an
+        absentee certificate is a list entry, shown as a certificate)."""
+        return TwoOperatorUndo(
+            target=self.target,
+            requested_kind=self.requested_kind,
+            refused_kind=self.refused_kind,
+            approved_kind=self.approved_kind,
+            found=found,
+            refuse_unless_undoable=self.refuse_unless_undoable,
+            payload=self.payload,
+            undo=self.undo,
+            view=view,
+        )
 
     async def request(
         self,

@@ -97,6 +97,30 @@ MATRIX: dict[str, Operation] = {
         frozenset({OPERATOR}),
         {"reason": "no"},
     ),
+    "issueAbsenteeCertificate": Operation(
+        "POST",
+        "/v1/absentee-certificates",
+        frozenset({OPERATOR}),
+        {"election_id": ELECTION_ID, "iin": VOTER, "document_ref": "application 12/03"},
+    ),
+    "getAbsenteeCertificate": Operation(
+        "GET", f"/v1/absentee-certificates/{UNKNOWN_ID}", frozenset({OPERATOR})
+    ),
+    "cancelAbsenteeCertificate": Operation(
+        "POST",
+        f"/v1/absentee-certificates/{UNKNOWN_ID}/cancel",
+        frozenset({OPERATOR}),
+        {"reason": "no"},
+    ),
+    "approveAbsenteeCertificateCancellation": Operation(
+        "POST", f"/v1/absentee-certificates/{UNKNOWN_ID}/cancel/approve", frozenset({OPERATOR}), {}
+    ),
+    "refuseAbsenteeCertificateCancellation": Operation(
+        "POST",
+        f"/v1/absentee-certificates/{UNKNOWN_ID}/cancel/refuse",
+        frozenset({OPERATOR}),
+        {"reason": "no"},
+    ),
     "createOverride": Operation(
         "POST",
         "/v1/overrides",
@@ -201,6 +225,11 @@ def test_operator_routes_admit_operators_only() -> None:
         "cancelListEntry",
         "approveListEntryCancellation",
         "refuseListEntryCancellation",
+        "issueAbsenteeCertificate",
+        "getAbsenteeCertificate",
+        "cancelAbsenteeCertificate",
+        "approveAbsenteeCertificateCancellation",
+        "refuseAbsenteeCertificateCancellation",
     }
 
 

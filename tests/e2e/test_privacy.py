@@ -185,11 +185,21 @@ def _presence(**fields: Any) -> dict[str, Any]:
     }
 
 
+def _certificate(**fields: Any) -> dict[str, Any]:
+    return {
+        "election_id": ELECTION_ID,
+        "iin": KNOWN_IINS[0],
+        "document_ref": "application 12/03",
+        **fields,
+    }
+
+
 _CHECK = "POST /v1/eligibility/check"
 _PRECINCT_CHECK = "POST /v1/precinct-checks"
 _REGISTER = "POST /v1/day-registrations"
 _OVERRIDES = "POST /v1/overrides"
 _PRESENCE = "POST /v1/presence-lists"
+_CERTIFICATES = "POST /v1/absentee-certificates"
 _EGOV, _COMMISSION, _OPERATOR, _AUDITOR = (
     (Role.EGOV,),
     (Role.COMMISSION,),
@@ -337,6 +347,43 @@ PLACEMENTS: dict[str, Placement] = {
         "POST /v1/list-entries/{entry_id}/cancel/refuse",
         "POST",
         f"/v1/list-entries/{i}/cancel/refuse",
+        _OPERATOR,
+        {"reason": f"not {i}"},
+    ),
+    "certificate.iin": lambda i: Probe(
+        _CERTIFICATES, "POST", "/v1/absentee-certificates", _OPERATOR, _certificate(iin=i)
+    ),
+    "certificate.document_ref": lambda i: Probe(
+        _CERTIFICATES,
+        "POST",
+        "/v1/absentee-certificates",
+        _OPERATOR,
+        _certificate(document_ref=f"application {i}"),
+    ),
+    "certificate.id": lambda i: Probe(
+        "GET /v1/absentee-certificates/{certificate_id}",
+        "GET",
+        f"/v1/absentee-certificates/{i}",
+        _OPERATOR,
+    ),
+    "certificate.cancel": lambda i: Probe(
+        "POST /v1/absentee-certificates/{certificate_id}/cancel",
+        "POST",
+        f"/v1/absentee-certificates/{i}/cancel",
+        _OPERATOR,
+        {"reason": f"not {i}"},
+    ),
+    "certificate.cancel_approve": lambda i: Probe(
+        "POST /v1/absentee-certificates/{certificate_id}/cancel/approve",
+        "POST",
+        f"/v1/absentee-certificates/{i}/cancel/approve",
+        _OPERATOR,
+        {"undo_request_id": i},
+    ),
+    "certificate.cancel_refuse": lambda i: Probe(
+        "POST /v1/absentee-certificates/{certificate_id}/cancel/refuse",
+        "POST",
+        f"/v1/absentee-certificates/{i}/cancel/refuse",
         _OPERATOR,
         {"reason": f"not {i}"},
     ),
@@ -778,6 +825,8 @@ def test_free_text_holding_an_iin_written_any_way_is_refused_in_every_free_text_
             (f"/v1/day-registrations/{some_id}/cancel", {"reason": written}, "reason"),
             (f"/v1/list-entries/{some_id}/cancel", {"reason": written}, "reason"),
             ("/v1/presence-lists", _presence(document_ref=written), "document_ref"),
+            (f"/v1/absentee-certificates/{some_id}/cancel", {"reason": written}, "reason"),
+            ("/v1/absentee-certificates", _certificate(document_ref=written), "document_ref"),
         ]:
             response = client.post(path, json=body, headers=operator)
             assert response.status_code == 422, (path, written, response.text)

@@ -99,9 +99,9 @@ def test_a_presence_entry_outside_a_local_elections_territory_is_outside_territo
 
 
 def test_kinds_not_yet_recorded_are_not_decided() -> None:
-    certificate = ActiveListEntry("entry-4", ListEntryKind.ABSENTEE_CERTIFICATE, "75-0001")
-    with pytest.raises(ValueError, match="absentee_certificate"):
-        run(list_entry=certificate)
+    application = ActiveListEntry("entry-4", ListEntryKind.PLACE_OF_STAY_APPLICATION, "75-0001")
+    with pytest.raises(ValueError, match="place_of_stay_application"):
+        run(list_entry=application)
 
 
 @given(
