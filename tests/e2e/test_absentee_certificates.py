@@ -18,9 +18,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from typer.testing import CliRunner
 
+from service.api.app import create_app
+from service.cli import app as voterctl_app
 from service.domain.caller import Role
 from service.domain.iin_text import holds_iin_shaped
+from service.operator.commands import EXIT_API_REFUSED
 from tests.support import (
     ELECTION_ID,
     MASLIKHAT_ID,
@@ -32,6 +36,7 @@ from tests.support import (
     make_settings,
     mock_transports,
     running_app,
+    serving,
     token,
     write_country,
 )
@@ -504,3 +509,54 @@ def test_no_iin_in_the_answers_the_audit_or_the_logs(desk: Desk) -> None:
             assert iin not in response.text
     for iin in (RESIDENT, IMPRISONED):
         assert iin not in audited
+
+
+# --- voterctl against a running service ---------------------------------------------------------
+
+
+def test_voterctl_issues_shows_and_cancels_a_certificate_reading_the_iin_from_a_file(
+    database_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    country = _country(tmp_path / "country")
+    settings = make_settings(database_url, keys)
+    load_reference(settings, country)
+    clock = MovableClock(_at(dt.date(2027, 3, 10), 12))
+    app = create_app(settings, clock=clock, transports=mock_transports(country))
+    voter_file = tmp_path / "voter.txt"
+    voter_file.write_text(f"{RESIDENT}\n", "utf-8")
+
+    def voterctl(subject: str, *args: str, stdin: str | None = None) -> Any:
+        env = {
+            "VOTER_SERVER_URL": url,
+            "VOTER_TOKEN": token(keys, Role.OPERATOR, subject=subject, now=clock.now()),
+        }
+        return CliRunner().invoke(voterctl_app, list(args), env=env, input=stdin)
+
+    with serving(app) as url:
+        issued = voterctl(
+            "op-1@tec",
+            *("certificates", "issue", "--election", ELECTION_ID),
+            *("--iin-file", str(voter_file), "--document-ref", "application 12/03", "--json"),
+        )
+        assert issued.exit_code == 0, issued.output
+        body = json.loads(issued.stdout)
+        assert (body["serial"], body["status"]) == ("00001", "active")
+        # Again, from standard input: refused, never re-issued.
+        again = voterctl(
+            "op-1@tec",
+            *("certificates", "issue", "--election", ELECTION_ID, "--iin-file", "-"),
+            *("--document-ref", "application 12/04"),
+            stdin=f"{RESIDENT}\n",
+        )
+        assert again.exit_code == EXIT_API_REFUSED, again.output
+        assert "ABSENTEE_CERTIFICATE_ALREADY_ISSUED" in again.output
+        shown = voterctl("op-1@tec", "certificates", "show", body["id"])
+        assert shown.exit_code == 0, shown.output
+        assert "00001" in shown.stdout
+        asked = voterctl("op-1@tec", "certificates", "cancel", body["id"], "--reason", "stays")
+        assert asked.exit_code == 0, asked.output
+        approved = voterctl("op-2@tec", "certificates", "cancel-approve", body["id"], "--json")
+        assert approved.exit_code == 0, approved.output
+        assert json.loads(approved.stdout)["status"] == "cancelled"
+        for result in (issued, again, shown, asked, approved):
+            assert RESIDENT not in result.output
