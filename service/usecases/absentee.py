@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +30,7 @@ from service.domain.caller import Caller
 from service.domain.model import Basis, ListEntryKind, Outcome
 from service.domain.undo import UndoStep
 from service.domain.window import certificate_window
-from service.errors import ErrorCode, NotFound, ServiceError
+from service.errors import ErrorCode, NotFound
 from service.usecases.context import actor_of, validated_iin
 from service.usecases.day_registrations import holder_payload
 from service.usecases.eligibility import (
@@ -44,18 +43,25 @@ from service.usecases.list_entries import (
     CANCELLATION,
     CANCELLED,
     USED,
+    AuditedRefusal,
+    audit_refusal,
     found_entry,
 )
 from service.usecases.ports import (
     AbsenteeCertificateRecord,
-    DuplicateRecord,
     ListEntryRecord,
     Receipt,
     ReferenceSource,
     Storage,
     UnitOfWork,
 )
-from service.usecases.undo import TwoOperatorUndo, UndoTarget, UndoView, undo_views
+from service.usecases.undo import (
+    TwoOperatorUndo,
+    UndoTarget,
+    UndoView,
+    once_more_if_overtaken,
+    undo_views,
+)
 
 KIND_ISSUED = "absentee_certificate.issue"
 KIND_REFUSED = "absentee_certificate.refuse"
@@ -64,10 +70,6 @@ KIND_USED = CERTIFICATE_USE_KIND
 
 # Concurrent issues in one election may take the same next serial: each loser runs again.
 ATTEMPTS = 5
-
-
-class CertificateRefused(ServiceError):
-    """An issue refused; ``code`` says why, the extensions what the caller may be told."""
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,6 @@ class CertificateView:
     cancel_reason: str | None
     receipt: Receipt
     cancellation_requests: tuple[UndoView, ...] = ()
-
-
-@dataclass(frozen=True)
-class _Refusal:
-    code: ErrorCode
-    receipt: Receipt
-    extensions: dict[str, Any]
 
 
 def _view(
@@ -234,16 +229,18 @@ class AbsenteeCertificateService:
 
         def refused(
             uow: UnitOfWork, code: ErrorCode, extensions: dict[str, Any], now: dt.datetime
-        ) -> _Refusal:
-            receipt = uow.audit.append(
+        ) -> AuditedRefusal:
+            return audit_refusal(
+                uow,
                 kind=KIND_REFUSED,
                 subject=subject,
-                payload={**context, "refusal": code.value, **extensions},
-                recorded_at=now,
+                context=context,
+                code=code,
+                extensions=extensions,
+                now=now,
             )
-            return _Refusal(code, receipt, extensions)
 
-        def write(uow: UnitOfWork) -> CertificateView | _Refusal:
+        def write(uow: UnitOfWork) -> CertificateView | AuditedRefusal:
             now = self._clock.now()
             issued = uow.absentee_certificates.of_voter(election_id=election.id, subject=subject)
             if issued is not None:
@@ -295,28 +292,14 @@ class AbsenteeCertificateService:
             uow.absentee_certificates.add(certificate)
             return _view(entry, certificate, receipt=receipt, requests=())
 
-        outcome = await self._transact_retrying(write)
-        if isinstance(outcome, _Refusal):
-            receipt = outcome.receipt
-            raise CertificateRefused(
-                outcome.code,
-                audit={"seq": receipt.seq, "entry_hash": receipt.entry_hash},
-                **outcome.extensions,
-            )
+        # A concurrent issue to this voter, another way onto a list, or the same serial may
+        # commit first: run again against what it committed.
+        outcome = await once_more_if_overtaken(
+            lambda: self._storage.transact(write), attempts=ATTEMPTS
+        )
+        if isinstance(outcome, AuditedRefusal):
+            raise outcome.error()
         return outcome
-
-    async def _transact_retrying(
-        self, write: Callable[[UnitOfWork], CertificateView | _Refusal]
-    ) -> CertificateView | _Refusal:
-        for attempt in range(ATTEMPTS):
-            try:
-                return await self._storage.transact(write)
-            except DuplicateRecord:
-                # A concurrent issue to this voter, another way onto a list, or the same
-                # serial committed first: run again against what it committed.
-                if attempt == ATTEMPTS - 1:
-                    raise
-        raise AssertionError("unreachable")
 
     async def get(self, certificate_id: str) -> CertificateView:
         def read(uow: UnitOfWork) -> CertificateView:

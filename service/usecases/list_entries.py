@@ -140,6 +140,43 @@ def _refuse_unless_active(record: ListEntryRecord) -> None:
         raise ListEntryNotActive(current_status=CANCELLED)
 
 
+class EntryRefused(ServiceError):
+    """A way onto a list refused once the voter was looked up: audited (``audit``), and
+    ``code`` says why, the extensions what the caller may be told."""
+
+
+@dataclass(frozen=True)
+class AuditedRefusal:
+    """A refusal whose audit entry commits with the unit of work; raised after it."""
+
+    code: ErrorCode
+    receipt: Receipt
+    extensions: dict[str, Any]
+
+    def error(self) -> EntryRefused:
+        audit = {"seq": self.receipt.seq, "entry_hash": self.receipt.entry_hash}
+        return EntryRefused(self.code, audit=audit, **self.extensions)
+
+
+def audit_refusal(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    subject: str,
+    context: dict[str, Any],
+    code: ErrorCode,
+    extensions: dict[str, Any],
+    now: dt.datetime,
+) -> AuditedRefusal:
+    receipt = uow.audit.append(
+        kind=kind,
+        subject=subject,
+        payload={**context, "refusal": code.value, **extensions},
+        recorded_at=now,
+    )
+    return AuditedRefusal(code, receipt, extensions)
+
+
 class CertificateUsed(ServiceError):
     code = ErrorCode.ABSENTEE_CERTIFICATE_USED
 

@@ -31,7 +31,8 @@ from service.api.schemas import (
 from service.domain.precincts import PrecinctDirectory
 from service.domain.undo import UndoStep
 from service.errors import ErrorCode
-from service.usecases.absentee import CertificateRefused, CertificateView
+from service.usecases.absentee import CertificateView
+from service.usecases.list_entries import EntryRefused
 
 router = APIRouter(tags=["absentee-certificates"], route_class=JsonBodyRoute)
 
@@ -83,7 +84,7 @@ async def issue_certificate(
             caller=caller,
             request_id=request_id,
         )
-    except CertificateRefused as refusal:
+    except EntryRefused as refusal:
         if refusal.code is ErrorCode.NOT_ELIGIBLE:
             codes = refusal.extensions.get("reasons", [])
             refusal.extensions["reasons"] = [r.model_dump() for r in reasons_out(codes, language)]
