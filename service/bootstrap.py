@@ -38,6 +38,7 @@ from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.list_entries import ListEntryService
 from service.usecases.overrides import OverrideService
+from service.usecases.place_of_stay import PlaceOfStayService
 from service.usecases.reference_import import ImportResult, import_elections, import_precincts
 
 
@@ -57,6 +58,7 @@ class AppServices:
     day_registrations: DayRegistrationService
     list_entries: ListEntryService
     certificates: AbsenteeCertificateService
+    place_of_stay: PlaceOfStayService
     overrides: OverrideService
     account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
@@ -181,6 +183,12 @@ def build_services(
             clock=clock,
         ),
         certificates=AbsenteeCertificateService(
+            eligibility=eligibility_service,
+            storage=storage,
+            reference=reference_cache,
+            clock=clock,
+        ),
+        place_of_stay=PlaceOfStayService(
             eligibility=eligibility_service,
             storage=storage,
             reference=reference_cache,

@@ -231,6 +231,19 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Избиратель не включён в список ни одного участка.",
         "The voter is on no precinct's list.",
     ),
+    "APPLICATIONS_CLOSED": (
+        "Болатын жері бойынша өтініштер сайлау тағайындалған күннен бастап дауыс беру күніне "
+        "30 күн қалғанда 23:59-ға дейін қабылданады.",
+        "Заявления по месту пребывания принимаются со дня назначения выборов до 23:59 за 30 "
+        "дней до дня голосования.",
+        "Place-of-stay applications are accepted from the day the election is called until "
+        "23:59 thirty days before voting day.",
+    ),
+    "STAY_ADDRESS_NOT_COVERED": (
+        "Болатын мекенжай ешбір учаскенің шекарасына кірмейді.",
+        "Адрес пребывания не входит в границы ни одного участка.",
+        "No precinct's boundaries cover the stay address.",
+    ),
     "REGISTRATION_NOT_ACTIVE": (
         "Тіркеу белсенді емес.",
         "Регистрация не действует.",

@@ -83,6 +83,7 @@ BasisOut = (
         "day_registration",
         "override",
         "special_presence",
+        "place_of_stay_application",
         "absentee_certificate",
     ]
     | None
@@ -279,6 +280,31 @@ class ListEntryOut(BaseModel):
     cancel_reason: str | None
     cancellation_requests: list[UndoRequestOut]
     audit: AuditReceipt
+
+
+AddressPart = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS),
+    AfterValidator(_holds_no_iin),
+]
+KatoCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
+
+
+class StayAddressIn(_Request):
+    """An address in Kazakhstan as registrations name one: its address code (RCA), or its
+    locality's KATO code, street and house."""
+
+    rca: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,32}$")] | None = None
+    kato: KatoCode | None = None
+    street: AddressPart | None = None
+    house: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+
+
+class PlaceOfStayApplicationRequest(_Request):
+    election_id: ElectionId
+    iin: IinInput
+    stay_address: StayAddressIn
+    document_ref: DocumentRef
 
 
 class AbsenteeCertificateRequest(_Request):

@@ -229,6 +229,7 @@ def load_elections(session: Session, version: int) -> list[Election]:
 _LIVE_ENTRY_KINDS = {
     ListEntryKind.SPECIAL_PRESENCE.value: LiveRecordKind.PRESENCE_ENTRY,
     ListEntryKind.ABSENTEE_CERTIFICATE.value: LiveRecordKind.ABSENTEE_CERTIFICATE,
+    ListEntryKind.PLACE_OF_STAY_APPLICATION.value: LiveRecordKind.PLACE_OF_STAY_APPLICATION,
 }
 
 

@@ -156,7 +156,12 @@ _APPLY_TO_COMMISSION = (NextStep(NextStepCode.APPLY_TO_COMMISSION),)
 
 
 _VOTE_WITH_CERTIFICATE = (NextStep(NextStepCode.VOTE_WITH_ABSENTEE_CERTIFICATE),)
-_DECIDED_ENTRIES = (ListEntryKind.SPECIAL_PRESENCE, ListEntryKind.ABSENTEE_CERTIFICATE)
+# The entries that place a voter at their own precinct, and the basis they give.
+_ENTRY_BASIS = {
+    ListEntryKind.SPECIAL_PRESENCE: Basis.SPECIAL_PRESENCE,
+    ListEntryKind.PLACE_OF_STAY_APPLICATION: Basis.PLACE_OF_STAY_APPLICATION,
+}
+_DECIDED_ENTRIES = (*_ENTRY_BASIS, ListEntryKind.ABSENTEE_CERTIFICATE)
 
 
 def remedies_for(reasons: tuple[ReasonCode, ...]) -> tuple[NextStep, ...]:
@@ -177,11 +182,12 @@ def decide(
     """Decide one person's eligibility for one election as of its voting day.
 
     Precedence follows SPEC §15: an active override, then a list entry (a special precinct's
-    presence list, an absentee certificate), then an active day registration, then the
-    registrations (a voter holds one entry or day registration at most: one place). A
-    decision an override changed says ``basis: override`` and carries the override's id; an
-    override that changed nothing is not mentioned. A list entry places a voter, it does not
-    cure a bar of §3; for a local election its precinct must lie in the territory.
+    presence list, a place-of-stay application, an absentee certificate), then an active day
+    registration, then the registrations (a voter holds one entry or day registration at
+    most: one place). A decision an override changed says ``basis: override`` and carries
+    the override's id; an override that changed nothing is not mentioned. A list entry
+    places a voter, it does not cure a bar of §3; for a local election its precinct must lie
+    in the territory.
     """
     if not election.kind.is_by_citizens:
         raise ValueError(f"{election.kind.value} elections are not decided for citizens")
@@ -255,7 +261,7 @@ def decide(
             return eligible(list_entry.used_at, Basis.ABSENTEE_CERTIFICATE)
         return eligible(None, Basis.ABSENTEE_CERTIFICATE, _VOTE_WITH_CERTIFICATE)
     if list_entry is not None:
-        return eligible(list_entry.precinct_id, Basis.SPECIAL_PRESENCE)
+        return eligible(list_entry.precinct_id, _ENTRY_BASIS[list_entry.kind])
     if day_registration is not None:
         return eligible(day_registration.precinct_id, Basis.DAY_REGISTRATION)
     assignment = assign_precinct(registrations, election=election, directory=directory)

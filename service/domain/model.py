@@ -50,6 +50,8 @@ class Basis(StrEnum):
     OVERRIDE = "override"
     # A presence list of a special precinct (SPEC §15, way 2).
     SPECIAL_PRESENCE = "special_presence"
+    # A place-of-stay application accepted by the akimat (SPEC §15, way 3).
+    PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
     # An absentee certificate (SPEC §15, way 4): on no list until it is used at a precinct.
     ABSENTEE_CERTIFICATE = "absentee_certificate"
 
@@ -81,8 +83,7 @@ class NextStepCode(StrEnum):
 
 class ListEntryKind(StrEnum):
     """The recorded ways onto a list of SPEC §15 (ways 2-4 and 6; day registrations, way 5,
-    keep their own record). ``special_presence`` and ``absentee_certificate`` are recorded
-    so far."""
+    keep their own record). Mission applications are not recorded yet."""
 
     SPECIAL_PRESENCE = "special_presence"
     PLACE_OF_STAY_APPLICATION = "place_of_stay_application"

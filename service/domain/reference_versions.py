@@ -22,6 +22,7 @@ class LiveRecordKind(StrEnum):
     # An absentee certificate not cancelled: its precinct is where it was used, or the
     # home precinct that issued it while unused.
     ABSENTEE_CERTIFICATE = "absentee_certificate"
+    PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
 
 
 @dataclass(frozen=True, slots=True)

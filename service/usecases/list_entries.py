@@ -102,7 +102,7 @@ class PresenceImport:
         return sum(1 for a in self.answers if a.entry_id is None)
 
 
-def _view(
+def entry_view(
     record: ListEntryRecord, *, receipt: Receipt, requests: tuple[UndoView, ...] = ()
 ) -> ListEntryView:
     return ListEntryView(
@@ -228,7 +228,7 @@ CANCELLATION: TwoOperatorUndo[ListEntryRecord, ListEntryView] = TwoOperatorUndo(
         record, caller, request_id, **said
     ),
     undo=cancel_entry,
-    view=lambda uow, record, receipt, _now: _view(
+    view=lambda uow, record, receipt, _now: entry_view(
         record, receipt=receipt, requests=_requests(uow, record.id)
     ),
 )
@@ -366,7 +366,7 @@ class ListEntryService:
     async def get(self, entry_id: str) -> ListEntryView:
         def read(uow: UnitOfWork) -> ListEntryView:
             record = found_entry(uow, entry_id)
-            return _view(
+            return entry_view(
                 record,
                 receipt=uow.audit.receipt_of(record.audit_seq),
                 requests=_requests(uow, record.id),

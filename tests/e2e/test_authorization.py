@@ -97,6 +97,17 @@ MATRIX: dict[str, Operation] = {
         frozenset({OPERATOR}),
         {"reason": "no"},
     ),
+    "recordPlaceOfStayApplication": Operation(
+        "POST",
+        "/v1/place-of-stay-applications",
+        frozenset({OPERATOR}),
+        {
+            "election_id": ELECTION_ID,
+            "iin": VOTER,
+            "stay_address": {"kato": "751110000", "street": "Абай даңғылы", "house": "14"},
+            "document_ref": "akimat decision 7",
+        },
+    ),
     "issueAbsenteeCertificate": Operation(
         "POST",
         "/v1/absentee-certificates",
@@ -225,6 +236,7 @@ def test_operator_routes_admit_operators_only() -> None:
         "cancelListEntry",
         "approveListEntryCancellation",
         "refuseListEntryCancellation",
+        "recordPlaceOfStayApplication",
         "issueAbsenteeCertificate",
         "getAbsenteeCertificate",
         "cancelAbsenteeCertificate",

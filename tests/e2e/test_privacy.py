@@ -194,12 +194,23 @@ def _certificate(**fields: Any) -> dict[str, Any]:
     }
 
 
+def _stay(**fields: Any) -> dict[str, Any]:
+    return {
+        "election_id": ELECTION_ID,
+        "iin": KNOWN_IINS[0],
+        "stay_address": {"kato": "751110000", "street": "Абай даңғылы", "house": "14"},
+        "document_ref": "akimat decision 7",
+        **fields,
+    }
+
+
 _CHECK = "POST /v1/eligibility/check"
 _PRECINCT_CHECK = "POST /v1/precinct-checks"
 _REGISTER = "POST /v1/day-registrations"
 _OVERRIDES = "POST /v1/overrides"
 _PRESENCE = "POST /v1/presence-lists"
 _CERTIFICATES = "POST /v1/absentee-certificates"
+_STAY = "POST /v1/place-of-stay-applications"
 _EGOV, _COMMISSION, _OPERATOR, _AUDITOR = (
     (Role.EGOV,),
     (Role.COMMISSION,),
@@ -349,6 +360,19 @@ PLACEMENTS: dict[str, Placement] = {
         f"/v1/list-entries/{i}/cancel/refuse",
         _OPERATOR,
         {"reason": f"not {i}"},
+    ),
+    "stay.iin": lambda i: Probe(
+        _STAY, "POST", "/v1/place-of-stay-applications", _OPERATOR, _stay(iin=i)
+    ),
+    "stay.document_ref": lambda i: Probe(
+        _STAY, "POST", "/v1/place-of-stay-applications", _OPERATOR, _stay(document_ref=f"n {i}")
+    ),
+    "stay.street": lambda i: Probe(
+        _STAY,
+        "POST",
+        "/v1/place-of-stay-applications",
+        _OPERATOR,
+        _stay(stay_address={"kato": "751110000", "street": f"street {i}", "house": "1"}),
     ),
     "certificate.iin": lambda i: Probe(
         _CERTIFICATES, "POST", "/v1/absentee-certificates", _OPERATOR, _certificate(iin=i)
@@ -827,6 +851,12 @@ def test_free_text_holding_an_iin_written_any_way_is_refused_in_every_free_text_
             ("/v1/presence-lists", _presence(document_ref=written), "document_ref"),
             (f"/v1/absentee-certificates/{some_id}/cancel", {"reason": written}, "reason"),
             ("/v1/absentee-certificates", _certificate(document_ref=written), "document_ref"),
+            ("/v1/place-of-stay-applications", _stay(document_ref=written), "document_ref"),
+            (
+                "/v1/place-of-stay-applications",
+                _stay(stay_address={"kato": "751110000", "street": written, "house": "1"}),
+                "street",
+            ),
         ]:
             response = client.post(path, json=body, headers=operator)
             assert response.status_code == 422, (path, written, response.text)

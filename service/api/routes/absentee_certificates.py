@@ -18,10 +18,10 @@ from service.api.deps import (
 )
 from service.api.presenters import (
     named_precinct,
-    reasons_out,
     receipt_out,
     undo_requests_out,
 )
+from service.api.routes.list_entries import localise_reasons
 from service.api.schemas import (
     AbsenteeCertificateOut,
     AbsenteeCertificateRequest,
@@ -30,7 +30,6 @@ from service.api.schemas import (
 )
 from service.domain.precincts import PrecinctDirectory
 from service.domain.undo import UndoStep
-from service.errors import ErrorCode
 from service.usecases.absentee import CertificateView
 from service.usecases.list_entries import EntryRefused
 
@@ -85,10 +84,7 @@ async def issue_certificate(
             request_id=request_id,
         )
     except EntryRefused as refusal:
-        if refusal.code is ErrorCode.NOT_ELIGIBLE:
-            codes = refusal.extensions.get("reasons", [])
-            refusal.extensions["reasons"] = [r.model_dump() for r in reasons_out(codes, language)]
-        structlog.contextvars.bind_contextvars(outcome=refusal.code.value)
+        localise_reasons(refusal, language)
         raise
     structlog.contextvars.bind_contextvars(outcome="issued")
     return _certificate_out(view, reference.directory)
