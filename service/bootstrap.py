@@ -34,11 +34,11 @@ from service.ratelimit import BulkLookupGuard, RequestLimits
 from service.security.tokens import TokenVerifier
 from service.usecases.absentee import AbsenteeCertificateService
 from service.usecases.account_holds import AccountHoldService
+from service.usecases.applications import ApplicationService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.list_entries import ListEntryService
 from service.usecases.overrides import OverrideService
-from service.usecases.place_of_stay import PlaceOfStayService
 from service.usecases.reference_import import ImportResult, import_elections, import_precincts
 
 
@@ -58,7 +58,7 @@ class AppServices:
     day_registrations: DayRegistrationService
     list_entries: ListEntryService
     certificates: AbsenteeCertificateService
-    place_of_stay: PlaceOfStayService
+    applications: ApplicationService
     overrides: OverrideService
     account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
@@ -188,7 +188,7 @@ def build_services(
             reference=reference_cache,
             clock=clock,
         ),
-        place_of_stay=PlaceOfStayService(
+        applications=ApplicationService(
             eligibility=eligibility_service,
             storage=storage,
             reference=reference_cache,

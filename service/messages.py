@@ -244,6 +244,18 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Адрес пребывания не входит в границы ни одного участка.",
         "No precinct's boundaries cover the stay address.",
     ),
+    "MISSION_APPLICATIONS_CLOSED": (
+        "Өкілдікке өтініштер дауыс беру күнінің алдындағы күні өкілдік уақытымен 18:00-ге "
+        "дейін қабылданады.",
+        "Заявления в представительстве принимаются до 18:00 по времени представительства дня, "
+        "предшествующего дню голосования.",
+        "Mission applications are accepted until 18:00 mission time on the day before voting day.",
+    ),
+    "PRECINCT_NOT_FOREIGN": (
+        "Учаске шетелдегі өкілдіктегі учаске емес.",
+        "Участок не является участком при представительстве за рубежом.",
+        "The precinct is not a precinct at a mission abroad.",
+    ),
     "REGISTRATION_NOT_ACTIVE": (
         "Тіркеу белсенді емес.",
         "Регистрация не действует.",

@@ -21,11 +21,11 @@ from service.observability.readiness import ReadinessProbe
 from service.security.tokens import REASONS, TokenRejected
 from service.usecases.absentee import AbsenteeCertificateService
 from service.usecases.account_holds import AccountHoldService
+from service.usecases.applications import ApplicationService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.list_entries import ListEntryService
 from service.usecases.overrides import OverrideService
-from service.usecases.place_of_stay import PlaceOfStayService
 from service.usecases.ports import ReferenceData
 
 _security_log = get_logger("service.security")
@@ -59,7 +59,7 @@ EligibilityDep = Annotated[EligibilityService, Depends(_part("eligibility"))]
 DayRegistrationsDep = Annotated[DayRegistrationService, Depends(_part("day_registrations"))]
 ListEntriesDep = Annotated[ListEntryService, Depends(_part("list_entries"))]
 CertificatesDep = Annotated[AbsenteeCertificateService, Depends(_part("certificates"))]
-PlaceOfStayDep = Annotated[PlaceOfStayService, Depends(_part("place_of_stay"))]
+ApplicationsDep = Annotated[ApplicationService, Depends(_part("applications"))]
 OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
 AccountHoldsDep = Annotated[AccountHoldService, Depends(_part("account_holds"))]
 AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]

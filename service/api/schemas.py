@@ -85,6 +85,7 @@ BasisOut = (
         "special_presence",
         "place_of_stay_application",
         "absentee_certificate",
+        "mission_application",
     ]
     | None
 )
@@ -287,14 +288,17 @@ AddressPart = Annotated[
     StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS),
     AfterValidator(_holds_no_iin),
 ]
-KatoCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{9}$")]
+KatoCode = Annotated[str, StringConstraints(min_length=9, max_length=9, pattern=r"^[0-9]+$")]
 
 
 class StayAddressIn(_Request):
     """An address in Kazakhstan as registrations name one: its address code (RCA), or its
     locality's KATO code, street and house."""
 
-    rca: Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z]{1,32}$")] | None = None
+    rca: (
+        Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
+        | None
+    ) = None
     kato: KatoCode | None = None
     street: AddressPart | None = None
     house: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
@@ -304,6 +308,13 @@ class PlaceOfStayApplicationRequest(_Request):
     election_id: ElectionId
     iin: IinInput
     stay_address: StayAddressIn
+    document_ref: DocumentRef
+
+
+class MissionApplicationRequest(_Request):
+    election_id: ElectionId
+    iin: IinInput
+    precinct_id: PrecinctIdInput
     document_ref: DocumentRef
 
 
@@ -455,6 +466,7 @@ class CalendarOut(BaseModel):
     absentee_certificates: LocalWindowOut
     day_registration: LocalWindowOut
     presence_lists: LocalWindowOut
+    mission_applications: LocalWindowOut
 
 
 class ElectionOut(BaseModel):

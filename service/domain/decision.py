@@ -160,8 +160,8 @@ _VOTE_WITH_CERTIFICATE = (NextStep(NextStepCode.VOTE_WITH_ABSENTEE_CERTIFICATE),
 _ENTRY_BASIS = {
     ListEntryKind.SPECIAL_PRESENCE: Basis.SPECIAL_PRESENCE,
     ListEntryKind.PLACE_OF_STAY_APPLICATION: Basis.PLACE_OF_STAY_APPLICATION,
+    ListEntryKind.MISSION_APPLICATION: Basis.MISSION_APPLICATION,
 }
-_DECIDED_ENTRIES = (*_ENTRY_BASIS, ListEntryKind.ABSENTEE_CERTIFICATE)
 
 
 def remedies_for(reasons: tuple[ReasonCode, ...]) -> tuple[NextStep, ...]:
@@ -182,17 +182,16 @@ def decide(
     """Decide one person's eligibility for one election as of its voting day.
 
     Precedence follows SPEC §15: an active override, then a list entry (a special precinct's
-    presence list, a place-of-stay application, an absentee certificate), then an active day
-    registration, then the registrations (a voter holds one entry or day registration at
-    most: one place). A decision an override changed says ``basis: override`` and carries
-    the override's id; an override that changed nothing is not mentioned. A list entry
-    places a voter, it does not cure a bar of §3; for a local election its precinct must lie
-    in the territory.
+    presence list, a place-of-stay application, an absentee certificate, a mission
+    application), then an active day registration, then the registrations. A voter holds
+    one entry or day registration at most (one place), so SPEC's order of the day
+    registration before the mission application never has to choose. A decision an override
+    changed says ``basis: override`` and carries the override's id; an override that changed
+    nothing is not mentioned. A list entry places a voter, it does not cure a bar of §3; for
+    a local election its precinct must lie in the territory.
     """
     if not election.kind.is_by_citizens:
         raise ValueError(f"{election.kind.value} elections are not decided for citizens")
-    if list_entry is not None and list_entry.kind not in _DECIDED_ENTRIES:
-        raise ValueError(f"{list_entry.kind.value} list entries are not decided yet")
     ruleset = ruleset_for(election.voting_day)
     reasons = reasons_against(person, voting_day=election.voting_day)
     data_as_of = person.data_as_of if person else None

@@ -23,6 +23,7 @@ class LiveRecordKind(StrEnum):
     # home precinct that issued it while unused.
     ABSENTEE_CERTIFICATE = "absentee_certificate"
     PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
+    MISSION_APPLICATION = "mission_application"
 
 
 @dataclass(frozen=True, slots=True)

@@ -53,6 +53,12 @@ def application_window(election: Election, precinct: Precinct) -> Window:
     return at_precinct(election.calendar.applications, precinct)
 
 
+def mission_window(election: Election, mission: Precinct) -> Window:
+    """When a mission records an application of a citizen staying abroad briefly (SPEC
+    §15): by default until 18:00 on E-1, mission time."""
+    return at_precinct(election.calendar.mission_applications, mission)
+
+
 def certificate_window(election: Election, precinct: Precinct) -> Window:
     """When the commission of the voter's home precinct may issue an absentee certificate
     (SPEC §15): from 00:00 on E-15 until 18:00 on E-1 in that precinct's zone."""

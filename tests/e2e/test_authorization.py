@@ -108,6 +108,17 @@ MATRIX: dict[str, Operation] = {
             "document_ref": "akimat decision 7",
         },
     ),
+    "recordMissionApplication": Operation(
+        "POST",
+        "/v1/mission-applications",
+        frozenset({OPERATOR}),
+        {
+            "election_id": ELECTION_ID,
+            "iin": VOTER,
+            "precinct_id": "99-0001",
+            "document_ref": "mission application 3",
+        },
+    ),
     "issueAbsenteeCertificate": Operation(
         "POST",
         "/v1/absentee-certificates",
@@ -237,6 +248,7 @@ def test_operator_routes_admit_operators_only() -> None:
         "approveListEntryCancellation",
         "refuseListEntryCancellation",
         "recordPlaceOfStayApplication",
+        "recordMissionApplication",
         "issueAbsenteeCertificate",
         "getAbsenteeCertificate",
         "cancelAbsenteeCertificate",

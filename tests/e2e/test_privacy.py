@@ -204,6 +204,16 @@ def _stay(**fields: Any) -> dict[str, Any]:
     }
 
 
+def _mission(**fields: Any) -> dict[str, Any]:
+    return {
+        "election_id": ELECTION_ID,
+        "iin": KNOWN_IINS[0],
+        "precinct_id": "99-0001",
+        "document_ref": "mission application 3",
+        **fields,
+    }
+
+
 _CHECK = "POST /v1/eligibility/check"
 _PRECINCT_CHECK = "POST /v1/precinct-checks"
 _REGISTER = "POST /v1/day-registrations"
@@ -360,6 +370,20 @@ PLACEMENTS: dict[str, Placement] = {
         f"/v1/list-entries/{i}/cancel/refuse",
         _OPERATOR,
         {"reason": f"not {i}"},
+    ),
+    "mission.iin": lambda i: Probe(
+        "POST /v1/mission-applications",
+        "POST",
+        "/v1/mission-applications",
+        _OPERATOR,
+        _mission(iin=i),
+    ),
+    "mission.document_ref": lambda i: Probe(
+        "POST /v1/mission-applications",
+        "POST",
+        "/v1/mission-applications",
+        _OPERATOR,
+        _mission(document_ref=f"n {i}"),
     ),
     "stay.iin": lambda i: Probe(
         _STAY, "POST", "/v1/place-of-stay-applications", _OPERATOR, _stay(iin=i)
@@ -852,6 +876,7 @@ def test_free_text_holding_an_iin_written_any_way_is_refused_in_every_free_text_
             (f"/v1/absentee-certificates/{some_id}/cancel", {"reason": written}, "reason"),
             ("/v1/absentee-certificates", _certificate(document_ref=written), "document_ref"),
             ("/v1/place-of-stay-applications", _stay(document_ref=written), "document_ref"),
+            ("/v1/mission-applications", _mission(document_ref=written), "document_ref"),
             (
                 "/v1/place-of-stay-applications",
                 _stay(stay_address={"kato": "751110000", "street": written, "house": "1"}),

@@ -98,10 +98,17 @@ def test_a_presence_entry_outside_a_local_elections_territory_is_outside_territo
     assert (d.outcome, d.reasons) == (Outcome.INELIGIBLE, (ReasonCode.OUTSIDE_TERRITORY,))
 
 
-def test_kinds_not_yet_recorded_are_not_decided() -> None:
+def test_a_mission_application_places_the_voter_at_the_mission() -> None:
+    """SPEC §15 way 6; a local election is not voted abroad: outside its territory."""
     application = ActiveListEntry("entry-4", ListEntryKind.MISSION_APPLICATION, "99-0001")
-    with pytest.raises(ValueError, match="mission_application"):
-        run(list_entry=application)
+    d = run(list_entry=application)
+    assert (d.outcome, d.precinct_id, d.basis) == (
+        Outcome.ELIGIBLE,
+        "99-0001",
+        Basis.MISSION_APPLICATION,
+    )
+    local = replace(ELECTION, kind=ElectionKind.MASLIKHAT, territory=("75",))
+    assert run(election=local, list_entry=application).reasons == (ReasonCode.OUTSIDE_TERRITORY,)
 
 
 @given(

@@ -10,10 +10,10 @@ from fastapi import APIRouter, Path
 
 from service.api.bodies import JsonBodyRoute
 from service.api.deps import (
+    ApplicationsDep,
     LanguageDep,
     ListEntriesDep,
     OperatorDep,
-    PlaceOfStayDep,
     ReferenceDep,
     RequestIdDep,
 )
@@ -21,6 +21,7 @@ from service.api.presenters import named_precinct, reasons_out, receipt_out, und
 from service.api.schemas import (
     ListEntryOut,
     ListPlaceHolderOut,
+    MissionApplicationRequest,
     PlaceOfStayApplicationRequest,
     PresenceListOut,
     PresenceListRequest,
@@ -32,8 +33,8 @@ from service.domain.precincts import PrecinctDirectory
 from service.domain.undo import UndoStep
 from service.errors import ErrorCode
 from service.messages import Language
+from service.usecases.applications import StayAddress
 from service.usecases.list_entries import EntryRefused, ListEntryView, PresenceImport
-from service.usecases.place_of_stay import StayAddress
 
 router = APIRouter(tags=["list-entries"], route_class=JsonBodyRoute)
 
@@ -111,17 +112,42 @@ async def import_presence_list(
 async def record_place_of_stay_application(
     body: PlaceOfStayApplicationRequest,
     caller: OperatorDep,
-    applications: PlaceOfStayDep,
+    applications: ApplicationsDep,
     reference: ReferenceDep,
     language: LanguageDep,
     request_id: RequestIdDep,
 ) -> ListEntryOut:
     stay = body.stay_address
     try:
-        view = await applications.apply(
+        view = await applications.place_of_stay(
             election_id=body.election_id,
             raw_iin=body.iin,
             stay=StayAddress(rca=stay.rca, kato=stay.kato, street=stay.street, house=stay.house),
+            document_ref=body.document_ref,
+            caller=caller,
+            request_id=request_id,
+        )
+    except EntryRefused as refusal:
+        localise_reasons(refusal, language)
+        raise
+    structlog.contextvars.bind_contextvars(outcome="added")
+    return _entry_out(view, reference.directory)
+
+
+@router.post("/v1/mission-applications", status_code=201, response_model=ListEntryOut)
+async def record_mission_application(
+    body: MissionApplicationRequest,
+    caller: OperatorDep,
+    applications: ApplicationsDep,
+    reference: ReferenceDep,
+    language: LanguageDep,
+    request_id: RequestIdDep,
+) -> ListEntryOut:
+    try:
+        view = await applications.at_mission(
+            election_id=body.election_id,
+            raw_iin=body.iin,
+            precinct_id=body.precinct_id,
             document_ref=body.document_ref,
             caller=caller,
             request_id=request_id,
