@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy import (
     select as core_select,  # sqlmodel's select types at most four columns
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -775,6 +776,15 @@ class ListEntries:
         return _list_entry(row)
 
 
+# One statement on SQLite (3.35 on) and PostgreSQL: the first serial of an election, or one
+# more than the last; PostgreSQL holds the row locked until this transaction ends.
+_NEXT_SERIAL = sa_text(
+    "INSERT INTO absentee_serials (election_id, last_serial) VALUES (:election_id, 1) "
+    "ON CONFLICT (election_id) DO UPDATE SET last_serial = absentee_serials.last_serial + 1 "
+    "RETURNING last_serial"
+)
+
+
 def _certificate(
     row: AbsenteeCertificateRow, use: AbsenteeCertificateUseRow | None
 ) -> AbsenteeCertificateRecord:
@@ -826,12 +836,8 @@ class AbsenteeCertificates:
 
     def next_serial(self, election_id: str) -> int:
         self._session.flush()
-        highest = self._session.exec(
-            select(func.max(AbsenteeCertificateRow.serial)).where(
-                AbsenteeCertificateRow.election_id == election_id
-            )
-        ).one()
-        return (highest or 0) + 1
+        taken = self._session.execute(_NEXT_SERIAL, {"election_id": election_id}).scalar_one()
+        return int(taken)
 
     def use(
         self, entry_id: str, *, precinct_id: str, at: dt.datetime, by: str, audit_seq: int

@@ -144,6 +144,17 @@ class AbsenteeCertificateRow(SQLModel, table=True):
     serial: int
 
 
+class AbsenteeSerialRow(SQLModel, table=True):
+    """The last serial issued in an election. Taking the next is one upsert of this row,
+    whose lock holds concurrent issues of the election in line until the taker commits or
+    rolls back: no two take one number, and a rolled-back issue leaves no gap."""
+
+    __tablename__ = "absentee_serials"
+
+    election_id: str = Field(primary_key=True, max_length=64)
+    last_serial: int
+
+
 class AbsenteeCertificateUseRow(SQLModel, table=True):
     """The one use of a certificate, at the precinct where the voter presented it: the
     primary key refuses a second, so of two concurrent uses exactly one commits."""

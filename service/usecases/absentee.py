@@ -4,10 +4,10 @@ The commission of the voter's list precinct issues a certificate, inside the win
 default from 00:00 on E-15 until 18:00 on E-1, in that precinct's zone), to a voter who is
 eligible and on that precinct's list by the decision before the certificate. The
 certificate is a list entry (kind ``absentee_certificate``, its precinct the issuing one)
-holding the voter's one place, with a serial: the next free number of the election,
-assigned by the service inside the issuing transaction (the operator has nothing to look
-up or mistype, and the database's UNIQUE (election, serial) refuses a duplicate; a
-concurrent issue that took the same number runs again and gets the next).
+holding the voter's one place, with a serial: the election's next number, taken by the
+service inside the issuing transaction (the operator has nothing to look up or mistype;
+concurrent issues of an election wait in line on its counter, and the database's UNIQUE
+(election, serial) refuses a duplicate all the same).
 
 A voter gets one certificate per election, ever: a cancelled or lost one still refuses a
 second (``ABSENTEE_CERTIFICATE_ALREADY_ISSUED``; the database holds one row per voter and
@@ -67,9 +67,6 @@ KIND_ISSUED = "absentee_certificate.issue"
 KIND_REFUSED = "absentee_certificate.refuse"
 # Service A's, when a voter presents the certificate (service.usecases.eligibility).
 KIND_USED = CERTIFICATE_USE_KIND
-
-# Concurrent issues in one election may take the same next serial: each loser runs again.
-ATTEMPTS = 5
 
 
 @dataclass(frozen=True)
@@ -292,11 +289,9 @@ class AbsenteeCertificateService:
             uow.absentee_certificates.add(certificate)
             return _view(entry, certificate, receipt=receipt, requests=())
 
-        # A concurrent issue to this voter, another way onto a list, or the same serial may
-        # commit first: run again against what it committed.
-        outcome = await once_more_if_overtaken(
-            lambda: self._storage.transact(write), attempts=ATTEMPTS
-        )
+        # A concurrent issue to this voter, or another way onto a list, may commit first:
+        # run again, refused against what it committed.
+        outcome = await once_more_if_overtaken(lambda: self._storage.transact(write))
         if isinstance(outcome, AuditedRefusal):
             raise outcome.error()
         return outcome

@@ -315,7 +315,8 @@ class AbsenteeCertificateRepository(Protocol):
         """The voter's certificate in the election, cancelled or not."""
 
     def next_serial(self, election_id: str) -> int:
-        """One more than the highest serial of the election (1 for the first)."""
+        """Take the election's next serial (1 for the first); concurrent takers wait for
+        this transaction, so none gets the same number, and a rollback gives it back."""
 
     def use(
         self, entry_id: str, *, precinct_id: str, at: dt.datetime, by: str, audit_seq: int

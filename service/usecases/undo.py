@@ -115,16 +115,13 @@ def new_request(
     )
 
 
-async def once_more_if_overtaken(run: Callable[[], Awaitable[T]], *, attempts: int = 2) -> T:
+async def once_more_if_overtaken(run: Callable[[], Awaitable[T]]) -> T:
     """Run a unit of work; if a concurrent one took the same step first (``DuplicateRecord``),
-    run it again, so that this one is refused against what the winner committed. A unit that
-    may be overtaken more than once (the next free serial) gives more ``attempts``."""
-    for _ in range(attempts - 1):
-        try:
-            return await run()
-        except DuplicateRecord:
-            pass
-    return await run()
+    run it again, so that this one is refused against what the winner committed."""
+    try:
+        return await run()
+    except DuplicateRecord:
+        return await run()
 
 
 class Undoable(Protocol):

@@ -206,6 +206,36 @@ def test_serials_are_five_digits_counted_per_election(desk: Desk) -> None:
     assert other_election["serial"] == "00001"
 
 
+def test_concurrent_issues_to_eight_voters_take_eight_serials(desk: Desk) -> None:
+    """Issues racing for the next free serial: each voter gets one, none shares a number
+    (on PostgreSQL the loser of a collision runs again and takes the next)."""
+    voters = [
+        PEOPLE[name]["iin"]
+        for name in (
+            "eligible_permanent",
+            "eligible_temporary",
+            "eligible_consular",
+            "pretrial",
+            "birthday_on_voting_day",
+            "sentence_ended",
+            "capacity_restored",
+            "bin_shaped_person",
+        )
+    ]
+    barrier = threading.Barrier(len(voters))
+
+    def issue(iin: str) -> Any:
+        barrier.wait()
+        return desk.issue(iin)
+
+    with ThreadPoolExecutor(max_workers=len(voters)) as pool:
+        responses = list(pool.map(issue, voters))
+
+    assert [r.status_code for r in responses] == [201] * len(voters), [r.text for r in responses]
+    serials = sorted(r.json()["serial"] for r in responses)
+    assert serials == [f"{n:05d}" for n in range(1, len(voters) + 1)]
+
+
 def test_a_certificate_is_issued_once_per_voter_and_election_even_after_cancellation(
     desk: Desk,
 ) -> None:

@@ -203,9 +203,11 @@ def _certificate(database: Database) -> str:
     )
     with write_session(database) as session:
         repository.ListEntries(session).add(entry)
-        repository.AbsenteeCertificates(session).add(
+        certificates = repository.AbsenteeCertificates(session)
+        serial = certificates.next_serial(ELECTION)
+        certificates.add(
             AbsenteeCertificateRecord(
-                entry_id=entry.id, election_id=ELECTION, subject=SUBJECT, serial=1
+                entry_id=entry.id, election_id=ELECTION, subject=SUBJECT, serial=serial
             )
         )
     return entry.id
@@ -285,7 +287,18 @@ def test_a_voter_gets_one_certificate_per_election_and_a_serial_once(database: D
                 entry_id="cert-3", election_id=ELECTION, subject=other, serial=1
             )
         )
+    # Serials are taken one after the other per election; an issue that rolls back gives
+    # its number back.
+    taken: list[int] = []
+
+    def take_three_then_fail() -> None:
+        with write_session(database) as session:
+            certificates = repository.AbsenteeCertificates(session)
+            taken.extend(certificates.next_serial(e) for e in (ELECTION, ELECTION, "another"))
+            raise LookupError("refused after taking serials")
+
+    with pytest.raises(LookupError):
+        take_three_then_fail()
+    assert taken == [2, 3, 1]
     with write_session(database) as session:
-        certificates = repository.AbsenteeCertificates(session)
-        assert certificates.next_serial(ELECTION) == 2
-        assert certificates.next_serial("another-election") == 1
+        assert repository.AbsenteeCertificates(session).next_serial(ELECTION) == 2

@@ -4,7 +4,9 @@ A certificate is a list entry (kind ``absentee_certificate``, its precinct the i
 precinct) plus a row here: UNIQUE (election_id, voter_subject), so a voter gets one per
 election ever, and UNIQUE (election_id, serial). Its use is a row of
 ``absentee_certificate_uses`` keyed by the entry: a second use is a primary-key violation.
-On PostgreSQL the application role adds rows to both, never edits or deletes them.
+``absentee_serials`` keeps each election's last serial: taking the next is one upsert, whose
+row lock keeps concurrent issues in line. On PostgreSQL the application role adds rows to
+the certificates and their uses, never edits or deletes them, and upserts the serials.
 
 Revision ID: 0009
 Revises: 0007
@@ -39,6 +41,12 @@ def upgrade() -> None:
         sa.UniqueConstraint("election_id", "serial", name="uq_absentee_certificates_serial"),
     )
     op.create_table(
+        "absentee_serials",
+        sa.Column("election_id", AutoString(length=64), nullable=False),
+        sa.Column("last_serial", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("election_id"),
+    )
+    op.create_table(
         "absentee_certificate_uses",
         sa.Column("entry_id", AutoString(length=36), nullable=False),
         sa.Column("election_id", AutoString(length=64), nullable=False),
@@ -58,8 +66,10 @@ def _grant_application_role() -> None:
     quoted = op.get_bind().dialect.identifier_preparer.quote(role)
     op.execute(f"GRANT SELECT, INSERT ON absentee_certificates TO {quoted}")
     op.execute(f"GRANT SELECT, INSERT ON absentee_certificate_uses TO {quoted}")
+    op.execute(f"GRANT SELECT, INSERT, UPDATE ON absentee_serials TO {quoted}")
 
 
 def downgrade() -> None:
     op.drop_table("absentee_certificate_uses")
+    op.drop_table("absentee_serials")
     op.drop_table("absentee_certificates")
