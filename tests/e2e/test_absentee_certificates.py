@@ -590,3 +590,39 @@ def test_voterctl_issues_shows_and_cancels_a_certificate_reading_the_iin_from_a_
         assert json.loads(approved.stdout)["status"] == "cancelled"
         for result in (issued, again, shown, asked, approved):
             assert RESIDENT not in result.output
+
+
+def test_a_precinct_version_may_not_strand_a_certificate(
+    desk: Desk, database_url: str, keys: Keys, tmp_path: Path
+) -> None:
+    """SPEC §16: an unused certificate holds its home precinct, a used one the precinct
+    where it was presented; neither may be removed under it. The home precinct turning
+    special is no blocker (that rule is the presence entries')."""
+    certificate = desk.issued(RESIDENT)
+    env = {
+        "VOTER_ENV": "dev",
+        "VOTER_DATABASE_URL": database_url,
+        "VOTER_AUDIT_SIGNING_KEY": keys.audit_signing,
+        "VOTER_AUDIT_HMAC_KEY": "cli-test-hmac-key-0123456789abcdef",
+        "VOTER_CLOCK_FIXED": desk.clock.now().isoformat(),
+    }
+    current = [json.loads(line) for line in (tmp_path / "country" / "precincts.jsonl").open()]
+
+    def import_precincts(rows: list[dict[str, Any]], name: str) -> Any:
+        path = tmp_path / name
+        path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")
+        return CliRunner().invoke(voterctl_app, ["import", "precincts", str(path)], env=env)
+
+    home_removed = import_precincts([p for p in current if p["id"] != HOME], "no-home.jsonl")
+    assert home_removed.exit_code == 2, home_removed.output
+    assert f"absentee_certificate {certificate['id']}" in home_removed.output
+    assert "precinct_removed" in home_removed.output
+    assert RESIDENT not in home_removed.output
+
+    assert desk.at(RESIDENT, ORAL)["included"] is True
+    oral_removed = import_precincts([p for p in current if p["id"] != ORAL], "no-oral.jsonl")
+    assert oral_removed.exit_code == 2, oral_removed.output
+    assert f"absentee_certificate {certificate['id']}" in oral_removed.output
+    # The home precinct no longer holds it: a version without it goes through.
+    home_gone = import_precincts([p for p in current if p["id"] != HOME], "no-home-2.jsonl")
+    assert home_gone.exit_code == 0, home_gone.output
