@@ -33,8 +33,10 @@ from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.ratelimit import BulkLookupGuard, RequestLimits
 from service.security.tokens import TokenVerifier
+from service.usecases.absentee import AbsenteeCertificateService
 from service.usecases.access_log import AccessLogService
 from service.usecases.account_holds import AccountHoldService
+from service.usecases.applications import ApplicationService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.list_entries import ListEntryService
@@ -61,6 +63,8 @@ class AppServices:
     list_entries: ListEntryService
     access_log: AccessLogService
     statistics: StatisticsService
+    certificates: AbsenteeCertificateService
+    applications: ApplicationService
     overrides: OverrideService
     account_holds: AccountHoldService
     upstream_clients: tuple[httpx.AsyncClient, ...]
@@ -191,6 +195,18 @@ def build_services(
             storage=storage,
             reference=reference_cache,
             pseudonymise=voter_subject,
+            clock=clock,
+        ),
+        certificates=AbsenteeCertificateService(
+            eligibility=eligibility_service,
+            storage=storage,
+            reference=reference_cache,
+            clock=clock,
+        ),
+        applications=ApplicationService(
+            eligibility=eligibility_service,
+            storage=storage,
+            reference=reference_cache,
             clock=clock,
         ),
         access_log=AccessLogService(

@@ -206,6 +206,7 @@ class CalendarRecord(_Record):
     lists_frozen_on: dt.date | None = None
     absentee_certificates: LocalWindowRecord | None = None
     presence_lists: LocalWindowRecord | None = None
+    mission_applications: LocalWindowRecord | None = None
 
     def to_domain(self) -> CalendarChanges:
         return CalendarChanges(
@@ -215,6 +216,9 @@ class CalendarRecord(_Record):
                 self.absentee_certificates.to_domain() if self.absentee_certificates else None
             ),
             presence_lists=self.presence_lists.to_domain() if self.presence_lists else None,
+            mission_applications=(
+                self.mission_applications.to_domain() if self.mission_applications else None
+            ),
         )
 
 

@@ -79,6 +79,26 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Адрес регистрации не входит ни в один участок; обратитесь в избирательную комиссию.",
         "No precinct covers the registered address; contact the election commission.",
     ),
+    "VOTE_WITH_ABSENTEE_CERTIFICATE": (
+        "Сайлаушыға сырттай дауыс беру куәлігі берілді: ол тұратын елді мекеннен тыс кез "
+        "келген учаскеде куәлікті көрсетіп дауыс береді.",
+        "Избирателю выдано открепительное удостоверение: он голосует по нему на любом "
+        "участке за пределами населённого пункта своего участка.",
+        "The voter holds an absentee certificate: they vote with it at any precinct outside "
+        "their home precinct's locality.",
+    ),
+    "ABSENTEE_CERTIFICATE_ISSUED": (
+        "Сайлаушыға осы учаскеде сырттай дауыс беру куәлігі берілген: ол бұл учаскенің "
+        "тізімінен шығарылды.",
+        "Избирателю на этом участке выдано открепительное удостоверение: он исключён из "
+        "списка этого участка.",
+        "This precinct issued the voter an absentee certificate: they are off its list.",
+    ),
+    "ABSENTEE_SAME_LOCALITY": (
+        "Сырттай дауыс беру куәлігі сайлаушының өз учаскесі орналасқан елді мекенде қабылданбайды.",
+        "Открепительное удостоверение не принимается в населённом пункте участка избирателя.",
+        "An absentee certificate is not accepted in the locality of the voter's home precinct.",
+    ),
     "NOT_IN_PRECINCT": (
         "Сайлаушы басқа учаскенің тізімінде.",
         "Избиратель включён в список другого участка.",
@@ -175,6 +195,66 @@ _TEXTS: dict[str, tuple[str, str, str]] = {
         "Списки специальных участков принимаются до 18:00 дня, предшествующего дню голосования.",
         "Presence lists of special precincts are accepted until 18:00 on the day before "
         "voting day.",
+    ),
+    "ABSENTEE_CERTIFICATE_NOT_FOUND": (
+        "Сырттай дауыс беру куәлігі табылмады.",
+        "Открепительное удостоверение не найдено.",
+        "No such absentee certificate.",
+    ),
+    "ABSENTEE_CERTIFICATE_ALREADY_ISSUED": (
+        "Сайлаушыға осы сайлауға сырттай дауыс беру куәлігі берілген; ол қайта берілмейді.",
+        "Избирателю уже выдано открепительное удостоверение на эти выборы; повторно оно не "
+        "выдаётся.",
+        "The voter was already issued an absentee certificate for this election; it is "
+        "never issued again.",
+    ),
+    "ABSENTEE_CERTIFICATE_USED": (
+        "Сырттай дауыс беру куәлігі пайдаланылған.",
+        "Открепительное удостоверение уже использовано.",
+        "The absentee certificate has already been used.",
+    ),
+    "ABSENTEE_CERTIFICATES_CLOSED": (
+        "Сырттай дауыс беру куәліктері дауыс беру күніне 15 күн қалғаннан бастап дауыс "
+        "беру күнінің алдындағы күні 18:00-ге дейін беріледі.",
+        "Открепительные удостоверения выдаются с 00:00 за 15 дней до дня голосования до "
+        "18:00 дня, предшествующего дню голосования.",
+        "Absentee certificates are issued from 00:00 fifteen days before voting day until "
+        "18:00 on the day before it.",
+    ),
+    "ABSENTEE_SERIALS_EXHAUSTED": (
+        "Осы сайлаудың сырттай дауыс беру куәліктерінің нөмірлері таусылды.",
+        "Номера открепительных удостоверений этих выборов исчерпаны.",
+        "Every absentee certificate serial of this election has been issued.",
+    ),
+    "NOT_ON_A_LIST": (
+        "Сайлаушы ешбір учаскенің тізімінде жоқ.",
+        "Избиратель не включён в список ни одного участка.",
+        "The voter is on no precinct's list.",
+    ),
+    "APPLICATIONS_CLOSED": (
+        "Болатын жері бойынша өтініштер сайлау тағайындалған күннен бастап дауыс беру күніне "
+        "30 күн қалғанда 23:59-ға дейін қабылданады.",
+        "Заявления по месту пребывания принимаются со дня назначения выборов до 23:59 за 30 "
+        "дней до дня голосования.",
+        "Place-of-stay applications are accepted from the day the election is called until "
+        "23:59 thirty days before voting day.",
+    ),
+    "STAY_ADDRESS_NOT_COVERED": (
+        "Болатын мекенжай ешбір учаскенің шекарасына кірмейді.",
+        "Адрес пребывания не входит в границы ни одного участка.",
+        "No precinct's boundaries cover the stay address.",
+    ),
+    "MISSION_APPLICATIONS_CLOSED": (
+        "Өкілдікке өтініштер дауыс беру күнінің алдындағы күні өкілдік уақытымен 18:00-ге "
+        "дейін қабылданады.",
+        "Заявления в представительстве принимаются до 18:00 по времени представительства дня, "
+        "предшествующего дню голосования.",
+        "Mission applications are accepted until 18:00 mission time on the day before voting day.",
+    ),
+    "PRECINCT_NOT_FOREIGN": (
+        "Учаске шетелдегі өкілдіктегі учаске емес.",
+        "Участок не является участком при представительстве за рубежом.",
+        "The precinct is not a precinct at a mission abroad.",
     ),
     "REGISTRATION_NOT_ACTIVE": (
         "Тіркеу белсенді емес.",

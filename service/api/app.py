@@ -20,6 +20,7 @@ from service.api.docs import install_docs
 from service.api.middleware import RequestContextMiddleware
 from service.api.problems import install_problem_handlers
 from service.api.routes import (
+    absentee_certificates,
     access_log,
     account_holds,
     audit,
@@ -166,6 +167,7 @@ def create_app(
         precinct_checks,
         day_registrations,
         list_entries,
+        absentee_certificates,
         overrides,
         search,
         reference,

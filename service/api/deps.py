@@ -20,8 +20,10 @@ from service.messages import Language, negotiate
 from service.observability.metrics import Metrics
 from service.observability.readiness import ReadinessProbe
 from service.security.tokens import REASONS, TokenRejected
+from service.usecases.absentee import AbsenteeCertificateService
 from service.usecases.access_log import AccessLogService
 from service.usecases.account_holds import AccountHoldService
+from service.usecases.applications import ApplicationService
 from service.usecases.day_registrations import DayRegistrationService
 from service.usecases.eligibility import EligibilityService
 from service.usecases.list_entries import ListEntryService
@@ -61,6 +63,8 @@ DayRegistrationsDep = Annotated[DayRegistrationService, Depends(_part("day_regis
 ListEntriesDep = Annotated[ListEntryService, Depends(_part("list_entries"))]
 AccessLogDep = Annotated[AccessLogService, Depends(_part("access_log"))]
 StatisticsDep = Annotated[StatisticsService, Depends(_part("statistics"))]
+CertificatesDep = Annotated[AbsenteeCertificateService, Depends(_part("certificates"))]
+ApplicationsDep = Annotated[ApplicationService, Depends(_part("applications"))]
 OverridesDep = Annotated[OverrideService, Depends(_part("overrides"))]
 AccountHoldsDep = Annotated[AccountHoldService, Depends(_part("account_holds"))]
 AuditReadingDep = Annotated[AuditReading, Depends(_part("audit_reading"))]

@@ -84,6 +84,9 @@ BasisOut = (
         "day_registration",
         "override",
         "special_presence",
+        "place_of_stay_application",
+        "absentee_certificate",
+        "mission_application",
     ]
     | None
 )
@@ -314,6 +317,65 @@ class ListEntryOut(BaseModel):
     audit: AuditReceipt
 
 
+AddressPart = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, pattern=NO_CONTROL_CHARACTERS),
+    AfterValidator(_holds_no_iin),
+]
+KatoCode = Annotated[str, StringConstraints(min_length=9, max_length=9, pattern=r"^[0-9]+$")]
+
+
+class StayAddressIn(_Request):
+    """An address in Kazakhstan as registrations name one: its address code (RCA), or its
+    locality's KATO code, street and house."""
+
+    rca: (
+        Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[0-9A-Za-z]+$")]
+        | None
+    ) = None
+    kato: KatoCode | None = None
+    street: AddressPart | None = None
+    house: Annotated[str, StringConstraints(min_length=1, max_length=20)] | None = None
+
+
+class PlaceOfStayApplicationRequest(_Request):
+    election_id: ElectionId
+    iin: IinInput
+    stay_address: StayAddressIn
+    document_ref: DocumentRef
+
+
+class MissionApplicationRequest(_Request):
+    election_id: ElectionId
+    iin: IinInput
+    precinct_id: PrecinctIdInput
+    document_ref: DocumentRef
+
+
+class AbsenteeCertificateRequest(_Request):
+    election_id: ElectionId
+    iin: IinInput
+    document_ref: DocumentRef
+
+
+class AbsenteeCertificateOut(BaseModel):
+    id: str
+    election_id: str
+    serial: str
+    issued_by: PrecinctRef
+    document_ref: str
+    status: Literal["active", "used", "cancelled"]
+    used_at_precinct: PrecinctRef | None
+    used_at: dt.datetime | None
+    created_by: str
+    created_at: dt.datetime
+    cancelled_at: dt.datetime | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+    cancellation_requests: list[UndoRequestOut]
+    audit: AuditReceipt
+
+
 class OverrideRequest(_Request):
     iin: IinInput
     election_id: ElectionId
@@ -438,6 +500,7 @@ class CalendarOut(BaseModel):
     absentee_certificates: LocalWindowOut
     day_registration: LocalWindowOut
     presence_lists: LocalWindowOut
+    mission_applications: LocalWindowOut
 
 
 class ElectionOut(BaseModel):

@@ -26,12 +26,14 @@ from sqlalchemy import (
     literal_column,
     null,
     or_,
+    outerjoin,
     union_all,
     update,
 )
 from sqlalchemy import (
     select as core_select,  # sqlmodel's select types at most four columns
 )
+from sqlalchemy import text as sa_text
 from sqlalchemy.orm import Mapped
 from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
@@ -39,6 +41,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 from service.datafiles import PrecinctRecord, published_election
 from service.db.engine import driver_value, insert_rows
 from service.db.tables import (
+    AbsenteeCertificateRow,
+    AbsenteeCertificateUseRow,
     AccountHoldRow,
     ActiveOverrideRow,
     DayRegistrationRow,
@@ -76,6 +80,7 @@ from service.domain.reference_versions import LiveRecord, LiveRecordKind
 from service.domain.undo import UndoStatus
 from service.usecases.ports import (
     NO_STANDING,
+    AbsenteeCertificateRecord,
     AccountHoldRecord,
     Answer,
     DayRegistrationQuery,
@@ -122,8 +127,15 @@ def _source(name: str) -> ColumnElement[str]:
     return literal_column(f"'{name}'", type_=String())
 
 
+# A list entry with the use of its absentee certificate, if it is one and was used.
+_ENTRIES_AND_USES = outerjoin(
+    ListEntryRow,
+    AbsenteeCertificateUseRow,
+    col(AbsenteeCertificateUseRow.entry_id) == col(ListEntryRow.id),
+)
 # Day registrations, active-override guards and active list entries of some voters, in one
-# query: (source, subject, record id, precinct id, lapses_at, list entry kind).
+# query: (source, subject, record id, precinct id, lapses_at, list entry kind, precinct
+# where an absentee certificate was used).
 _STANDING: CompoundSelect[Any] = union_all(
     core_select(
         _source(_DAY),
@@ -132,11 +144,13 @@ _STANDING: CompoundSelect[Any] = union_all(
         col(DayRegistrationRow.precinct_id),
         col(DayRegistrationRow.lapses_at),
         null(),
+        null(),
     ).where(col(DayRegistrationRow.active_key).in_(bindparam("keys", expanding=True))),
     core_select(
         _source(_GUARD),
         col(ActiveOverrideRow.subject),
         col(ActiveOverrideRow.override_id),
+        null(),
         null(),
         null(),
         null(),
@@ -151,7 +165,10 @@ _STANDING: CompoundSelect[Any] = union_all(
         col(ListEntryRow.precinct_id),
         null(),
         col(ListEntryRow.kind),
-    ).where(
+        col(AbsenteeCertificateUseRow.precinct_id),
+    )
+    .select_from(_ENTRIES_AND_USES)
+    .where(
         col(ListEntryRow.election_id) == bindparam("election_id"),
         col(ListEntryRow.voter_subject).in_(bindparam("subjects", expanding=True)),
         col(ListEntryRow.cancelled_at).is_(None),
@@ -210,6 +227,14 @@ def load_elections(session: Session, version: int) -> list[Election]:
     return [published_election(body) for body in rows]
 
 
+_LIVE_ENTRY_KINDS = {
+    ListEntryKind.SPECIAL_PRESENCE.value: LiveRecordKind.PRESENCE_ENTRY,
+    ListEntryKind.ABSENTEE_CERTIFICATE.value: LiveRecordKind.ABSENTEE_CERTIFICATE,
+    ListEntryKind.PLACE_OF_STAY_APPLICATION.value: LiveRecordKind.PLACE_OF_STAY_APPLICATION,
+    ListEntryKind.MISSION_APPLICATION.value: LiveRecordKind.MISSION_APPLICATION,
+}
+
+
 def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
     """Day registrations in force, overrides pending or active and presence entries not
     cancelled for an election still to come: what a reference version may not take away.
@@ -228,9 +253,17 @@ def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
     ]
     today = kazakhstan_date(now)
     records += [
-        LiveRecord(LiveRecordKind.PRESENCE_ENTRY, record_id, election_id, precinct_id)
-        for record_id, election_id, precinct_id in session.exec(
-            select(ListEntryRow.id, ListEntryRow.election_id, ListEntryRow.precinct_id).where(
+        LiveRecord(_LIVE_ENTRY_KINDS[kind], record_id, election_id, used_at or precinct_id)
+        for record_id, election_id, precinct_id, kind, used_at in session.connection().execute(
+            core_select(
+                col(ListEntryRow.id),
+                col(ListEntryRow.election_id),
+                col(ListEntryRow.precinct_id),
+                col(ListEntryRow.kind),
+                col(AbsenteeCertificateUseRow.precinct_id),
+            )
+            .select_from(_ENTRIES_AND_USES)
+            .where(
                 col(ListEntryRow.cancelled_at).is_(None),
                 # Any version of the election whose voting day has not passed yet.
                 exists().where(
@@ -418,11 +451,11 @@ def standings(
     days: dict[str, ActiveDayRegistration] = {}
     guards: dict[str, str] = {}
     entries: dict[str, ActiveListEntry] = {}
-    for source, subject, record_id, precinct_id, lapses_at, kind in rows:
+    for source, subject, record_id, precinct_id, lapses_at, kind, used_at in rows:
         if source == _GUARD:
             guards[record_id] = subject
         elif source == _ENTRY:
-            entries[subject] = ActiveListEntry(record_id, ListEntryKind(kind), precinct_id)
+            entries[subject] = ActiveListEntry(record_id, ListEntryKind(kind), precinct_id, used_at)
         elif _is_in_force(lapses_at, now=now):
             days[subject] = ActiveDayRegistration(record_id, precinct_id)
     return _combined(days, _active_overrides(connection, guards, now=now), entries)
@@ -456,15 +489,18 @@ def election_standings(
         if _is_in_force(lapses_at, now=now)
     }
     entries = {
-        subject: ActiveListEntry(entry_id, ListEntryKind(kind), precinct_id)
-        for subject, entry_id, kind, precinct_id in connection.execute(
-            select(
-                ListEntryRow.voter_subject,
-                ListEntryRow.id,
-                ListEntryRow.kind,
-                ListEntryRow.precinct_id,
-            ).where(
-                ListEntryRow.election_id == election_id,
+        subject: ActiveListEntry(entry_id, ListEntryKind(kind), precinct_id, used_at)
+        for subject, entry_id, kind, precinct_id, used_at in connection.execute(
+            core_select(
+                col(ListEntryRow.voter_subject),
+                col(ListEntryRow.id),
+                col(ListEntryRow.kind),
+                col(ListEntryRow.precinct_id),
+                col(AbsenteeCertificateUseRow.precinct_id),
+            )
+            .select_from(_ENTRIES_AND_USES)
+            .where(
+                col(ListEntryRow.election_id) == election_id,
                 col(ListEntryRow.cancelled_at).is_(None),
             )
         )
@@ -738,6 +774,88 @@ class ListEntries:
         _free_place(self._session, row.election_id, row.voter_subject, holder_id=row.id)
         self._session.flush()
         return _list_entry(row)
+
+
+# One statement on SQLite (3.35 on) and PostgreSQL: the first serial of an election, or one
+# more than the last; PostgreSQL holds the row locked until this transaction ends.
+_NEXT_SERIAL = sa_text(
+    "INSERT INTO absentee_serials (election_id, last_serial) VALUES (:election_id, 1) "
+    "ON CONFLICT (election_id) DO UPDATE SET last_serial = absentee_serials.last_serial + 1 "
+    "RETURNING last_serial"
+)
+
+
+def _certificate(
+    row: AbsenteeCertificateRow, use: AbsenteeCertificateUseRow | None
+) -> AbsenteeCertificateRecord:
+    return AbsenteeCertificateRecord(
+        entry_id=row.entry_id,
+        election_id=row.election_id,
+        subject=row.voter_subject,
+        serial=row.serial,
+        used_at_precinct_id=use.precinct_id if use else None,
+        used_at=as_utc(use.used_at) if use else None,
+        used_by=use.used_by if use else None,
+        use_audit_seq=use.audit_seq if use else None,
+    )
+
+
+class AbsenteeCertificates:
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def add(self, certificate: AbsenteeCertificateRecord) -> None:
+        c = certificate
+        self._session.add(
+            AbsenteeCertificateRow(
+                entry_id=c.entry_id,
+                election_id=c.election_id,
+                voter_subject=c.subject,
+                serial=c.serial,
+            )
+        )
+        self._session.flush()  # the voter's and the serial's UNIQUE are checked here
+
+    def _record(self, row: AbsenteeCertificateRow | None) -> AbsenteeCertificateRecord | None:
+        if row is None:
+            return None
+        return _certificate(row, self._session.get(AbsenteeCertificateUseRow, row.entry_id))
+
+    def get(self, entry_id: str) -> AbsenteeCertificateRecord | None:
+        return self._record(self._session.get(AbsenteeCertificateRow, entry_id))
+
+    def of_voter(self, *, election_id: str, subject: str) -> AbsenteeCertificateRecord | None:
+        self._session.flush()
+        row = self._session.exec(
+            select(AbsenteeCertificateRow).where(
+                AbsenteeCertificateRow.election_id == election_id,
+                AbsenteeCertificateRow.voter_subject == subject,
+            )
+        ).first()
+        return self._record(row)
+
+    def next_serial(self, election_id: str) -> int:
+        self._session.flush()
+        taken = self._session.execute(_NEXT_SERIAL, {"election_id": election_id}).scalar_one()
+        return int(taken)
+
+    def use(
+        self, entry_id: str, *, precinct_id: str, at: dt.datetime, by: str, audit_seq: int
+    ) -> AbsenteeCertificateRecord:
+        row = self._session.get(AbsenteeCertificateRow, entry_id)
+        if row is None:
+            raise LookupError("no such absentee certificate")
+        use = AbsenteeCertificateUseRow(
+            entry_id=entry_id,
+            election_id=row.election_id,
+            precinct_id=precinct_id,
+            used_at=at,
+            used_by=by,
+            audit_seq=audit_seq,
+        )
+        self._session.add(use)
+        self._session.flush()  # the primary key refuses a second use here
+        return _certificate(row, use)
 
 
 class ListPlaces:

@@ -90,6 +90,7 @@ class SqlUnitOfWork:
         self.day_registrations = repository.DayRegistrations(session)
         self.list_entries = repository.ListEntries(session)
         self.list_places = repository.ListPlaces(session)
+        self.absentee_certificates = repository.AbsenteeCertificates(session)
         self.undo_requests = repository.UndoRequests(session)
         self.account_holds = repository.AccountHolds(session)
         self.standing = repository.Standings(session)

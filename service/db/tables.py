@@ -124,6 +124,51 @@ class ListEntryRow(SQLModel, table=True):
     cancel_audit_seq: int | None = Field(default=None, sa_type=SEQ_TYPE)
 
 
+class AbsenteeCertificateRow(SQLModel, table=True):
+    """What an absentee certificate adds to its list entry (SPEC §15 way 4): the serial.
+
+    One row per voter and election whatever became of the certificate (a lost or cancelled
+    one is never re-issued), and one serial per election: both UNIQUE, so of two concurrent
+    issues exactly one commits. Never edited.
+    """
+
+    __tablename__ = "absentee_certificates"
+    __table_args__ = (
+        UniqueConstraint("election_id", "voter_subject", name="uq_absentee_certificates_voter"),
+        UniqueConstraint("election_id", "serial", name="uq_absentee_certificates_serial"),
+    )
+
+    entry_id: str = Field(primary_key=True, max_length=36)
+    election_id: str = Field(max_length=64)
+    voter_subject: str = Field(max_length=80)
+    serial: int
+
+
+class AbsenteeSerialRow(SQLModel, table=True):
+    """The last serial issued in an election. Taking the next is one upsert of this row,
+    whose lock holds concurrent issues of the election in line until the taker commits or
+    rolls back: no two take one number, and a rolled-back issue leaves no gap."""
+
+    __tablename__ = "absentee_serials"
+
+    election_id: str = Field(primary_key=True, max_length=64)
+    last_serial: int
+
+
+class AbsenteeCertificateUseRow(SQLModel, table=True):
+    """The one use of a certificate, at the precinct where the voter presented it: the
+    primary key refuses a second, so of two concurrent uses exactly one commits."""
+
+    __tablename__ = "absentee_certificate_uses"
+
+    entry_id: str = Field(primary_key=True, max_length=36)
+    election_id: str = Field(max_length=64)
+    precinct_id: str = Field(max_length=32)
+    used_at: dt.datetime
+    used_by: str = Field(max_length=200)
+    audit_seq: int = Field(sa_type=SEQ_TYPE)
+
+
 class ListPlaceRow(SQLModel, table=True):
     """A voter's one place on a list of an election (SPEC §15), held by one record.
 

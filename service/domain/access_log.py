@@ -51,6 +51,7 @@ _BY_FAMILY: dict[str, Purpose] = {
     "day_registration": Purpose.DAY_REGISTRATION,
     "override": Purpose.MANUAL_CORRECTION,
     "list_entry": Purpose.LIST_ENTRY,
+    "absentee_certificate": Purpose.LIST_ENTRY,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from service.domain.absentee import CertificateAtPrecinct
 from service.domain.model import (
     HOME_COUNTRY,
     ActiveDayRegistration,
@@ -154,6 +155,15 @@ def outside_territory(
 _APPLY_TO_COMMISSION = (NextStep(NextStepCode.APPLY_TO_COMMISSION),)
 
 
+_VOTE_WITH_CERTIFICATE = (NextStep(NextStepCode.VOTE_WITH_ABSENTEE_CERTIFICATE),)
+# The entries that place a voter at their own precinct, and the basis they give.
+_ENTRY_BASIS = {
+    ListEntryKind.SPECIAL_PRESENCE: Basis.SPECIAL_PRESENCE,
+    ListEntryKind.PLACE_OF_STAY_APPLICATION: Basis.PLACE_OF_STAY_APPLICATION,
+    ListEntryKind.MISSION_APPLICATION: Basis.MISSION_APPLICATION,
+}
+
+
 def remedies_for(reasons: tuple[ReasonCode, ...]) -> tuple[NextStep, ...]:
     """What an ineligible voter can do about these reasons; empty when nothing."""
     return _APPLY_TO_COMMISSION if ReasonCode.NOT_FOUND in reasons else ()
@@ -171,16 +181,17 @@ def decide(
 ) -> Decision:
     """Decide one person's eligibility for one election as of its voting day.
 
-    Precedence follows SPEC §15: an active override, then a list entry of a special
-    precinct's presence list, then an active day registration, then the registrations. A
-    decision an override changed says ``basis: override`` and carries the override's id; an
-    override that changed nothing is not mentioned. A list entry places a voter, it does not
-    cure a bar of §3; for a local election its precinct must lie in the territory.
+    Precedence follows SPEC §15: an active override, then a list entry (a special precinct's
+    presence list, a place-of-stay application, an absentee certificate, a mission
+    application), then an active day registration, then the registrations. A voter holds
+    one entry or day registration at most (one place), so SPEC's order of the day
+    registration before the mission application never has to choose. A decision an override
+    changed says ``basis: override`` and carries the override's id; an override that changed
+    nothing is not mentioned. A list entry places a voter, it does not cure a bar of §3; for
+    a local election its precinct must lie in the territory.
     """
     if not election.kind.is_by_citizens:
         raise ValueError(f"{election.kind.value} elections are not decided for citizens")
-    if list_entry is not None and list_entry.kind is not ListEntryKind.SPECIAL_PRESENCE:
-        raise ValueError(f"{list_entry.kind.value} list entries are not decided yet")
     ruleset = ruleset_for(election.voting_day)
     reasons = reasons_against(person, voting_day=election.voting_day)
     data_as_of = person.data_as_of if person else None
@@ -223,7 +234,9 @@ def decide(
     if override is not None and kind is not OverrideKind.EXCLUDE and override.precinct_id:
         placed_at: str | None = override.precinct_id
     elif list_entry is not None:
-        placed_at = list_entry.precinct_id
+        # A certificate not used yet: the home precinct that issued it stands for the voter
+        # (it lies in the territory, as every precinct where it may be used does).
+        placed_at = list_entry.used_at or list_entry.precinct_id
     else:
         placed_at = day_registration.precinct_id if day_registration else None
     # Not curable by an inclusion: a court restores a right to vote, not a place on a list
@@ -241,8 +254,13 @@ def decide(
         return ineligible(barred, next_steps=remedies_for(barred))
     if override is not None and override.precinct_id is not None:
         return eligible(override.precinct_id, Basis.OVERRIDE, override_id=override.id)
+    if list_entry is not None and list_entry.kind is ListEntryKind.ABSENTEE_CERTIFICATE:
+        # Off the home list; on the list of the precinct where it was presented, once it was.
+        if list_entry.used_at is not None:
+            return eligible(list_entry.used_at, Basis.ABSENTEE_CERTIFICATE)
+        return eligible(None, Basis.ABSENTEE_CERTIFICATE, _VOTE_WITH_CERTIFICATE)
     if list_entry is not None:
-        return eligible(list_entry.precinct_id, Basis.SPECIAL_PRESENCE)
+        return eligible(list_entry.precinct_id, _ENTRY_BASIS[list_entry.kind])
     if day_registration is not None:
         return eligible(day_registration.precinct_id, Basis.DAY_REGISTRATION)
     assignment = assign_precinct(registrations, election=election, directory=directory)
@@ -258,10 +276,20 @@ NOT_IN_PRECINCT = "NOT_IN_PRECINCT"
 NO_PRECINCT = "NO_PRECINCT"
 
 
-def precinct_check_reasons(decision: Decision, *, precinct_id: str) -> tuple[str, ...]:
-    """Why a voter is not on this precinct's list; empty when they are."""
+def precinct_check_reasons(
+    decision: Decision, *, precinct_id: str, certificate: CertificateAtPrecinct | None = None
+) -> tuple[str, ...]:
+    """Why a voter is not on this precinct's list; empty when they are.
+
+    ``certificate`` is what the voter's absentee certificate means at this precinct, for a
+    certificate holder (``service.domain.absentee.certificate_at``).
+    """
     if decision.outcome is not Outcome.ELIGIBLE:
         return tuple(r.value for r in decision.reasons)
+    if certificate is not None and decision.basis is Basis.ABSENTEE_CERTIFICATE:
+        refusal = certificate.refusal
+        if refusal is not None:
+            return (refusal,)
     if decision.precinct_id is None:
         return (NO_PRECINCT,)
     if decision.precinct_id != precinct_id:

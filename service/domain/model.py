@@ -50,6 +50,12 @@ class Basis(StrEnum):
     OVERRIDE = "override"
     # A presence list of a special precinct (SPEC §15, way 2).
     SPECIAL_PRESENCE = "special_presence"
+    # A place-of-stay application accepted by the akimat (SPEC §15, way 3).
+    PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
+    # An absentee certificate (SPEC §15, way 4): on no list until it is used at a precinct.
+    ABSENTEE_CERTIFICATE = "absentee_certificate"
+    # A mission application of a citizen staying abroad briefly (SPEC §15, way 6).
+    MISSION_APPLICATION = "mission_application"
 
 
 class ReasonCode(StrEnum):
@@ -72,11 +78,14 @@ class NextStepCode(StrEnum):
     APPLY_TO_COMMISSION = "APPLY_TO_COMMISSION"
     DAY_REGISTRATION_AVAILABLE = "DAY_REGISTRATION_AVAILABLE"
     NO_PRECINCT_FOR_ADDRESS = "NO_PRECINCT_FOR_ADDRESS"
+    # An absentee certificate holder not yet added to a list: they present it at a precinct
+    # of the territory outside their home precinct's locality (SPEC §15 way 4).
+    VOTE_WITH_ABSENTEE_CERTIFICATE = "VOTE_WITH_ABSENTEE_CERTIFICATE"
 
 
 class ListEntryKind(StrEnum):
     """The recorded ways onto a list of SPEC §15 (ways 2-4 and 6; day registrations, way 5,
-    keep their own record). Only ``special_presence`` is recorded yet."""
+    keep their own record)."""
 
     SPECIAL_PRESENCE = "special_presence"
     PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
@@ -261,6 +270,8 @@ class Calendar:
     absentee_certificates: LocalWindow
     day_registration: LocalWindow
     presence_lists: LocalWindow
+    # Read in the mission's zone.
+    mission_applications: LocalWindow
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,6 +282,7 @@ class CalendarChanges:
     lists_frozen_on: dt.date | None = None
     absentee_certificates: LocalWindow | None = None
     presence_lists: LocalWindow | None = None
+    mission_applications: LocalWindow | None = None
 
 
 # The defaults of SPEC §15, counted back from voting day E.
@@ -279,6 +291,7 @@ LISTS_FROZEN_DAYS_BEFORE = 20  # E-20
 CERTIFICATES_OPEN_DAYS_BEFORE = 15  # from 00:00 on E-15
 CERTIFICATES_CLOSE = (1, dt.time(18, 0))  # until 18:00 on E-1
 PRESENCE_LISTS_CLOSE = (1, dt.time(18, 0))  # until 18:00 on E-1
+MISSION_APPLICATIONS_CLOSE = (1, dt.time(18, 0))  # until 18:00 on E-1, mission time
 
 
 def _at(day: dt.date, time: dt.time = dt.time(0, 0)) -> dt.datetime:
@@ -319,6 +332,10 @@ class Election:
         applications_close = _at(e - dt.timedelta(days=APPLICATIONS_CLOSE_DAYS_BEFORE - 1))
         days_before, at = CERTIFICATES_CLOSE
         presence_days_before, presence_at = PRESENCE_LISTS_CLOSE
+        mission_days_before, mission_at = MISSION_APPLICATIONS_CLOSE
+        # From the call of the election; without a recorded call date, from the day the
+        # lists are handed to the commissions.
+        called = _at(self.called_on or e - dt.timedelta(days=LISTS_FROZEN_DAYS_BEFORE))
         return Calendar(
             applications=changes.applications
             or LocalWindow(
@@ -340,10 +357,13 @@ class Election:
             ),
             presence_lists=changes.presence_lists
             or LocalWindow(
-                # From the call of the election; without a recorded call date, from the
-                # day the lists are handed to the commissions.
-                opens=_at(self.called_on or e - dt.timedelta(days=LISTS_FROZEN_DAYS_BEFORE)),
+                opens=called,
                 closes=_at(e - dt.timedelta(days=presence_days_before), presence_at),
+            ),
+            mission_applications=changes.mission_applications
+            or LocalWindow(
+                opens=called,
+                closes=_at(e - dt.timedelta(days=mission_days_before), mission_at),
             ),
         )
 
@@ -369,11 +389,16 @@ class ActiveOverride:
 
 @dataclass(frozen=True, slots=True)
 class ActiveListEntry:
-    """An active (not cancelled) list entry of SPEC §15 for one voter and election."""
+    """An active (not cancelled) list entry of SPEC §15 for one voter and election.
+
+    For an absentee certificate ``precinct_id`` is the home precinct whose commission issued
+    it, and ``used_at`` the precinct where it was presented, once it has been.
+    """
 
     id: str
     kind: ListEntryKind
     precinct_id: str
+    used_at: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

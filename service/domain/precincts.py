@@ -155,14 +155,24 @@ class PrecinctDirectory:
 
     def covering(self, registration: Registration) -> Precinct | None:
         """The precinct whose boundary covers a registered address in Kazakhstan."""
-        if registration.rca is not None and registration.rca in self._by_building:
-            return self._by_building[registration.rca]
-        number = house_number(registration.house)
-        if registration.kato is None or registration.street is None or number is None:
+        return self.covering_address(
+            rca=registration.rca,
+            kato=registration.kato,
+            street=registration.street,
+            house=registration.house,
+        )
+
+    def covering_address(
+        self, *, rca: str | None, kato: str | None, street: str | None, house: str | None
+    ) -> Precinct | None:
+        """The precinct whose boundary covers an address in Kazakhstan: its building by
+        address code (RCA) first, else a street segment of its locality."""
+        if rca is not None and rca in self._by_building:
+            return self._by_building[rca]
+        number = house_number(house)
+        if kato is None or street is None or number is None:
             return None
-        for segment, precinct in self._by_street.get(
-            (registration.kato, street_key(registration.street)), ()
-        ):
+        for segment, precinct in self._by_street.get((kato, street_key(street)), ()):
             if segment_covers(segment, number):
                 return precinct
         return None

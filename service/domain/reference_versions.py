@@ -19,6 +19,11 @@ class LiveRecordKind(StrEnum):
     OVERRIDE = "override"
     DAY_REGISTRATION = "day_registration"
     PRESENCE_ENTRY = "presence_entry"
+    # An absentee certificate not cancelled: its precinct is where it was used, or the
+    # home precinct that issued it while unused.
+    ABSENTEE_CERTIFICATE = "absentee_certificate"
+    PLACE_OF_STAY_APPLICATION = "place_of_stay_application"
+    MISSION_APPLICATION = "mission_application"
 
 
 @dataclass(frozen=True, slots=True)

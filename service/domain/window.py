@@ -47,6 +47,24 @@ def presence_window(election: Election, precinct: Precinct) -> Window:
     return at_precinct(election.calendar.presence_lists, precinct)
 
 
+def application_window(election: Election, precinct: Precinct) -> Window:
+    """When a place-of-stay application may be accepted (SPEC §15): from the call of the
+    election until 23:59 on E-30, in the zone of the precinct covering the stay address."""
+    return at_precinct(election.calendar.applications, precinct)
+
+
+def mission_window(election: Election, mission: Precinct) -> Window:
+    """When a mission records an application of a citizen staying abroad briefly (SPEC
+    §15): by default until 18:00 on E-1, mission time."""
+    return at_precinct(election.calendar.mission_applications, mission)
+
+
+def certificate_window(election: Election, precinct: Precinct) -> Window:
+    """When the commission of the voter's home precinct may issue an absentee certificate
+    (SPEC §15): from 00:00 on E-15 until 18:00 on E-1 in that precinct's zone."""
+    return at_precinct(election.calendar.absentee_certificates, precinct)
+
+
 def lapse_instant(election: Election, precinct: Precinct) -> dt.datetime:
     """00:00 local time on the day after voting day: the registration no longer counts."""
     next_day = election.voting_day + dt.timedelta(days=1)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from service.operator.certificates import certificates_app
 from service.operator.commands import check, override_app, precinct_check, registration_app
 from service.operator.entries import entries_app, presence_app
 from service.operator.finding import elections_app, precincts_app
@@ -12,8 +13,8 @@ from service.operator.holds import holds_app
 
 def register(app: typer.Typer) -> None:
     """Add ``check``, ``precinct-check``, ``override ...``, ``registration ...``,
-    ``elections ...``, ``precincts ...``, ``holds ...``, ``presence import`` and
-    ``entries ...`` to ``app``."""
+    ``elections ...``, ``precincts ...``, ``holds ...``, ``presence import``,
+    ``entries ...`` and ``certificates ...`` to ``app``."""
     app.command("check")(check)
     app.command("precinct-check")(precinct_check)
     app.add_typer(override_app, name="override")
@@ -23,3 +24,4 @@ def register(app: typer.Typer) -> None:
     app.add_typer(holds_app, name="holds")
     app.add_typer(presence_app, name="presence")
     app.add_typer(entries_app, name="entries")
+    app.add_typer(certificates_app, name="certificates")

@@ -240,6 +240,31 @@ class ApiClient:
         path = f"/v1/list-entries/{_segment(entry_id)}/cancel/refuse"
         return self._send("POST", path, {"reason": reason})
 
+    def issue_absentee_certificate(
+        self, *, election_id: str, iin: str, document_ref: str
+    ) -> dict[str, Any]:
+        body = {"election_id": election_id, "iin": iin, "document_ref": document_ref}
+        return self._send("POST", "/v1/absentee-certificates", body)
+
+    def get_absentee_certificate(self, certificate_id: str) -> dict[str, Any]:
+        return self._send("GET", f"/v1/absentee-certificates/{_segment(certificate_id)}", None)
+
+    def cancel_absentee_certificate(self, certificate_id: str, *, reason: str) -> dict[str, Any]:
+        path = f"/v1/absentee-certificates/{_segment(certificate_id)}/cancel"
+        return self._send("POST", path, {"reason": reason})
+
+    def approve_absentee_certificate_cancellation(
+        self, certificate_id: str, *, undo_request_id: str | None = None
+    ) -> dict[str, Any]:
+        path = f"/v1/absentee-certificates/{_segment(certificate_id)}/cancel/approve"
+        return self._send("POST", path, _present({"undo_request_id": undo_request_id}))
+
+    def refuse_absentee_certificate_cancellation(
+        self, certificate_id: str, *, reason: str
+    ) -> dict[str, Any]:
+        path = f"/v1/absentee-certificates/{_segment(certificate_id)}/cancel/refuse"
+        return self._send("POST", path, {"reason": reason})
+
     def list_elections(self) -> dict[str, Any]:
         return self._send("GET", "/v1/elections", None)
 

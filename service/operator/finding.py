@@ -142,6 +142,7 @@ CALENDAR_ROWS = {
     "absentee_certificates": "absentee certificates",
     "day_registration": "day registration window",
     "presence_lists": "presence lists",
+    "mission_applications": "mission applications",
 }
 PRECINCT_COLUMNS = {
     "id": "id",

@@ -210,7 +210,11 @@ class ChunkDecider:
             subjects.append(subject)
             bodies.append(render_body(shape[0], recorded_at=recorded_at, seq=seq, subject=subject))
             seq += 1
-            if person is not None and decision.outcome is Outcome.ELIGIBLE:
+            if (
+                person is not None
+                and decision.outcome is Outcome.ELIGIBLE
+                and not _holds_unused_certificate(decision)
+            ):
                 key = decision.precinct_id or UNASSIGNED
                 rows.append((key, list_row(person, held, decision, voting_day)))
         digest = write_part(setup.parts_dir, task.chunk_no, rows)
@@ -226,6 +230,12 @@ class ChunkDecider:
         )
 
 
+def _holds_unused_certificate(decision: Decision) -> bool:
+    """An absentee certificate holder who has not presented it: on no precinct's list, and
+    not among the unassigned either (nothing is missing: they vote with it)."""
+    return decision.basis is Basis.ABSENTEE_CERTIFICATE and decision.precinct_id is None
+
+
 def _counts(shapes: dict[Decision, list[Any]]) -> ChunkCounts:
     counts = ChunkCounts()
     for decision, (_, voters) in shapes.items():
@@ -234,8 +244,11 @@ def _counts(shapes: dict[Decision, list[Any]]) -> ChunkCounts:
             counts.reasons[reason.value] += voters
         for step in decision.next_steps:
             counts.next_steps[step.code.value] += voters
-        if decision.basis is not None and decision.precinct_id is not None:
-            # The basis of each voter on a precinct's list (SPEC §15: the way onto it).
+        if decision.basis is not None and (
+            decision.precinct_id is not None or _holds_unused_certificate(decision)
+        ):
+            # The basis of each voter on a precinct's list (SPEC §15: the way onto it), and
+            # of the certificate holders, who are on none until they present it.
             counts.basis[decision.basis.value] += voters
     return counts
 

@@ -31,7 +31,7 @@ from service.domain.day_registration import (
     voter_refusal,
 )
 from service.domain.model import Election, HolderKind, ListPlace, Precinct
-from service.domain.undo import UndoStatus, UndoStep
+from service.domain.undo import UndoStep
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
 from service.usecases.context import actor_of, record_lookup, validated_iin
@@ -56,11 +56,10 @@ from service.usecases.ports import (
     UnitOfWork,
 )
 from service.usecases.undo import (
+    TwoOperatorUndo,
+    UndoContext,
     UndoTarget,
     UndoView,
-    new_request,
-    once_more_if_overtaken,
-    open_request,
     undo_views,
 )
 
@@ -193,6 +192,31 @@ def request_digest(*, iin: str, election_id: str, precinct_id: str) -> str:
         option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.sha256(canonical).hexdigest()
+
+
+def _cancel(uow: UnitOfWork, done: UndoContext[DayRegistrationRecord]) -> DayRegistrationRecord:
+    return uow.day_registrations.cancel(
+        done.record.id, by=done.caller.subject, at=done.at, reason=done.request.reason
+    )
+
+
+CANCELLATION: TwoOperatorUndo[DayRegistrationRecord, RegistrationView] = TwoOperatorUndo(
+    target=UndoTarget.DAY_REGISTRATION,
+    requested_kind=KIND_CANCELLATION_REQUESTED,
+    refused_kind=KIND_CANCELLATION_REFUSED,
+    approved_kind=KIND_CANCELLED,
+    found=_found,
+    refuse_unless_undoable=lambda _uow, record, _caller, now: _refuse_unless_active(
+        record, now=now
+    ),
+    payload=lambda record, _step, caller, request_id, said: _payload(
+        record, caller, request_id, **said
+    ),
+    undo=_cancel,
+    view=lambda uow, record, receipt, now: _view(
+        record, now=now, receipt=receipt, requests=_requests(uow, record.id)
+    ),
+)
 
 
 class DayRegistrationService:
@@ -426,26 +450,14 @@ class DayRegistrationService:
     ) -> RegistrationView:
         """Ask for an active registration to be cancelled; it stays active until a
         different operator approves the request (``decide_cancellation``)."""
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> RegistrationView:
-            record = _found(uow, registration_id)
-            _refuse_unless_active(record, now=now)
-            target = UndoTarget.DAY_REGISTRATION
-            open_request(uow, target, record.id, UndoStep.REQUEST, actor=caller.subject)
-            request = new_request(target, record.id, by=caller.subject, at=now, reason=reason)
-            receipt = uow.audit.append(
-                kind=KIND_CANCELLATION_REQUESTED,
-                subject=record.subject,
-                payload=_payload(
-                    record, caller, request_id, reason=reason, undo_request_id=request.id
-                ),
-                recorded_at=now,
-            )
-            uow.undo_requests.add(replace(request, audit_seq=receipt.seq))
-            return _view(record, now=now, receipt=receipt, requests=_requests(uow, record.id))
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await CANCELLATION.request(
+            self._storage,
+            registration_id,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+        )
 
     async def decide_cancellation(
         self,
@@ -460,55 +472,16 @@ class DayRegistrationService:
         """Approve the open cancellation request (a different operator from its requester:
         the registration is then cancelled and the voter may register again) or refuse it
         (anyone, the requester withdrawing it included: the registration stays active)."""
-        if step is UndoStep.REQUEST:
-            raise ValueError("a request is made with request_cancellation")
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> RegistrationView:
-            record = _found(uow, registration_id)
-            target = UndoTarget.DAY_REGISTRATION
-            pending = open_request(
-                uow, target, record.id, step, actor=caller.subject, expected_id=undo_request_id
-            )
-            assert pending is not None  # open_request refuses a decision with none open
-            asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
-            if step is UndoStep.REFUSE:
-                receipt = uow.audit.append(
-                    kind=KIND_CANCELLATION_REFUSED,
-                    subject=record.subject,
-                    payload=_payload(record, caller, request_id, reason=reason, **asked),
-                    recorded_at=now,
-                )
-                uow.undo_requests.decide(
-                    pending.id,
-                    status=UndoStatus.REFUSED,
-                    by=caller.subject,
-                    at=now,
-                    reason=reason,
-                    audit_seq=receipt.seq,
-                )
-                return _view(record, now=now, receipt=receipt, requests=_requests(uow, record.id))
-            _refuse_unless_active(record, now=now)
-            receipt = uow.audit.append(
-                kind=KIND_CANCELLED,
-                subject=record.subject,
-                payload=_payload(record, caller, request_id, reason=pending.reason, **asked),
-                recorded_at=now,
-            )
-            uow.undo_requests.decide(
-                pending.id,
-                status=UndoStatus.APPROVED,
-                by=caller.subject,
-                at=now,
-                reason=None,
-                audit_seq=receipt.seq,
-            )
-            record = uow.day_registrations.cancel(
-                record.id, by=caller.subject, at=now, reason=pending.reason
-            )
-            return _view(record, now=now, receipt=receipt, requests=_requests(uow, record.id))
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await CANCELLATION.decide(
+            self._storage,
+            registration_id,
+            step,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+            undo_request_id=undo_request_id,
+        )
 
     async def page(
         self,

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from service.clock import Clock
+from service.domain.absentee import CertificateAtPrecinct, certificate_at
 from service.domain.caller import Caller
 from service.domain.decision import decide, precinct_check_reasons
 from service.domain.iin import is_legal_entity_number
 from service.domain.model import (
     Decision,
     Election,
+    ListEntryKind,
     Outcome,
     Person,
     Precinct,
@@ -42,8 +44,10 @@ from service.usecases.ports import (
     RegistrationSource,
     Standing,
     Storage,
+    UnitOfWork,
     already_decided,
 )
+from service.usecases.undo import once_more_if_overtaken
 
 T = TypeVar("T")
 
@@ -51,6 +55,8 @@ _security_log = get_logger("service.security")
 
 DECISION_KIND = "eligibility.check"
 PRECINCT_CHECK_KIND = "precinct.check"
+# A voter presented their absentee certificate at a precinct that may take it (SPEC §15).
+CERTIFICATE_USE_KIND = "absentee_certificate.use"
 # A request refused once the registry had answered: no decision about a person, but an
 # answer that depends on the registry, so audited like one (SPEC §15's BIN rule).
 REFUSED = "refused"
@@ -184,6 +190,16 @@ class PrecinctCheck:
     reasons: tuple[str, ...]
     decided_at: dt.datetime
     receipt: Receipt
+
+
+def _certificate_here(
+    standing: Standing, precinct: Precinct, directory: PrecinctDirectory
+) -> CertificateAtPrecinct | None:
+    """What the voter's absentee certificate means at ``precinct``; None without one."""
+    entry = standing.list_entry
+    if entry is None or entry.kind is not ListEntryKind.ABSENTEE_CERTIFICATE:
+        return None
+    return certificate_at(entry, checked=precinct, home=directory.get(entry.precinct_id))
 
 
 def decision_payload(decision: Decision) -> dict[str, Any]:
@@ -391,15 +407,18 @@ class EligibilityService:
         election: Election,
         audit_kind: str,
         context: dict[str, Any],
-        present: Callable[[Decision], tuple[dict[str, Any], T]],
+        present: Callable[[Decision, Standing], tuple[dict[str, Any], T]],
+        gathered: tuple[Person | None, tuple[Registration, ...]] | None = None,
     ) -> Recorded[tuple[Decision, T]]:
-        """Gather from the upstreams, then decide and record in the group commit.
+        """Gather from the upstreams (unless ``gathered`` already), then decide and record
+        in the group commit.
 
-        ``present`` turns the decision into the extra audit payload and the caller's result.
+        ``present`` turns the decision (and the standing it was taken on) into the extra
+        audit payload and the caller's result.
         """
         reference = await self._reference.current()
         directory = reference.directory
-        person, registrations = await self._gathered(
+        person, registrations = gathered or await self._gathered(
             iin, subject=subject, election=election, audit_kind=audit_kind, context=context
         )
 
@@ -413,7 +432,7 @@ class EligibilityService:
                 day_registration=standing.day_registration,
                 list_entry=standing.list_entry,
             )
-            extra, result = present(decision)
+            extra, result = present(decision, standing)
             payload = {
                 **context,
                 **decision_payload(decision),
@@ -454,12 +473,75 @@ class EligibilityService:
             election=election,
             audit_kind=DECISION_KIND,
             context=context,
-            present=lambda _decision: ({}, None),
+            present=lambda _decision, _standing: ({}, None),
         )
         decision, _ = recorded.result
         return RecordedDecision(
             decision_id, election, decision, recorded.decided_at, recorded.receipt
         )
+
+    async def _use_certificate_if_presented(
+        self,
+        gathered: tuple[Person | None, tuple[Registration, ...]],
+        *,
+        subject: str,
+        election: Election,
+        precinct: Precinct,
+        directory: PrecinctDirectory,
+        caller: Caller,
+        context: dict[str, Any],
+    ) -> None:
+        """Record the use of the voter's absentee certificate at ``precinct`` if this is
+        where it may be used (SPEC §15): the voter eligible by the decision with it, the
+        certificate unused, the precinct outside the home locality. Its own audit entry, in
+        the use's transaction; the database keeps one use per certificate, so of two
+        precincts using it at once exactly one wins (the other runs again and finds it
+        used). The check that follows then finds the voter on this precinct's list.
+        """
+        person, registrations = gathered
+        now = self._clock.now()
+        standing = await self._standing(election=election, subject=subject, now=now)
+        if _certificate_here(standing, precinct, directory) is not CertificateAtPrecinct.USABLE:
+            return
+
+        def write(uow: UnitOfWork) -> None:
+            at = self._clock.now()
+            current = uow.standing.of(election_id=election.id, subject=subject, now=at)
+            if _certificate_here(current, precinct, directory) is not CertificateAtPrecinct.USABLE:
+                return
+            certificate = current.list_entry
+            assert certificate is not None  # usable: an unused certificate
+            decision = decide(
+                person,
+                registrations,
+                election=election,
+                directory=directory,
+                override=current.override,
+                day_registration=current.day_registration,
+                list_entry=certificate,
+            )
+            if decision.outcome is not Outcome.ELIGIBLE:
+                return
+            receipt = uow.audit.append(
+                kind=CERTIFICATE_USE_KIND,
+                subject=subject,
+                payload={
+                    **context,
+                    "entry_id": certificate.id,
+                    "issued_by_precinct_id": certificate.precinct_id,
+                    "precinct_id": precinct.id,
+                },
+                recorded_at=at,
+            )
+            uow.absentee_certificates.use(
+                certificate.id,
+                precinct_id=precinct.id,
+                at=at,
+                by=caller.subject,
+                audit_seq=receipt.seq,
+            )
+
+        await once_more_if_overtaken(lambda: self._storage.transact(write))
 
     async def check_precinct(
         self,
@@ -497,10 +579,30 @@ class EligibilityService:
             "request_id": request_id,
         }
 
-        def present(decision: Decision) -> tuple[dict[str, Any], tuple[str, ...]]:
-            reasons = precinct_check_reasons(decision, precinct_id=precinct_id)
+        directory = reference.directory
+
+        def present(
+            decision: Decision, standing: Standing
+        ) -> tuple[dict[str, Any], tuple[str, ...]]:
+            reasons = precinct_check_reasons(
+                decision,
+                precinct_id=precinct_id,
+                certificate=_certificate_here(standing, precinct, directory),
+            )
             return {"included": not reasons, "refusal_reasons": list(reasons)}, reasons
 
+        gathered = await self._gathered(
+            iin, subject=subject, election=election, audit_kind=PRECINCT_CHECK_KIND, context=context
+        )
+        await self._use_certificate_if_presented(
+            gathered,
+            subject=subject,
+            election=election,
+            precinct=precinct,
+            directory=directory,
+            caller=caller,
+            context=context,
+        )
         recorded = await self._decide_and_record(
             iin=iin,
             subject=subject,
@@ -508,6 +610,7 @@ class EligibilityService:
             audit_kind=PRECINCT_CHECK_KIND,
             context=context,
             present=present,
+            gathered=gathered,
         )
         decision, reasons = recorded.result
         return PrecinctCheck(

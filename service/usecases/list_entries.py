@@ -1,5 +1,6 @@
 """The ways onto a list of SPEC §15 that are records of their own: presence lists of
-special precincts, so far (way 2).
+special precincts (way 2) here; absentee certificates (way 4) are entries too
+(``service.usecases.absentee``), cancelled by the same two-operator flow.
 
 An operator imports the people present at a hospital, detention centre, ship, pasture or
 military unit on voting day, as the head of the institution listed them, until 18:00 on E-1
@@ -18,13 +19,13 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from service.clock import Clock
 from service.domain.caller import Caller
 from service.domain.model import HolderKind, ListEntryKind, ListPlace, PrecinctKind
-from service.domain.undo import UndoStatus, UndoStep
+from service.domain.undo import UndoStep
 from service.domain.window import presence_window
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from service.usecases.context import actor_of, validated_iin
@@ -39,11 +40,11 @@ from service.usecases.ports import (
     UnitOfWork,
 )
 from service.usecases.undo import (
+    TwoOperatorUndo,
+    UndoContext,
     UndoTarget,
     UndoView,
-    new_request,
     once_more_if_overtaken,
-    open_request,
     undo_views,
 )
 
@@ -53,7 +54,7 @@ KIND_CANCELLED = "list_entry.cancel"
 KIND_CANCELLATION_REQUESTED = "list_entry.cancel.request"
 KIND_CANCELLATION_REFUSED = "list_entry.cancel.refuse"
 
-ACTIVE, CANCELLED = "active", "cancelled"
+ACTIVE, CANCELLED, USED = "active", "cancelled", "used"
 
 
 class ListEntryNotActive(ServiceError):
@@ -101,7 +102,7 @@ class PresenceImport:
         return sum(1 for a in self.answers if a.entry_id is None)
 
 
-def _view(
+def entry_view(
     record: ListEntryRecord, *, receipt: Receipt, requests: tuple[UndoView, ...] = ()
 ) -> ListEntryView:
     return ListEntryView(
@@ -127,7 +128,7 @@ def _requests(uow: UnitOfWork, entry_id: str) -> tuple[UndoView, ...]:
     )
 
 
-def _found(uow: UnitOfWork, entry_id: str) -> ListEntryRecord:
+def found_entry(uow: UnitOfWork, entry_id: str) -> ListEntryRecord:
     record = uow.list_entries.get(entry_id)
     if record is None:
         raise NotFound(ErrorCode.LIST_ENTRY_NOT_FOUND)
@@ -137,6 +138,57 @@ def _found(uow: UnitOfWork, entry_id: str) -> ListEntryRecord:
 def _refuse_unless_active(record: ListEntryRecord) -> None:
     if record.cancelled_at is not None:
         raise ListEntryNotActive(current_status=CANCELLED)
+
+
+class EntryRefused(ServiceError):
+    """A way onto a list refused once the voter was looked up: audited (``audit``), and
+    ``code`` says why, the extensions what the caller may be told."""
+
+
+@dataclass(frozen=True)
+class AuditedRefusal:
+    """A refusal whose audit entry commits with the unit of work; raised after it."""
+
+    code: ErrorCode
+    receipt: Receipt
+    extensions: dict[str, Any]
+
+    def error(self) -> EntryRefused:
+        audit = {"seq": self.receipt.seq, "entry_hash": self.receipt.entry_hash}
+        return EntryRefused(self.code, audit=audit, **self.extensions)
+
+
+def audit_refusal(
+    uow: UnitOfWork,
+    *,
+    kind: str,
+    subject: str,
+    context: dict[str, Any],
+    code: ErrorCode,
+    extensions: dict[str, Any],
+    now: dt.datetime,
+) -> AuditedRefusal:
+    receipt = uow.audit.append(
+        kind=kind,
+        subject=subject,
+        payload={**context, "refusal": code.value, **extensions},
+        recorded_at=now,
+    )
+    return AuditedRefusal(code, receipt, extensions)
+
+
+class CertificateUsed(ServiceError):
+    code = ErrorCode.ABSENTEE_CERTIFICATE_USED
+
+
+def refuse_unless_cancellable(uow: UnitOfWork, record: ListEntryRecord) -> None:
+    """An entry may be cancelled while active; an absentee certificate only until it is
+    used (the voter is then on the list of the precinct where they presented it)."""
+    _refuse_unless_active(record)
+    if record.kind is ListEntryKind.ABSENTEE_CERTIFICATE:
+        certificate = uow.absentee_certificates.get(record.id)
+        if certificate is not None and certificate.used_at_precinct_id is not None:
+            raise CertificateUsed(current_status=USED)
 
 
 def _payload(
@@ -151,6 +203,35 @@ def _payload(
         "request_id": request_id,
         **extra,
     }
+
+
+def cancel_entry(uow: UnitOfWork, done: UndoContext[ListEntryRecord]) -> ListEntryRecord:
+    return uow.list_entries.cancel(
+        done.record.id,
+        by=done.caller.subject,
+        at=done.at,
+        reason=done.request.reason,
+        audit_seq=done.receipt.seq,
+    )
+
+
+CANCELLATION: TwoOperatorUndo[ListEntryRecord, ListEntryView] = TwoOperatorUndo(
+    target=UndoTarget.LIST_ENTRY,
+    requested_kind=KIND_CANCELLATION_REQUESTED,
+    refused_kind=KIND_CANCELLATION_REFUSED,
+    approved_kind=KIND_CANCELLED,
+    found=found_entry,
+    refuse_unless_undoable=lambda uow, record, _caller, _now: refuse_unless_cancellable(
+        uow, record
+    ),
+    payload=lambda record, _step, caller, request_id, said: _payload(
+        record, caller, request_id, **said
+    ),
+    undo=cancel_entry,
+    view=lambda uow, record, receipt, _now: entry_view(
+        record, receipt=receipt, requests=_requests(uow, record.id)
+    ),
+)
 
 
 class ListEntryService:
@@ -284,8 +365,8 @@ class ListEntryService:
 
     async def get(self, entry_id: str) -> ListEntryView:
         def read(uow: UnitOfWork) -> ListEntryView:
-            record = _found(uow, entry_id)
-            return _view(
+            record = found_entry(uow, entry_id)
+            return entry_view(
                 record,
                 receipt=uow.audit.receipt_of(record.audit_seq),
                 requests=_requests(uow, record.id),
@@ -298,26 +379,14 @@ class ListEntryService:
     ) -> ListEntryView:
         """Ask for an active entry to be cancelled; it stays active (the voter stays on the
         special precinct's list) until a different operator approves the request."""
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> ListEntryView:
-            record = _found(uow, entry_id)
-            _refuse_unless_active(record)
-            target = UndoTarget.LIST_ENTRY
-            open_request(uow, target, record.id, UndoStep.REQUEST, actor=caller.subject)
-            request = new_request(target, record.id, by=caller.subject, at=now, reason=reason)
-            receipt = uow.audit.append(
-                kind=KIND_CANCELLATION_REQUESTED,
-                subject=record.subject,
-                payload=_payload(
-                    record, caller, request_id, reason=reason, undo_request_id=request.id
-                ),
-                recorded_at=now,
-            )
-            uow.undo_requests.add(replace(request, audit_seq=receipt.seq))
-            return _view(record, receipt=receipt, requests=_requests(uow, record.id))
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await CANCELLATION.request(
+            self._storage,
+            entry_id,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+        )
 
     async def decide_cancellation(
         self,
@@ -331,50 +400,13 @@ class ListEntryService:
     ) -> ListEntryView:
         """Approve the open request (a different operator from its requester: the entry is
         cancelled and the voter's place freed) or refuse it (the entry stays active)."""
-        if step is UndoStep.REQUEST:
-            raise ValueError("a request is made with request_cancellation")
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> ListEntryView:
-            record = _found(uow, entry_id)
-            target = UndoTarget.LIST_ENTRY
-            pending = open_request(
-                uow, target, record.id, step, actor=caller.subject, expected_id=undo_request_id
-            )
-            assert pending is not None  # open_request refuses a decision with none open
-            asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
-            if step is UndoStep.REFUSE:
-                receipt = uow.audit.append(
-                    kind=KIND_CANCELLATION_REFUSED,
-                    subject=record.subject,
-                    payload=_payload(record, caller, request_id, reason=reason, **asked),
-                    recorded_at=now,
-                )
-                status, decision_reason = UndoStatus.REFUSED, reason
-            else:
-                _refuse_unless_active(record)
-                receipt = uow.audit.append(
-                    kind=KIND_CANCELLED,
-                    subject=record.subject,
-                    payload=_payload(record, caller, request_id, reason=pending.reason, **asked),
-                    recorded_at=now,
-                )
-                status, decision_reason = UndoStatus.APPROVED, None
-                record = uow.list_entries.cancel(
-                    record.id,
-                    by=caller.subject,
-                    at=now,
-                    reason=pending.reason,
-                    audit_seq=receipt.seq,
-                )
-            uow.undo_requests.decide(
-                pending.id,
-                status=status,
-                by=caller.subject,
-                at=now,
-                reason=decision_reason,
-                audit_seq=receipt.seq,
-            )
-            return _view(record, receipt=receipt, requests=_requests(uow, record.id))
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await CANCELLATION.decide(
+            self._storage,
+            entry_id,
+            step,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+            undo_request_id=undo_request_id,
+        )

@@ -26,7 +26,7 @@ from service.domain.overrides import (
     override_status,
     refusal_of,
 )
-from service.domain.undo import UndoStatus, UndoStep
+from service.domain.undo import UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 from service.usecases.context import actor_of, record_lookup, validated_iin
 from service.usecases.eligibility import (
@@ -48,11 +48,11 @@ from service.usecases.ports import (
     UnitOfWork,
 )
 from service.usecases.undo import (
+    TwoOperatorUndo,
+    UndoContext,
     UndoTarget,
     UndoView,
-    new_request,
     once_more_if_overtaken,
-    open_request,
     undo_views,
 )
 
@@ -180,6 +180,46 @@ def _refuse_unless_allowed(
         raise OverrideRefused(ErrorCode(refusal.value), current_status=status.value)
 
 
+def _revoke(uow: UnitOfWork, done: UndoContext[OverrideRecord]) -> OverrideRecord:
+    row = done.record
+    uow.overrides.release(election_id=row.election_id, subject=row.subject)
+    uow.overrides.add_action(
+        OverrideActionRecord(
+            override_id=row.id,
+            action=OverrideAction.REVOKE,
+            actor=done.caller.subject,
+            at=done.at,
+            reason=done.request.reason,
+            audit_seq=done.receipt.seq,
+        )
+    )
+    return row
+
+
+# What each step of a revocation says it is, in its audit entry.
+_REVOCATION_ACTION = {
+    UndoStep.REQUEST: "revoke_request",
+    UndoStep.REFUSE: "revoke_refuse",
+    UndoStep.APPROVE: "revoke",
+}
+
+REVOCATION: TwoOperatorUndo[OverrideRecord, OverrideView] = TwoOperatorUndo(
+    target=UndoTarget.OVERRIDE,
+    requested_kind=KIND_REVOCATION_REQUESTED,
+    refused_kind=KIND_REVOCATION_REFUSED,
+    approved_kind=KIND_BY_ACTION[OverrideAction.REVOKE],
+    found=_found,
+    refuse_unless_undoable=lambda uow, row, caller, now: _refuse_unless_allowed(
+        uow, row, OverrideAction.REVOKE, caller=caller, now=now
+    ),
+    payload=lambda row, step, caller, request_id, said: _payload(
+        row, caller, request_id, action=_REVOCATION_ACTION[step], **said
+    ),
+    undo=_revoke,
+    view=lambda uow, row, receipt, now: _view(uow, row, now=now, receipt=receipt),
+)
+
+
 class OverrideService:
     def __init__(
         self,
@@ -297,32 +337,14 @@ class OverrideService:
     ) -> OverrideView:
         """Ask for an active override to be revoked; it stays active until a different
         operator approves the request (``decide_revocation``)."""
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> OverrideView:
-            row = _found(uow, override_id)
-            _refuse_unless_allowed(uow, row, OverrideAction.REVOKE, caller=caller, now=now)
-            open_request(uow, UndoTarget.OVERRIDE, row.id, UndoStep.REQUEST, actor=caller.subject)
-            request = new_request(
-                UndoTarget.OVERRIDE, row.id, by=caller.subject, at=now, reason=reason
-            )
-            receipt = uow.audit.append(
-                kind=KIND_REVOCATION_REQUESTED,
-                subject=row.subject,
-                payload=_payload(
-                    row,
-                    caller,
-                    request_id,
-                    action="revoke_request",
-                    reason=reason,
-                    undo_request_id=request.id,
-                ),
-                recorded_at=now,
-            )
-            uow.undo_requests.add(replace(request, audit_seq=receipt.seq))
-            return _view(uow, row, now=now, receipt=receipt)
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await REVOCATION.request(
+            self._storage,
+            override_id,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+        )
 
     async def decide_revocation(
         self,
@@ -337,71 +359,16 @@ class OverrideService:
         """Approve the open revocation request (a different operator from its requester:
         the override is then revoked) or refuse it (anyone, the requester withdrawing it
         included: the override stays active)."""
-        if step is UndoStep.REQUEST:
-            raise ValueError("a request is made with request_revocation")
-        now = self._clock.now()
-
-        def write(uow: UnitOfWork) -> OverrideView:
-            row = _found(uow, override_id)
-            pending = open_request(
-                uow,
-                UndoTarget.OVERRIDE,
-                row.id,
-                step,
-                actor=caller.subject,
-                expected_id=undo_request_id,
-            )
-            assert pending is not None  # open_request refuses a decision with none open
-            asked = {"undo_request_id": pending.id, "requested_by": pending.requested_by}
-            if step is UndoStep.REFUSE:
-                receipt = uow.audit.append(
-                    kind=KIND_REVOCATION_REFUSED,
-                    subject=row.subject,
-                    payload=_payload(
-                        row, caller, request_id, action="revoke_refuse", reason=reason, **asked
-                    ),
-                    recorded_at=now,
-                )
-                uow.undo_requests.decide(
-                    pending.id,
-                    status=UndoStatus.REFUSED,
-                    by=caller.subject,
-                    at=now,
-                    reason=reason,
-                    audit_seq=receipt.seq,
-                )
-                return _view(uow, row, now=now, receipt=receipt)
-            _refuse_unless_allowed(uow, row, OverrideAction.REVOKE, caller=caller, now=now)
-            uow.overrides.release(election_id=row.election_id, subject=row.subject)
-            receipt = uow.audit.append(
-                kind=KIND_BY_ACTION[OverrideAction.REVOKE],
-                subject=row.subject,
-                payload=_payload(
-                    row, caller, request_id, action="revoke", reason=pending.reason, **asked
-                ),
-                recorded_at=now,
-            )
-            uow.undo_requests.decide(
-                pending.id,
-                status=UndoStatus.APPROVED,
-                by=caller.subject,
-                at=now,
-                reason=None,
-                audit_seq=receipt.seq,
-            )
-            uow.overrides.add_action(
-                OverrideActionRecord(
-                    override_id=row.id,
-                    action=OverrideAction.REVOKE,
-                    actor=caller.subject,
-                    at=now,
-                    reason=pending.reason,
-                    audit_seq=receipt.seq,
-                )
-            )
-            return _view(uow, row, now=now, receipt=receipt)
-
-        return await once_more_if_overtaken(lambda: self._storage.transact(write))
+        return await REVOCATION.decide(
+            self._storage,
+            override_id,
+            step,
+            reason=reason,
+            caller=caller,
+            request_id=request_id,
+            now=self._clock.now(),
+            undo_request_id=undo_request_id,
+        )
 
     async def get(self, override_id: str) -> OverrideView:
         now = self._clock.now()

@@ -152,6 +152,23 @@ class ListEntryRecord:
 
 
 @dataclass(frozen=True)
+class AbsenteeCertificateRecord:
+    """An absentee certificate (SPEC §15 way 4): the list entry ``entry_id`` (its issuing
+    precinct, voter, document, cancellation) and what is the certificate's own: the serial,
+    unique in the election, and its one use, once recorded. One per voter and election,
+    cancelled or not."""
+
+    entry_id: str
+    election_id: str
+    subject: str
+    serial: int
+    used_at_precinct_id: str | None = None
+    used_at: dt.datetime | None = None
+    used_by: str | None = None
+    use_audit_seq: int | None = None
+
+
+@dataclass(frozen=True)
 class UndoRequestRecord:
     """An operator's request to revoke an override or cancel a day registration, and the
     second operator's decision on it once taken."""
@@ -288,6 +305,27 @@ class ListEntryRepository(Protocol):
         """Cancel the active entry and free the voter's place."""
 
 
+class AbsenteeCertificateRepository(Protocol):
+    def add(self, certificate: AbsenteeCertificateRecord) -> None:
+        """Records a certificate (its list entry is added first); ``DuplicateRecord`` (at
+        latest on commit) if the voter already has one in the election, or the serial is
+        taken."""
+
+    def get(self, entry_id: str) -> AbsenteeCertificateRecord | None: ...
+
+    def of_voter(self, *, election_id: str, subject: str) -> AbsenteeCertificateRecord | None:
+        """The voter's certificate in the election, cancelled or not."""
+
+    def next_serial(self, election_id: str) -> int:
+        """Take the election's next serial (1 for the first); concurrent takers wait for
+        this transaction, so none gets the same number, and a rollback gives it back."""
+
+    def use(
+        self, entry_id: str, *, precinct_id: str, at: dt.datetime, by: str, audit_seq: int
+    ) -> AbsenteeCertificateRecord:
+        """Record the one use; ``DuplicateRecord`` (at latest on commit) if it was used."""
+
+
 class ListPlaceRepository(Protocol):
     def holders(self, *, election_id: str, subjects: Sequence[str]) -> dict[str, ListPlace]:
         """Who holds the places of those of ``subjects`` that are on a list, by subject."""
@@ -415,6 +453,8 @@ class UnitOfWork(Protocol):
     def list_entries(self) -> ListEntryRepository: ...
     @property
     def list_places(self) -> ListPlaceRepository: ...
+    @property
+    def absentee_certificates(self) -> AbsenteeCertificateRepository: ...
     @property
     def undo_requests(self) -> UndoRequestRepository: ...
     @property

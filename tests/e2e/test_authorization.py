@@ -98,6 +98,52 @@ MATRIX: dict[str, Operation] = {
         frozenset({OPERATOR}),
         {"reason": "no"},
     ),
+    "recordPlaceOfStayApplication": Operation(
+        "POST",
+        "/v1/place-of-stay-applications",
+        frozenset({OPERATOR}),
+        {
+            "election_id": ELECTION_ID,
+            "iin": VOTER,
+            "stay_address": {"kato": "751110000", "street": "Абай даңғылы", "house": "14"},
+            "document_ref": "akimat decision 7",
+        },
+    ),
+    "recordMissionApplication": Operation(
+        "POST",
+        "/v1/mission-applications",
+        frozenset({OPERATOR}),
+        {
+            "election_id": ELECTION_ID,
+            "iin": VOTER,
+            "precinct_id": "99-0001",
+            "document_ref": "mission application 3",
+        },
+    ),
+    "issueAbsenteeCertificate": Operation(
+        "POST",
+        "/v1/absentee-certificates",
+        frozenset({OPERATOR}),
+        {"election_id": ELECTION_ID, "iin": VOTER, "document_ref": "application 12/03"},
+    ),
+    "getAbsenteeCertificate": Operation(
+        "GET", f"/v1/absentee-certificates/{UNKNOWN_ID}", frozenset({OPERATOR})
+    ),
+    "cancelAbsenteeCertificate": Operation(
+        "POST",
+        f"/v1/absentee-certificates/{UNKNOWN_ID}/cancel",
+        frozenset({OPERATOR}),
+        {"reason": "no"},
+    ),
+    "approveAbsenteeCertificateCancellation": Operation(
+        "POST", f"/v1/absentee-certificates/{UNKNOWN_ID}/cancel/approve", frozenset({OPERATOR}), {}
+    ),
+    "refuseAbsenteeCertificateCancellation": Operation(
+        "POST",
+        f"/v1/absentee-certificates/{UNKNOWN_ID}/cancel/refuse",
+        frozenset({OPERATOR}),
+        {"reason": "no"},
+    ),
     "createOverride": Operation(
         "POST",
         "/v1/overrides",
@@ -212,6 +258,13 @@ def test_operator_routes_admit_operators_only() -> None:
         "cancelListEntry",
         "approveListEntryCancellation",
         "refuseListEntryCancellation",
+        "recordPlaceOfStayApplication",
+        "recordMissionApplication",
+        "issueAbsenteeCertificate",
+        "getAbsenteeCertificate",
+        "cancelAbsenteeCertificate",
+        "approveAbsenteeCertificateCancellation",
+        "refuseAbsenteeCertificateCancellation",
     }
 
 

@@ -116,6 +116,7 @@ def test_an_election_serves_its_kind_and_the_calendar_defaults(
         "absentee_certificates": {"opens": "2027-03-06T00:00", "closes": "2027-03-20T18:00"},
         "day_registration": {"opens": "2027-03-21T07:00", "closes": "2027-03-21T20:00"},
         "presence_lists": {"opens": "2027-01-20T00:00", "closes": "2027-03-20T18:00"},
+        "mission_applications": {"opens": "2027-01-20T00:00", "closes": "2027-03-20T18:00"},
     }
 
 

@@ -185,11 +185,42 @@ def _presence(**fields: Any) -> dict[str, Any]:
     }
 
 
+def _certificate(**fields: Any) -> dict[str, Any]:
+    return {
+        "election_id": ELECTION_ID,
+        "iin": KNOWN_IINS[0],
+        "document_ref": "application 12/03",
+        **fields,
+    }
+
+
+def _stay(**fields: Any) -> dict[str, Any]:
+    return {
+        "election_id": ELECTION_ID,
+        "iin": KNOWN_IINS[0],
+        "stay_address": {"kato": "751110000", "street": "Абай даңғылы", "house": "14"},
+        "document_ref": "akimat decision 7",
+        **fields,
+    }
+
+
+def _mission(**fields: Any) -> dict[str, Any]:
+    return {
+        "election_id": ELECTION_ID,
+        "iin": KNOWN_IINS[0],
+        "precinct_id": "99-0001",
+        "document_ref": "mission application 3",
+        **fields,
+    }
+
+
 _CHECK = "POST /v1/eligibility/check"
 _PRECINCT_CHECK = "POST /v1/precinct-checks"
 _REGISTER = "POST /v1/day-registrations"
 _OVERRIDES = "POST /v1/overrides"
 _PRESENCE = "POST /v1/presence-lists"
+_CERTIFICATES = "POST /v1/absentee-certificates"
+_STAY = "POST /v1/place-of-stay-applications"
 _EGOV, _COMMISSION, _OPERATOR, _AUDITOR = (
     (Role.EGOV,),
     (Role.COMMISSION,),
@@ -337,6 +368,70 @@ PLACEMENTS: dict[str, Placement] = {
         "POST /v1/list-entries/{entry_id}/cancel/refuse",
         "POST",
         f"/v1/list-entries/{i}/cancel/refuse",
+        _OPERATOR,
+        {"reason": f"not {i}"},
+    ),
+    "mission.iin": lambda i: Probe(
+        "POST /v1/mission-applications",
+        "POST",
+        "/v1/mission-applications",
+        _OPERATOR,
+        _mission(iin=i),
+    ),
+    "mission.document_ref": lambda i: Probe(
+        "POST /v1/mission-applications",
+        "POST",
+        "/v1/mission-applications",
+        _OPERATOR,
+        _mission(document_ref=f"n {i}"),
+    ),
+    "stay.iin": lambda i: Probe(
+        _STAY, "POST", "/v1/place-of-stay-applications", _OPERATOR, _stay(iin=i)
+    ),
+    "stay.document_ref": lambda i: Probe(
+        _STAY, "POST", "/v1/place-of-stay-applications", _OPERATOR, _stay(document_ref=f"n {i}")
+    ),
+    "stay.street": lambda i: Probe(
+        _STAY,
+        "POST",
+        "/v1/place-of-stay-applications",
+        _OPERATOR,
+        _stay(stay_address={"kato": "751110000", "street": f"street {i}", "house": "1"}),
+    ),
+    "certificate.iin": lambda i: Probe(
+        _CERTIFICATES, "POST", "/v1/absentee-certificates", _OPERATOR, _certificate(iin=i)
+    ),
+    "certificate.document_ref": lambda i: Probe(
+        _CERTIFICATES,
+        "POST",
+        "/v1/absentee-certificates",
+        _OPERATOR,
+        _certificate(document_ref=f"application {i}"),
+    ),
+    "certificate.id": lambda i: Probe(
+        "GET /v1/absentee-certificates/{certificate_id}",
+        "GET",
+        f"/v1/absentee-certificates/{i}",
+        _OPERATOR,
+    ),
+    "certificate.cancel": lambda i: Probe(
+        "POST /v1/absentee-certificates/{certificate_id}/cancel",
+        "POST",
+        f"/v1/absentee-certificates/{i}/cancel",
+        _OPERATOR,
+        {"reason": f"not {i}"},
+    ),
+    "certificate.cancel_approve": lambda i: Probe(
+        "POST /v1/absentee-certificates/{certificate_id}/cancel/approve",
+        "POST",
+        f"/v1/absentee-certificates/{i}/cancel/approve",
+        _OPERATOR,
+        {"undo_request_id": i},
+    ),
+    "certificate.cancel_refuse": lambda i: Probe(
+        "POST /v1/absentee-certificates/{certificate_id}/cancel/refuse",
+        "POST",
+        f"/v1/absentee-certificates/{i}/cancel/refuse",
         _OPERATOR,
         {"reason": f"not {i}"},
     ),
@@ -827,6 +922,15 @@ def test_free_text_holding_an_iin_written_any_way_is_refused_in_every_free_text_
             (f"/v1/day-registrations/{some_id}/cancel", {"reason": written}, "reason"),
             (f"/v1/list-entries/{some_id}/cancel", {"reason": written}, "reason"),
             ("/v1/presence-lists", _presence(document_ref=written), "document_ref"),
+            (f"/v1/absentee-certificates/{some_id}/cancel", {"reason": written}, "reason"),
+            ("/v1/absentee-certificates", _certificate(document_ref=written), "document_ref"),
+            ("/v1/place-of-stay-applications", _stay(document_ref=written), "document_ref"),
+            ("/v1/mission-applications", _mission(document_ref=written), "document_ref"),
+            (
+                "/v1/place-of-stay-applications",
+                _stay(stay_address={"kato": "751110000", "street": written, "house": "1"}),
+                "street",
+            ),
         ]:
             response = client.post(path, json=body, headers=operator)
             assert response.status_code == 422, (path, written, response.text)

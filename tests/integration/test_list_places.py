@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
@@ -24,6 +25,7 @@ from service.db.migrations import alembic_config, create_schema, upgrade
 from service.db.storage import SqlStorage
 from service.domain.model import ActiveListEntry, HolderKind, ListEntryKind, ListPlace
 from service.usecases.ports import (
+    AbsenteeCertificateRecord,
     DayRegistrationRecord,
     DuplicateRecord,
     ListEntryRecord,
@@ -192,3 +194,111 @@ def test_the_migration_gives_each_active_day_registration_its_place(database_url
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(ELECTION, SUBJECT, "day_registration", "r-1")]
+
+
+def _certificate(database: Database) -> str:
+    """An absentee certificate (a list entry and its serial) of SUBJECT; returns its id."""
+    entry = replace(
+        _entry("cert-1"), kind=ListEntryKind.ABSENTEE_CERTIFICATE, precinct_id="75-0001"
+    )
+    with write_session(database) as session:
+        repository.ListEntries(session).add(entry)
+        certificates = repository.AbsenteeCertificates(session)
+        serial = certificates.next_serial(ELECTION)
+        certificates.add(
+            AbsenteeCertificateRecord(
+                entry_id=entry.id, election_id=ELECTION, subject=SUBJECT, serial=serial
+            )
+        )
+    return entry.id
+
+
+def twenty_concurrent_uses_of_one_certificate(database: Database, keys: Keys) -> None:
+    """Twenty precincts record the use of one certificate at once, each with its audit
+    entry: the database lets exactly one commit."""
+    certificate_id = _certificate(database)
+    storage = SqlStorage(database, audit_log=AuditLog(CheckpointSigner(keys.audit_signing)))
+    barrier = threading.Barrier(20)
+    won: list[str] = []
+    lost: list[str] = []
+
+    def attempt(i: int) -> None:
+        precinct_id = f"19-{i:04d}"
+
+        def work(uow: UnitOfWork) -> None:
+            receipt = uow.audit.append(
+                kind="test.certificate_use", subject=SUBJECT, payload={"i": i}, recorded_at=NOW
+            )
+            uow.absentee_certificates.use(
+                certificate_id, precinct_id=precinct_id, at=NOW, by="member", audit_seq=receipt.seq
+            )
+
+        barrier.wait()
+        try:
+            storage.transact_blocking(work)
+            won.append(precinct_id)
+        except DuplicateRecord:
+            lost.append(precinct_id)
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (len(won), len(lost)) == (1, 19)
+    with write_session(database) as session:
+        certificate = repository.AbsenteeCertificates(session).get(certificate_id)
+        assert certificate is not None
+        assert certificate.used_at_precinct_id == won[0]
+        standing = repository.Standings(session).of(election_id=ELECTION, subject=SUBJECT, now=NOW)
+        assert standing.list_entry == ActiveListEntry(
+            certificate_id, ListEntryKind.ABSENTEE_CERTIFICATE, "75-0001", won[0]
+        )
+        audited = session.execute(
+            sa.text("SELECT count(*) FROM audit_entries WHERE kind = 'test.certificate_use'")
+        ).scalar()
+    assert audited == 1
+
+
+def test_twenty_concurrent_uses_of_one_certificate_exactly_one_wins(
+    database: Database, keys: Keys
+) -> None:
+    twenty_concurrent_uses_of_one_certificate(database, keys)
+
+
+def test_a_voter_gets_one_certificate_per_election_and_a_serial_once(database: Database) -> None:
+    _certificate(database)
+    other = "v1:" + "cd" * 32
+    # The same voter again, even as a new entry once the first is cancelled: refused.
+    with write_session(database) as session:
+        repository.ListEntries(session).cancel(
+            "cert-1", by="op-2", at=NOW, reason="stays home", audit_seq=2
+        )
+    with pytest.raises(IntegrityError), write_session(database) as session:
+        repository.AbsenteeCertificates(session).add(
+            AbsenteeCertificateRecord(
+                entry_id="cert-2", election_id=ELECTION, subject=SUBJECT, serial=2
+            )
+        )
+    # Another voter with a serial already taken in the election: refused.
+    with pytest.raises(IntegrityError), write_session(database) as session:
+        repository.AbsenteeCertificates(session).add(
+            AbsenteeCertificateRecord(
+                entry_id="cert-3", election_id=ELECTION, subject=other, serial=1
+            )
+        )
+    # Serials are taken one after the other per election; an issue that rolls back gives
+    # its number back.
+    taken: list[int] = []
+
+    def take_three_then_fail() -> None:
+        with write_session(database) as session:
+            certificates = repository.AbsenteeCertificates(session)
+            taken.extend(certificates.next_serial(e) for e in (ELECTION, ELECTION, "another"))
+            raise LookupError("refused after taking serials")
+
+    with pytest.raises(LookupError):
+        take_three_then_fail()
+    assert taken == [2, 3, 1]
+    with write_session(database) as session:
+        assert repository.AbsenteeCertificates(session).next_serial(ELECTION) == 2

@@ -25,6 +25,7 @@ from service.db.migrations import upgrade
 from service.domain.model import ListEntryKind
 from service.usecases.ports import ListEntryRecord
 from tests.databases import POSTGRES_ADMIN_URL, create_database, drop_database
+from tests.integration.test_list_places import twenty_concurrent_uses_of_one_certificate
 from tests.support import NOW, Keys
 
 pytestmark = pytest.mark.postgres
@@ -167,4 +168,27 @@ def test_application_role_adds_and_cancels_list_entries_but_never_deletes_one(
         connection.execute(text("DELETE FROM list_entries"))
     with engine.connect() as connection:
         assert connection.execute(text("SELECT count(*) FROM list_places")).scalar() == 0
+    engine.dispose()
+
+
+def test_twenty_concurrent_uses_of_one_certificate_on_postgresql_one_wins(
+    roles: tuple[str, str, str], keys: Keys
+) -> None:
+    """As the application role: the grants let it issue and use certificates, and the
+    primary key of the uses lets exactly one of twenty concurrent uses commit."""
+    _, _, app_url = roles
+    database = open_database(app_url)
+    try:
+        twenty_concurrent_uses_of_one_certificate(database, keys)
+    finally:
+        database.dispose()
+    engine = create_engine(app_url)
+    for statement in (
+        "DELETE FROM absentee_certificate_uses",
+        "UPDATE absentee_certificate_uses SET precinct_id = 'x'",
+        "DELETE FROM absentee_certificates",
+        "UPDATE absentee_certificates SET serial = 7",
+    ):
+        with pytest.raises(DBAPIError, match="permission denied"), engine.begin() as connection:
+            connection.execute(text(statement))
     engine.dispose()

@@ -62,7 +62,7 @@ from service.roll.compile import (
 )
 from service.roll.model import DECISION_KIND, ListFormat
 from service.roll.parts import COLUMNS, PartFileMismatch
-from service.usecases.ports import ListEntryRecord
+from service.usecases.ports import AbsenteeCertificateRecord, ListEntryRecord
 from tests.databases import drop_database, new_database_url, on_postgres
 from tests.support import Keys
 
@@ -651,3 +651,49 @@ def test_a_presence_list_entry_moves_the_voter_to_its_precinct_in_the_lists(
         if e["subject"] == pseudonymise(present, key=HMAC_KEY)
     )
     assert (entry["basis"], entry["precinct_id"]) == ("special_presence", target)
+
+
+def test_a_certificate_holder_is_on_no_list_and_counted_by_basis(world: World) -> None:
+    """SPEC §15 way 4: an unused absentee certificate takes the voter off the home list;
+    the summary counts them under ``absentee_certificate``, not among the unassigned."""
+    out = world.tmp / "roll"
+    plain = oracle(world.data)
+    holder = next(iin for key, iins in sorted(plain.lists.items()) if key for iin in iins)
+    home = next(key for key, iins in plain.lists.items() if holder in iins)
+    with write_session(world.database) as session:
+        repository.ListEntries(session).add(
+            ListEntryRecord(
+                id="entry-2",
+                election_id=ELECTION,
+                subject=pseudonymise(holder, key=HMAC_KEY),
+                kind=ListEntryKind.ABSENTEE_CERTIFICATE,
+                precinct_id=home,
+                document_ref="application 1",
+                created_by="operator",
+                created_at=NOW,
+                audit_seq=1,
+            )
+        )
+        repository.AbsenteeCertificates(session).add(
+            AbsenteeCertificateRecord(
+                entry_id="entry-2",
+                election_id=ELECTION,
+                subject=pseudonymise(holder, key=HMAC_KEY),
+                serial=1,
+            )
+        )
+
+    report = world.compiler(out).run()
+
+    lists = read_lists(out)
+    assert not [key for key, iins in lists.items() if holder in iins]
+    summary = report.summary
+    assert summary["basis"]["absentee_certificate"] == 1
+    assert summary["listed"] == sum(len(v) for k, v in plain.lists.items() if k) - 1
+    assert summary["unassigned"] == len(plain.lists.get("", []))
+    entry = next(
+        e
+        for e in decision_entries(world.database)
+        if e["subject"] == pseudonymise(holder, key=HMAC_KEY)
+    )
+    assert (entry["basis"], entry["precinct_id"]) == ("absentee_certificate", None)

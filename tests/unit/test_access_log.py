@@ -36,7 +36,9 @@ AT = dt.datetime(2027, 3, 21, 5, 0, tzinfo=dt.UTC)
         ("override.lookup", Purpose.RECORD_SEARCH, AccessAction.LOOKUP),
         ("list_entry.add", Purpose.LIST_ENTRY, AccessAction.CHANGE),
         ("access_log.read", Purpose.ACCESS_LOG, AccessAction.LOOKUP),
-        ("certificate.issue", Purpose.OTHER, AccessAction.CHANGE),
+        ("absentee_certificate.issue", Purpose.LIST_ENTRY, AccessAction.CHANGE),
+        ("absentee_certificate.use", Purpose.LIST_ENTRY, AccessAction.CHANGE),
+        ("witness.cosign", Purpose.OTHER, AccessAction.CHANGE),
     ],
 )
 def test_each_kind_of_entry_is_read_as_its_purpose(

@@ -98,10 +98,17 @@ def test_a_presence_entry_outside_a_local_elections_territory_is_outside_territo
     assert (d.outcome, d.reasons) == (Outcome.INELIGIBLE, (ReasonCode.OUTSIDE_TERRITORY,))
 
 
-def test_kinds_not_yet_recorded_are_not_decided() -> None:
-    certificate = ActiveListEntry("entry-4", ListEntryKind.ABSENTEE_CERTIFICATE, "75-0001")
-    with pytest.raises(ValueError, match="absentee_certificate"):
-        run(list_entry=certificate)
+def test_a_mission_application_places_the_voter_at_the_mission() -> None:
+    """SPEC §15 way 6; a local election is not voted abroad: outside its territory."""
+    application = ActiveListEntry("entry-4", ListEntryKind.MISSION_APPLICATION, "99-0001")
+    d = run(list_entry=application)
+    assert (d.outcome, d.precinct_id, d.basis) == (
+        Outcome.ELIGIBLE,
+        "99-0001",
+        Basis.MISSION_APPLICATION,
+    )
+    local = replace(ELECTION, kind=ElectionKind.MASLIKHAT, territory=("75",))
+    assert run(election=local, list_entry=application).reasons == (ReasonCode.OUTSIDE_TERRITORY,)
 
 
 @given(
@@ -185,3 +192,17 @@ def test_presence_lists_close_before_voting_day_opens(
     assert c.presence_lists.closes == dt.datetime.combine(
         voting_day - dt.timedelta(days=1), dt.time(18, 0)
     )
+
+
+def test_a_place_of_stay_application_places_the_voter_at_its_precinct() -> None:
+    """SPEC §15 way 3: the application moves the voter; a bar of §3 still holds."""
+    application = ActiveListEntry("entry-5", ListEntryKind.PLACE_OF_STAY_APPLICATION, "75-0002")
+    d = run(list_entry=application)
+    assert (d.outcome, d.precinct_id, d.basis) == (
+        Outcome.ELIGIBLE,
+        "75-0002",
+        Basis.PLACE_OF_STAY_APPLICATION,
+    )
+    assert run(regs=(), list_entry=application).precinct_id == "75-0002"
+    barred = run(who=person(custody=Custody.SENTENCED), list_entry=application)
+    assert (barred.outcome, barred.precinct_id) == (Outcome.INELIGIBLE, None)

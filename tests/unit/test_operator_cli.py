@@ -133,6 +133,7 @@ ELECTION_BODY = {
         "absentee_certificates": {"opens": "2027-03-06T00:00", "closes": "2027-03-20T18:00"},
         "day_registration": {"opens": "2027-03-21T07:00", "closes": "2027-03-21T20:00"},
         "presence_lists": {"opens": "2027-01-20T00:00", "closes": "2027-03-20T18:00"},
+        "mission_applications": {"opens": "2027-01-20T00:00", "closes": "2027-03-20T18:00"},
     },
     "ruleset": "kz-2025.1",
 }

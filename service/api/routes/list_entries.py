@@ -9,11 +9,20 @@ import structlog
 from fastapi import APIRouter, Path
 
 from service.api.bodies import JsonBodyRoute
-from service.api.deps import ListEntriesDep, OperatorDep, ReferenceDep, RequestIdDep
-from service.api.presenters import named_precinct, receipt_out, undo_requests_out
+from service.api.deps import (
+    ApplicationsDep,
+    LanguageDep,
+    ListEntriesDep,
+    OperatorDep,
+    ReferenceDep,
+    RequestIdDep,
+)
+from service.api.presenters import named_precinct, reasons_out, receipt_out, undo_requests_out
 from service.api.schemas import (
     ListEntryOut,
     ListPlaceHolderOut,
+    MissionApplicationRequest,
+    PlaceOfStayApplicationRequest,
     PresenceListOut,
     PresenceListRequest,
     PresenceListResult,
@@ -22,7 +31,10 @@ from service.api.schemas import (
 )
 from service.domain.precincts import PrecinctDirectory
 from service.domain.undo import UndoStep
-from service.usecases.list_entries import ListEntryView, PresenceImport
+from service.errors import ErrorCode
+from service.messages import Language
+from service.usecases.applications import StayAddress
+from service.usecases.list_entries import EntryRefused, ListEntryView, PresenceImport
 
 router = APIRouter(tags=["list-entries"], route_class=JsonBodyRoute)
 
@@ -94,6 +106,65 @@ async def import_presence_list(
         outcome=f"added={len(done.answers) - done.refused},refused={done.refused}"
     )
     return _import_out(done, reference.directory)
+
+
+@router.post("/v1/place-of-stay-applications", status_code=201, response_model=ListEntryOut)
+async def record_place_of_stay_application(
+    body: PlaceOfStayApplicationRequest,
+    caller: OperatorDep,
+    applications: ApplicationsDep,
+    reference: ReferenceDep,
+    language: LanguageDep,
+    request_id: RequestIdDep,
+) -> ListEntryOut:
+    stay = body.stay_address
+    try:
+        view = await applications.place_of_stay(
+            election_id=body.election_id,
+            raw_iin=body.iin,
+            stay=StayAddress(rca=stay.rca, kato=stay.kato, street=stay.street, house=stay.house),
+            document_ref=body.document_ref,
+            caller=caller,
+            request_id=request_id,
+        )
+    except EntryRefused as refusal:
+        localise_reasons(refusal, language)
+        raise
+    structlog.contextvars.bind_contextvars(outcome="added")
+    return _entry_out(view, reference.directory)
+
+
+@router.post("/v1/mission-applications", status_code=201, response_model=ListEntryOut)
+async def record_mission_application(
+    body: MissionApplicationRequest,
+    caller: OperatorDep,
+    applications: ApplicationsDep,
+    reference: ReferenceDep,
+    language: LanguageDep,
+    request_id: RequestIdDep,
+) -> ListEntryOut:
+    try:
+        view = await applications.at_mission(
+            election_id=body.election_id,
+            raw_iin=body.iin,
+            precinct_id=body.precinct_id,
+            document_ref=body.document_ref,
+            caller=caller,
+            request_id=request_id,
+        )
+    except EntryRefused as refusal:
+        localise_reasons(refusal, language)
+        raise
+    structlog.contextvars.bind_contextvars(outcome="added")
+    return _entry_out(view, reference.directory)
+
+
+def localise_reasons(refusal: EntryRefused, language: Language) -> None:
+    """A ``NOT_ELIGIBLE`` refusal's reason codes, with their messages in ``language``."""
+    structlog.contextvars.bind_contextvars(outcome=refusal.code.value)
+    if refusal.code is ErrorCode.NOT_ELIGIBLE:
+        codes = refusal.extensions.get("reasons", [])
+        refusal.extensions["reasons"] = [r.model_dump() for r in reasons_out(codes, language)]
 
 
 @router.get("/v1/list-entries/{entry_id}", response_model=ListEntryOut)

@@ -74,6 +74,7 @@ def election_out(e: Election) -> ElectionOut:
             absentee_certificates=_local(calendar.absentee_certificates),
             day_registration=_local(calendar.day_registration),
             presence_lists=_local(calendar.presence_lists),
+            mission_applications=_local(calendar.mission_applications),
         ),
         ruleset=ruleset_for(e.voting_day).version,
     )

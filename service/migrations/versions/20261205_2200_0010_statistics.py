@@ -6,7 +6,7 @@ folded up to (0: nothing yet; the service folds an existing log in batches as it
 PostgreSQL the application role may read, add and update both, never delete.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-05 22:00:00
 
 """
@@ -19,7 +19,7 @@ from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
 # revision identifiers, used by Alembic.
 revision: str = "0010"
-down_revision: str | Sequence[str] | None = "0008"
+down_revision: str | Sequence[str] | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -31,6 +31,7 @@ from service.domain.reference_versions import LiveRecord, LiveRecordKind
 from service.domain.undo import UndoStatus
 from service.errors import UpstreamUnavailable
 from service.usecases.ports import (
+    AbsenteeCertificateRecord,
     AccountHoldRecord,
     DayRegistrationQuery,
     DayRegistrationRecord,
@@ -71,6 +72,8 @@ class Store:
     active_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
     day_registrations: dict[str, DayRegistrationRecord] = field(default_factory=dict)
     list_entries: dict[str, ListEntryRecord] = field(default_factory=dict)
+    absentee_certificates: dict[str, AbsenteeCertificateRecord] = field(default_factory=dict)
+    absentee_serials: dict[str, int] = field(default_factory=dict)
     undo_requests: dict[str, UndoRequestRecord] = field(default_factory=dict)
     account_holds: dict[str, AccountHoldRecord] = field(default_factory=dict)
     # Runs when a unit of work next decides an undo request, against the committed store: a
@@ -116,9 +119,14 @@ def standing_in(store: Store, *, election_id: str, subject: str, now: dt.datetim
         ),
         None,
     )
+
+    def used_at(entry_id: str) -> str | None:
+        certificate = store.absentee_certificates.get(entry_id)
+        return certificate.used_at_precinct_id if certificate else None
+
     entry = next(
         (
-            ActiveListEntry(e.id, e.kind, e.precinct_id)
+            ActiveListEntry(e.id, e.kind, e.precinct_id, used_at(e.id))
             for e in store.list_entries.values()
             if e.election_id == election_id and e.subject == subject and e.cancelled_at is None
         ),
@@ -270,6 +278,55 @@ class FakeListEntries:
         )
         self._store.list_entries[entry_id] = cancelled
         return cancelled
+
+
+class FakeAbsenteeCertificates:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def add(self, certificate: AbsenteeCertificateRecord) -> None:
+        taken = self._store.absentee_certificates.values()
+        if any(
+            c.election_id == certificate.election_id
+            and (c.subject == certificate.subject or c.serial == certificate.serial)
+            for c in taken
+        ):
+            raise DuplicateRecord
+        self._store.absentee_certificates[certificate.entry_id] = certificate
+
+    def get(self, entry_id: str) -> AbsenteeCertificateRecord | None:
+        return self._store.absentee_certificates.get(entry_id)
+
+    def of_voter(self, *, election_id: str, subject: str) -> AbsenteeCertificateRecord | None:
+        return next(
+            (
+                c
+                for c in self._store.absentee_certificates.values()
+                if c.election_id == election_id and c.subject == subject
+            ),
+            None,
+        )
+
+    def next_serial(self, election_id: str) -> int:
+        serials = self._store.absentee_serials
+        serials[election_id] = serials.get(election_id, 0) + 1
+        return serials[election_id]
+
+    def use(
+        self, entry_id: str, *, precinct_id: str, at: dt.datetime, by: str, audit_seq: int
+    ) -> AbsenteeCertificateRecord:
+        certificate = self._store.absentee_certificates[entry_id]
+        if certificate.used_at_precinct_id is not None:
+            raise DuplicateRecord
+        used = replace(
+            certificate,
+            used_at_precinct_id=precinct_id,
+            used_at=at,
+            used_by=by,
+            use_audit_seq=audit_seq,
+        )
+        self._store.absentee_certificates[entry_id] = used
+        return used
 
 
 class FakeListPlaces:
@@ -477,6 +534,7 @@ class FakeUnitOfWork:
         self.day_registrations = FakeDayRegistrations(store)
         self.list_entries = FakeListEntries(store)
         self.list_places = FakeListPlaces(store)
+        self.absentee_certificates = FakeAbsenteeCertificates(store)
         self.undo_requests = FakeUndoRequests(store)
         self.account_holds = FakeAccountHolds(store)
         self.standing = FakeStanding(store)

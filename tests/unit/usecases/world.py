@@ -91,6 +91,7 @@ class World:
     eligibility: EligibilityService
     day_registrations: DayRegistrationService
     overrides: OverrideService
+    reference: FakeReference
 
 
 def world(
@@ -128,4 +129,5 @@ def world(
         overrides=OverrideService(
             storage=storage, reference=reference, pseudonymise=pseudonym, clock=clock
         ),
+        reference=reference,
     )
