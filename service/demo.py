@@ -29,6 +29,7 @@ import uvicorn
 
 from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.config import Settings
+from service.demo_records import make_list_records
 from service.domain.caller import Role
 from service.logs import configure_logging
 from service.security.tokens import generate_dev_keypair, mint_token
@@ -86,6 +87,13 @@ EXPECTED: dict[str, Expectation] = {
     "imprisoned": Expectation("ineligible", ("IMPRISONED_BY_SENTENCE",)),
     "multiple_reasons": Expectation("ineligible", None),
     "not_found": Expectation("ineligible", ("NOT_FOUND",), next_step="APPLY_TO_COMMISSION"),
+    # Voters the demo put on a list before voting day (service/demo_records.py).
+    "special_presence": Expectation("eligible", (), "special_presence"),
+    "absentee_certificate": Expectation(
+        "eligible", (), "absentee_certificate", next_step="VOTE_WITH_ABSENTEE_CERTIFICATE"
+    ),
+    "place_of_stay_application": Expectation("eligible", (), "place_of_stay_application"),
+    "mission_application": Expectation("eligible", (), "mission_application"),
 }
 
 
@@ -463,6 +471,17 @@ def run_demo(
     try:
         wait_until_healthy(f"{settings.registry_url}/healthz", mocks[0])
         wait_until_healthy(f"{settings.addresses_url}/healthz", mocks[1])
+        election_id, voting_day = _first_election(country / "elections.jsonl")
+        samples = {
+            **samples,
+            **make_list_records(
+                settings,
+                country,
+                election_id=election_id,
+                voting_day=dt.date.fromisoformat(voting_day),
+                samples=samples,
+            ),
+        }
         _serve_and_announce(settings, var_dir=var_dir, host=host, port=port, samples=samples)
     finally:
         for process in mocks:
