@@ -1,12 +1,13 @@
 """SPEC §15's "exactly one list", as a property: for a generated country and any sequence of
-list actions through the API (presence lists, day registrations, overrides, and cancelling
-each by two operators), every voter is held by at most one record, the database's guard row
-names exactly that record, and the roll compiler's lists and the online check agree voter by
-voter.
+list actions through the API (presence lists, place-of-stay and mission applications,
+absentee certificates and their use at Service A, day registrations, overrides, and
+cancelling each by two operators), every voter is held by at most one record, the
+database's guard row names exactly that record, and the roll compiler's lists and the
+online check agree voter by voter.
 
-Every action runs at one instant, 10:00 on voting day: the election's presence window is
-moved by its record to close at 20:00 that day so that presence lists and day registrations
-meet (by default they never do, and each excludes the other only where they meet).
+Every action runs at one instant, 10:00 on voting day: the election's windows are moved by
+its record to close at 20:00 that day so that every way onto a list meets every other (by
+default most never do, and each excludes the others only where they meet).
 
 ``VOTER_LIST_PROPERTY_EXAMPLES`` sets how many countries and sequences are tried (default 10:
 each example builds a database, an app and a roll compile).
@@ -85,6 +86,10 @@ ACTIONS = st.one_of(
         st.sampled_from(["assign", "include", "exclude"]),
         st.integers(0, 63),
     ),
+    st.tuples(st.just("certificate"), st.integers(0, POOL - 1)),
+    st.tuples(st.just("use_certificate"), st.integers(0, POOL - 1), st.integers(0, 63)),
+    st.tuples(st.just("place_of_stay"), st.integers(0, POOL - 1), st.integers(0, 63)),
+    st.tuples(st.just("mission"), st.integers(0, POOL - 1)),
     st.tuples(st.just("cancel"), st.integers(0, 31)),
     st.tuples(st.just("revoke"), st.integers(0, 31)),
 )
@@ -99,7 +104,7 @@ SETTINGS = st.builds(
 class Record:
     """A record an action made: a presence entry, a day registration or an override."""
 
-    kind: str  # "list_entry" | "day_registration" | "override"
+    kind: str  # "list_entry" | "certificate" | "day_registration" | "override"
     id: str
     voter: str
 
@@ -107,6 +112,7 @@ class Record:
     def path(self) -> str:
         base = {
             "list_entry": "/v1/list-entries",
+            "certificate": "/v1/absentee-certificates",
             "day_registration": "/v1/day-registrations",
             "override": "/v1/overrides",
         }[self.kind]
@@ -121,6 +127,8 @@ class World:
     pool: list[str]
     special: list[str]
     domestic: list[str]
+    missions: list[str]
+    homes: list[dict[str, Any]]
     records: list[Record] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
 
@@ -169,6 +177,78 @@ class World:
         else:
             assert result["code"] == "ALREADY_ON_LIST", result
             self._holder_is_active(result["holder"], iin)
+
+    def certificate(self, voter: int) -> None:
+        iin = self.pool[voter]
+        response = self.post(
+            "/v1/absentee-certificates",
+            {"election_id": ELECTION, "iin": iin, "document_ref": "written request"},
+        )
+        body = response.json()
+        self.outcomes[f"certificate:{response.status_code}:{body.get('code')}"] += 1
+        if response.status_code == 201:
+            self.records.append(Record("certificate", body["id"], iin))
+            return
+        assert response.status_code in (409, 422), response.text
+        if body["code"] == "ALREADY_ON_LIST":
+            self._holder_is_active(body["holder"], iin)
+
+    def use_certificate(self, voter: int, precinct: int) -> None:
+        """Service A where the voter presents themselves: records a certificate's use."""
+        where = self.domestic[precinct % len(self.domestic)]
+        bearer = token(
+            KEYS, Role.COMMISSION, subject="member@pec", now=self.clock.now(), precincts=(where,)
+        )
+        response = self.client.post(
+            "/v1/precinct-checks",
+            json={"iin": self.pool[voter], "election_id": ELECTION, "precinct_id": where},
+            headers={"Authorization": f"Bearer {bearer}"},
+        )
+        assert response.status_code == 200, response.text
+        body = response.json()
+        reasons = ",".join(r["code"] for r in body["reasons"])
+        self.outcomes[f"service_a:{body['included']}:{reasons}"] += 1
+
+    def place_of_stay(self, voter: int, home: int) -> None:
+        iin = self.pool[voter]
+        address = self.homes[home % len(self.homes)]
+        response = self.post(
+            "/v1/place-of-stay-applications",
+            {
+                "election_id": ELECTION,
+                "iin": iin,
+                "stay_address": {
+                    "kato": address["kato"],
+                    "street": address["street"],
+                    "house": address["house"],
+                },
+                "document_ref": "akimat decision",
+            },
+        )
+        self._entry_answer("place_of_stay", response, iin)
+
+    def mission(self, voter: int) -> None:
+        iin = self.pool[voter]
+        response = self.post(
+            "/v1/mission-applications",
+            {
+                "election_id": ELECTION,
+                "iin": iin,
+                "precinct_id": self.missions[0],
+                "document_ref": "application at the mission",
+            },
+        )
+        self._entry_answer("mission", response, iin)
+
+    def _entry_answer(self, what: str, response: Any, iin: str) -> None:
+        body = response.json()
+        self.outcomes[f"{what}:{response.status_code}:{body.get('code')}"] += 1
+        if response.status_code == 201:
+            self.records.append(Record("list_entry", body["id"], iin))
+            return
+        assert response.status_code in (409, 422), response.text
+        if body["code"] == "ALREADY_ON_LIST":
+            self._holder_is_active(body["holder"], iin)
 
     def day_registration(self, voter: int, precinct: int) -> None:
         iin = self.pool[voter]
@@ -228,7 +308,7 @@ class World:
             self._undo(overrides[index % len(overrides)], "revoke")
 
     def _undo(self, record: Record, verb: str) -> None:
-        was_active = self.status(record) == "active"
+        was_active = self.status(record) == "active"  # a used certificate is "used"
         asked = self.post(f"{record.path}/{verb}", {"reason": "entered in error"})
         if not was_active:
             assert asked.status_code == 409, asked.text
@@ -276,10 +356,17 @@ def _country(directory: Path, setting: Setting) -> tuple[Country, list[str]]:
     registrations.write_text("".join(kept), "utf-8")
     elections = directory / "elections.jsonl"
     rows = [json.loads(line) for line in elections.open()]
+    every_way = {"opens": "2027-01-20T00:00", "closes": "2027-03-21T20:00"}
     for row in rows:
         if row["id"] == ELECTION:
             row["calendar"] = {
-                "presence_lists": {"opens": "2027-01-20T00:00", "closes": "2027-03-21T20:00"}
+                step: every_way
+                for step in (
+                    "presence_lists",
+                    "applications",
+                    "absentee_certificates",
+                    "mission_applications",
+                )
             }
     elections.write_text("".join(json.dumps(r) + "\n" for r in rows), "utf-8")
     country = Country(
@@ -346,15 +433,23 @@ def test_any_sequence_of_list_actions_keeps_every_voter_on_one_list_and_roll_and
         domestic = [
             p["id"] for p in precincts if p["kind"] == "ordinary" and p.get("day_registration")
         ]
+        missions = [p["id"] for p in precincts if p["kind"] == "foreign"]
+        homes = [
+            record
+            for line in country.registrations.open()
+            if (record := json.loads(line))["kind"] == "permanent" and record["street"]
+        ][:64]
         assert special
         assert domestic
+        assert missions
+        assert homes
         url = new_database_url(directory)
         try:
             app_settings = make_settings(url, KEYS)
             load_reference(app_settings, country)
             clock = MovableClock(NOW)
             with running_app(app_settings, _transports(country), clock=clock) as (_, client):
-                world = World(country, client, clock, pool, special, domestic)
+                world = World(country, client, clock, pool, special, domestic, missions, homes)
                 for action in actions:
                     getattr(world, action[0])(*action[1:])
                     world.holds_one_place_per_voter(url)
@@ -373,8 +468,12 @@ def test_any_sequence_of_list_actions_keeps_every_voter_on_one_list_and_roll_and
             assert iin not in placed, f"a voter on two lists: {placed[iin]!r} and {precinct!r}"
             placed[iin] = precinct
     for iin, decision in checked.items():
-        if decision["outcome"] == "eligible":
-            expected = decision["precinct"]["id"] if decision["precinct"] else ""
-            assert placed.get(iin) == expected, (decision["basis"], placed.get(iin), expected)
-        else:
+        if decision["outcome"] != "eligible":
             assert iin not in placed, (decision["outcome"], placed[iin])
+        elif decision["precinct"]:
+            assert placed.get(iin) == decision["precinct"]["id"], (decision, placed.get(iin))
+        elif decision["basis"] == "absentee_certificate":
+            # An unused certificate: on no list until it is presented (SPEC §15 way 4).
+            assert iin not in placed, (decision["basis"], placed[iin])
+        else:
+            assert placed.get(iin) == "", (decision["basis"], placed.get(iin))
