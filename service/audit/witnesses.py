@@ -34,6 +34,7 @@ from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
 
 KIND_REGISTERED = "audit.witness.register"
 KIND_COSIGNED = "audit.cosign"
+_MAX_SEQ = 2**63 - 1  # a signed 64-bit integer: audit seqs and tree sizes on both databases
 
 
 class CosignatureRefused(ServiceError):
@@ -128,7 +129,8 @@ def cosign(
         head = TreeHead.parse(parsed.text)
     except MalformedNote as exc:
         raise InvalidInput(errors=[{"field": "body.note", "type": "malformed_note"}]) from exc
-    stored = session.get(AuditCheckpointRow, head.size)
+    # A size past any seq the database can hold names no checkpoint (and must not reach it).
+    stored = session.get(AuditCheckpointRow, head.size) if head.size <= _MAX_SEQ else None
     if stored is None or stored.note is None or parse_note(stored.note).text != parsed.text:
         # Also a note of another log, or one for this size with another root: no such head.
         raise NotFound(ErrorCode.CHECKPOINT_NOT_FOUND)

@@ -196,12 +196,13 @@ def _schema(app: Any, *, examples: int, **generation: Any) -> Any:
         # Maker-checker: the one identity that made a record (or asked to undo it) may not
         # approve it, a refusal by law (403 SELF_APPROVAL_FORBIDDEN or
         # SELF_CONFIRMATION_FORBIDDEN) of a request that is valid by schema. Service A at a
-        # precinct the member does not serve is likewise 403 PRECINCT_NOT_SERVED.
+        # precinct the member does not serve is likewise 403 PRECINCT_NOT_SERVED, and a
+        # checkpoint note that no registered witness signed is 403 WITNESS_NOT_REGISTERED.
         "operations": [
             {
                 "include-operation-id-regex": (
                     "^(approve(Override|OverrideRevocation|DayRegistrationCancellation)"
-                    "|checkPrecinct)$"
+                    "|checkPrecinct|addAuditCosignature)$"
                 ),
                 "checks": {
                     "positive_data_acceptance": {

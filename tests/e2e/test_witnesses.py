@@ -227,6 +227,10 @@ def test_a_log_rolled_back_below_a_cosigned_checkpoint_is_refused(
     assert outcome.report.read_text("utf-8").startswith("ROLLBACK of log ")
 
 
+def key_name(note: str) -> str:
+    return note.splitlines()[0]
+
+
 def _posted(client: TestClient, keys: Keys, note: str, role: Role = Role.WITNESS) -> Any:
     return client.post(
         "/v1/audit/cosignatures",
@@ -256,6 +260,8 @@ def test_only_a_registered_witness_valid_signature_over_a_served_note_is_kept(
         other_text = text.replace(text.splitlines()[2], "A" * 43 + "=")
         unknown_head = _posted(client, keys, other_text + "\n" + signer.sign(other_text).line())
         malformed = _posted(client, keys, "not a note")
+        huge_text = f"{key_name(note)}\n{2**64 - 1}\n{'A' * 43}=\n"
+        huge = _posted(client, keys, huge_text + "\n" + signer.sign(huge_text).line())
         by_auditor = _posted(client, keys, note + line, role=Role.AUDITOR)
         kept = _posted(client, keys, note + line)
         twice = _posted(client, keys, note + line)
@@ -271,6 +277,8 @@ def test_only_a_registered_witness_valid_signature_over_a_served_note_is_kept(
     )
     assert (unknown_head.status_code, unknown_head.json()["code"]) == (404, "CHECKPOINT_NOT_FOUND")
     assert (malformed.status_code, malformed.json()["code"]) == (422, "VALIDATION_FAILED")
+    # A tree size no database column holds: no such checkpoint, not a 500.
+    assert (huge.status_code, huge.json()["code"]) == (404, "CHECKPOINT_NOT_FOUND")
     assert by_auditor.status_code == 403
     assert kept.status_code == 200, kept.text
     assert (kept.json()["added"], twice.json()["added"]) == ([WITNESS], [])
