@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from service.clock import Clock
+from service.domain.access_log import TrailEntry
 from service.domain.statistics import DecisionKey, EntryKey, fold, published
 from service.errors import ErrorCode, NotFound
 from service.usecases.ports import ReferenceSource, Storage, UnitOfWork
@@ -80,24 +81,34 @@ class StatisticsService:
         self._monotonic = monotonic
         self._cache: dict[str, tuple[float, ElectionStatistics]] = {}
 
-    def _folding(self, batch: int) -> Callable[[UnitOfWork], int]:
-        """The unit of work folding at most ``batch`` entries past the position."""
+    async def fold(self, *, batch: int = FOLD_BATCH) -> int:
+        """Fold at most ``batch`` entries past the position; how many were folded.
+
+        The entries are read and counted outside any write transaction; the write takes the
+        position's lock only to add the counts, and only if the position is still where the
+        reading started (else another folder got there first, and this batch is dropped, to
+        be read again from the new position). So the database's one writer (SQLite) is
+        held for a few upserts, not for parsing a batch: checks committing meanwhile do not
+        wait on the folder.
+        """
+
+        def read(uow: UnitOfWork) -> tuple[int, list[TrailEntry]]:
+            start, _ = uow.statistics.position()
+            return start, uow.audit.after(start, limit=batch)
+
+        start, entries = await self._storage.read(read)
+        if not entries:
+            return 0
+        counts = fold((entry.kind, entry.payload) for entry in entries)
         now = self._clock.now()
 
-        def work(uow: UnitOfWork) -> int:
-            folded = uow.statistics.lock_position()
-            entries = uow.audit.after(folded, limit=batch)
-            if not entries:
+        def add(uow: UnitOfWork) -> int:
+            if uow.statistics.lock_position() != start:
                 return 0
-            counts = fold((entry.kind, entry.payload) for entry in entries)
             uow.statistics.add(counts, folded_seq=entries[-1].seq, at=now)
             return len(entries)
 
-        return work
-
-    async def fold(self, *, batch: int = FOLD_BATCH) -> int:
-        """Fold at most ``batch`` entries past the position; how many were read."""
-        return await self._storage.transact(self._folding(batch))
+        return await self._storage.transact(add)
 
     async def election(self, election_id: str) -> ElectionStatistics:
         reference = await self._reference.current()
