@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 import orjson
+from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session, col, select
 
@@ -70,9 +71,24 @@ class SqlAuditTrail:
         return [_trail_entry(row) for row in rows]
 
     def after(self, seq: int, *, limit: int) -> list[TrailEntry]:
-        query = select(AuditEntryRow).where(col(AuditEntryRow.seq) > seq)
-        rows = self._session.exec(query.order_by(col(AuditEntryRow.seq)).limit(limit))
-        return [_trail_entry(row) for row in rows]
+        # Core rows, not ORM objects: the statistics folder reads every entry of the log once,
+        # in the API's own process, beside the checks.
+        table = AuditEntryRow.metadata.tables["audit_entries"]
+        query = (
+            sa_select(table.c.seq, table.c.kind, table.c.recorded_at, table.c.body)
+            .where(table.c.seq > seq)
+            .order_by(table.c.seq)
+            .limit(limit)
+        )
+        return [
+            TrailEntry(
+                seq=row_seq,
+                kind=kind,
+                recorded_at=as_utc(recorded_at),
+                payload=orjson.loads(body)["payload"],
+            )
+            for row_seq, kind, recorded_at, body in self._session.connection().execute(query)
+        ]
 
 
 def _trail_entry(row: AuditEntryRow) -> TrailEntry:
