@@ -249,7 +249,7 @@ def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
                 DayRegistrationRow.lapses_at,
             ).where(col(DayRegistrationRow.active_key).is_not(None))
         )
-        if _is_in_force(lapses_at, now=now)
+        if is_in_force(lapses_at, now=now)
     ]
     today = kazakhstan_date(now)
     records += [
@@ -456,7 +456,7 @@ def standings(
             guards[record_id] = subject
         elif source == _ENTRY:
             entries[subject] = ActiveListEntry(record_id, ListEntryKind(kind), precinct_id, used_at)
-        elif _is_in_force(lapses_at, now=now):
+        elif is_in_force(lapses_at, now=now):
             days[subject] = ActiveDayRegistration(record_id, precinct_id)
     return _combined(days, _active_overrides(connection, guards, now=now), entries)
 
@@ -486,7 +486,7 @@ def election_standings(
                 col(DayRegistrationRow.active_key).is_not(None),
             )
         )
-        if _is_in_force(lapses_at, now=now)
+        if is_in_force(lapses_at, now=now)
     }
     entries = {
         subject: ActiveListEntry(entry_id, ListEntryKind(kind), precinct_id, used_at)
@@ -508,7 +508,7 @@ def election_standings(
     return _combined(days, _active_overrides(connection, guards, now=now), entries)
 
 
-def _is_in_force(lapses_at: dt.datetime, *, now: dt.datetime) -> bool:
+def is_in_force(lapses_at: dt.datetime, *, now: dt.datetime) -> bool:
     # A cancelled registration has lost its active_key already; a lapsed one keeps it.
     return as_utc(lapses_at) > now
 

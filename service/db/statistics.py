@@ -17,7 +17,7 @@ from sqlalchemy import BigInteger, Column, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from service.audit.tables import SEQ_TYPE
-from service.db.repository import as_utc
+from service.db.repository import as_utc, is_in_force
 from service.db.tables import DayRegistrationRow, ListEntryRow
 from service.domain.statistics import DecisionKey, EntryKey
 
@@ -114,7 +114,6 @@ class SqlStatistics:
             )
             .group_by(ListEntryRow.precinct_id, ListEntryRow.kind)
         )
-        # Lapsing is compared here, as everywhere else: SQLite keeps naive instants.
         days: Counter[str] = Counter(
             precinct
             for precinct, lapses_at in self._session.exec(
@@ -123,7 +122,7 @@ class SqlStatistics:
                     col(DayRegistrationRow.active_key).is_not(None),
                 )
             )
-            if as_utc(lapses_at) > now
+            if is_in_force(lapses_at, now=now)
         )
         counted = [(EntryKey(precinct, kind), int(n)) for precinct, kind, n in entries]
         counted += [(EntryKey(p, DAY_REGISTRATION_KIND), n) for p, n in sorted(days.items())]

@@ -15,9 +15,10 @@ from typing import Any, Protocol, TypeVar
 
 import anyio
 import orjson
+from sqlalchemy import Select
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from service.audit.log import AuditLog
 from service.audit.tables import AuditEntryRow
@@ -31,6 +32,9 @@ from service.logs import get_logger
 from service.usecases.ports import DuplicateRecord, Receipt, UnitOfWork
 
 _log = get_logger("service.storage")
+_ENTRIES = AuditEntryRow.metadata.tables["audit_entries"]
+# An audit entry as the access log and the statistics read it.
+_TRAIL = sa_select(_ENTRIES.c.seq, _ENTRIES.c.kind, _ENTRIES.c.recorded_at, _ENTRIES.c.body)
 
 T = TypeVar("T")
 
@@ -64,40 +68,26 @@ class SqlAuditTrail:
 
     def about(self, subject: str, *, before_seq: int | None, limit: int) -> list[TrailEntry]:
         # The subject index finds a voter's few entries among millions; newest first.
-        query = select(AuditEntryRow).where(AuditEntryRow.subject == subject)
+        query = _TRAIL.where(_ENTRIES.c.subject == subject)
         if before_seq is not None:
-            query = query.where(col(AuditEntryRow.seq) < before_seq)
-        rows = self._session.exec(query.order_by(col(AuditEntryRow.seq).desc()).limit(limit))
-        return [_trail_entry(row) for row in rows]
+            query = query.where(_ENTRIES.c.seq < before_seq)
+        return self._trail(query.order_by(_ENTRIES.c.seq.desc()).limit(limit))
 
     def after(self, seq: int, *, limit: int) -> list[TrailEntry]:
-        # Core rows, not ORM objects: the statistics folder reads every entry of the log once,
-        # in the API's own process, beside the checks.
-        table = AuditEntryRow.metadata.tables["audit_entries"]
-        query = (
-            sa_select(table.c.seq, table.c.kind, table.c.recorded_at, table.c.body)
-            .where(table.c.seq > seq)
-            .order_by(table.c.seq)
-            .limit(limit)
-        )
+        # The statistics folder reads every entry of the log once, in the API's own process
+        # beside the checks: Core rows, not ORM objects.
+        return self._trail(_TRAIL.where(_ENTRIES.c.seq > seq).order_by(_ENTRIES.c.seq).limit(limit))
+
+    def _trail(self, query: Select[Any]) -> list[TrailEntry]:
         return [
             TrailEntry(
-                seq=row_seq,
+                seq=seq,
                 kind=kind,
                 recorded_at=as_utc(recorded_at),
                 payload=orjson.loads(body)["payload"],
             )
-            for row_seq, kind, recorded_at, body in self._session.connection().execute(query)
+            for seq, kind, recorded_at, body in self._session.connection().execute(query)
         ]
-
-
-def _trail_entry(row: AuditEntryRow) -> TrailEntry:
-    return TrailEntry(
-        seq=row.seq,
-        kind=row.kind,
-        recorded_at=as_utc(row.recorded_at),
-        payload=orjson.loads(row.body)["payload"],
-    )
 
 
 class SqlUnitOfWork:
