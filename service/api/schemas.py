@@ -273,7 +273,7 @@ class PresenceListRequest(_Request):
 
 
 class ListPlaceHolderOut(BaseModel):
-    kind: Literal["list_entry", "day_registration"]
+    kind: Literal["list_entry", "day_registration", "override"]
     id: str
 
 

@@ -44,7 +44,6 @@ from service.db.tables import (
     AbsenteeCertificateRow,
     AbsenteeCertificateUseRow,
     AccountHoldRow,
-    ActiveOverrideRow,
     DayRegistrationRow,
     DecisionRow,
     ElectionRow,
@@ -111,16 +110,13 @@ _DECISION_COLUMNS = (
     "body",
     "decided_at",
 )
-# Conservative: an active_key may be one that has lapsed, a guard one whose override expired.
-_ANYONE_HAS_STANDING = select(
-    or_(
-        exists().where(col(DayRegistrationRow.active_key).is_not(None)),
-        exists().select_from(ActiveOverrideRow),
-        exists().where(col(ListEntryRow.cancelled_at).is_(None)),
-    )
-)
+# Every record that gives a voter standing holds their place on a list. Conservative: a place
+# may be held by a day registration that has lapsed or an override that has expired.
+_ANYONE_HAS_STANDING = select(exists().select_from(ListPlaceRow))
 # Which of the three a row of a standing query is.
 _DAY, _GUARD, _ENTRY = "day", "guard", "entry"
+# The places active overrides hold (some of them may have expired since).
+_OVERRIDE_PLACE = col(ListPlaceRow.holder_kind) == HolderKind.OVERRIDE.value
 
 
 def _source(name: str) -> ColumnElement[str]:
@@ -133,7 +129,7 @@ _ENTRIES_AND_USES = outerjoin(
     AbsenteeCertificateUseRow,
     col(AbsenteeCertificateUseRow.entry_id) == col(ListEntryRow.id),
 )
-# Day registrations, active-override guards and active list entries of some voters, in one
+# Day registrations, the places of active overrides and active list entries of some voters, in one
 # query: (source, subject, record id, precinct id, lapses_at, list entry kind, precinct
 # where an absentee certificate was used).
 _STANDING: CompoundSelect[Any] = union_all(
@@ -148,15 +144,16 @@ _STANDING: CompoundSelect[Any] = union_all(
     ).where(col(DayRegistrationRow.active_key).in_(bindparam("keys", expanding=True))),
     core_select(
         _source(_GUARD),
-        col(ActiveOverrideRow.subject),
-        col(ActiveOverrideRow.override_id),
+        col(ListPlaceRow.voter_subject),
+        col(ListPlaceRow.holder_id),
         null(),
         null(),
         null(),
         null(),
     ).where(
-        col(ActiveOverrideRow.election_id) == bindparam("election_id"),
-        col(ActiveOverrideRow.subject).in_(bindparam("subjects", expanding=True)),
+        col(ListPlaceRow.election_id) == bindparam("election_id"),
+        col(ListPlaceRow.voter_subject).in_(bindparam("subjects", expanding=True)),
+        _OVERRIDE_PLACE,
     ),
     core_select(
         _source(_ENTRY),
@@ -238,7 +235,7 @@ _LIVE_ENTRY_KINDS = {
 def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
     """Day registrations in force, overrides pending or active and presence entries not
     cancelled for an election still to come: what a reference version may not take away.
-    An active override holds its guard row; a pending one has no step."""
+    An active override holds the voter's place on a list; a pending one has no step."""
     records = [
         LiveRecord(LiveRecordKind.DAY_REGISTRATION, record_id, election_id, precinct_id)
         for record_id, election_id, precinct_id, lapses_at in session.exec(
@@ -284,7 +281,7 @@ def live_records(session: Session, *, now: dt.datetime) -> list[LiveRecord]:
             ).where(
                 col(OverrideRow.expires_on) >= today,
                 or_(
-                    col(OverrideRow.id).in_(select(ActiveOverrideRow.override_id)),
+                    col(OverrideRow.id).in_(select(ListPlaceRow.holder_id).where(_OVERRIDE_PLACE)),
                     ~exists().where(col(OverrideActionRow.override_id) == col(OverrideRow.id)),
                 ),
             )
@@ -468,8 +465,8 @@ def election_standings(
     guards = {
         override_id: subject
         for subject, override_id in connection.execute(
-            select(ActiveOverrideRow.subject, ActiveOverrideRow.override_id).where(
-                ActiveOverrideRow.election_id == election_id
+            select(ListPlaceRow.voter_subject, ListPlaceRow.holder_id).where(
+                ListPlaceRow.election_id == election_id, _OVERRIDE_PLACE
             )
         )
     }
@@ -516,10 +513,11 @@ def is_in_force(lapses_at: dt.datetime, *, now: dt.datetime) -> bool:
 def _active_overrides(
     connection: Connection, guards: Mapping[str, str], *, now: dt.datetime
 ) -> dict[str, ActiveOverride]:
-    """Of the guarded overrides (id -> subject), those in force now, by subject.
+    """Of the overrides holding places (id -> subject), those in force now, by subject.
 
-    A guard row stays behind an override that has since expired, so the status is judged
-    here, from its steps, by the one rule of ``override_status``.
+    A place stays held by an override that has since expired until another record needs it
+    (``ListPlaces.holders``), so the status is judged here, from its steps, by the one rule
+    of ``override_status``.
     """
     if not guards:
         return {}
@@ -862,7 +860,9 @@ class ListPlaces:
     def __init__(self, session: Session) -> None:
         self._session = session
 
-    def holders(self, *, election_id: str, subjects: Sequence[str]) -> dict[str, ListPlace]:
+    def holders(
+        self, *, election_id: str, subjects: Sequence[str], now: dt.datetime
+    ) -> dict[str, ListPlace]:
         self._session.flush()  # this transaction's own writes first
         found: dict[str, ListPlace] = {}
         # In slices: a presence list may name thousands of voters.
@@ -874,7 +874,29 @@ class ListPlaces:
                 )
             ):
                 found[row.voter_subject] = ListPlace(HolderKind(row.holder_kind), row.holder_id)
+        for subject in self._lapsed(election_id, found, now=now):
+            _free_place(self._session, election_id, subject, holder_id=found.pop(subject).holder_id)
         return found
+
+    def _lapsed(
+        self, election_id: str, places: Mapping[str, ListPlace], *, now: dt.datetime
+    ) -> list[str]:
+        """Those of ``places`` whose holder no longer places the voter: a day registration
+        that has lapsed or an override that has expired (a list entry holds until it is
+        cancelled, and cancelling frees the place)."""
+        judged = [s for s, p in places.items() if p.holder_kind is not HolderKind.LIST_ENTRY]
+        if not judged:
+            return []
+        in_force = standings(
+            self._session.connection(), election_id=election_id, subjects=judged, now=now
+        )
+        lapsed = []
+        for subject in judged:
+            standing = in_force.get(subject, NO_STANDING)
+            holders = (standing.override, standing.day_registration)
+            if places[subject].holder_id not in {h.id for h in holders if h is not None}:
+                lapsed.append(subject)
+        return lapsed
 
 
 class IdempotencyRecords:
@@ -992,16 +1014,11 @@ class Overrides:
         return [_override(row) for row in self._session.exec(statement).all()]
 
     def hold(self, *, election_id: str, subject: str, override_id: str) -> None:
-        self._session.merge(
-            ActiveOverrideRow(election_id=election_id, subject=subject, override_id=override_id)
-        )
-        self._session.flush()
+        _take_place(self._session, election_id, subject, HolderKind.OVERRIDE, override_id)
+        self._session.flush()  # the place is checked here, inside the transaction
 
-    def release(self, *, election_id: str, subject: str) -> None:
-        guard = self._session.get(ActiveOverrideRow, (election_id, subject))
-        if guard is not None:
-            self._session.delete(guard)
-            self._session.flush()
+    def release(self, *, election_id: str, subject: str, override_id: str) -> None:
+        _free_place(self._session, election_id, subject, holder_id=override_id)
 
 
 # --- requests to undo (revoke, cancel) ----------------------------------------------------

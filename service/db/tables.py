@@ -172,9 +172,12 @@ class AbsenteeCertificateUseRow(SQLModel, table=True):
 class ListPlaceRow(SQLModel, table=True):
     """A voter's one place on a list of an election (SPEC §15), held by one record.
 
-    Every way onto a list inserts this row in the transaction that records it, and the
-    primary key refuses a second: of two concurrent ways for one voter, whatever their
-    kinds, exactly one commits. Cancelling the holder deletes the row.
+    Every way onto a list inserts this row in the transaction that records it, and so does
+    an override when it is approved (whatever its kind: an exclusion holds the place that no
+    list may then take). The primary key refuses a second: of two concurrent ways for one
+    voter, whatever their kinds, exactly one commits. Cancelling or revoking the holder
+    deletes the row; a holder that lapsed (an expired override, a day registration after its
+    day) keeps it until the next record for the voter frees it.
     """
 
     __tablename__ = "list_places"
@@ -232,16 +235,6 @@ class OverrideActionRow(SQLModel, table=True):
     at: dt.datetime
     reason: str | None = Field(default=None, max_length=1000)
     audit_seq: int = Field(sa_type=SEQ_TYPE)
-
-
-class ActiveOverrideRow(SQLModel, table=True):
-    """At most one active override per voter and election, held by the primary key."""
-
-    __tablename__ = "active_overrides"
-
-    election_id: str = Field(primary_key=True, max_length=64)
-    subject: str = Field(primary_key=True, max_length=80)
-    override_id: str = Field(foreign_key="overrides.id", max_length=36)
 
 
 class UndoRequestRow(SQLModel, table=True):

@@ -94,10 +94,16 @@ class ListEntryKind(StrEnum):
 
 
 class HolderKind(StrEnum):
-    """What holds a voter's one place on a list of an election (SPEC §15)."""
+    """What holds a voter's one place on a list of an election (SPEC §15).
+
+    An active override holds it whatever its kind: an assignment or inclusion puts the voter
+    on a list, an exclusion keeps them off every list, and either way no other record may
+    place them while it is in force.
+    """
 
     LIST_ENTRY = "list_entry"
     DAY_REGISTRATION = "day_registration"
+    OVERRIDE = "override"
 
 
 class OverrideKind(StrEnum):

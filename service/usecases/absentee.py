@@ -31,8 +31,7 @@ from service.domain.model import Basis, ListEntryKind, Outcome
 from service.domain.undo import UndoStep
 from service.domain.window import certificate_window
 from service.errors import ErrorCode, NotFound
-from service.usecases.context import actor_of, validated_iin
-from service.usecases.day_registrations import holder_payload
+from service.usecases.context import actor_of, holder_payload, validated_iin
 from service.usecases.eligibility import (
     CERTIFICATE_USE_KIND,
     EligibilityService,
@@ -251,7 +250,7 @@ class AbsenteeCertificateService:
             if refusal is not None:
                 return refused(uow, *refusal, now)
             assert home is not None  # no refusal: the decision named the home precinct
-            holder = uow.list_places.holders(election_id=election.id, subjects=[subject])
+            holder = uow.list_places.holders(election_id=election.id, subjects=[subject], now=now)
             if subject in holder:
                 extensions = {"holder": holder_payload(holder[subject])}
                 return refused(uow, ErrorCode.ALREADY_ON_LIST, extensions, now)

@@ -34,8 +34,7 @@ from service.domain.model import (
 )
 from service.domain.window import Window, application_window, mission_window
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.usecases.context import actor_of, validated_iin
-from service.usecases.day_registrations import holder_payload
+from service.usecases.context import actor_of, holder_payload, validated_iin
 from service.usecases.eligibility import EligibilityService, decision_payload
 from service.usecases.list_entries import (
     KIND_ADDED,
@@ -212,7 +211,9 @@ class ApplicationService:
             now = self._clock.now()
             found = refusal
             if found is None:
-                places = uow.list_places.holders(election_id=election.id, subjects=[subject])
+                places = uow.list_places.holders(
+                    election_id=election.id, subjects=[subject], now=now
+                )
                 holder: ListPlace | None = places.get(subject)
                 if holder is not None:
                     found = (ErrorCode.ALREADY_ON_LIST, {"holder": holder_payload(holder)})

@@ -8,6 +8,7 @@ from typing import Any
 
 from service.domain.caller import Caller
 from service.domain.iin import InvalidIin, parse_iin
+from service.domain.model import ListPlace
 from service.errors import ErrorCode, InvalidInput
 from service.usecases.ports import UnitOfWork
 
@@ -17,6 +18,13 @@ def validated_iin(raw: str) -> str:
         return parse_iin(raw)
     except InvalidIin as exc:
         raise InvalidInput(ErrorCode(exc.code.value)) from None
+
+
+def holder_payload(holder: ListPlace | None) -> dict[str, str] | None:
+    """The record holding a voter's place, as audited and answered (never the voter)."""
+    if holder is None:
+        return None
+    return {"kind": holder.holder_kind.value, "id": holder.holder_id}
 
 
 def actor_of(caller: Caller) -> dict[str, Any]:

@@ -30,11 +30,11 @@ from service.domain.day_registration import (
     precinct_refusal,
     voter_refusal,
 )
-from service.domain.model import Election, HolderKind, ListPlace, Precinct
+from service.domain.model import Election, HolderKind, Precinct
 from service.domain.undo import UndoStep
 from service.domain.window import lapse_instant
 from service.errors import ErrorCode, NotFound, ServiceError
-from service.usecases.context import actor_of, record_lookup, validated_iin
+from service.usecases.context import actor_of, holder_payload, record_lookup, validated_iin
 from service.usecases.eligibility import (
     UNGUARDED,
     EligibilityService,
@@ -177,13 +177,6 @@ def _payload(
         "request_id": request_id,
         **extra,
     }
-
-
-def holder_payload(holder: ListPlace | None) -> dict[str, str] | None:
-    """The record holding a voter's place, as audited and answered (never the voter)."""
-    if holder is None:
-        return None
-    return {"kind": holder.holder_kind.value, "id": holder.holder_id}
 
 
 def request_digest(*, iin: str, election_id: str, precinct_id: str) -> str:
@@ -363,9 +356,9 @@ class DayRegistrationService:
         if about_the_voter and (
             refusal is None or refusal.code is not DayRegistrationRefusal.NOT_ELIGIBLE
         ):
-            # Another way onto a list (a presence list entry) holds an eligible voter: that
-            # is their list, whatever their addresses would say (SPEC §15).
-            place = uow.list_places.holders(election_id=election.id, subjects=[subject])
+            # Another way onto a list (a list entry or an override) holds an eligible voter:
+            # that is their list, whatever their addresses would say (SPEC §15).
+            place = uow.list_places.holders(election_id=election.id, subjects=[subject], now=now)
             holder = place.get(subject)
             if holder is not None and holder.holder_kind is not HolderKind.DAY_REGISTRATION:
                 refusal = Refusal(DayRegistrationRefusal.ALREADY_ON_LIST, holder=holder)

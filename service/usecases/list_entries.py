@@ -28,8 +28,7 @@ from service.domain.model import HolderKind, ListEntryKind, ListPlace, PrecinctK
 from service.domain.undo import UndoStep
 from service.domain.window import presence_window
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.usecases.context import actor_of, validated_iin
-from service.usecases.day_registrations import holder_payload
+from service.usecases.context import actor_of, holder_payload, validated_iin
 from service.usecases.eligibility import EligibilityService
 from service.usecases.ports import (
     ListEntryRecord,
@@ -305,7 +304,7 @@ class ListEntryService:
             answers: list[PositionAnswer] = []
             listed = [s for s in subjects if not isinstance(s, ErrorCode)]
             # Read once; a voter named twice is held by the first position's entry.
-            places = uow.list_places.holders(election_id=election.id, subjects=listed)
+            places = uow.list_places.holders(election_id=election.id, subjects=listed, now=now)
             for index, subject in enumerate(subjects):
                 if isinstance(subject, ErrorCode):
                     answers.append(PositionAnswer(index, code=subject))

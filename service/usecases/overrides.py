@@ -16,7 +16,7 @@ from typing import Any
 
 from service.clock import Clock
 from service.domain.caller import Caller
-from service.domain.model import OverrideKind
+from service.domain.model import HolderKind, OverrideKind
 from service.domain.overrides import (
     OverrideAction,
     OverrideReason,
@@ -28,7 +28,7 @@ from service.domain.overrides import (
 )
 from service.domain.undo import UndoStep
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.usecases.context import actor_of, record_lookup, validated_iin
+from service.usecases.context import actor_of, holder_payload, record_lookup, validated_iin
 from service.usecases.eligibility import (
     UNGUARDED,
     LookupGuard,
@@ -182,7 +182,7 @@ def _refuse_unless_allowed(
 
 def _revoke(uow: UnitOfWork, done: UndoContext[OverrideRecord]) -> OverrideRecord:
     row = done.record
-    uow.overrides.release(election_id=row.election_id, subject=row.subject)
+    uow.overrides.release(election_id=row.election_id, subject=row.subject, override_id=row.id)
     uow.overrides.add_action(
         OverrideActionRecord(
             override_id=row.id,
@@ -302,11 +302,16 @@ class OverrideService:
             row = _found(uow, override_id)
             _refuse_unless_allowed(uow, row, action, caller=caller, now=now)
             if action is OverrideAction.APPROVE:
-                held = uow.standing.of(
-                    election_id=row.election_id, subject=row.subject, now=now
-                ).override
+                # The override takes the voter's one place on a list (SPEC §15): another
+                # active override, or any other record placing the voter, refuses it.
+                places = uow.list_places.holders(
+                    election_id=row.election_id, subjects=[row.subject], now=now
+                )
+                held = places.get(row.subject)
+                if held is not None and held.holder_kind is HolderKind.OVERRIDE:
+                    raise OverrideConflict(active_override_id=held.holder_id)
                 if held is not None:
-                    raise OverrideConflict(active_override_id=held.id)
+                    raise ServiceError(ErrorCode.ALREADY_ON_LIST, holder=holder_payload(held))
                 uow.overrides.hold(
                     election_id=row.election_id, subject=row.subject, override_id=row.id
                 )

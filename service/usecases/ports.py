@@ -271,9 +271,12 @@ class OverrideRepository(Protocol):
         """Up to ``limit`` matching overrides after ``after``, by (created_at, id)."""
 
     def hold(self, *, election_id: str, subject: str, override_id: str) -> None:
-        """Mark ``override_id`` as the voter's one active override in the election."""
+        """Give the voter's one place on a list of the election to ``override_id``; raises
+        ``DuplicateRecord`` if a record holds it (ask ``ListPlaceRepository.holders``
+        first, which frees a lapsed holder's place)."""
 
-    def release(self, *, election_id: str, subject: str) -> None: ...
+    def release(self, *, election_id: str, subject: str, override_id: str) -> None:
+        """Free the place ``override_id`` holds (it is revoked)."""
 
 
 class DayRegistrationRepository(Protocol):
@@ -327,8 +330,14 @@ class AbsenteeCertificateRepository(Protocol):
 
 
 class ListPlaceRepository(Protocol):
-    def holders(self, *, election_id: str, subjects: Sequence[str]) -> dict[str, ListPlace]:
-        """Who holds the places of those of ``subjects`` that are on a list, by subject."""
+    def holders(
+        self, *, election_id: str, subjects: Sequence[str], now: dt.datetime
+    ) -> dict[str, ListPlace]:
+        """Who holds the places of those of ``subjects`` that are on a list, by subject.
+
+        A place held by a record no longer in force at ``now`` (a day registration that has
+        lapsed, an override that has expired) is freed in this transaction and not named:
+        the record about to be made may take it."""
 
 
 class UndoRequestRepository(Protocol):

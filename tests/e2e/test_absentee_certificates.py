@@ -439,9 +439,11 @@ def test_twenty_precincts_presented_one_certificate_at_once_record_one_use(desk:
     assert desk.check(RESIDENT)["precinct"]["id"] == included[0]
 
 
-def test_an_ineligible_holder_is_not_added_anywhere(desk: Desk) -> None:
-    """A certificate does not cure a bar: an exclusion approved after issue wins."""
-    desk.issued(RESIDENT)
+def test_an_exclusion_waits_for_the_certificate_to_be_cancelled_and_then_wins(desk: Desk) -> None:
+    """A certificate holds the voter's one place on a list: an exclusion cannot be approved
+    beside it (ALREADY_ON_LIST naming the certificate). Once two operators cancel the
+    certificate it can, and the voter is then added nowhere."""
+    certificate = desk.issued(RESIDENT)
     created = desk.client.post(
         "/v1/overrides",
         json={
@@ -455,11 +457,21 @@ def test_an_ineligible_holder_is_not_added_anywhere(desk: Desk) -> None:
         headers=desk.auth(Role.OPERATOR),
     )
     assert created.status_code == 201, created.text
-    approved = desk.client.post(
-        f"/v1/overrides/{created.json()['id']}/approve",
-        json={},
-        headers=desk.auth(Role.OPERATOR, subject="op-2@tec"),
-    )
+
+    def approve() -> Any:
+        return desk.client.post(
+            f"/v1/overrides/{created.json()['id']}/approve",
+            json={},
+            headers=desk.auth(Role.OPERATOR, subject="op-2@tec"),
+        )
+
+    refused = approve()
+    assert (refused.status_code, refused.json()["code"]) == (409, "ALREADY_ON_LIST")
+    assert refused.json()["holder"] == {"kind": "list_entry", "id": certificate["id"]}
+    assert desk.check(RESIDENT)["basis"] == "absentee_certificate"
+
+    assert desk.cancel(certificate["id"]).status_code == 200
+    approved = approve()
     assert approved.status_code == 200, approved.text
 
     answer = desk.at(RESIDENT, ORAL)

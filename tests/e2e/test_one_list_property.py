@@ -293,9 +293,14 @@ class World:
         self.outcomes[f"override:{approved.status_code}"] += 1
         if approved.status_code == 200:
             self.records.append(Record("override", override_id, iin))
-        else:
-            # Another active override of the voter: refused, never two deciding at once.
-            assert approved.status_code == 409, approved.text
+            return
+        # Another active override of the voter, or another record placing them: refused,
+        # never two deciding at once.
+        assert approved.status_code == 409, approved.text
+        body = approved.json()
+        assert body["code"] in ("OVERRIDE_CONFLICT", "ALREADY_ON_LIST"), body
+        if body["code"] == "ALREADY_ON_LIST":
+            self._holder_is_active(body["holder"], iin)
 
     def cancel(self, index: int) -> None:
         held = [r for r in self.records if r.kind != "override"]
@@ -324,12 +329,14 @@ class World:
         """A refusal names the record that holds the voter, and that record is active."""
         [record] = [r for r in self.records if r.id == holder["id"]]
         assert record.voter == iin
-        assert self.status(record) == "active"
+        assert self.status(record) in ("active", "used")
 
     # --- what must hold ------------------------------------------------------------------
 
     def holds_one_place_per_voter(self, database_url: str) -> None:
-        active = [r for r in self.records if r.kind != "override" and self.status(r) == "active"]
+        # Every active record holds the voter's place, an override of any kind included.
+        # A used certificate still holds its place.
+        active = [r for r in self.records if self.status(r) in ("active", "used")]
         by_voter = Counter(r.voter for r in active)
         assert all(n == 1 for n in by_voter.values()), by_voter
         database = open_database(database_url)

@@ -115,6 +115,42 @@ class Desk:
             headers=headers,
         )
 
+    def override(self, iin: str, *, election: str = ELECTION_ID, kind: str = "assign") -> str:
+        """A pending override of ``iin`` (assigning them to 75-0002): its id."""
+        created = self.client.post(
+            "/v1/overrides",
+            json={
+                "iin": iin,
+                "election_id": election,
+                "kind": kind,
+                "precinct_id": None if kind == "exclude" else "75-0002",
+                "reason_code": "COMMISSION_RESOLUTION",
+                "reason_text": "resolution of the commission",
+                "document_ref": "resolution 7",
+            },
+            headers=self.auth(Role.OPERATOR),
+        )
+        assert created.status_code == 201, created.text
+        override_id: str = created.json()["id"]
+        return override_id
+
+    def approve(self, override_id: str) -> Any:
+        return self.client.post(
+            f"/v1/overrides/{override_id}/approve",
+            json={},
+            headers=self.auth(Role.OPERATOR, subject="checker@tec"),
+        )
+
+    def undo(self, path: str, verb: str) -> None:
+        asked = self.client.post(
+            f"{path}/{verb}", json={"reason": "entered in error"}, headers=self.auth(Role.OPERATOR)
+        )
+        assert asked.status_code == 202, asked.text
+        approved = self.client.post(
+            f"{path}/{verb}/approve", json={}, headers=self.auth(Role.OPERATOR, subject="op-2@tec")
+        )
+        assert approved.status_code == 200, approved.text
+
     def audit_bodies(self) -> list[dict[str, Any]]:
         page = self.client.get(
             "/v1/audit/entries",
@@ -263,15 +299,79 @@ def test_service_b_refuses_a_voter_on_a_presence_list(desk: Desk) -> None:
     assert problem["holder"] == {"kind": "list_entry", "id": listed["entry_id"]}
 
 
-def test_twenty_concurrent_ways_onto_a_list_for_one_voter_leave_exactly_one(desk: Desk) -> None:
-    """Ten presence imports and ten day registrations of one voter at once, through the
-    service: one is recorded, every other is refused naming it, none is an error."""
+@pytest.mark.parametrize("kind", ["assign", "exclude"])
+def test_an_override_holds_the_place_a_presence_list_would_take(desk: Desk, kind: str) -> None:
+    """An approved override of any kind holds the voter's one place: the presence list is
+    refused naming it; once two operators revoke it, the same list is taken."""
+    override_id = desk.override(RESIDENT, kind=kind)
+    assert desk.approve(override_id).status_code == 200
+
+    [refused] = desk.presence([RESIDENT]).json()["results"]
+
+    assert (refused["code"], refused["entry_id"]) == ("ALREADY_ON_LIST", None)
+    assert refused["holder"] == {"kind": "override", "id": override_id}
+    assert desk.check(RESIDENT)["basis"] in ("override", None)
+    desk.undo(f"/v1/overrides/{override_id}", "revoke")
+    [taken] = desk.presence([RESIDENT]).json()["results"]
+    assert (taken["code"], taken["holder"]) == (None, None)
+    assert desk.check(RESIDENT)["basis"] == "special_presence"
+
+
+def test_an_override_is_not_approved_beside_a_presence_entry_until_it_is_cancelled(
+    desk: Desk,
+) -> None:
+    [listed] = desk.presence([RESIDENT]).json()["results"]
+    override_id = desk.override(RESIDENT)
+
+    refused = desk.approve(override_id)
+
+    assert (refused.status_code, refused.json()["code"]) == (409, "ALREADY_ON_LIST")
+    assert refused.json()["holder"] == {"kind": "list_entry", "id": listed["entry_id"]}
+    pending = desk.client.get(f"/v1/overrides/{override_id}", headers=desk.auth(Role.OPERATOR))
+    assert pending.json()["status"] == "pending"
+    assert desk.check(RESIDENT)["basis"] == "special_presence"
+    desk.undo(f"/v1/list-entries/{listed['entry_id']}", "cancel")
+    assert desk.approve(override_id).status_code == 200
+    after = desk.check(RESIDENT)
+    assert (after["basis"], after["precinct"]["id"]) == ("override", "75-0002")
+
+
+def test_service_b_refuses_a_voter_an_override_places(desk: Desk) -> None:
     desk.clock.instant = _at(dt.date(2027, 3, 21), 10)
+    override_id = desk.override(NO_REGISTRATION, election=LATE_ID)
+    assert desk.approve(override_id).status_code == 200
+
+    response = desk.register(NO_REGISTRATION)
+
+    assert response.status_code == 409, response.text
+    assert response.json()["code"] == "ALREADY_ON_LIST"
+    assert response.json()["holder"] == {"kind": "override", "id": override_id}
+
+
+def test_twenty_concurrent_ways_onto_a_list_for_one_voter_leave_exactly_one(desk: Desk) -> None:
+    """Seven presence imports, seven day registrations and six approvals of six pending
+    overrides of one voter at once, through the service: one is recorded, every other is
+    refused naming it or the active override, none is an error."""
+    desk.clock.instant = _at(dt.date(2027, 3, 21), 10)
+    pending = [desk.override(NO_REGISTRATION, election=LATE_ID) for _ in range(6)]
     barrier = threading.Barrier(20)
 
     def attempt(i: int) -> tuple[str, str | None, dict[str, Any] | None]:
         barrier.wait()
-        if i % 2:
+        if i % 3 == 2:
+            response = desk.approve(pending[i // 3])
+            assert response.status_code in (200, 409), response.text
+            body = response.json()
+            if response.status_code == 200:
+                return "override", body["id"], None
+            if body["code"] == "OVERRIDE_CONFLICT":
+                return (
+                    "refused",
+                    body["code"],
+                    {"kind": "override", "id": body["active_override_id"]},
+                )
+            return "refused", body["code"], body.get("holder")
+        if i % 3 == 1:
             response = desk.register(NO_REGISTRATION)
             assert response.status_code in (201, 409), response.text
             body = response.json()
@@ -295,8 +395,8 @@ def test_twenty_concurrent_ways_onto_a_list_for_one_voter_leave_exactly_one(desk
     assert len(refused) == 19
     for code, holder in refused:
         # Service B names its own kind of record with ALREADY_REGISTERED, without a holder.
-        assert code in ("ALREADY_ON_LIST", "ALREADY_REGISTERED")
-        if code == "ALREADY_ON_LIST":
+        assert code in ("ALREADY_ON_LIST", "ALREADY_REGISTERED", "OVERRIDE_CONFLICT")
+        if code != "ALREADY_REGISTERED":
             assert holder == {"kind": kind, "id": record}
 
 

@@ -23,12 +23,23 @@ from service.db import repository
 from service.db.engine import Database, open_database, write_session
 from service.db.migrations import alembic_config, create_schema, upgrade
 from service.db.storage import SqlStorage
-from service.domain.model import ActiveListEntry, HolderKind, ListEntryKind, ListPlace
+from service.domain.model import (
+    ActiveListEntry,
+    ActiveOverride,
+    HolderKind,
+    ListEntryKind,
+    ListPlace,
+    OverrideKind,
+)
+from service.domain.overrides import OverrideAction
 from service.usecases.ports import (
     AbsenteeCertificateRecord,
     DayRegistrationRecord,
     DuplicateRecord,
     ListEntryRecord,
+    OverrideActionRecord,
+    OverrideRecord,
+    OverrideRepository,
     UnitOfWork,
 )
 from tests.support import Keys
@@ -65,6 +76,39 @@ def _registration(registration_id: str, subject: str = SUBJECT) -> DayRegistrati
     )
 
 
+def _approved_override(
+    overrides: OverrideRepository, override_id: str, *, expires_on: dt.date
+) -> None:
+    """An approved override of SUBJECT assigning them to 75-0003, holding the place."""
+    overrides.add(
+        OverrideRecord(
+            id=override_id,
+            election_id=ELECTION,
+            subject=SUBJECT,
+            kind=OverrideKind.ASSIGN.value,
+            precinct_id="75-0003",
+            reason_code="COURT_DECISION",
+            reason_text="court",
+            document_ref="court-1",
+            expires_on=expires_on,
+            created_by="maker",
+            created_at=NOW,
+            audit_seq=1,
+        )
+    )
+    overrides.add_action(
+        OverrideActionRecord(
+            override_id=override_id,
+            action=OverrideAction.APPROVE,
+            actor="checker",
+            at=NOW,
+            reason=None,
+            audit_seq=2,
+        )
+    )
+    overrides.hold(election_id=ELECTION, subject=SUBJECT, override_id=override_id)
+
+
 @pytest.fixture
 def database(database_url: str) -> Database:
     database = open_database(database_url)
@@ -81,7 +125,9 @@ def test_a_presence_entry_and_a_day_registration_cannot_both_hold_a_voter(
     with pytest.raises(IntegrityError), write_session(database) as session:
         repository.ListEntries(session).add(_entry("e-1"))
     with write_session(database) as session:
-        places = repository.ListPlaces(session).holders(election_id=ELECTION, subjects=[SUBJECT])
+        places = repository.ListPlaces(session).holders(
+            election_id=ELECTION, subjects=[SUBJECT], now=NOW
+        )
         assert places == {SUBJECT: ListPlace(HolderKind.DAY_REGISTRATION, "r-1")}
         repository.DayRegistrations(session).cancel(
             "r-1", by="operator@tec", at=NOW, reason="entered in error"
@@ -123,11 +169,61 @@ def test_a_cancelled_entry_frees_the_place_and_leaves_the_standing(database: Dat
         repository.DayRegistrations(session).add(_registration("r-1"))
 
 
+def test_an_active_override_holds_the_place_a_list_entry_would_take(database: Database) -> None:
+    with write_session(database) as session:
+        _approved_override(repository.Overrides(session), "o-1", expires_on=NOW.date())
+    with pytest.raises(IntegrityError), write_session(database) as session:
+        repository.ListEntries(session).add(_entry("e-1"))
+    with write_session(database) as session:
+        places = repository.ListPlaces(session).holders(
+            election_id=ELECTION, subjects=[SUBJECT], now=NOW
+        )
+        assert places == {SUBJECT: ListPlace(HolderKind.OVERRIDE, "o-1")}
+        standing = repository.Standings(session).of(election_id=ELECTION, subject=SUBJECT, now=NOW)
+        assert standing.override == ActiveOverride("o-1", OverrideKind.ASSIGN, "75-0003")
+    # Revoked: the place is free again.
+    with write_session(database) as session:
+        repository.Overrides(session).release(
+            election_id=ELECTION, subject=SUBJECT, override_id="o-1"
+        )
+        repository.ListEntries(session).add(_entry("e-1"))
+
+
+def test_a_lapsed_holder_gives_its_place_to_the_next_record(database: Database) -> None:
+    """An override past its expiry day, or a day registration past its lapse, no longer
+    places the voter: the next record's look-up frees the place in its own transaction."""
+    other = "v1:" + "ef" * 32
+    with write_session(database) as session:
+        # Expires on NOW's day in Kazakhstan: in force at NOW, expired the day after.
+        _approved_override(repository.Overrides(session), "o-1", expires_on=NOW.date())
+        repository.DayRegistrations(session).add(
+            replace(_registration("r-1", subject=other), lapses_at=NOW + dt.timedelta(hours=1))
+        )
+    later = NOW + dt.timedelta(days=1)
+    with write_session(database) as session:
+        places = repository.ListPlaces(session)
+        # Still in force at NOW: named, not freed.
+        assert set(places.holders(election_id=ELECTION, subjects=[SUBJECT, other], now=NOW)) == {
+            SUBJECT,
+            other,
+        }
+        assert places.holders(election_id=ELECTION, subjects=[SUBJECT, other], now=later) == {}
+        repository.ListEntries(session).add(_entry("e-1"))
+        repository.ListEntries(session).add(_entry("e-2", subject=other))
+    with write_session(database) as session:
+        assert repository.ListPlaces(session).holders(
+            election_id=ELECTION, subjects=[SUBJECT, other], now=later
+        ) == {
+            SUBJECT: ListPlace(HolderKind.LIST_ENTRY, "e-1"),
+            other: ListPlace(HolderKind.LIST_ENTRY, "e-2"),
+        }
+
+
 def test_twenty_concurrent_ways_onto_a_list_for_one_voter_exactly_one_wins(
     database: Database, keys: Keys
 ) -> None:
-    """Half try a presence entry, half a day registration, each with its audit entry, at
-    once: the database lets exactly one commit."""
+    """A third try a presence entry, a third a day registration, a third approve an
+    override, each with its audit entry, at once: the database lets exactly one commit."""
     storage = SqlStorage(database, audit_log=AuditLog(CheckpointSigner(keys.audit_signing)))
     barrier = threading.Barrier(20)
     won: list[str] = []
@@ -140,10 +236,12 @@ def test_twenty_concurrent_ways_onto_a_list_for_one_voter_exactly_one_wins(
             receipt = uow.audit.append(
                 kind="test.list_place", subject=SUBJECT, payload={"i": i}, recorded_at=NOW
             )
-            if i % 2:
+            if i % 3 == 0:
+                uow.list_entries.add(_entry(record_id))
+            elif i % 3 == 1:
                 uow.day_registrations.add(_registration(record_id))
             else:
-                uow.list_entries.add(_entry(record_id))
+                _approved_override(uow.overrides, record_id, expires_on=NOW.date())
             assert receipt.seq > 0
 
         barrier.wait()
@@ -160,7 +258,9 @@ def test_twenty_concurrent_ways_onto_a_list_for_one_voter_exactly_one_wins(
         t.join()
     assert (len(won), len(lost)) == (1, 19)
     with write_session(database) as session:
-        places = repository.ListPlaces(session).holders(election_id=ELECTION, subjects=[SUBJECT])
+        places = repository.ListPlaces(session).holders(
+            election_id=ELECTION, subjects=[SUBJECT], now=NOW
+        )
         [holder] = places.values()
         assert holder.holder_id == won[0]
         audited = session.execute(
@@ -302,3 +402,99 @@ def test_a_voter_gets_one_certificate_per_election_and_a_serial_once(database: D
     assert taken == [2, 3, 1]
     with write_session(database) as session:
         assert repository.AbsenteeCertificates(session).next_serial(ELECTION) == 2
+
+
+def _override_rows(connection: sa.Connection, override_id: str, *, expires_on: dt.date) -> None:
+    """An approved override and its guard row, as revision 0011 kept them."""
+    connection.execute(
+        sa.text(
+            "INSERT INTO overrides (id, election_id, subject, kind, precinct_id, reason_code,"
+            " reason_text, document_ref, expires_on, created_by, created_at, audit_seq)"
+            " VALUES (:id, :e, :s, 'assign', '75-0003', 'COURT_DECISION', 'court', 'c-1',"
+            " :expires, 'maker', :at, 1)"
+        ),
+        {
+            "id": override_id,
+            "e": ELECTION,
+            "s": f"v1:{override_id}",
+            "expires": expires_on,
+            "at": NOW,
+        },
+    )
+    connection.execute(
+        sa.text(
+            "INSERT INTO override_actions (override_id, action, actor, at, audit_seq)"
+            " VALUES (:id, 'approve', 'checker', :at, 2)"
+        ),
+        {"id": override_id, "at": NOW},
+    )
+    connection.execute(
+        sa.text(
+            "INSERT INTO active_overrides (election_id, subject, override_id) VALUES (:e, :s, :id)"
+        ),
+        {"id": override_id, "e": ELECTION, "s": f"v1:{override_id}"},
+    )
+
+
+def _place_row(connection: sa.Connection, subject: str, holder_id: str) -> None:
+    connection.execute(
+        sa.text(
+            "INSERT INTO list_places (election_id, voter_subject, holder_kind, holder_id)"
+            " VALUES (:e, :s, 'list_entry', :id)"
+        ),
+        {"e": ELECTION, "s": subject, "id": holder_id},
+    )
+
+
+def _places(engine: sa.Engine) -> list[tuple[str, str, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            sa.text(
+                "SELECT voter_subject, holder_kind, holder_id FROM list_places"
+                " ORDER BY voter_subject"
+            )
+        ).all()
+    return [tuple(r) for r in rows]
+
+
+def test_the_migration_gives_each_active_override_its_place(database_url: str) -> None:
+    """0012 carries every guard row over as the override's place and drops the guard table;
+    an expired override that clashes with another record is dropped, not carried."""
+    command.upgrade(alembic_config(database_url), "0011")
+    engine = sa.create_engine(database_url)
+    far, past = dt.date(2999, 1, 1), dt.date(2000, 1, 1)
+    with engine.begin() as connection:
+        _override_rows(connection, "o-live", expires_on=far)
+        _override_rows(connection, "o-expired", expires_on=past)
+        _place_row(connection, "v1:o-expired", "e-9")
+    upgrade(database_url)
+    assert _places(engine) == [
+        ("v1:o-expired", "list_entry", "e-9"),
+        ("v1:o-live", "override", "o-live"),
+    ]
+    assert "active_overrides" not in sa.inspect(engine).get_table_names()
+    command.downgrade(alembic_config(database_url), "0011")
+    with engine.connect() as connection:
+        guards = connection.execute(
+            sa.text("SELECT subject, override_id FROM active_overrides")
+        ).all()
+    assert [tuple(g) for g in guards] == [("v1:o-live", "o-live")]
+    assert _places(engine) == [("v1:o-expired", "list_entry", "e-9")]
+    engine.dispose()
+
+
+def test_the_migration_stops_when_an_override_in_force_clashes_with_another_record(
+    database_url: str,
+) -> None:
+    command.upgrade(alembic_config(database_url), "0011")
+    engine = sa.create_engine(database_url)
+    with engine.begin() as connection:
+        _override_rows(connection, "o-live", expires_on=dt.date(2999, 1, 1))
+        _place_row(connection, "v1:o-live", "e-7")
+    with pytest.raises(RuntimeError, match="override o-live and list_entry e-7") as refused:
+        upgrade(database_url)
+    assert "v1:" not in str(refused.value)  # the records are named, never the voter
+    # Nothing changed: the guard is still there and the place is the entry's.
+    assert "active_overrides" in sa.inspect(engine).get_table_names()
+    assert _places(engine) == [("v1:o-live", "list_entry", "e-7")]
+    engine.dispose()

@@ -41,7 +41,7 @@ from service.db import repository
 from service.db.engine import Database, open_database, read_session, write_session
 from service.db.migrations import create_schema
 from service.db.tables import (
-    ActiveOverrideRow,
+    ListPlaceRow,
     OverrideActionRow,
     OverrideRow,
     RollChunkRow,
@@ -478,7 +478,12 @@ def _approve_override(
             )
         )
         session.add(
-            ActiveOverrideRow(election_id=ELECTION, subject=subject, override_id=override_id)
+            ListPlaceRow(
+                election_id=ELECTION,
+                voter_subject=subject,
+                holder_kind="override",
+                holder_id=override_id,
+            )
         )
     return override_id
 

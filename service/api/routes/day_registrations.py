@@ -37,13 +37,13 @@ from service.domain.precincts import PrecinctDirectory
 from service.domain.undo import UndoStep
 from service.errors import ErrorCode, ServiceError
 from service.messages import Language
+from service.usecases.context import holder_payload
 from service.usecases.day_registrations import (
     AnswerFor,
     DayRegistrationService,
     Outcome,
     Registered,
     RegistrationView,
-    holder_payload,
 )
 from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
 from service.usecases.ports import Answer, DayRegistrationQuery

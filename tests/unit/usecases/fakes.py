@@ -69,7 +69,10 @@ class Store:
     entries: list[AuditEntry] = field(default_factory=list)
     overrides: dict[str, OverrideRecord] = field(default_factory=dict)
     override_actions: list[OverrideActionRecord] = field(default_factory=list)
+    # The places of list_places that active overrides hold: (election, voter) -> override.
     active_overrides: dict[tuple[str, str], str] = field(default_factory=dict)
+    # Day registrations that lapsed and whose places a later record freed.
+    freed_registrations: set[str] = field(default_factory=set)
     day_registrations: dict[str, DayRegistrationRecord] = field(default_factory=dict)
     list_entries: dict[str, ListEntryRecord] = field(default_factory=dict)
     absentee_certificates: dict[str, AbsenteeCertificateRecord] = field(default_factory=dict)
@@ -136,12 +139,18 @@ def standing_in(store: Store, *, election_id: str, subject: str, now: dt.datetim
 
 
 def places_in(store: Store, election_id: str) -> dict[str, ListPlace]:
-    """The database's list_places, derived: the active day registrations and list entries."""
+    """The database's list_places, derived: the day registrations not cancelled (nor
+    freed after they lapsed), the list entries not cancelled and the overrides' places."""
     places = {
         r.subject: ListPlace(HolderKind.DAY_REGISTRATION, r.id)
         for r in store.day_registrations.values()
-        if r.election_id == election_id and r.cancelled_at is None
+        if r.election_id == election_id
+        and r.cancelled_at is None
+        and r.id not in store.freed_registrations
     }
+    for (place_election, subject), override_id in store.active_overrides.items():
+        if place_election == election_id:
+            places[subject] = ListPlace(HolderKind.OVERRIDE, override_id)
     for e in store.list_entries.values():
         if e.election_id == election_id and e.cancelled_at is None:
             places[e.subject] = ListPlace(HolderKind.LIST_ENTRY, e.id)
@@ -209,10 +218,13 @@ class FakeOverrides:
         return _keyset(matching, lambda o: (o.created_at, o.id), after=after, limit=limit)
 
     def hold(self, *, election_id: str, subject: str, override_id: str) -> None:
+        if subject in places_in(self._store, election_id):
+            raise DuplicateRecord
         self._store.active_overrides[(election_id, subject)] = override_id
 
-    def release(self, *, election_id: str, subject: str) -> None:
-        self._store.active_overrides.pop((election_id, subject), None)
+    def release(self, *, election_id: str, subject: str, override_id: str) -> None:
+        if self._store.active_overrides.get((election_id, subject)) == override_id:
+            del self._store.active_overrides[(election_id, subject)]
 
 
 class FakeDayRegistrations:
@@ -333,9 +345,23 @@ class FakeListPlaces:
     def __init__(self, store: Store) -> None:
         self._store = store
 
-    def holders(self, *, election_id: str, subjects: Sequence[str]) -> dict[str, ListPlace]:
+    def holders(
+        self, *, election_id: str, subjects: Sequence[str], now: dt.datetime
+    ) -> dict[str, ListPlace]:
         places = places_in(self._store, election_id)
-        return {s: places[s] for s in subjects if s in places}
+        found = {s: places[s] for s in subjects if s in places}
+        for subject, place in list(found.items()):
+            standing = standing_in(self._store, election_id=election_id, subject=subject, now=now)
+            in_force = {
+                r.id
+                for r in (standing.override, standing.day_registration, standing.list_entry)
+                if r
+            }
+            if place.holder_id not in in_force:  # lapsed: freed for the record to come
+                del found[subject]
+                self._store.active_overrides.pop((election_id, subject), None)
+                self._store.freed_registrations.add(place.holder_id)
+        return found
 
 
 class FakeUndoRequests:
