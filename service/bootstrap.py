@@ -196,6 +196,7 @@ def build_services(
             reference=reference_cache,
             pseudonymise=voter_subject,
             clock=clock,
+            lookups=lookups,
         ),
         certificates=AbsenteeCertificateService(
             eligibility=eligibility_service,

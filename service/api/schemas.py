@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from service.domain.day_registration import RegistrationStatus
 from service.domain.iin_text import holds_iin_shaped
-from service.domain.model import OverrideKind
+from service.domain.model import ListEntryKind, ListEntryStatus, OverrideKind
 from service.domain.overrides import OverrideStatus
 from service.usecases.access_log import MAX_ACCESSES
 from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
@@ -315,6 +315,26 @@ class ListEntryOut(BaseModel):
     cancel_reason: str | None
     cancellation_requests: list[UndoRequestOut]
     audit: AuditReceipt
+
+
+class ListEntryList(BaseModel):
+    items: list[ListEntryOut]
+    next: str | None
+
+
+class ListEntrySearchRequest(_Request):
+    """A voter's list entries, found by IIN (in the body, never the URL), with the list's
+    filters."""
+
+    iin: IinInput
+    election_id: ElectionId | None = None
+    kind: ListEntryKind | None = None
+    precinct_id: PrecinctIdInput | None = None
+    status: ListEntryStatus | None = None
+    created_after: Instant | None = None
+    created_before: Instant | None = None
+    limit: PageSize = DEFAULT_PAGE_SIZE
+    cursor: Cursor | None = None
 
 
 AddressPart = Annotated[

@@ -86,6 +86,7 @@ from service.usecases.ports import (
     DayRegistrationRecord,
     DuplicateRecord,
     IdempotencyRecord,
+    ListEntryQuery,
     ListEntryRecord,
     OverrideActionRecord,
     OverrideQuery,
@@ -97,7 +98,7 @@ from service.usecases.ports import (
     UndoRequestRecord,
 )
 
-Row = TypeVar("Row", OverrideRow, DayRegistrationRow)
+Row = TypeVar("Row", OverrideRow, DayRegistrationRow, ListEntryRow)
 
 _DECISIONS = DecisionRow.metadata.tables["decisions"]
 _DECISION_COLUMNS = (
@@ -772,6 +773,25 @@ class ListEntries:
         _free_place(self._session, row.election_id, row.voter_subject, holder_id=row.id)
         self._session.flush()
         return _list_entry(row)
+
+    def page(
+        self, query: ListEntryQuery, *, after: PageKey | None, limit: int
+    ) -> list[ListEntryRecord]:
+        q = query
+        statement = _keyset(
+            select(ListEntryRow),
+            instant=col(ListEntryRow.created_at),
+            record_id=col(ListEntryRow.id),
+            after=after,
+            limit=limit,
+        ).where(
+            *_equal(col(ListEntryRow.voter_subject), q.subject),
+            *_equal(col(ListEntryRow.election_id), q.election_id),
+            *_equal(col(ListEntryRow.kind), q.kind.value if q.kind else None),
+            *_equal(col(ListEntryRow.precinct_id), q.precinct_id),
+            *_between(col(ListEntryRow.created_at), q.created_after, q.created_before),
+        )
+        return [_list_entry(row) for row in self._session.exec(statement).all()]
 
 
 # One statement on SQLite (3.35 on) and PostgreSQL: the first serial of an election, or one

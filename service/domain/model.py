@@ -93,6 +93,13 @@ class ListEntryKind(StrEnum):
     MISSION_APPLICATION = "mission_application"
 
 
+class ListEntryStatus(StrEnum):
+    """Where a list entry stands: active until two operators cancel it."""
+
+    ACTIVE = "active"
+    CANCELLED = "cancelled"
+
+
 class HolderKind(StrEnum):
     """What holds a voter's one place on a list of an election (SPEC §15).
 

@@ -223,6 +223,45 @@ class ApiClient:
         }
         return self._send("POST", "/v1/presence-lists", body)
 
+    def list_list_entries(
+        self, filters: Filters | None = None, *, limit: int | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        params = _query({**(filters or {}), "limit": limit, "cursor": cursor})
+        return self._send("GET", "/v1/list-entries", None, params=params)
+
+    def search_list_entries(
+        self, *, iin: str, filters: Filters | None = None, cursor: str | None = None
+    ) -> dict[str, Any]:
+        body = _present({"iin": iin, **(filters or {}), "cursor": cursor})
+        return self._send("POST", "/v1/search/list-entries", body)
+
+    def record_place_of_stay_application(
+        self,
+        *,
+        election_id: str,
+        iin: str,
+        stay_address: Mapping[str, str | None],
+        document_ref: str,
+    ) -> dict[str, Any]:
+        body = {
+            "election_id": election_id,
+            "iin": iin,
+            "stay_address": _present(stay_address),
+            "document_ref": document_ref,
+        }
+        return self._send("POST", "/v1/place-of-stay-applications", body)
+
+    def record_mission_application(
+        self, *, election_id: str, iin: str, precinct_id: str, document_ref: str
+    ) -> dict[str, Any]:
+        body = {
+            "election_id": election_id,
+            "iin": iin,
+            "precinct_id": precinct_id,
+            "document_ref": document_ref,
+        }
+        return self._send("POST", "/v1/mission-applications", body)
+
     def get_list_entry(self, entry_id: str) -> dict[str, Any]:
         return self._send("GET", f"/v1/list-entries/{_segment(entry_id)}", None)
 

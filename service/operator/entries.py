@@ -37,7 +37,8 @@ presence_app = typer.Typer(
     no_args_is_help=True,
 )
 entries_app = typer.Typer(
-    help="List entries (SPEC §15): show one; cancelling takes two operators.",
+    help="List entries (SPEC §15) of every kind: list them, find a voter's, show one; "
+    "cancelling takes two operators.",
     no_args_is_help=True,
 )
 

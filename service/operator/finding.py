@@ -1,6 +1,6 @@
-"""Operator commands that find things: a voter's overrides and day registrations by IIN,
-filtered listings page by page, and the election calendar and precinct directory as the API
-serves them.
+"""Operator commands that find things: a voter's overrides, day registrations and list
+entries by IIN, filtered listings page by page, and the election calendar and precinct
+directory as the API serves them.
 
 A voter is named by an IIN read from a file or standard input (``--iin-file FILE|-``) and
 sent in a request body; the server looks the voter up by pseudonym and audits the look-up.
@@ -16,7 +16,7 @@ from rich import box
 from rich.table import Table
 
 from service.domain.day_registration import RegistrationStatus
-from service.domain.model import OverrideKind
+from service.domain.model import ListEntryKind, ListEntryStatus, OverrideKind
 from service.domain.overrides import OverrideStatus
 from service.operator.client import ApiClient, Filters
 from service.operator.commands import (
@@ -31,6 +31,7 @@ from service.operator.commands import (
     override_app,
     registration_app,
 )
+from service.operator.entries import entries_app
 from service.operator.iin_source import RequiredIinFile, read_iin
 
 elections_app = typer.Typer(
@@ -54,6 +55,12 @@ OverrideKindFilter = Annotated[
 ]
 RegistrationStatusFilter = Annotated[
     RegistrationStatus | None, typer.Option("--status", help=one_of(RegistrationStatus))
+]
+EntryStatusFilter = Annotated[
+    ListEntryStatus | None, typer.Option("--status", help=one_of(ListEntryStatus))
+]
+EntryKindFilter = Annotated[
+    ListEntryKind | None, typer.Option("--kind", help=one_of(ListEntryKind))
 ]
 _INSTANT = "an ISO 8601 instant with its zone, e.g. 2027-03-21T07:00:00+05:00 (exclusive)"
 Limit = Annotated[
@@ -129,6 +136,17 @@ REGISTRATION_COLUMNS = {
     "cancelled_by": "cancelled by",
     "cancellation_requests": "cancellation",
 }
+ENTRY_COLUMNS = {
+    "id": "id",
+    "status": "status",
+    "kind": "kind",
+    "election_id": "election",
+    "precinct": "precinct",
+    "document_ref": "document",
+    "created_by": "created by",
+    "created_at": "created at",
+    "cancellation_requests": "cancellation",
+}
 ELECTION_COLUMNS = {
     "id": "id",
     "kind": "kind",
@@ -161,6 +179,10 @@ def render_override_list(body: Body) -> list[Any]:
 
 def render_registration_list(body: Body) -> list[Any]:
     return _table(REGISTRATION_COLUMNS, body)
+
+
+def render_entry_list(body: Body) -> list[Any]:
+    return _table(ENTRY_COLUMNS, body)
 
 
 def render_election_list(body: Body) -> list[Any]:
@@ -318,6 +340,66 @@ def registration_find(
             follow=True,
         ),
         render_registration_list,
+    )
+
+
+# --- list entries ----------------------------------------------------------------------------
+
+
+@entries_app.command("list")
+@connected
+def entry_list(
+    election: ElectionFilter = None,
+    kind: EntryKindFilter = None,
+    status: EntryStatusFilter = None,
+    precinct: PrecinctFilter = None,
+    created_after: Annotated[
+        str | None, typer.Option("--created-after", help=f"Created after {_INSTANT}.")
+    ] = None,
+    created_before: Annotated[
+        str | None, typer.Option("--created-before", help=f"Created before {_INSTANT}.")
+    ] = None,
+    limit: Limit = None,
+    cursor: Cursor = None,
+    follow: FollowAll = False,
+) -> Request:
+    """List entries of every kind, oldest first, filtered; one page unless --all."""
+    filters: Filters = {
+        "election_id": election,
+        "kind": kind,
+        "status": status,
+        "precinct_id": precinct,
+        "created_after": created_after,
+        "created_before": created_before,
+    }
+    return Request(
+        _pages(
+            cursor,
+            lambda api, at: api.list_list_entries(filters, limit=limit, cursor=at),
+            follow=follow,
+        ),
+        render_entry_list,
+    )
+
+
+@entries_app.command("find")
+@connected
+def entry_find(
+    iin_file: RequiredIinFile,
+    election: ElectionFilter = None,
+    kind: EntryKindFilter = None,
+    status: EntryStatusFilter = None,
+) -> Request:
+    """Every list entry of one voter (the IIN read from a file or stdin; audited)."""
+    iin = read_iin(iin_file)
+    filters: Filters = {"election_id": election, "kind": kind, "status": status}
+    return Request(
+        _pages(
+            None,
+            lambda api, at: api.search_list_entries(iin=iin, filters=filters, cursor=at),
+            follow=True,
+        ),
+        render_entry_list,
     )
 
 

@@ -12,6 +12,9 @@ transaction (``list_places``): a voter another way already holds is refused
 
 Cancelling takes two operators, as for day registrations and overrides
 (``service.usecases.undo``): one asks with a reason, a different one approves.
+
+Operators list entries of every kind page by page, and find one voter's by IIN through the
+pseudonym, the look-up audited, as they do day registrations and overrides.
 """
 
 from __future__ import annotations
@@ -19,19 +22,28 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from service.clock import Clock
 from service.domain.caller import Caller
-from service.domain.model import HolderKind, ListEntryKind, ListPlace, PrecinctKind
+from service.domain.model import (
+    HolderKind,
+    ListEntryKind,
+    ListEntryStatus,
+    ListPlace,
+    PrecinctKind,
+)
 from service.domain.undo import UndoStep
 from service.domain.window import presence_window
 from service.errors import ErrorCode, InvalidInput, NotFound, ServiceError
-from service.usecases.context import actor_of, holder_payload, validated_iin
-from service.usecases.eligibility import EligibilityService
+from service.usecases.context import actor_of, holder_payload, record_lookup, validated_iin
+from service.usecases.eligibility import UNGUARDED, EligibilityService, LookupGuard
+from service.usecases.paging import Page, collect_page, key_of
 from service.usecases.ports import (
+    ListEntryQuery,
     ListEntryRecord,
+    PageKey,
     Pseudonymise,
     Receipt,
     ReferenceSource,
@@ -52,8 +64,9 @@ KIND_REFUSED = "list_entry.refuse"
 KIND_CANCELLED = "list_entry.cancel"
 KIND_CANCELLATION_REQUESTED = "list_entry.cancel.request"
 KIND_CANCELLATION_REFUSED = "list_entry.cancel.refuse"
+KIND_LOOKUP = "list_entry.lookup"
 
-ACTIVE, CANCELLED, USED = "active", "cancelled", "used"
+ACTIVE, CANCELLED, USED = ListEntryStatus.ACTIVE.value, ListEntryStatus.CANCELLED.value, "used"
 
 
 class ListEntryNotActive(ServiceError):
@@ -242,12 +255,14 @@ class ListEntryService:
         reference: ReferenceSource,
         pseudonymise: Pseudonymise,
         clock: Clock,
+        lookups: LookupGuard = UNGUARDED,
     ) -> None:
         self._eligibility = eligibility
         self._storage = storage
         self._reference = reference
         self._subject_of = pseudonymise
         self._clock = clock
+        self._lookups = lookups
 
     async def import_presence_list(
         self,
@@ -409,3 +424,73 @@ class ListEntryService:
             now=self._clock.now(),
             undo_request_id=undo_request_id,
         )
+
+    async def page(
+        self,
+        query: ListEntryQuery,
+        *,
+        status: ListEntryStatus | None,
+        limit: int,
+        cursor: str | None,
+    ) -> Page[ListEntryView]:
+        """One page of entries of every kind in the order they were made, oldest first."""
+        after = key_of(cursor)
+        return await self._storage.read(
+            lambda uow: _collect(uow, query, status=status, limit=limit, after=after)
+        )
+
+    async def find(
+        self,
+        raw_iin: str,
+        query: ListEntryQuery,
+        *,
+        status: ListEntryStatus | None,
+        limit: int,
+        cursor: str | None,
+        caller: Caller,
+        request_id: str,
+    ) -> Page[ListEntryView]:
+        """One voter's entries, found through the pseudonym; the look-up is audited."""
+        subject = self._subject_of(validated_iin(raw_iin))
+        after = key_of(cursor)
+        await self._lookups.admit(caller=caller, voter_subject=subject)
+        now = self._clock.now()
+
+        def read_and_record(uow: UnitOfWork) -> Page[ListEntryView]:
+            voter = replace(query, subject=subject)
+            found = _collect(uow, voter, status=status, limit=limit, after=after)
+            record_lookup(
+                uow,
+                kind=KIND_LOOKUP,
+                subject=subject,
+                found=[(v.id, v.election_id) for v in found.items],
+                caller=caller,
+                request_id=request_id,
+                now=now,
+            )
+            return found
+
+        return await self._storage.transact(read_and_record)
+
+
+def _collect(
+    uow: UnitOfWork,
+    query: ListEntryQuery,
+    *,
+    status: ListEntryStatus | None,
+    limit: int,
+    after: PageKey | None,
+) -> Page[ListEntryView]:
+    # Each entry as the single GET shows it, its cancellation requests included.
+    return collect_page(
+        lambda start, n: uow.list_entries.page(query, after=start, limit=n),
+        position=lambda record: PageKey(record.created_at, record.id),
+        view=lambda record: entry_view(
+            record,
+            receipt=uow.audit.receipt_of(record.audit_seq),
+            requests=_requests(uow, record.id),
+        ),
+        keep=lambda view: status is None or view.status == status,
+        limit=limit,
+        after=after,
+    )

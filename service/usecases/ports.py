@@ -239,6 +239,18 @@ class DayRegistrationQuery:
 
 
 @dataclass(frozen=True)
+class ListEntryQuery:
+    """Which list entries a listing asks for; the status is filtered by the use case."""
+
+    subject: str | None = None
+    election_id: str | None = None
+    kind: ListEntryKind | None = None
+    precinct_id: str | None = None
+    created_after: dt.datetime | None = None
+    created_before: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
 class Answer:
     """An outcome as the caller rendered it, opaque here: kept and replayed byte for byte."""
 
@@ -306,6 +318,11 @@ class ListEntryRepository(Protocol):
         self, entry_id: str, *, by: str, at: dt.datetime, reason: str, audit_seq: int
     ) -> ListEntryRecord:
         """Cancel the active entry and free the voter's place."""
+
+    def page(
+        self, query: ListEntryQuery, *, after: PageKey | None, limit: int
+    ) -> list[ListEntryRecord]:
+        """Up to ``limit`` matching entries after ``after``, by (created_at, id)."""
 
 
 class AbsenteeCertificateRepository(Protocol):

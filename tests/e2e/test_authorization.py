@@ -86,6 +86,10 @@ MATRIX: dict[str, Operation] = {
         },
     ),
     "getListEntry": Operation("GET", f"/v1/list-entries/{UNKNOWN_ID}", frozenset({OPERATOR})),
+    "listListEntries": Operation("GET", "/v1/list-entries", frozenset({OPERATOR})),
+    "searchListEntries": Operation(
+        "POST", "/v1/search/list-entries", frozenset({OPERATOR}), {"iin": VOTER}
+    ),
     "cancelListEntry": Operation(
         "POST", f"/v1/list-entries/{UNKNOWN_ID}/cancel", frozenset({OPERATOR}), {"reason": "no"}
     ),
@@ -255,6 +259,8 @@ def test_operator_routes_admit_operators_only() -> None:
         "liftAccountHold",
         "importPresenceList",
         "getListEntry",
+        "listListEntries",
+        "searchListEntries",
         "cancelListEntry",
         "approveListEntryCancellation",
         "refuseListEntryCancellation",

@@ -1,5 +1,6 @@
-"""voterctl's find and list commands against a fake API: the IIN from a file or stdin and only
-in a body, pages followed, closed lists named, and the API's default language."""
+"""voterctl's find and list commands, and the commands recording applications, against a fake
+API: the IIN from a file or stdin and only in a body, pages followed, closed lists named, and
+the API's default language."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from service.domain.day_registration import RegistrationStatus
-from service.domain.model import OverrideKind
+from service.domain.model import ListEntryKind, ListEntryStatus, OverrideKind
 from service.domain.overrides import OverrideReason, OverrideStatus
 from service.messages import negotiate
 from service.operator import commands
@@ -21,6 +22,8 @@ from tests.unit.test_operator_cli import (
     CLEAN_ENV,
     DECISION,
     ELECTION,
+    ENTRY,
+    ENTRY_ID,
     IIN,
     OVERRIDE,
     REGISTRATION,
@@ -104,6 +107,149 @@ def test_registration_find_reads_the_iin_from_a_file(api: FakeApi, tmp_path: Pat
     assert (request.method, request.url.path) == ("POST", "/v1/search/day-registrations")
     assert body_of(request) == {"iin": IIN}
     assert REGISTRATION["id"] in result.stdout
+
+
+def test_entries_find_reads_the_iin_from_stdin_and_sends_it_only_in_the_body(
+    api: FakeApi,
+) -> None:
+    api.body = {"items": [ENTRY], "next": None}
+
+    result = run(
+        [
+            *("entries", "find", "--iin-file", "-", "--election", ELECTION),
+            *("--kind", "special_presence", "--status", "active"),
+        ],
+        stdin=f"{IIN}\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    request = api.only_request
+    assert (request.method, request.url.path) == ("POST", "/v1/search/list-entries")
+    assert body_of(request) == {
+        "iin": IIN,
+        "election_id": ELECTION,
+        "kind": "special_presence",
+        "status": "active",
+    }
+    assert IIN not in str(request.url)
+    for shown in (ENTRY_ID, "special_presence", "75-0900", "letter 17/03", "1 shown"):
+        assert shown in result.stdout
+    assert IIN not in result.output
+
+
+def test_entries_find_follows_every_page(paged: Pages, tmp_path: Path) -> None:
+    second = {**ENTRY, "id": "second-entry", "kind": "mission_application"}
+    paged.pages = [{"items": [ENTRY], "next": "c2"}, {"items": [second], "next": None}]
+    iin_file = tmp_path / "voter.txt"
+    iin_file.write_text(f"{IIN}\n", "utf-8")
+
+    result = run(["entries", "find", "--iin-file", str(iin_file), "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == {"items": [ENTRY, second], "next": None}
+    assert [body_of(r) for r in paged.requests] == [{"iin": IIN}, {"iin": IIN, "cursor": "c2"}]
+
+
+STAY_ENTRY = {
+    **ENTRY,
+    "kind": "place_of_stay_application",
+    "precinct": {"id": "75-0002", "number": 2, "name": "School No. 7", "address": "Abay 14"},
+    "document_ref": "akimat decision 7/2027",
+}
+MISSION_ENTRY = {
+    **ENTRY,
+    "kind": "mission_application",
+    "precinct": {"id": "99-0001", "number": 1, "name": "Embassy in London", "address": "-"},
+    "document_ref": "mission application 3/2027",
+}
+
+
+def test_applications_place_of_stay_sends_the_stay_address_and_the_iin_only_in_the_body(
+    api: FakeApi,
+) -> None:
+    api.body = STAY_ENTRY
+
+    result = run(
+        [
+            *("applications", "place-of-stay", "--election", ELECTION, "--iin-file", "-"),
+            *("--kato", "751110000", "--street", "Абай даңғылы", "--house", "14"),
+            *("--document-ref", "akimat decision 7/2027"),
+        ],
+        stdin=f"{IIN}\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    request = api.only_request
+    assert (request.method, request.url.path) == ("POST", "/v1/place-of-stay-applications")
+    assert body_of(request) == {
+        "election_id": ELECTION,
+        "iin": IIN,
+        "stay_address": {"kato": "751110000", "street": "Абай даңғылы", "house": "14"},
+        "document_ref": "akimat decision 7/2027",
+    }
+    assert IIN not in str(request.url)
+    for shown in (ENTRY_ID, "place_of_stay_application", "active", "75-0002", "School No. 7"):
+        assert shown in result.stdout
+    assert IIN not in result.output
+
+
+def test_applications_place_of_stay_by_address_code(api: FakeApi, tmp_path: Path) -> None:
+    api.body = STAY_ENTRY
+    iin_file = tmp_path / "voter.txt"
+    iin_file.write_text(IIN, "utf-8")
+
+    result = run(
+        [
+            *("applications", "place-of-stay", "--election", ELECTION),
+            *("--iin-file", str(iin_file), "--rca", "0203000123450001", "--document-ref", "d 1"),
+        ]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert body_of(api.only_request)["stay_address"] == {"rca": "0203000123450001"}
+
+
+def test_applications_place_of_stay_without_a_stay_address_is_refused_before_any_request(
+    api: FakeApi,
+) -> None:
+    result = run(
+        [
+            *("applications", "place-of-stay", "--election", ELECTION, "--iin-file", "-"),
+            *("--document-ref", "akimat decision 7/2027"),
+        ],
+        stdin=IIN,
+    )
+
+    assert result.exit_code == 2
+    assert "--rca" in result.stderr
+    assert api.requests == []
+
+
+def test_applications_mission_reads_the_iin_from_stdin_and_prints_the_entry(
+    api: FakeApi,
+) -> None:
+    api.body = MISSION_ENTRY
+
+    result = run(
+        [
+            *("applications", "mission", "--election", ELECTION, "--iin-file", "-"),
+            *("--precinct", "99-0001", "--document-ref", "mission application 3/2027"),
+        ],
+        stdin=f"{IIN}\n",
+    )
+
+    assert result.exit_code == 0, result.output
+    request = api.only_request
+    assert (request.method, request.url.path) == ("POST", "/v1/mission-applications")
+    assert body_of(request) == {
+        "election_id": ELECTION,
+        "iin": IIN,
+        "precinct_id": "99-0001",
+        "document_ref": "mission application 3/2027",
+    }
+    for shown in (ENTRY_ID, "mission_application", "99-0001", "mission application 3/2027"):
+        assert shown in result.stdout
+    assert IIN not in result.output
 
 
 def test_find_follows_every_page_and_shows_them_as_one_listing(paged: Pages) -> None:
@@ -211,6 +357,8 @@ def test_override_create_takes_the_iin_from_a_file(api: FakeApi) -> None:
         (["override", "find"], [OverrideStatus, OverrideKind]),
         (["registration", "list"], [RegistrationStatus]),
         (["registration", "find"], [RegistrationStatus]),
+        (["entries", "list"], [ListEntryStatus, ListEntryKind]),
+        (["entries", "find"], [ListEntryStatus, ListEntryKind]),
     ],
 )
 def test_each_closed_list_option_names_every_value_in_its_help(

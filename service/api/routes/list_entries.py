@@ -1,12 +1,13 @@
 """The ways onto a list of SPEC §15 with records of their own: presence lists of special
-precincts, and the entries they make."""
+precincts, applications, and the entries they make, listed page by page (one voter's are
+found by IIN under ``/v1/search/``)."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
 import structlog
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Query
 
 from service.api.bodies import JsonBodyRoute
 from service.api.deps import (
@@ -19,6 +20,11 @@ from service.api.deps import (
 )
 from service.api.presenters import named_precinct, reasons_out, receipt_out, undo_requests_out
 from service.api.schemas import (
+    CURSOR_PATTERN,
+    ELECTION_ID_PATTERN,
+    PRECINCT_ID_PATTERN,
+    Instant,
+    ListEntryList,
     ListEntryOut,
     ListPlaceHolderOut,
     MissionApplicationRequest,
@@ -29,12 +35,15 @@ from service.api.schemas import (
     ReasonRequest,
     UndoApproval,
 )
+from service.domain.model import ListEntryKind, ListEntryStatus
 from service.domain.precincts import PrecinctDirectory
 from service.domain.undo import UndoStep
 from service.errors import ErrorCode
 from service.messages import Language
 from service.usecases.applications import StayAddress
 from service.usecases.list_entries import EntryRefused, ListEntryView, PresenceImport
+from service.usecases.paging import DEFAULT_PAGE_SIZE, MAX_CURSOR_LENGTH, MAX_PAGE_SIZE
+from service.usecases.ports import ListEntryQuery
 
 router = APIRouter(tags=["list-entries"], route_class=JsonBodyRoute)
 
@@ -68,7 +77,7 @@ def _import_out(done: PresenceImport, directory: PrecinctDirectory) -> PresenceL
     )
 
 
-def _entry_out(view: ListEntryView, directory: PrecinctDirectory) -> ListEntryOut:
+def entry_out(view: ListEntryView, directory: PrecinctDirectory) -> ListEntryOut:
     return ListEntryOut(
         id=view.id,
         election_id=view.election_id,
@@ -131,7 +140,7 @@ async def record_place_of_stay_application(
         localise_reasons(refusal, language)
         raise
     structlog.contextvars.bind_contextvars(outcome="added")
-    return _entry_out(view, reference.directory)
+    return entry_out(view, reference.directory)
 
 
 @router.post("/v1/mission-applications", status_code=201, response_model=ListEntryOut)
@@ -156,7 +165,7 @@ async def record_mission_application(
         localise_reasons(refusal, language)
         raise
     structlog.contextvars.bind_contextvars(outcome="added")
-    return _entry_out(view, reference.directory)
+    return entry_out(view, reference.directory)
 
 
 def localise_reasons(refusal: EntryRefused, language: Language) -> None:
@@ -167,11 +176,44 @@ def localise_reasons(refusal: EntryRefused, language: Language) -> None:
         refusal.extensions["reasons"] = [r.model_dump() for r in reasons_out(codes, language)]
 
 
+@router.get("/v1/list-entries", response_model=ListEntryList)
+async def list_entries(
+    _caller: OperatorDep,
+    entries: ListEntriesDep,
+    reference: ReferenceDep,
+    election_id: Annotated[
+        str | None, Query(min_length=1, max_length=64, pattern=ELECTION_ID_PATTERN)
+    ] = None,
+    kind: ListEntryKind | None = None,
+    status: ListEntryStatus | None = None,
+    precinct_id: Annotated[
+        str | None, Query(min_length=1, max_length=32, pattern=PRECINCT_ID_PATTERN)
+    ] = None,
+    created_after: Annotated[Instant | None, Query()] = None,
+    created_before: Annotated[Instant | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_CURSOR_LENGTH, pattern=CURSOR_PATTERN)
+    ] = None,
+) -> ListEntryList:
+    query = ListEntryQuery(
+        election_id=election_id,
+        kind=kind,
+        precinct_id=precinct_id,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    page = await entries.page(query, status=status, limit=limit, cursor=cursor)
+    return ListEntryList(
+        items=[entry_out(v, reference.directory) for v in page.items], next=page.next_cursor
+    )
+
+
 @router.get("/v1/list-entries/{entry_id}", response_model=ListEntryOut)
 async def get_entry(
     entry_id: EntryId, _caller: OperatorDep, entries: ListEntriesDep, reference: ReferenceDep
 ) -> ListEntryOut:
-    return _entry_out(await entries.get(entry_id), reference.directory)
+    return entry_out(await entries.get(entry_id), reference.directory)
 
 
 @router.post("/v1/list-entries/{entry_id}/cancel", status_code=202, response_model=ListEntryOut)
@@ -186,7 +228,7 @@ async def cancel_entry(
     view = await entries.request_cancellation(
         entry_id, reason=body.reason, caller=caller, request_id=request_id
     )
-    return _entry_out(view, reference.directory)
+    return entry_out(view, reference.directory)
 
 
 @router.post("/v1/list-entries/{entry_id}/cancel/approve", response_model=ListEntryOut)
@@ -206,7 +248,7 @@ async def approve_entry_cancellation(
         request_id=request_id,
         undo_request_id=body.undo_request_id,
     )
-    return _entry_out(view, reference.directory)
+    return entry_out(view, reference.directory)
 
 
 @router.post("/v1/list-entries/{entry_id}/cancel/refuse", response_model=ListEntryOut)
@@ -221,4 +263,4 @@ async def refuse_entry_cancellation(
     view = await entries.decide_cancellation(
         entry_id, UndoStep.REFUSE, reason=body.reason, caller=caller, request_id=request_id
     )
-    return _entry_out(view, reference.directory)
+    return entry_out(view, reference.directory)

@@ -12,19 +12,24 @@ from fastapi import APIRouter
 from service.api.bodies import JsonBodyRoute
 from service.api.deps import (
     DayRegistrationsDep,
+    ListEntriesDep,
     OperatorDep,
     OverridesDep,
+    ReferenceDep,
     RequestIdDep,
 )
 from service.api.routes.day_registrations import registration_answer
+from service.api.routes.list_entries import entry_out
 from service.api.routes.overrides import override_out
 from service.api.schemas import (
     DayRegistrationList,
     DayRegistrationSearchRequest,
+    ListEntryList,
+    ListEntrySearchRequest,
     OverrideList,
     OverrideSearchRequest,
 )
-from service.usecases.ports import DayRegistrationQuery, OverrideQuery
+from service.usecases.ports import DayRegistrationQuery, ListEntryQuery, OverrideQuery
 
 router = APIRouter(prefix="/v1/search", route_class=JsonBodyRoute)
 
@@ -80,4 +85,33 @@ async def search_registrations(
     return DayRegistrationList(
         items=[await registration_answer(v, registrations) for v in page.items],
         next=page.next_cursor,
+    )
+
+
+@router.post("/list-entries", response_model=ListEntryList, tags=["list-entries"])
+async def search_entries(
+    body: ListEntrySearchRequest,
+    caller: OperatorDep,
+    entries: ListEntriesDep,
+    reference: ReferenceDep,
+    request_id: RequestIdDep,
+) -> ListEntryList:
+    query = ListEntryQuery(
+        election_id=body.election_id,
+        kind=body.kind,
+        precinct_id=body.precinct_id,
+        created_after=body.created_after,
+        created_before=body.created_before,
+    )
+    page = await entries.find(
+        body.iin,
+        query,
+        status=body.status,
+        limit=body.limit,
+        cursor=body.cursor,
+        caller=caller,
+        request_id=request_id,
+    )
+    return ListEntryList(
+        items=[entry_out(v, reference.directory) for v in page.items], next=page.next_cursor
     )

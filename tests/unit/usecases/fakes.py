@@ -38,6 +38,7 @@ from service.usecases.ports import (
     DecisionJob,
     DuplicateRecord,
     IdempotencyRecord,
+    ListEntryQuery,
     ListEntryRecord,
     OverrideActionRecord,
     OverrideQuery,
@@ -290,6 +291,21 @@ class FakeListEntries:
         )
         self._store.list_entries[entry_id] = cancelled
         return cancelled
+
+    def page(
+        self, query: ListEntryQuery, *, after: PageKey | None, limit: int
+    ) -> list[ListEntryRecord]:
+        q = query
+        matching = [
+            e
+            for e in self._store.list_entries.values()
+            if _equal(e.subject, q.subject)
+            and _equal(e.election_id, q.election_id)
+            and _equal(e.kind, q.kind)
+            and _equal(e.precinct_id, q.precinct_id)
+            and _between(e.created_at, q.created_after, q.created_before)
+        ]
+        return _keyset(matching, lambda e: (e.created_at, e.id), after=after, limit=limit)
 
 
 class FakeAbsenteeCertificates:
