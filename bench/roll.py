@@ -10,6 +10,11 @@ compile's peak RSS; then times ``voterctl audit verify``.
 Usage:
   .venv/bin/python -m bench.roll --persons 1000000 [--data DIR] [--workers 2]
       [--postgres-admin postgresql+psycopg://USER@HOST:PORT/postgres] [--format csv]
+      [--no-list-records]
+
+Before the compile (outside its time) the voters' records of the ways onto a list are made
+through the use cases (``bench/list_records.py``): presence lists at every special precinct,
+absentee certificates, place-of-stay and mission applications, at the published rates.
 
 Without --postgres-admin the service database is SQLite in a temporary directory. With it,
 a fresh database is created there (and dropped afterwards unless --keep). --data reuses a
@@ -175,6 +180,11 @@ def main() -> None:
     parser.add_argument("--postgres-admin", help="admin URL of a local PostgreSQL cluster")
     parser.add_argument("--out", type=Path, help="where the lists go (default: a temp dir)")
     parser.add_argument("--keep", action="store_true", help="keep the database and lists")
+    parser.add_argument(
+        "--no-list-records",
+        action="store_true",
+        help="compile without presence lists, certificates and applications",
+    )
     args = parser.parse_args()
 
     data = args.data or ROOT / "var" / "bench" / f"roll-{args.persons}"
@@ -209,6 +219,11 @@ def main() -> None:
             _run([*VOTERCTL, "db", "upgrade"], env)
             _run([*VOTERCTL, "import", "precincts", str(data / "precincts.jsonl")], env)
             _run([*VOTERCTL, "import", "elections", str(data / "elections.jsonl")], env)
+            if not args.no_list_records:
+                # Presence lists, certificates and applications, made through the use
+                # cases before the compile (outside its time): bench/list_records.py.
+                records = [sys.executable, "-m", "bench.list_records", "--data", str(data)]
+                subprocess.run([*records, "--election", ELECTION], cwd=ROOT, env=env, check=True)
             compile_command = [
                 *VOTERCTL,
                 "roll",

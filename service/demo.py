@@ -29,8 +29,8 @@ import uvicorn
 
 from service.audit.signing import CheckpointSigner, generate_signing_key
 from service.config import Settings
-from service.demo_records import make_list_records
 from service.domain.caller import Role
+from service.list_records import make_list_records
 from service.logs import configure_logging
 from service.security.tokens import generate_dev_keypair, mint_token
 
@@ -87,7 +87,7 @@ EXPECTED: dict[str, Expectation] = {
     "imprisoned": Expectation("ineligible", ("IMPRISONED_BY_SENTENCE",)),
     "multiple_reasons": Expectation("ineligible", None),
     "not_found": Expectation("ineligible", ("NOT_FOUND",), next_step="APPLY_TO_COMMISSION"),
-    # Voters the demo put on a list before voting day (service/demo_records.py).
+    # Voters the demo put on a list before voting day (service/list_records.py).
     "special_presence": Expectation("eligible", (), "special_presence"),
     "absentee_certificate": Expectation(
         "eligible", (), "absentee_certificate", next_step="VOTE_WITH_ABSENTEE_CERTIFICATE"
