@@ -543,7 +543,13 @@ def _collect(
     return collect_page(
         lambda start, n: uow.day_registrations.page(query, after=start, limit=n),
         position=lambda record: PageKey(record.registered_at, record.id),
-        view=lambda record: _view(record, now=now, receipt=uow.audit.receipt_of(record.audit_seq)),
+        # Each registration as the single GET shows it, its cancellation requests included.
+        view=lambda record: _view(
+            record,
+            now=now,
+            receipt=uow.audit.receipt_of(record.audit_seq),
+            requests=_requests(uow, record.id),
+        ),
         keep=lambda view: status is None or view.status == status,
         limit=limit,
         after=after,

@@ -206,6 +206,28 @@ def test_paging_shows_every_record_exactly_once_whatever_the_page_size(desk: Des
     assert desk.every_page("/v1/day-registrations", {"precinct_id": "75-0001"}) == [[]]
 
 
+def test_a_listed_registration_shows_its_cancellation_request_as_the_single_get_does(
+    desk: Desk,
+) -> None:
+    registered = desk.register()
+    asked = desk.client.post(
+        f"/v1/day-registrations/{registered['id']}/cancel",
+        json={"reason": "wrong desk"},
+        headers=desk.auth(Role.OPERATOR),
+    )
+    assert asked.status_code == 202, asked.text
+
+    listed = desk.client.get("/v1/day-registrations", headers=desk.auth(Role.OPERATOR))
+
+    assert listed.status_code == 200, listed.text
+    [item] = listed.json()["items"]
+    single = desk.client.get(
+        f"/v1/day-registrations/{registered['id']}", headers=desk.auth(Role.OPERATOR)
+    ).json()
+    assert [r["status"] for r in item["cancellation_requests"]] == ["pending"]
+    assert item["cancellation_requests"] == single["cancellation_requests"]
+
+
 def test_time_window_filters_keep_what_lies_strictly_inside(desk: Desk) -> None:
     early = desk.override(RESIDENT)
     desk.clock.instant = ON_THE_DAY + dt.timedelta(hours=1)
