@@ -63,6 +63,12 @@ EntryKindFilter = Annotated[
     ListEntryKind | None, typer.Option("--kind", help=one_of(ListEntryKind))
 ]
 _INSTANT = "an ISO 8601 instant with its zone, e.g. 2027-03-21T07:00:00+05:00 (exclusive)"
+CreatedAfter = Annotated[
+    str | None, typer.Option("--created-after", help=f"Created after {_INSTANT}.")
+]
+CreatedBefore = Annotated[
+    str | None, typer.Option("--created-before", help=f"Created before {_INSTANT}.")
+]
 Limit = Annotated[
     int | None,
     typer.Option("--limit", min=1, max=1000, help="Records per page (the server's default 100)."),
@@ -236,12 +242,8 @@ def override_list(
     status: OverrideStatusFilter = None,
     kind: OverrideKindFilter = None,
     precinct: PrecinctFilter = None,
-    created_after: Annotated[
-        str | None, typer.Option("--created-after", help=f"Created after {_INSTANT}.")
-    ] = None,
-    created_before: Annotated[
-        str | None, typer.Option("--created-before", help=f"Created before {_INSTANT}.")
-    ] = None,
+    created_after: CreatedAfter = None,
+    created_before: CreatedBefore = None,
     limit: Limit = None,
     cursor: Cursor = None,
     follow: FollowAll = False,
@@ -353,12 +355,8 @@ def entry_list(
     kind: EntryKindFilter = None,
     status: EntryStatusFilter = None,
     precinct: PrecinctFilter = None,
-    created_after: Annotated[
-        str | None, typer.Option("--created-after", help=f"Created after {_INSTANT}.")
-    ] = None,
-    created_before: Annotated[
-        str | None, typer.Option("--created-before", help=f"Created before {_INSTANT}.")
-    ] = None,
+    created_after: CreatedAfter = None,
+    created_before: CreatedBefore = None,
     limit: Limit = None,
     cursor: Cursor = None,
     follow: FollowAll = False,
