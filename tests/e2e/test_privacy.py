@@ -501,6 +501,27 @@ PLACEMENTS: dict[str, Placement] = {
         _OPERATOR,
         {"iin": PEOPLE["no_registration"]["iin"], "election_id": i, "registered_before": i},
     ),
+    "entries.list": lambda i: Probe(
+        "GET /v1/list-entries",
+        "GET",
+        "/v1/list-entries",
+        _OPERATOR,
+        params={"election_id": i, "precinct_id": i, "kind": i, "status": i, "cursor": i},
+    ),
+    "entries.search": lambda i: Probe(
+        "POST /v1/search/list-entries",
+        "POST",
+        "/v1/search/list-entries",
+        _OPERATOR,
+        {"iin": i, "election_id": ELECTION_ID},
+    ),
+    "entries.search_filters": lambda i: Probe(
+        "POST /v1/search/list-entries",
+        "POST",
+        "/v1/search/list-entries",
+        _OPERATOR,
+        {"iin": PEOPLE["no_registration"]["iin"], "election_id": i, "created_before": i},
+    ),
     "account_holds.list": lambda i: Probe(
         "GET /v1/account-holds", "GET", f"/v1/account-holds?role={i}", _OPERATOR
     ),
