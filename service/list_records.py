@@ -161,14 +161,18 @@ def make_records(
 
         async def presence(precinct_id: str, iins: Sequence[str]) -> None:
             async with room:
-                done = await services.list_entries.import_presence_list(
-                    election_id=election_id,
-                    precinct_id=precinct_id,
-                    raw_iins=iins,
-                    document_ref=f"head of institution's list ({label})",
-                    caller=operator,
-                    request_id=request,
-                )
+                try:
+                    done = await services.list_entries.import_presence_list(
+                        election_id=election_id,
+                        precinct_id=precinct_id,
+                        raw_iins=iins,
+                        document_ref=f"head of institution's list ({label})",
+                        caller=operator,
+                        request_id=request,
+                    )
+                except ServiceError as refused:  # the whole list (a window, a precinct)
+                    tally[f"{PRESENCE} {refused.code.value}"] += len(iins)
+                    return
             for answer in done.answers:
                 tally[f"{PRESENCE} {answer.code.value if answer.code else 'made'}"] += 1
 
