@@ -312,15 +312,19 @@ class OverrideService:
                     raise OverrideConflict(active_override_id=held.holder_id)
                 if held is not None:
                     raise ServiceError(ErrorCode.ALREADY_ON_LIST, holder=holder_payload(held))
-                uow.overrides.hold(
-                    election_id=row.election_id, subject=row.subject, override_id=row.id
-                )
             receipt = uow.audit.append(
                 kind=KIND_BY_ACTION[action],
                 subject=row.subject,
                 payload=_payload(row, caller, request_id, action=action.value, reason=reason),
                 recorded_at=now,
             )
+            if action is OverrideAction.APPROVE:
+                # After the audit entry, as every other way onto a list takes its place: one
+                # order of locks (the log's head, then the place), so concurrent ways for
+                # one voter wait for each other on PostgreSQL instead of deadlocking.
+                uow.overrides.hold(
+                    election_id=row.election_id, subject=row.subject, override_id=row.id
+                )
             uow.overrides.add_action(
                 OverrideActionRecord(
                     override_id=row.id,
